@@ -1,0 +1,49 @@
+# itpm: `make run` serves the app, `make test` runs the whole suite, `make bench` the benchmarks.
+# Each works on a fresh machine: it creates .venv and installs what is missing.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ITPM := $(VENV)/bin/itpm
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: run test bench setup lint translations clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	.ci/system-packages run
+	$(ITPM) init
+	$(ITPM) run --host $(HOST) --port $(PORT)
+
+test: setup
+	.ci/system-packages test
+	.ci/services
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+
+bench: setup
+	.ci/services
+	$(PY) -m bench
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+# Refresh the message catalogue after changing texts; translate the new entries in
+# platform/itpm/translations/zh/LC_MESSAGES/messages.po, then compile.
+translations: setup
+	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o /tmp/itpm-messages.pot .
+	$(VENV)/bin/pybabel update -i /tmp/itpm-messages.pot -d platform/itpm/translations --no-fuzzy-matching
+	$(VENV)/bin/pybabel compile -d platform/itpm/translations
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

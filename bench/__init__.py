@@ -1,0 +1,1 @@
+"""itpm's benchmarks: `python -m bench [NAME...]` (what `make bench` runs)."""

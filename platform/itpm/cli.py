@@ -1,0 +1,256 @@
+"""The `itpm` command: set up, serve, run workers, and manage definitions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from itpm.config import ConfigurationError, Settings
+from itpm.definitions.checks import check_configuration
+from itpm.definitions.documents import read_documents
+from itpm.definitions.problems import DefinitionError, Problem
+from itpm.definitions.registry import NotFound
+from itpm.runtime import Runtime
+
+CLI_ACTOR = "cli"
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _runtime() -> Runtime:
+    return Runtime(_settings())
+
+
+def _report(problems: list[Problem] | tuple[Problem, ...]) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    click.echo(
+        f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found; nothing was changed.", err=True
+    )
+
+
+@click.group()
+@click.version_option(package_name="itpm")
+def main() -> None:
+    """itpm: IT service project management, configured with JSON definitions."""
+
+
+@main.command()
+@click.option("--admin-user", help="Name of the admin account to create.")
+@click.option("--admin-password", help="Its password (generated and printed when omitted).")
+@click.option("--no-starter-pack", is_flag=True, help="Do not import the starter pack.")
+def init(admin_user: str | None, admin_password: str | None, no_starter_pack: bool) -> None:
+    """Create or upgrade the database, the admin account and the starter pack."""
+    from itpm.installation import STARTER_PACK, initialise
+    from itpm.web.app import create_app
+
+    if bool(admin_user) != bool(admin_password) and admin_password:
+        raise click.UsageError("--admin-password needs --admin-user")
+    app = create_app(_settings())
+    runtime = app.extensions["itpm"]
+    click.echo(f"Database: {runtime.engine.url.render_as_string(hide_password=True)}")
+    try:
+        result = initialise(
+            runtime, app, admin_user, admin_password, None if no_starter_pack else STARTER_PACK
+        )
+    except DefinitionError as error:
+        _report(error.problems)
+        sys.exit(1)
+    if result.starter_pack is not None:
+        pack = result.starter_pack
+        if pack.revision:
+            click.echo(f"Starter pack: {len(pack.drafts)} definitions published as revision {pack.revision}.")
+        else:
+            click.echo(f"Starter pack: up to date ({len(pack.unchanged)} definitions).")
+    for note in result.notes:
+        click.echo(note)
+    if result.admin_user:
+        click.echo("")
+        click.echo("An admin account was created. Its password is shown this once; keep it safe:")
+        click.echo(f"    user:     {result.admin_user}")
+        if result.admin_password:
+            click.echo(f"    password: {result.admin_password}")
+        click.echo("")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def run(host: str, port: int) -> None:
+    """Serve the web application (development server; use gunicorn in production)."""
+    from werkzeug.serving import run_simple
+
+    from itpm.web.app import create_app
+
+    app = create_app(_settings())
+    app.dispatcher.app  # noqa: B018 - build the first app now, so errors show at start
+    click.echo(f"itpm is serving on http://{host}:{port}/")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations of the engine's tables."""
+    from itpm import migrate
+
+    runtime = _runtime()
+    migrate.upgrade(runtime.engine)
+    click.echo(f"Database at migration {migrate.current_revision(runtime.engine)}.")
+
+
+@main.group()
+def defs() -> None:
+    """Definitions: validate, import, export, publish, compare, restore."""
+
+
+def _read(paths: tuple[str, ...]) -> tuple[list, list[Problem]]:
+    documents, problems = read_documents([Path(p) for p in paths])
+    return documents, problems
+
+
+@defs.command("validate")
+@click.argument("paths", nargs=-1, required=True)
+def defs_validate(paths: tuple[str, ...]) -> None:
+    """Validate definition files (and folders) as one configuration."""
+    from itpm.definitions.meta import MetaSchemas
+
+    documents, problems = _read(paths)
+    problems += check_configuration(documents, MetaSchemas())
+    if problems:
+        for problem in sorted(problems, key=lambda p: (p.file, p.path)):
+            click.echo(str(problem), err=True)
+        click.echo(
+            f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {len(documents)} definitions.",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"{len(documents)} definitions are valid.")
+
+
+@defs.command("import")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--publish", is_flag=True, help="Publish them (as one revision).")
+@click.option("--comment", default="", help="The comment of the published versions.")
+def defs_import(paths: tuple[str, ...], publish: bool, comment: str) -> None:
+    """Import definition files as drafts: all of them, or none."""
+    documents, problems = _read(paths)
+    runtime = _runtime()
+    with runtime.session() as session:
+        try:
+            result = runtime.registry(session).import_documents(
+                documents, CLI_ACTOR, publish=publish, comment=comment, read_problems=problems
+            )
+        except DefinitionError as error:
+            _report(error.problems)
+            sys.exit(1)
+    click.echo(f"{len(result.drafts)} imported, {len(result.unchanged)} unchanged.")
+    if result.revision:
+        click.echo(f"Published as revision {result.revision}.")
+
+
+@defs.command("export")
+@click.argument("folder", type=click.Path(file_okay=False))
+def defs_export(folder: str) -> None:
+    """Write the published definitions as canonical JSON files."""
+    runtime = _runtime()
+    with runtime.session() as session:
+        written = runtime.registry(session).export(Path(folder))
+    click.echo(f"{len(written)} definitions written to {folder}.")
+
+
+@defs.command("list")
+@click.option("--kind", help="Only this kind.")
+def defs_list(kind: str | None) -> None:
+    """The definitions, with their state and live version."""
+    runtime = _runtime()
+    with runtime.session() as session:
+        for d in runtime.registry(session).list(kind):
+            click.echo(f"{d.kind:12} {d.name:32} {d.state:10} v{d.published_version or '-'}  {d.title_en}")
+
+
+@defs.command("publish")
+@click.argument("kind")
+@click.argument("name")
+@click.option("--comment", default="", help="What changed, and why.")
+def defs_publish(kind: str, name: str, comment: str) -> None:
+    """Publish the draft of a definition."""
+    runtime = _runtime()
+    with runtime.session() as session:
+        registry = runtime.registry(session)
+        try:
+            revision = registry.publish([(kind, name)], CLI_ACTOR, comment)
+        except NotFound as error:
+            raise click.ClickException(str(error)) from error
+        except DefinitionError as error:
+            _report(error.problems)
+            sys.exit(1)
+        if revision is None:
+            click.echo("Nothing to publish: the draft is the same as the live version.")
+        else:
+            version = registry.get(kind, name).published_version
+            click.echo(f"{kind}/{name} published as version {version} (revision {revision.id}).")
+
+
+@defs.command("versions")
+@click.argument("kind")
+@click.argument("name")
+def defs_versions(kind: str, name: str) -> None:
+    """The published versions of a definition."""
+    runtime = _runtime()
+    with runtime.session() as session:
+        try:
+            definition = runtime.registry(session).get(kind, name)
+        except NotFound as error:
+            raise click.ClickException(str(error)) from error
+        for v in reversed(definition.versions):
+            live = " (live)" if v.version == definition.published_version else ""
+            when = f"{v.created_at:%Y-%m-%d %H:%M}"
+            click.echo(f"v{v.version}{live}  revision {v.revision_id}  {when}  {v.author}  {v.comment}")
+
+
+@defs.command("diff")
+@click.argument("kind")
+@click.argument("name")
+@click.argument("versions", nargs=-1)
+def defs_diff(kind: str, name: str, versions: tuple[str, ...]) -> None:
+    """Compare two versions (numbers, or 'draft'); by default the latest change."""
+    if len(versions) not in (0, 2):
+        raise click.UsageError("give two versions, or none")
+    old, new = versions if versions else (None, None)
+    runtime = _runtime()
+    with runtime.session() as session:
+        try:
+            click.echo(runtime.registry(session).diff(kind, name, old, new), nl=False)
+        except (NotFound, ValueError) as error:
+            raise click.ClickException(str(error)) from error
+
+
+@defs.command("restore")
+@click.argument("kind")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--comment", default="", help="Why.")
+def defs_restore(kind: str, name: str, version: int, comment: str) -> None:
+    """Publish an older version again, as a new version."""
+    runtime = _runtime()
+    with runtime.session() as session:
+        try:
+            restored = runtime.registry(session).restore(kind, name, version, CLI_ACTOR, comment)
+        except NotFound as error:
+            raise click.ClickException(str(error)) from error
+        except DefinitionError as error:
+            _report(error.problems)
+            sys.exit(1)
+        click.echo(f"{kind}/{name} version {version} restored as version {restored.version}.")

@@ -1,0 +1,114 @@
+"""Settings of one itpm installation, read from ITPM_* environment variables.
+
+The Flask and Flask-AppBuilder configuration of every app object is derived
+from one `Settings`, so all revision apps of a process share keys and stores.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: The checkout (or install) root: platform/itpm/config.py -> ../../..
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Secret keys that must never reach production.
+_KNOWN_BAD_KEYS = {"", "dev", "changeme", "secret", "itpm-development-key"}
+DEVELOPMENT_KEY = "itpm-development-key"
+
+
+class ConfigurationError(RuntimeError):
+    """The installation is configured in a way that must not run."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    redis_url: str | None = None
+    production: bool = False
+    instance_path: Path = ROOT / "instance"
+    base_url: str = "http://127.0.0.1:5000"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if env is None else env
+        instance = Path(env.get("ITPM_INSTANCE_PATH", ROOT / "instance"))
+        values: dict[str, Any] = {
+            "database_url": env.get("ITPM_DATABASE_URL") or f"sqlite:///{instance / 'itpm.db'}",
+            "secret_key": env.get("ITPM_SECRET_KEY", ""),
+            "redis_url": env.get("ITPM_REDIS_URL") or None,
+            "production": env.get("ITPM_ENV", "development") == "production",
+            "instance_path": instance,
+            "base_url": env.get("ITPM_BASE_URL", "http://127.0.0.1:5000"),
+        }
+        values.update(overrides)
+        return cls(**values).checked()
+
+    def checked(self) -> Settings:
+        """Refuse a production start without a real secret key."""
+        if self.production and (self.secret_key in _KNOWN_BAD_KEYS or len(self.secret_key) < 32):
+            raise ConfigurationError(
+                "ITPM_SECRET_KEY must be set to a random value of at least 32 characters "
+                "when ITPM_ENV=production (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)"
+            )
+        if not self.secret_key:
+            return self._replace(secret_key=DEVELOPMENT_KEY)
+        return self
+
+    def _replace(self, **changes: Any) -> Settings:
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def flask_config(self) -> dict[str, Any]:
+        """The Flask / Flask-AppBuilder configuration of a revision app."""
+        from flask_appbuilder.const import AUTH_DB
+
+        config: dict[str, Any] = {
+            "SECRET_KEY": self.secret_key,
+            "JWT_SECRET_KEY": self.secret_key,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "APP_NAME": "itpm",
+            "APP_ICON": "/static/itpm/logo.svg",
+            "AUTH_TYPE": AUTH_DB,
+            "AUTH_ROLE_ADMIN": "admin",
+            "AUTH_ROLE_PUBLIC": "public",
+            "AUTH_RATE_LIMITED": True,
+            "AUTH_RATE_LIMIT": "10 per 20 second",
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
+            "FAB_API_SWAGGER_UI": True,
+            "FAB_API_MAX_PAGE_SIZE": 100,
+            # Alembic owns the schema and `itpm init` the permissions: a serving
+            # process never writes either when it builds an app.
+            "FAB_CREATE_DB": False,
+            "FAB_UPDATE_PERMS": False,
+            "FAB_ADD_SECURITY_VIEWS": True,
+            "FAB_SECURITY_MANAGER_CLASS": "itpm.web.security.ItpmSecurityManager",
+            "FAB_BASE_TEMPLATE": "itpm/baselayout.html",
+            "FAB_INDEX_VIEW": "itpm.web.home.HomeView",
+            "BABEL_DEFAULT_LOCALE": "zh",
+            "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
+            "LANGUAGES": {
+                "zh": {"flag": "cn", "name": "中文"},
+                "en": {"flag": "gb", "name": "English"},
+            },
+            "WTF_CSRF_ENABLED": True,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.production,
+            "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+            "ITPM_SETTINGS": self,
+        }
+        config.update(self.extra)
+        return config

@@ -1,0 +1,417 @@
+"""Checks beyond the meta-schemas: what one definition says about the others.
+
+`check_configuration` validates a whole configuration (a set of documents that
+must stand together): each document against its kind's meta-schema, then the
+checks of its kind, e.g. that every x-ref names a record type and every
+workflow names states and roles that exist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext as _
+from itpm.definitions.documents import Document
+from itpm.definitions.meta import MetaSchemas, _problem
+from itpm.definitions.problems import Problem, pointer
+from jsonschema import Draft202012Validator
+
+#: Fields every record has, whatever its type; lists and filters may name them.
+SYSTEM_FIELDS = (
+    "id", "number", "state", "version", "department", "client", "owner", "assignee",
+    "created_by", "created_at", "updated_by", "updated_at",
+)  # fmt: skip
+
+#: Record types every configuration has without defining them.
+BUILTIN_TYPES = ("user",)
+
+NUMBERING_TOKEN = re.compile(r"\{([^{}]*)\}")
+NUMBERING_PARTS = re.compile(r"^(YYYY|YY|MM|DD|seq(:0[1-9])?)$")
+
+Check = Callable[[Document, "Configuration"], Iterator[Problem]]
+CHECKS: dict[str, Check] = {}
+
+
+def check(kind: str) -> Callable[[Check], Check]:
+    def register(function: Check) -> Check:
+        CHECKS[kind] = function
+        return function
+
+    return register
+
+
+class Configuration:
+    """A set of definitions that must stand together, by (kind, name)."""
+
+    def __init__(self, documents: Iterable[Document]) -> None:
+        self.documents: dict[tuple[str, str], Document] = {}
+        for document in documents:
+            if document.key:
+                self.documents[document.key] = document
+
+    def get(self, kind: str, name: str) -> Document | None:
+        return self.documents.get((kind, name))
+
+    def of_kind(self, kind: str) -> list[Document]:
+        return [d for (k, _), d in sorted(self.documents.items()) if k == kind]
+
+    def names(self, kind: str) -> set[str]:
+        return {n for (k, n) in self.documents if k == kind}
+
+    def fields(self, record_type: str) -> dict[str, Any] | None:
+        """The top-level field schemas of a record type, or None if there is no such type."""
+        document = self.get("record_type", record_type)
+        if document is None:
+            return None
+        schema = document.body.get("schema")
+        properties = schema.get("properties") if isinstance(schema, dict) else None
+        return properties if isinstance(properties, dict) else {}
+
+
+def check_configuration(
+    documents: Iterable[Document], meta: MetaSchemas, only: Iterable[Document] | None = None
+) -> list[Problem]:
+    """Every problem of `documents` taken together.
+
+    With `only`, the documents whose problems are reported (the rest, e.g. the
+    published configuration, stand beside them as context).
+    """
+    documents = list(documents)
+    reported = documents if only is None else list(only)
+    problems = _duplicates(reported)
+    configuration = Configuration(documents)
+    for document in reported:
+        found = _kind_problems(document, meta)
+        if not found:
+            found = meta.problems(document.kind, document.body, document.file)
+        if not found and document.kind in CHECKS:
+            found = list(CHECKS[document.kind](document, configuration))
+        problems.extend(found)
+    return problems
+
+
+def _kind_problems(document: Document, meta: MetaSchemas) -> list[Problem]:
+    kind = document.body.get("kind")
+    if kind is None:
+        return [
+            Problem(document.file, "/kind", _("is required: one of %(kinds)s", kinds=", ".join(meta.kinds)))
+        ]
+    if kind not in meta.kinds:
+        return [
+            Problem(
+                document.file,
+                "/kind",
+                _(
+                    "%(kind)r is not a kind of definition; known kinds: %(kinds)s",
+                    kind=kind,
+                    kinds=", ".join(meta.kinds),
+                ),
+            )
+        ]
+    return []
+
+
+def _duplicates(documents: list[Document]) -> list[Problem]:
+    counts = Counter(d.key for d in documents if d.key)
+    problems = []
+    for document in documents:
+        if document.key and counts[document.key] > 1:
+            others = [d.file for d in documents if d.key == document.key and d is not document]
+            problems.append(
+                Problem(
+                    document.file,
+                    "/name",
+                    _(
+                        "the %(kind)s %(name)r is also defined in %(files)s",
+                        kind=document.kind,
+                        name=document.name,
+                        files=", ".join(others),
+                    ),
+                )
+            )
+    return problems
+
+
+# --- record_type -------------------------------------------------------------
+
+_SCHEMA_CHECKER = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+
+
+@check("record_type")
+def _record_type(document: Document, configuration: Configuration) -> Iterator[Problem]:
+    body, file = document.body, document.file
+    schema = body["schema"]
+    for error in _SCHEMA_CHECKER.iter_errors(schema):
+        problem = _problem(error, file)
+        yield Problem(file, "/schema" + problem.path.rstrip("/"), problem.message)
+    properties: dict[str, Any] = schema["properties"]
+    required = schema.get("required", [])
+    for index, name in enumerate(required if isinstance(required, list) else []):
+        if name not in properties:
+            yield Problem(file, f"/schema/required/{index}", _("names no field: %(name)r", name=name))
+    yield from _fields(properties, ["schema", "properties"], file, configuration)
+    names = set(properties) | set(SYSTEM_FIELDS)
+    for key in ("columns", "filters", "indexed", "search"):
+        for index, name in enumerate(body.get(key, [])):
+            if name not in names:
+                yield Problem(file, f"/{key}/{index}", _("names no field: %(name)r", name=name))
+            elif key == "search" and name in properties and properties[name].get("type") != "string":
+                yield Problem(
+                    file,
+                    f"/{key}/{index}",
+                    _("%(name)r is not a text field; only text is searched", name=name),
+                )
+            elif key in ("filters", "indexed") and properties.get(name, {}).get("type") == "object":
+                yield Problem(
+                    file,
+                    f"/{key}/{index}",
+                    _("%(name)r holds nested values and cannot be used here", name=name),
+                )
+    order = body.get("order", "").lstrip("-")
+    if order and order not in names:
+        yield Problem(file, "/order", _("names no field: %(name)r", name=order))
+    if "numbering" in body:
+        yield from _numbering(body["numbering"], file)
+    for name, field in properties.items():
+        old = field.get("x-renamed-from")
+        if old is not None and old in properties:
+            yield Problem(
+                file,
+                pointer(["schema", "properties", name, "x-renamed-from"]),
+                _(
+                    "%(name)r is still a field of this type; a renamed field's old name must be gone",
+                    name=old,
+                ),
+            )
+
+
+def _fields(
+    properties: Mapping[str, Any], path: list[Any], file: str, configuration: Configuration
+) -> Iterator[Problem]:
+    for name, field in properties.items():
+        here = [*path, name]
+        yield from _field(field, here, file, configuration)
+        if isinstance(field.get("items"), dict):
+            yield from _field(field["items"], [*here, "items"], file, configuration)
+            yield from _fields(
+                field["items"].get("properties", {}), [*here, "items", "properties"], file, configuration
+            )
+        yield from _fields(field.get("properties", {}), [*here, "properties"], file, configuration)
+
+
+def _field(
+    field: Mapping[str, Any], path: list[Any], file: str, configuration: Configuration
+) -> Iterator[Problem]:
+    ref = field.get("x-ref")
+    if ref is not None:
+        if ref not in BUILTIN_TYPES and ref not in configuration.names("record_type"):
+            yield Problem(file, pointer([*path, "x-ref"]), _("names no record type: %(name)r", name=ref))
+        if field.get("type") not in ("integer", "array"):
+            yield Problem(file, pointer([*path, "x-ref"]), _("a reference field must be of type integer"))
+    titles = field.get("x-enum-titles")
+    if titles is not None:
+        values = field.get("enum")
+        if values is None:
+            yield Problem(
+                file, pointer([*path, "x-enum-titles"]), _("labels choices, but the field has no enum")
+            )
+        else:
+            for value in values:
+                if str(value) not in titles:
+                    yield Problem(
+                        file,
+                        pointer([*path, "x-enum-titles"]),
+                        _("has no label for the choice %(value)r", value=value),
+                    )
+            for value in titles:
+                if value not in {str(v) for v in values}:
+                    yield Problem(
+                        file, pointer([*path, "x-enum-titles", value]), _("labels no choice of the enum")
+                    )
+    if field.get("type") == "array" and "items" not in field:
+        yield Problem(file, pointer([*path, "items"]), _("is required for an array field"))
+    if field.get("type") == "object" and "properties" not in field:
+        yield Problem(file, pointer([*path, "properties"]), _("is required for an object field"))
+
+
+def _numbering(pattern: str, file: str) -> Iterator[Problem]:
+    tokens = NUMBERING_TOKEN.findall(pattern)
+    for token in tokens:
+        if not NUMBERING_PARTS.match(token):
+            yield Problem(
+                file,
+                "/numbering",
+                _(
+                    "{%(token)s} is not a numbering part; use {YYYY}, {YY}, {MM}, {DD}, {seq} or {seq:05}",
+                    token=token,
+                ),
+            )
+    if sum(1 for t in tokens if t.startswith("seq")) != 1:
+        yield Problem(file, "/numbering", _("must hold exactly one {seq} or {seq:0N}"))
+
+
+# --- form --------------------------------------------------------------------
+
+WIDGETS_BY_TYPE = {
+    "string": {"text", "textarea", "richtext", "date", "datetime", "select", "radio", "file"},
+    "integer": {"integer", "number", "money", "percent", "select", "radio", "reference", "user"},
+    "number": {"number", "money", "percent", "select", "radio"},
+    "boolean": {"checkbox", "select", "radio"},
+    "array": {"multiselect", "checkboxes", "reference", "user", "file"},
+    "object": set(),
+}
+
+
+@check("form")
+def _form(document: Document, configuration: Configuration) -> Iterator[Problem]:
+    body, file = document.body, document.file
+    fields = configuration.fields(body["record_type"])
+    if fields is None:
+        yield Problem(file, "/record_type", _("names no record type: %(name)r", name=body["record_type"]))
+        return
+    others = [
+        d.file for d in configuration.of_kind("form")
+        if d.body.get("record_type") == body["record_type"] and d.name != document.name
+    ]  # fmt: skip
+    if others:
+        yield Problem(
+            file,
+            "/record_type",
+            _("%(name)r already has a form: %(files)s", name=body["record_type"], files=", ".join(others)),
+        )
+    seen: set[str] = set()
+    for s, section in enumerate(body["sections"]):
+        for f, entry in enumerate(section["fields"]):
+            here = ["sections", s, "fields", f]
+            spec = {"field": entry} if isinstance(entry, str) else entry
+            name = spec["field"]
+            if name not in fields:
+                yield Problem(
+                    file,
+                    pointer(here if isinstance(entry, str) else [*here, "field"]),
+                    _("names no field of %(type)r: %(name)r", type=body["record_type"], name=name),
+                )
+                continue
+            if name in seen:
+                yield Problem(file, pointer(here), _("%(name)r is already on the form", name=name))
+            seen.add(name)
+            widget = spec.get("widget")
+            kind = fields[name].get("type")
+            if widget and widget not in WIDGETS_BY_TYPE.get(kind, set()):
+                yield Problem(
+                    file,
+                    pointer([*here, "widget"]),
+                    _("a %(widget)s cannot edit a field of type %(type)s", widget=widget, type=kind),
+                )
+            for key in ("when", "required_when"):
+                if key in spec:
+                    yield from _condition(spec[key], fields, [*here, key], file)
+
+
+def _condition(
+    condition: Mapping[str, Any], fields: Mapping[str, Any], path: list[Any], file: str
+) -> Iterator[Problem]:
+    for name in condition.get("properties", {}):
+        if name not in fields:
+            yield Problem(
+                file, pointer([*path, "properties", name]), _("names no field: %(name)r", name=name)
+            )
+    for index, name in enumerate(condition.get("required", [])):
+        if name not in fields:
+            yield Problem(file, pointer([*path, "required", index]), _("names no field: %(name)r", name=name))
+    for key in ("allOf", "anyOf"):
+        for index, part in enumerate(condition.get(key, [])):
+            yield from _condition(part, fields, [*path, key, index], file)
+    if "not" in condition:
+        yield from _condition(condition["not"], fields, [*path, "not"], file)
+
+
+# --- role --------------------------------------------------------------------
+
+
+@check("role")
+def _role(document: Document, configuration: Configuration) -> Iterator[Problem]:
+    for type_name, grant in document.body.get("records", {}).items():
+        if type_name == "*":
+            if "fields" in grant:
+                yield Problem(
+                    document.file,
+                    pointer(["records", "*", "fields"]),
+                    _("field rules need a record type, not *"),
+                )
+            continue
+        fields = configuration.fields(type_name)
+        if fields is None:
+            yield Problem(
+                document.file,
+                pointer(["records", type_name]),
+                _("names no record type: %(name)r", name=type_name),
+            )
+            continue
+        for field in grant.get("fields", {}):
+            if field not in fields:
+                yield Problem(
+                    document.file,
+                    pointer(["records", type_name, "fields", field]),
+                    _("names no field of %(type)r", type=type_name),
+                )
+
+
+# --- workflow ----------------------------------------------------------------
+
+
+@check("workflow")
+def _workflow(document: Document, configuration: Configuration) -> Iterator[Problem]:
+    body, file = document.body, document.file
+    fields = configuration.fields(body["record_type"])
+    if fields is None:
+        yield Problem(file, "/record_type", _("names no record type: %(name)r", name=body["record_type"]))
+        fields = {}
+    others = [
+        d.file for d in configuration.of_kind("workflow")
+        if d.body.get("record_type") == body["record_type"] and d.name != document.name
+    ]  # fmt: skip
+    if others:
+        yield Problem(
+            file,
+            "/record_type",
+            _(
+                "%(name)r already has a workflow: %(files)s",
+                name=body["record_type"],
+                files=", ".join(others),
+            ),
+        )
+    states = [s["name"] for s in body["states"]]
+    for index, name in enumerate(states):
+        if states.index(name) != index:
+            yield Problem(file, f"/states/{index}/name", _("the state %(name)r is defined twice", name=name))
+    if body["initial"] not in states:
+        yield Problem(file, "/initial", _("names no state: %(name)r", name=body["initial"]))
+    roles = configuration.names("role")
+    names: set[str] = set()
+    for t, transition in enumerate(body["transitions"]):
+        here = f"/transitions/{t}"
+        if transition["name"] in names:
+            yield Problem(
+                file, f"{here}/name", _("the transition %(name)r is defined twice", name=transition["name"])
+            )
+        names.add(transition["name"])
+        for i, state in enumerate(transition["from"]):
+            if state not in states:
+                yield Problem(file, f"{here}/from/{i}", _("names no state: %(name)r", name=state))
+        if transition["to"] not in states:
+            yield Problem(file, f"{here}/to", _("names no state: %(name)r", name=transition["to"]))
+        for i, role in enumerate(transition["roles"]):
+            if role not in roles:
+                yield Problem(file, f"{here}/roles/{i}", _("names no role: %(name)r", name=role))
+        for i, field in enumerate(transition.get("requires", [])):
+            if fields and field not in fields:
+                yield Problem(file, f"{here}/requires/{i}", _("names no field: %(name)r", name=field))
+        for field in transition.get("sets", {}):
+            if fields and field not in fields:
+                yield Problem(file, f"{here}/sets/{field}", _("names no field: %(name)r", name=field))
+        if "when" in transition and fields:
+            yield from _condition(transition["when"], fields, ["transitions", t, "when"], file)

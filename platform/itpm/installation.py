@@ -1,0 +1,81 @@
+"""Setting up an installation: the database, the permissions, the first admin, the starter pack.
+
+`itpm init` runs `initialise`; it is safe to run again (each step does only
+what is missing), which is what `make run` does at every start.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import Flask
+
+from itpm import migrate
+from itpm.config import ROOT
+from itpm.definitions.documents import read_documents
+from itpm.definitions.registry import ImportResult
+from itpm.runtime import Runtime
+
+STARTER_PACK = [ROOT / folder for folder in ("schemas", "forms", "workflows", "reports")]
+SYSTEM_ACTOR = "system"
+
+
+@dataclass
+class Initialised:
+    admin_user: str | None = None
+    admin_password: str | None = None
+    starter_pack: ImportResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def initialise(
+    runtime: Runtime,
+    app: Flask,
+    admin_user: str | None = None,
+    admin_password: str | None = None,
+    starter_pack: list[Path] | None = STARTER_PACK,
+) -> Initialised:
+    """Create or upgrade everything an installation needs; report what was created."""
+    result = Initialised()
+    migrate.upgrade(runtime.engine)
+    if starter_pack:
+        result.starter_pack = import_starter_pack(runtime, starter_pack)
+    app = app.dispatcher.app if hasattr(app, "dispatcher") else app  # the newest revision
+    sync_security(app)
+    with app.app_context():
+        sm = app.appbuilder.sm
+        admin_role = sm.find_role(app.config["AUTH_ROLE_ADMIN"])
+        has_admin = any(admin_role in user.roles for user in sm.get_all_users())
+        if admin_user or not has_admin:
+            username = admin_user or "admin"
+            if sm.find_user(username=username) is None:
+                password = admin_password or secrets.token_urlsafe(12)
+                user = sm.add_user(
+                    username, "Admin", "User", f"{username}@itpm.invalid", [admin_role], password
+                )
+                if not user:
+                    raise RuntimeError(f"could not create the admin account {username!r}")
+                result.admin_user = username
+                result.admin_password = None if admin_password else password
+            else:
+                result.notes.append(f"the account {username!r} already exists; its password is unchanged")
+    return result
+
+
+def import_starter_pack(runtime: Runtime, folders: list[Path]) -> ImportResult:
+    documents, problems = read_documents(folders)
+    with runtime.session() as session:
+        return runtime.registry(session).import_documents(
+            documents, SYSTEM_ACTOR, publish=True, comment="starter pack", read_problems=problems
+        )
+
+
+def sync_security(app: Flask) -> None:
+    """Built-in roles, and the permissions of every view and API of `app`."""
+    with app.app_context():
+        sm = app.appbuilder.sm
+        sm.add_role(app.config["AUTH_ROLE_ADMIN"])
+        sm.add_role(app.config["AUTH_ROLE_PUBLIC"])
+        app.appbuilder.add_permissions(update_perms=True)

@@ -1,0 +1,1 @@
+"""The web side: Flask-AppBuilder apps built per definitions revision, their views and APIs."""

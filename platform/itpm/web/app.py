@@ -1,0 +1,86 @@
+"""Build the Flask + Flask-AppBuilder app of one definitions revision."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g
+from flask_appbuilder import AppBuilder
+from flask_wtf.csrf import CSRFProtect
+
+from itpm.config import Settings
+from itpm.runtime import Runtime
+from itpm.web import i18n
+from itpm.web.dispatcher import RevisionDispatcher
+
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """The itpm web application.
+
+    `config` is a `Settings`, or ITPM_* variables laid over the environment.
+    The returned app dispatches each request to the Flask-AppBuilder app of the
+    newest definitions revision (`app.dispatcher`), built when first needed.
+    """
+    if isinstance(config, Settings):
+        settings = config.checked()
+    else:
+        settings = Settings.from_env({**os.environ, **{k: str(v) for k, v in (config or {}).items()}})
+    runtime = Runtime(settings)
+    dispatcher = RevisionDispatcher(runtime, build_app)
+    shell = Flask("itpm.shell", root_path=str(PACKAGE))
+    shell.config.update(settings.flask_config())
+    shell.wsgi_app = dispatcher  # type: ignore[method-assign]
+    shell.extensions["itpm"] = runtime
+    shell.dispatcher = dispatcher  # type: ignore[attr-defined]
+    return shell
+
+
+def build_app(runtime: Runtime, revision: int) -> Flask:
+    """The Flask-AppBuilder app serving definitions revision `revision`."""
+    app = Flask(
+        "itpm",
+        root_path=str(PACKAGE),
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/static/itpm",
+    )
+    app.config.update(runtime.settings.flask_config())
+    app.extensions["itpm"] = runtime
+    app.config["ITPM_REVISION"] = revision
+
+    @app.teardown_appcontext
+    def _remove_session(_exc: BaseException | None) -> None:
+        runtime.sessions.remove()
+
+    CSRFProtect(app)
+    with app.app_context():
+        appbuilder = AppBuilder(app, runtime.sessions)
+        i18n.install(app)
+        _add_views(appbuilder)
+        appbuilder.post_init()
+    return app
+
+
+def _add_views(appbuilder: AppBuilder) -> None:
+    from itpm.web.api.definitions import DefinitionsApi
+    from itpm.web.views.definitions import add_definition_views
+
+    add_definition_views(appbuilder)
+    appbuilder.add_api(DefinitionsApi)
+
+
+def current_runtime() -> Runtime:
+    from flask import current_app
+
+    return current_app.extensions["itpm"]
+
+
+def actor_name() -> str:
+    """Who is acting, for history and the audit log."""
+    user = getattr(g, "user", None)
+    return getattr(user, "username", None) or "anonymous"

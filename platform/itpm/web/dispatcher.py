@@ -1,0 +1,62 @@
+"""Serve every request from the app built for the newest definitions revision.
+
+Flask refuses new views once an app has served a request, so a publish is
+picked up by building a fresh app for the new revision and swapping it in.
+Requests already running finish on the app they started on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from itpm.models import Revision
+from itpm.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+AppBuilder = Callable[[Runtime, int], Flask]
+
+
+class RevisionDispatcher:
+    def __init__(self, runtime: Runtime, build: AppBuilder) -> None:
+        self.runtime = runtime
+        self.build = build
+        self._lock = threading.Lock()
+        self._app: Flask | None = None
+        self._revision = -1
+
+    def current_revision(self) -> int:
+        with self.runtime.engine.connect() as connection:
+            return connection.scalar(select(func.max(Revision.id))) or 0
+
+    @property
+    def app(self) -> Flask:
+        """The app for the newest revision, built if the database has moved on."""
+        revision = self.current_revision()
+        if revision != self._revision or self._app is None:
+            with self._lock:
+                if revision != self._revision or self._app is None:
+                    log.info("building the app for definitions revision %s", revision)
+                    try:
+                        self._app = self.build(self.runtime, revision)
+                    except Exception:
+                        if self._app is None:
+                            raise
+                        # Keep serving the last good app; the next request tries again.
+                        log.exception("building the app for revision %s failed", revision)
+                        return self._app
+                    self._revision = revision
+        return self._app
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self.app(environ, start_response)

@@ -1,0 +1,189 @@
+"""Fixtures: fresh databases on SQLite and on the local PostgreSQL, apps, and logged-in clients.
+
+Each backend gets a template database once per test process (migrated, the
+starter pack published, an admin created); every test then works on a copy of
+it: a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from itpm.config import Settings
+from itpm.installation import STARTER_PACK, initialise
+from itpm.web.app import create_app
+
+PG_SERVER = os.environ.get("ITPM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+ADMIN = ("admin", "admin-password-for-tests")
+SECRET = "test-secret-key-that-is-long-enough-to-pass-checks"
+BACKENDS = ["sqlite", "postgres"]
+_counter = itertools.count()
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _pg_execute(sql: str) -> None:
+    with psycopg.connect(PG_SERVER, autocommit=True) as connection:
+        connection.execute(sql)
+
+
+def _pg_url(database: str) -> str:
+    base = PG_SERVER.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{database}"
+
+
+def settings_for(url: str, instance: Path, **extra: Any) -> Settings:
+    return Settings(database_url=url, secret_key=SECRET, instance_path=instance, **extra)
+
+
+def _initialise(url: str, instance: Path) -> None:
+    app = create_app(settings_for(url, instance))
+    initialise(app.extensions["itpm"], app, *ADMIN, starter_pack=STARTER_PACK)
+    app.extensions["itpm"].dispose()
+
+
+@pytest.fixture(scope="session")
+def template_databases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Built lazily: a backend's template is made the first time a test asks for it."""
+    return {"folder": tmp_path_factory.mktemp("templates")}
+
+
+def _template(backend: str, templates: dict[str, Any]) -> str:
+    if backend in templates:
+        return templates[backend]
+    folder: Path = templates["folder"]
+    if backend == "sqlite":
+        path = folder / "template.db"
+        _initialise(f"sqlite:///{path}", folder)
+        templates[backend] = str(path)
+    else:
+        name = f"itpm_tpl_{_worker()}"
+        _pg_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        _pg_execute(f"CREATE DATABASE {name}")
+        _initialise(_pg_url(name), folder)
+        templates[backend] = name
+    return templates[backend]
+
+
+@pytest.fixture
+def fresh_database(template_databases: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
+    """A function making fresh databases (copies of the template) by backend, dropped after the test."""
+    made: list[str] = []
+
+    def make(backend: str) -> str:
+        template = _template(backend, template_databases)
+        if backend == "sqlite":
+            path = tmp_path / f"itpm-{next(_counter)}.db"
+            shutil.copyfile(template, path)
+            return f"sqlite:///{path}"
+        name = f"itpm_{_worker()}_{os.getpid()}_{next(_counter)}"
+        _pg_execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+        made.append(name)
+        return _pg_url(name)
+
+    yield make
+    for name in made:
+        _pg_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+    return request.param
+
+
+@pytest.fixture
+def database_url(fresh_database: Any, backend: str) -> str:
+    return fresh_database(backend)
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(settings_for(database_url, tmp_path))
+    yield app
+    app.extensions["itpm"].dispose()
+
+
+@pytest.fixture
+def sqlite_app(fresh_database: Any, tmp_path: Path) -> Iterator[Flask]:
+    """An app on SQLite only, for behaviour that does not depend on the database."""
+    app = create_app(settings_for(fresh_database("sqlite"), tmp_path))
+    yield app
+    app.extensions["itpm"].dispose()
+
+
+@pytest.fixture
+def runtime(app: Flask) -> Any:
+    return app.extensions["itpm"]
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'<meta name="csrf-token" content="([^"]+)"', html
+    )
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client: FlaskClient, username: str, password: str) -> None:
+    token = csrf_token(client, "/login/")
+    response = client.post("/login/", data={"username": username, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
+@pytest.fixture
+def admin_client(app: Flask) -> FlaskClient:
+    """The admin, logged in, reading English (tests that read Chinese switch with /lang/zh)."""
+    client = app.test_client()
+    login(client, *ADMIN)
+    client.get("/lang/en")
+    return client
+
+
+def api_token(client: FlaskClient, username: str, password: str) -> str:
+    response = client.post(
+        "/api/v1/security/login",
+        json={"username": username, "password": password, "provider": "db", "refresh": False},
+    )
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["access_token"]
+
+
+@pytest.fixture
+def admin_api(app: Flask) -> Any:
+    """A test client that sends the admin's JWT (and asks for English) with every request."""
+    client = app.test_client()
+    token = api_token(client, *ADMIN)
+
+    class Api:
+        def __getattr__(self, method: str) -> Any:
+            call = getattr(client, method)
+
+            def send(path: str, **kwargs: Any) -> Any:
+                headers = kwargs.setdefault("headers", {})
+                headers["Authorization"] = f"Bearer {token}"
+                headers.setdefault("Accept-Language", "en")
+                return call(path, **kwargs)
+
+            return send
+
+    return Api()
+
+
+@pytest.fixture
+def starter_pack_folders() -> list[Path]:
+    return list(STARTER_PACK)
