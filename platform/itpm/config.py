@@ -32,6 +32,8 @@ class Settings:
     production: bool = False
     instance_path: Path = ROOT / "instance"
     base_url: str = "http://127.0.0.1:5000"
+    #: The company's time zone: record numbers' dates, default for people without their own.
+    timezone: str = "Asia/Shanghai"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -45,6 +47,7 @@ class Settings:
             "production": env.get("ITPM_ENV", "development") == "production",
             "instance_path": instance,
             "base_url": env.get("ITPM_BASE_URL", "http://127.0.0.1:5000"),
+            "timezone": env.get("ITPM_TIMEZONE", "Asia/Shanghai"),
         }
         values.update(overrides)
         return cls(**values).checked()

@@ -1,8 +1,11 @@
-"""The engine's own tables: definitions with their versions, revisions, audit log.
+"""The engine's own tables: definitions and their versions, revisions, the audit
+log, departments and teams, and what every record has beside its own fields
+(history, comments, files, number sequences).
 
 Record tables are not here: they are generated per definitions revision
 (see `itpm.records.store`). Flask-AppBuilder's security tables (ab_*) are
-FAB's models; Alembic creates all of them (migrations/).
+FAB's models, the user extended with where a person belongs; Alembic creates
+all of them (migrations/).
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from flask_appbuilder.security.sqla.models import User as FabUser
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from itpm.db import Base, JSONType, UTCDateTime, utcnow
@@ -106,3 +110,119 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     target: Mapped[str] = mapped_column(String(200), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class Department(Base):
+    """A department of the company; records and people belong to one, pilots run in one."""
+
+    __tablename__ = "itpm_department"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    title_en: Mapped[str] = mapped_column(String(200))
+    title_zh: Mapped[str] = mapped_column(String(200))
+
+    @property
+    def titles(self) -> dict[str, str]:
+        return {"en": self.title_en, "zh": self.title_zh}
+
+    def __str__(self) -> str:
+        return self.title_en
+
+
+class Team(Base):
+    """A team within a department."""
+
+    __tablename__ = "itpm_team"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    title_en: Mapped[str] = mapped_column(String(200))
+    title_zh: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("itpm_department.id"), nullable=True)
+
+    department: Mapped[Department | None] = relationship()
+
+    @property
+    def titles(self) -> dict[str, str]:
+        return {"en": self.title_en, "zh": self.title_zh}
+
+    def __str__(self) -> str:
+        return self.title_en
+
+
+class Person(FabUser):
+    """A person's account (Flask-AppBuilder's user), with where they belong and how they read."""
+
+    __tablename__ = "ab_user"
+    __table_args__ = {"extend_existing": True}
+
+    department_id: Mapped[int | None] = mapped_column(ForeignKey(Department.id), nullable=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey(Team.id), nullable=True)
+    #: For a client's user: the id of their organisation's `customer` record.
+    client_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"), nullable=True)
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    department: Mapped[Department | None] = relationship(Department, foreign_keys=[department_id])
+    team: Mapped[Team | None] = relationship(Team, foreign_keys=[team_id])
+
+
+class RecordEvent(Base):
+    """One entry of a record's history: created, changed (field by field), moved, deleted."""
+
+    __tablename__ = "itpm_history"
+    __table_args__ = (Index("ix_itpm_history_record", "record_type", "record_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey(FabUser.id, ondelete="SET NULL"), nullable=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(40))
+    #: [{"path": "/data/priority", "old": ..., "new": ...}]
+    changes: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+
+
+class Comment(Base):
+    __tablename__ = "itpm_comment"
+    __table_args__ = (Index("ix_itpm_comment_record", "record_type", "record_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey(FabUser.id, ondelete="SET NULL"), nullable=True)
+    author: Mapped[str] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StoredFile(Base):
+    """A file attached to a record, kept under the instance folder by its content hash."""
+
+    __tablename__ = "itpm_file"
+    __table_args__ = (Index("ix_itpm_file_record", "record_type", "record_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    field: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey(FabUser.id, ondelete="SET NULL"), nullable=True)
+    uploaded_by: Mapped[str] = mapped_column(String(128))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Sequence(Base):
+    """The last number given out per numbering key (a record type and a period)."""
+
+    __tablename__ = "itpm_sequence"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)

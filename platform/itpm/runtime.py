@@ -6,17 +6,24 @@ domain services through it.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
+from itpm import permissions
+from itpm.catalog import Catalog
 from itpm.config import Settings
 from itpm.db import make_engine, make_session_factory
 from itpm.definitions.meta import MetaSchemas
 from itpm.definitions.registry import PublishHook, Registry
+from itpm.models import Revision
+from itpm.records import schema_changes
 
 
 class Runtime:
@@ -26,7 +33,9 @@ class Runtime:
             settings.instance_path.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = make_engine(settings.database_url)
         self.sessions: scoped_session[Session] = make_session_factory(self.engine)
-        self.publish_hooks: list[PublishHook] = []
+        self.publish_hooks: list[PublishHook] = [schema_changes.publish_hook, permissions.publish_hook]
+        self._catalogs: OrderedDict[int, Catalog] = OrderedDict()
+        self._catalog_lock = threading.Lock()
 
     @cached_property
     def meta(self) -> MetaSchemas:
@@ -34,6 +43,22 @@ class Runtime:
 
     def registry(self, session: Session | None = None) -> Registry:
         return Registry(session or self.sessions(), self.meta, self.publish_hooks)
+
+    def current_revision(self) -> int:
+        with self.engine.connect() as connection:
+            return connection.scalar(select(func.max(Revision.id))) or 0
+
+    def catalog(self, revision: int | None = None) -> Catalog:
+        """The compiled configuration of `revision` (by default the newest), built once."""
+        revision = self.current_revision() if revision is None else revision
+        with self._catalog_lock:
+            if revision not in self._catalogs:
+                with self.session() as session:
+                    documents = self.registry(session).live(at_revision=revision)
+                self._catalogs[revision] = Catalog(revision, documents)
+                while len(self._catalogs) > 3:
+                    self._catalogs.popitem(last=False)
+            return self._catalogs[revision]
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -13,13 +13,13 @@ def test_admin_sees_definitions_in_chinese_and_english(live_server: str, page: A
     log_in(page, live_server, *ADMIN)
     page.goto(f"{live_server}/lang/zh")
     page.goto(f"{live_server}/definitions/list/?_flt_0_kind=record_type")
-    assert page.locator("text=变更请求").count() == 1
+    assert page.locator("table").get_by_text("变更请求").count() == 1
     assert page.locator(".navbar").get_by_text("配置").count() >= 1
     screenshot(page, "definitions-list-zh")
 
     page.goto(f"{live_server}/lang/en")
     page.goto(f"{live_server}/definitions/list/?_flt_0_kind=record_type")
-    assert page.locator("text=Change request").count() == 1
+    assert page.locator("table").get_by_text("Change request").count() == 1
     screenshot(page, "definitions-list-en")
 
 

@@ -15,18 +15,18 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _
 from itpm.definitions.documents import Document
-from itpm.definitions.meta import MetaSchemas, _problem
-from itpm.definitions.problems import Problem, pointer
+from itpm.definitions.meta import MetaSchemas
+from itpm.definitions.problems import Problem, pointer, problems_from_errors
+from itpm.records.fields import BUILTIN_REFS, EDITABLE_SYSTEM, SYSTEM
 from jsonschema import Draft202012Validator
 
 #: Fields every record has, whatever its type; lists and filters may name them.
-SYSTEM_FIELDS = (
-    "id", "number", "state", "version", "department", "client", "owner", "assignee",
-    "created_by", "created_at", "updated_by", "updated_at",
-)  # fmt: skip
+SYSTEM_FIELDS = tuple(SYSTEM)
+#: Names a record type's own fields may not take: the system fields, and names the API uses.
+RESERVED = {*SYSTEM, "type", "data", "flags"}
 
-#: Record types every configuration has without defining them.
-BUILTIN_TYPES = ("user",)
+#: Things every configuration can refer to without defining them.
+BUILTIN_TYPES = tuple(BUILTIN_REFS)
 
 NUMBERING_TOKEN = re.compile(r"\{([^{}]*)\}")
 NUMBERING_PARTS = re.compile(r"^(YYYY|YY|MM|DD|seq(:0[1-9])?)$")
@@ -144,16 +144,23 @@ _SCHEMA_CHECKER = Draft202012Validator(Draft202012Validator.META_SCHEMA)
 def _record_type(document: Document, configuration: Configuration) -> Iterator[Problem]:
     body, file = document.body, document.file
     schema = body["schema"]
-    for error in _SCHEMA_CHECKER.iter_errors(schema):
-        problem = _problem(error, file)
-        yield Problem(file, "/schema" + problem.path.rstrip("/"), problem.message)
+    yield from problems_from_errors(_SCHEMA_CHECKER.iter_errors(schema), file, ["schema"])
     properties: dict[str, Any] = schema["properties"]
     required = schema.get("required", [])
     for index, name in enumerate(required if isinstance(required, list) else []):
         if name not in properties:
             yield Problem(file, f"/schema/required/{index}", _("names no field: %(name)r", name=name))
+    for name in properties:
+        if name in RESERVED:
+            yield Problem(file, pointer(["schema", "properties", name]), _("%(name)r is a system field of every record; choose another name", name=name))
+        elif name.endswith("_id"):
+            yield Problem(file, pointer(["schema", "properties", name]), _("a field name may not end in _id; refer to a record with x-ref instead"))
     yield from _fields(properties, ["schema", "properties"], file, configuration)
     names = set(properties) | set(SYSTEM_FIELDS)
+    if "belongs_to" in body:
+        target = properties.get(body["belongs_to"], {})
+        if target.get("type") != "integer" or target.get("x-ref") in (None, *BUILTIN_TYPES):
+            yield Problem(file, "/belongs_to", _("must name a field that refers to a record (an integer with x-ref)"))
     for key in ("columns", "filters", "indexed", "search"):
         for index, name in enumerate(body.get(key, [])):
             if name not in names:
@@ -282,6 +289,7 @@ def _form(document: Document, configuration: Configuration) -> Iterator[Problem]
             "/record_type",
             _("%(name)r already has a form: %(files)s", name=body["record_type"], files=", ".join(others)),
         )
+    fields = {**fields, **{name: {"type": "integer"} for name in EDITABLE_SYSTEM}}
     seen: set[str] = set()
     for s, section in enumerate(body["sections"]):
         for f, entry in enumerate(section["fields"]):

@@ -82,14 +82,32 @@ class Registry:
             return None
         return self.version(definition.kind, definition.name, definition.published_version).body
 
-    def live(self) -> list[Document]:
-        """The published configuration: the latest version of every published definition."""
-        latest = (
-            select(DefinitionVersion.body, Definition.kind, Definition.name)
-            .join(Definition)
-            .where(DefinitionVersion.version == Definition.published_version)
-            .order_by(Definition.kind, Definition.name)
-        )
+    def live(self, at_revision: int | None = None) -> list[Document]:
+        """The published configuration (as it was at `at_revision`): the latest version of each definition."""
+        if at_revision is None:
+            latest = (
+                select(DefinitionVersion.body, Definition.kind, Definition.name)
+                .join(Definition)
+                .where(DefinitionVersion.version == Definition.published_version)
+                .order_by(Definition.kind, Definition.name)
+            )
+        else:
+            newest = (
+                select(DefinitionVersion.definition_id, func.max(DefinitionVersion.version).label("version"))
+                .where(DefinitionVersion.revision_id <= at_revision)
+                .group_by(DefinitionVersion.definition_id)
+                .subquery()
+            )
+            latest = (
+                select(DefinitionVersion.body, Definition.kind, Definition.name)
+                .join(Definition)
+                .join(
+                    newest,
+                    (newest.c.definition_id == DefinitionVersion.definition_id)
+                    & (newest.c.version == DefinitionVersion.version),
+                )
+                .order_by(Definition.kind, Definition.name)
+            )
         return [self._document(kind, name, body) for body, kind, name in self.session.execute(latest)]
 
     def working(self) -> list[Document]:

@@ -51,6 +51,7 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
     )
     app.config.update(runtime.settings.flask_config())
     app.extensions["itpm"] = runtime
+    app.extensions["itpm_catalog"] = runtime.catalog(revision)
     app.config["ITPM_REVISION"] = revision
 
     @app.teardown_appcontext
@@ -67,9 +68,16 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
 
 
 def _add_views(appbuilder: AppBuilder) -> None:
-    from itpm.web.api.definitions import DefinitionsApi
-    from itpm.web.views.definitions import add_definition_views
+    from flask import current_app
 
+    from itpm.web.api.definitions import DefinitionsApi
+    from itpm.web.api.records import add_record_apis
+    from itpm.web.views.definitions import add_definition_views
+    from itpm.web.views.records import add_record_views
+
+    catalog = current_app.extensions["itpm_catalog"]
+    add_record_views(appbuilder, catalog)
+    add_record_apis(appbuilder, catalog)
     add_definition_views(appbuilder)
     appbuilder.add_api(DefinitionsApi)
 

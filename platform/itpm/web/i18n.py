@@ -40,6 +40,10 @@ def text(value: Any, lang: str | None = None) -> str:
 
 
 def install(app: Flask) -> None:
+    from itpm.web.record_display import local_time, safe_html
+
     app.extensions["babel"].locale_selector = select_locale
     app.jinja_env.filters["tr"] = text
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["safe_html"] = safe_html
     app.jinja_env.globals["language"] = language

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from flask_appbuilder.security.sqla.manager import SecurityManager
 
+from itpm.models import Person
+
 
 class ItpmSecurityManager(SecurityManager):
-    pass
+    user_model = Person

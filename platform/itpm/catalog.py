@@ -1,0 +1,56 @@
+"""The published configuration of one revision, compiled for use.
+
+A `Catalog` holds what every request, job and command needs from the
+definitions: each record type's spec, tables and models, form and validator.
+It is built once per revision (and kept by the `Runtime`), never per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from itpm.definitions.checks import Configuration
+from itpm.definitions.documents import Document
+from itpm.records.fields import RecordTypeSpec
+from itpm.records.forms import FormSpec, form_spec
+from itpm.records.store import RecordModels
+from itpm.records.validation import RecordValidator
+
+
+@dataclass
+class Catalog:
+    revision: int
+    documents: list[Document] = field(repr=False)
+
+    @cached_property
+    def configuration(self) -> Configuration:
+        return Configuration(self.documents)
+
+    @cached_property
+    def record_types(self) -> dict[str, RecordTypeSpec]:
+        return {d.name: RecordTypeSpec(d.body) for d in self.configuration.of_kind("record_type")}
+
+    @cached_property
+    def models(self) -> RecordModels:
+        return RecordModels(self.record_types.values())
+
+    @cached_property
+    def forms(self) -> dict[str, FormSpec]:
+        bodies = {d.body["record_type"]: d.body for d in self.configuration.of_kind("form")}
+        return {name: form_spec(spec, bodies.get(name)) for name, spec in self.record_types.items()}
+
+    @cached_property
+    def validators(self) -> dict[str, RecordValidator]:
+        return {name: RecordValidator(spec, self.forms[name]) for name, spec in self.record_types.items()}
+
+    def record_type(self, name: str) -> RecordTypeSpec:
+        return self.record_types[name]
+
+    def referring_fields(self, target: str) -> Iterable[tuple[RecordTypeSpec, str]]:
+        """(record type, field) pairs whose single reference points at `target` records."""
+        for spec in self.record_types.values():
+            for f in spec.fields.values():
+                if f.kind == "ref" and f.target == target:
+                    yield spec, f.name

@@ -1,0 +1,1 @@
+"""Records: the data of every published record type, its storage, validation and service."""

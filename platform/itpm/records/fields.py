@@ -1,0 +1,220 @@
+"""What a record type's fields are, read from its JSON Schema: kind, storage, labels.
+
+Pure: a `RecordTypeSpec` is derived from a record_type definition alone, and
+everything else (tables, forms, API schemas, list columns) is built from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+#: System fields every record has, with their storage column and kind.
+SYSTEM = {
+    "id": ("id", "integer"),
+    "number": ("number", "text"),
+    "state": ("state", "text"),
+    "version": ("version", "integer"),
+    "department": ("department_id", "department"),
+    "client": ("client_id", "client"),
+    "owner": ("owner_id", "user"),
+    "assignee": ("assignee_id", "user"),
+    "created_by": ("created_by_id", "user"),
+    "created_at": ("created_at", "datetime"),
+    "updated_by": ("updated_by_id", "user"),
+    "updated_at": ("updated_at", "datetime"),
+}
+#: System fields a form (and an API client) may set.
+EDITABLE_SYSTEM = ("assignee", "owner", "client", "department")
+#: The record type whose records are client organisations.
+CLIENT_TYPE = "customer"
+#: References to things that are not record types.
+BUILTIN_REFS = {"user": "user", "file": "file"}
+
+SYSTEM_TITLES = {
+    "id": {"en": "ID", "zh": "ID"},
+    "number": {"en": "Number", "zh": "编号"},
+    "state": {"en": "State", "zh": "状态"},
+    "version": {"en": "Version", "zh": "版本"},
+    "department": {"en": "Department", "zh": "部门"},
+    "client": {"en": "Client", "zh": "客户"},
+    "owner": {"en": "Owner", "zh": "负责人"},
+    "assignee": {"en": "Assignee", "zh": "处理人"},
+    "created_by": {"en": "Created by", "zh": "创建人"},
+    "created_at": {"en": "Created", "zh": "创建时间"},
+    "updated_by": {"en": "Updated by", "zh": "更新人"},
+    "updated_at": {"en": "Updated", "zh": "更新时间"},
+}
+
+# Kinds of field, and how they are stored.
+TEXT, RICHTEXT, ENUM, INTEGER, NUMBER, BOOLEAN, DATE, DATETIME = (
+    "text", "richtext", "enum", "integer", "number", "boolean", "date", "datetime",
+)  # fmt: skip
+REF, USER, FILE = "ref", "user", "file"
+ENUM_LIST, REF_LIST, USER_LIST, FILE_LIST, JSON = "enum_list", "ref_list", "user_list", "file_list", "json"
+
+#: Kinds sharing one storage: a change between them needs no conversion of data.
+STORAGE = {
+    TEXT: "text", RICHTEXT: "text", ENUM: "text", INTEGER: "integer", NUMBER: "number",
+    BOOLEAN: "boolean", DATE: "date", DATETIME: "datetime", REF: "ref", USER: "ref", FILE: "ref",
+    ENUM_LIST: "json", REF_LIST: "json", USER_LIST: "json", FILE_LIST: "json", JSON: "json",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    schema: dict[str, Any] = field(compare=False)
+    kind: str
+    target: str | None = None  # the referenced record type, user or file
+
+    @property
+    def column(self) -> str:
+        """The table column: the field's name, with _id for a single reference."""
+        return f"{self.name}_id" if self.kind in (REF, USER, FILE) else self.name
+
+    @property
+    def storage(self) -> str:
+        return STORAGE[self.kind]
+
+    @property
+    def title(self) -> dict[str, str]:
+        return {"en": self.schema["title"], "zh": self.schema.get("x-title-zh", self.schema["title"])}
+
+    @property
+    def help(self) -> dict[str, str] | None:
+        if "description" not in self.schema:
+            return None
+        return {"en": self.schema["description"], "zh": self.schema.get("x-description-zh", self.schema["description"])}
+
+    @property
+    def choices(self) -> list[tuple[Any, dict[str, str]]]:
+        """The allowed values with their labels (for enums and lists of enums)."""
+        source = self.schema.get("items", {}) if self.kind == ENUM_LIST else self.schema
+        labels = source.get("x-enum-titles", {})
+        return [(value, labels.get(str(value), {"en": str(value), "zh": str(value)})) for value in source.get("enum", [])]
+
+    @property
+    def is_list(self) -> bool:
+        return self.kind in (ENUM_LIST, REF_LIST, USER_LIST, FILE_LIST)
+
+
+def field_kind(schema: dict[str, Any]) -> tuple[str, str | None]:
+    """The kind of a field (and the type it refers to) from its JSON Schema."""
+    type_ = schema.get("type")
+    ref = schema.get("x-ref")
+    if type_ == "string":
+        if schema.get("format") == "date":
+            return DATE, None
+        if schema.get("format") == "date-time":
+            return DATETIME, None
+        if "enum" in schema:
+            return ENUM, None
+        if schema.get("contentMediaType") == "text/html":
+            return RICHTEXT, None
+        return TEXT, None
+    if type_ == "integer":
+        if ref:
+            return {"user": USER, "file": FILE}.get(ref, REF), ref
+        return INTEGER, None
+    if type_ == "number":
+        return NUMBER, None
+    if type_ == "boolean":
+        return BOOLEAN, None
+    if type_ == "array":
+        items = schema.get("items", {})
+        if items.get("x-ref"):
+            return {"user": USER_LIST, "file": FILE_LIST}.get(items["x-ref"], REF_LIST), items["x-ref"]
+        if "enum" in items:
+            return ENUM_LIST, None
+    return JSON, None
+
+
+@dataclass(frozen=True)
+class RecordTypeSpec:
+    """A record type as the engine uses it, from its published definition."""
+
+    body: dict[str, Any] = field(compare=False, hash=False)
+
+    @property
+    def name(self) -> str:
+        return self.body["name"]
+
+    @property
+    def title(self) -> dict[str, str]:
+        return self.body["title"]
+
+    @property
+    def table_name(self) -> str:
+        return f"rec_{self.name}"
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        return self.body["schema"]
+
+    @cached_property
+    def fields(self) -> dict[str, FieldSpec]:
+        result = {}
+        for name, schema in self.schema["properties"].items():
+            kind, target = field_kind(schema)
+            result[name] = FieldSpec(name, schema, kind, target)
+        return result
+
+    @property
+    def required(self) -> list[str]:
+        return list(self.schema.get("required", []))
+
+    @property
+    def references(self) -> list[FieldSpec]:
+        """Fields referring to other records (single or lists)."""
+        return [f for f in self.fields.values() if f.kind in (REF, REF_LIST)]
+
+    @property
+    def columns(self) -> list[str]:
+        return self.body.get("columns") or ["number", *list(self.fields)[:4], "updated_at"]
+
+    @property
+    def filters(self) -> list[str]:
+        return self.body.get("filters", [])
+
+    @property
+    def search(self) -> list[str]:
+        return self.body.get("search", [])
+
+    @property
+    def indexed(self) -> list[str]:
+        return self.body.get("indexed", [])
+
+    @property
+    def order(self) -> tuple[str, str]:
+        order = self.body.get("order", "-created_at")
+        return (order.lstrip("-"), "desc" if order.startswith("-") else "asc")
+
+    @property
+    def numbering(self) -> str:
+        return self.body.get("numbering", self.name[:3].upper() + "-{seq:05}")
+
+    @property
+    def belongs_to(self) -> str | None:
+        """The reference field whose record gives this one its client and department."""
+        return self.body.get("belongs_to")
+
+    @property
+    def departments(self) -> list[str] | None:
+        """The departments a pilot is enabled for; None when enabled for everyone."""
+        return self.body.get("departments")
+
+    @property
+    def category(self) -> dict[str, str]:
+        return self.body.get("category", {"en": "Records", "zh": "记录"})
+
+    @property
+    def icon(self) -> str:
+        return self.body.get("icon", "fa-table")
+
+    def title_of(self, name: str) -> dict[str, str]:
+        """The label of a defined or system field."""
+        if name in self.fields:
+            return self.fields[name].title
+        return SYSTEM_TITLES.get(name, {"en": name, "zh": name})

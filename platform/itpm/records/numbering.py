@@ -1,0 +1,48 @@
+"""Record numbers from a type's pattern, e.g. INC-{YYYY}-{seq:05}, one sequence per type and period.
+
+The next value is taken with one atomic upsert (INSERT ... ON CONFLICT DO
+UPDATE ... RETURNING) that holds the sequence's row until the transaction
+ends: concurrent creates wait for each other and never share a number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+TOKEN = re.compile(r"\{(YYYY|YY|MM|DD|seq(?::0([1-9]))?)\}")
+
+
+def period_key(pattern: str, when: dt.date) -> str:
+    """The part of a number that restarts the sequence: {YYYY}, {MM} ... as they are on `when`."""
+    parts = [token for token in TOKEN.findall(pattern) if not token[0].startswith("seq")]
+    return "".join(_date_part(token[0], when) for token in parts)
+
+
+def render(pattern: str, when: dt.date, seq: int) -> str:
+    def replace(match: re.Match[str]) -> str:
+        token, width = match.group(1), match.group(2)
+        if token.startswith("seq"):
+            return str(seq).zfill(int(width)) if width else str(seq)
+        return _date_part(token, when)
+
+    return TOKEN.sub(replace, pattern)
+
+
+def _date_part(token: str, when: dt.date) -> str:
+    return {"YYYY": f"{when.year:04d}", "YY": f"{when.year % 100:02d}", "MM": f"{when.month:02d}", "DD": f"{when.day:02d}"}[token]
+
+
+def next_number(session: Session, record_type: str, pattern: str, when: dt.date) -> str:
+    key = f"{record_type}:{period_key(pattern, when)}"
+    value = session.execute(
+        text(
+            "INSERT INTO itpm_sequence (key, value) VALUES (:key, 1) "
+            "ON CONFLICT (key) DO UPDATE SET value = itpm_sequence.value + 1 RETURNING value"
+        ),
+        {"key": key},
+    ).scalar_one()
+    return render(pattern, when, value)

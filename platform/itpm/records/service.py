@@ -1,0 +1,493 @@
+"""The records service: read, create, change and delete records of any published type.
+
+Every caller (HTML views, the REST API, the command line, workers) goes through
+here, so the rules are written once: validation against the type's schema and
+form, references that must exist and be visible, numbering, optimistic
+locking, history, and the rows and fields the actor may touch (`Access`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _
+from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql import Select
+
+from itpm.access import Access, Actor
+from itpm.catalog import Catalog
+from itpm.db import utcnow
+from itpm.definitions.problems import Problem, pointer
+from itpm.models import Comment, Department, Person, RecordEvent, StoredFile
+from itpm.records.fields import (
+    CLIENT_TYPE,
+    EDITABLE_SYSTEM,
+    FILE,
+    FILE_LIST,
+    REF,
+    REF_LIST,
+    USER,
+    USER_LIST,
+    RecordTypeSpec,
+)
+from itpm.records.numbering import next_number
+from itpm.records.validation import empty
+from itpm.records.values import to_column, to_json
+
+
+class RecordError(Exception):
+    """A request about records that cannot be carried out; `status` is its HTTP status."""
+
+    status = 400
+
+    def __init__(self, message: Any, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(str(message))
+        self.message = message
+        self.problems = list(problems)
+
+
+class NotFound(RecordError):
+    status = 404
+
+
+class Forbidden(RecordError):
+    status = 403
+
+
+class Invalid(RecordError):
+    status = 422
+
+
+class Conflict(RecordError):
+    """The record changed since the version the change was based on."""
+
+    status = 409
+
+    def __init__(self, message: Any, current: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class Records:
+    def __init__(
+        self,
+        session: Session,
+        catalog: Catalog,
+        actor: Actor,
+        access: Access | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+        timezone: str = "Asia/Shanghai",
+    ) -> None:
+        self.session = session
+        self.catalog = catalog
+        self.actor = actor
+        self.access = access or Access()
+        self.clock = clock
+        self.zone = ZoneInfo(timezone)
+
+    # --- reading ------------------------------------------------------------
+
+    def spec(self, type_name: str) -> RecordTypeSpec:
+        spec = self.catalog.record_types.get(type_name)
+        if spec is None:
+            raise NotFound(_("There is no record type %(name)s.", name=type_name))
+        return spec
+
+    def model(self, type_name: str) -> Any:
+        return self.catalog.models.models[type_name]
+
+    def scope(self, type_name: str, action: str = "read") -> Any:
+        """The condition selecting the rows of `type_name` the actor may `action`."""
+        return self.access.rows(self.actor, self.spec(type_name), self.model(type_name).__table__, action)
+
+    def query(self, type_name: str, action: str = "read") -> Select[Any]:
+        """The records of `type_name` the actor may `action`, as a query to refine."""
+        return select(self.model(type_name)).where(self.scope(type_name, action))
+
+    def search_condition(self, type_name: str, words: str) -> Any:
+        """Records whose number or search fields contain every word of `words`."""
+        spec = self.spec(type_name)
+        model = self.model(type_name)
+        columns = [model.number, *[getattr(model, spec.fields[n].column) for n in spec.search if n in spec.fields]]
+        conditions = []
+        for word in words.split()[:8]:
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions.append(or_(*[column.ilike(pattern, escape="\\") for column in columns]))
+        return and_(*conditions) if conditions else true()
+
+    def lookup_ids(self, type_name: str, ids: Iterable[int]) -> list[tuple[int, str]]:
+        """Labels of the records among `ids` the actor may see (a picker's current choices)."""
+        if type_name not in self.catalog.record_types:
+            return []
+        model = self.model(type_name)
+        rows = self.session.scalars(self.query(type_name).where(model.id.in_(list(ids))))
+        return [(row.id, str(row)) for row in rows]
+
+    def lookup(self, type_name: str, words: str, limit: int = 20) -> list[tuple[int, str]]:
+        """Records to pick from (a reference picker's type-ahead): visible ones matching `words`."""
+        model = self.model(type_name)
+        rows = self.session.scalars(
+            self.query(type_name).where(self.search_condition(type_name, words)).order_by(model.id.desc()).limit(limit)
+        )
+        return [(row.id, str(row)) for row in rows]
+
+    def get(self, type_name: str, record_id: int, action: str = "read") -> Any:
+        """One record; NotFound when it does not exist or the actor may not see it."""
+        model = self.model(type_name)
+        record = self.session.scalar(self.query(type_name, action).where(model.id == record_id))
+        if record is None:
+            if action != "read" and self.session.scalar(self.query(type_name).where(model.id == record_id)):
+                raise Forbidden(_("You may not %(action)s this record.", action=action))
+            raise NotFound(_("There is no %(type)s with id %(id)s.", type=type_name, id=record_id))
+        return record
+
+    def page(
+        self,
+        type_name: str,
+        where: Iterable[Any] = (),
+        order: Sequence[Any] = (),
+        page: int = 0,
+        page_size: int = 25,
+    ) -> tuple[int, list[Any]]:
+        """A page of records with the total count, references loaded in a constant number of queries."""
+        model = self.model(type_name)
+        query = self.query(type_name)
+        for condition in where:
+            query = query.where(condition)
+        count = self.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        rows = self.session.scalars(
+            query.order_by(*order, model.id.desc()).offset(page * page_size).limit(page_size).options(*self.load_options(type_name))
+        ).all()
+        return count or 0, list(rows)
+
+    def load_options(self, type_name: str) -> list[Any]:
+        """Eager loads of everything `as_json` names, so a page costs the same few queries at any size."""
+        model = self.model(type_name)
+        options = [selectinload(getattr(model, name)) for name in ("assignee", "owner", "created_by", "updated_by", "department")]
+        if hasattr(model, "client"):
+            options.append(selectinload(model.client))
+        for field in self.spec(type_name).fields.values():
+            if field.kind in (REF, USER) and hasattr(model, field.name):
+                options.append(selectinload(getattr(model, field.name)))
+        return options
+
+    def data(self, record: Any) -> dict[str, Any]:
+        """The defined fields of a record in their JSON form (hidden fields left out)."""
+        spec = self.spec(record.__record_type__)
+        hidden = self.access.hidden_fields(self.actor, spec)
+        return {
+            name: to_json(field, getattr(record, field.column))
+            for name, field in spec.fields.items()
+            if name not in hidden
+        }
+
+    def as_json(self, record: Any) -> dict[str, Any]:
+        """A record as the API gives it: system fields at the top, defined fields under data."""
+        return {
+            "id": record.id,
+            "type": record.__record_type__,
+            "number": record.number,
+            "state": record.state,
+            "version": record.version,
+            "department": record.department_id,
+            "client": record.client_id,
+            "owner": record.owner_id,
+            "assignee": record.assignee_id,
+            "created_by": record.created_by_id,
+            "created_at": to_json_datetime(record.created_at),
+            "updated_by": record.updated_by_id,
+            "updated_at": to_json_datetime(record.updated_at),
+            "flags": record.flags or [],
+            "data": self.data(record),
+        }
+
+    def history(self, type_name: str, record_id: int) -> list[dict[str, Any]]:
+        """The record's changes, newest first, without the fields the actor may not see."""
+        self.get(type_name, record_id)
+        hidden = {pointer(["data", name]) for name in self.access.hidden_fields(self.actor, self.spec(type_name))}
+        events = self.session.scalars(
+            select(RecordEvent)
+            .where(RecordEvent.record_type == type_name, RecordEvent.record_id == record_id)
+            .order_by(RecordEvent.id.desc())
+        )
+        return [
+            {
+                "at": to_json_datetime(event.at),
+                "actor": event.actor,
+                "action": event.action,
+                "changes": [c for c in event.changes if c["path"] not in hidden],
+            }
+            for event in events
+        ]
+
+    def comments(self, type_name: str, record_id: int) -> list[Comment]:
+        self.get(type_name, record_id)
+        return list(
+            self.session.scalars(
+                select(Comment)
+                .where(Comment.record_type == type_name, Comment.record_id == record_id)
+                .order_by(Comment.id)
+            )
+        )
+
+    def files(self, type_name: str, record_id: int) -> list[StoredFile]:
+        self.get(type_name, record_id)
+        return list(
+            self.session.scalars(
+                select(StoredFile)
+                .where(StoredFile.record_type == type_name, StoredFile.record_id == record_id, StoredFile.deleted.is_(False))
+                .order_by(StoredFile.id)
+            )
+        )
+
+    def related(self, type_name: str, record_id: int, limit: int = 20) -> list[tuple[RecordTypeSpec, str, int, list[Any]]]:
+        """Records of other types that refer to this one (a project's tasks and tickets), visible ones only."""
+        self.get(type_name, record_id)
+        found = []
+        for spec, field in self.catalog.referring_fields(type_name):
+            model = self.model(spec.name)
+            column = getattr(model, spec.fields[field].column)
+            count, rows = self.page(spec.name, where=[column == record_id], page_size=limit)
+            if count:
+                found.append((spec, field, count, rows))
+        return found
+
+    # --- writing ------------------------------------------------------------
+
+    def create(self, type_name: str, data: dict[str, Any], system: dict[str, Any] | None = None) -> Any:
+        """Create a record from `data` (defined fields, JSON form) and `system` fields it may set."""
+        spec = self.spec(type_name)
+        system = dict(system or {})
+        self._check_writable(spec, data, system, creating=True)
+        data = self._with_defaults(spec, data)
+        values = self._system_values(spec, system)
+        self._validate(spec, data, values)
+        model = self.model(type_name)
+        now = self.clock()
+        record = model(
+            state=system.get("state") or "open",
+            version=1,
+            created_at=now,
+            updated_at=now,
+            created_by_id=self.actor.id,
+            updated_by_id=self.actor.id,
+            owner_id=values.get("owner", self.actor.id),
+            assignee_id=values.get("assignee"),
+            client_id=values.get("client", self.actor.client_id),
+            department_id=values.get("department", self.actor.department_id),
+        )
+        for name, value in data.items():
+            field = spec.fields[name]
+            setattr(record, field.column, to_column(field, value))
+        self._inherit(spec, record)
+        record.number = next_number(self.session, spec.name, spec.numbering, now.astimezone(self.zone).date())
+        self.session.add(record)
+        self.session.flush()
+        if spec.name == CLIENT_TYPE:
+            record.client_id = record.id
+        changes = [{"path": pointer(["data", n]), "old": None, "new": v} for n, v in self.data(record).items() if v is not None]
+        changes += [{"path": f"/{n}", "old": None, "new": getattr(record, f"{n}_id")} for n in EDITABLE_SYSTEM if getattr(record, f"{n}_id") is not None]
+        self._event(spec, record, "created", changes)
+        return record
+
+    def update(
+        self,
+        type_name: str,
+        record_id: int,
+        data: dict[str, Any],
+        version: int | None,
+        system: dict[str, Any] | None = None,
+    ) -> Any:
+        """Change the fields named in `data` (null clears one) of a record last seen at `version`."""
+        spec = self.spec(type_name)
+        system = dict(system or {})
+        if version is None:
+            raise Invalid(_("A change must say which version it is based on."), [Problem("", "/version", _("is required"))])
+        record = self.get(type_name, record_id, "write")
+        if record.version != version:
+            raise Conflict(
+                _("%(number)s was changed by someone else (now version %(version)s); your change was not saved.", number=record.number, version=record.version),
+                self.as_json(record),
+            )
+        self._check_writable(spec, data, system, creating=False)
+        before = self.data(record)
+        before_system = {n: getattr(record, f"{n}_id") for n in EDITABLE_SYSTEM}
+        merged = {**self._stored_data(record), **data}
+        values = {**before_system, **self._system_values(spec, system)}
+        self._validate(spec, merged, values)
+        for name, value in data.items():
+            field = spec.fields[name]
+            setattr(record, field.column, to_column(field, value))
+        for name in EDITABLE_SYSTEM:
+            if name in system:
+                setattr(record, f"{name}_id", values.get(name))
+        self._inherit(spec, record)
+        after = self.data(record)
+        changes = [{"path": pointer(["data", n]), "old": before.get(n), "new": after.get(n)} for n in after if before.get(n) != after.get(n)]
+        changes += [
+            {"path": f"/{n}", "old": before_system[n], "new": getattr(record, f"{n}_id")}
+            for n in EDITABLE_SYSTEM
+            if before_system[n] != getattr(record, f"{n}_id")
+        ]
+        if not changes:
+            return record
+        record.updated_at = self.clock()
+        record.updated_by_id = self.actor.id
+        record.flags = None
+        try:
+            self.session.flush()
+        except StaleDataError as error:
+            self.session.rollback()
+            current = self.get(type_name, record_id)
+            raise Conflict(
+                _("%(number)s was changed by someone else (now version %(version)s); your change was not saved.", number=current.number, version=current.version),
+                self.as_json(current),
+            ) from error
+        self._event(spec, record, "updated", changes)
+        return record
+
+    def delete(self, type_name: str, record_id: int, version: int | None = None) -> None:
+        spec = self.spec(type_name)
+        record = self.get(type_name, record_id, "delete")
+        if version is not None and record.version != version:
+            raise Conflict(_("%(number)s was changed by someone else; it was not deleted.", number=record.number), self.as_json(record))
+        for other, field in self.catalog.referring_fields(type_name):
+            model = self.model(other.name)
+            count = self.session.scalar(select(func.count()).where(getattr(model, other.fields[field].column) == record_id))
+            if count:
+                raise Conflict(
+                    _("%(number)s cannot be deleted: %(count)s %(type)s record(s) refer to it.", number=record.number, count=count, type=other.name),
+                    self.as_json(record),
+                )
+        self._event(spec, record, "deleted", [{"path": "/number", "old": record.number, "new": None}])
+        self.session.delete(record)
+        self.session.flush()
+
+    def add_comment(self, type_name: str, record_id: int, body: str) -> Comment:
+        self.get(type_name, record_id)
+        text = body.strip()
+        if not text:
+            raise Invalid(_("A comment cannot be empty."), [Problem("", "/body", _("must not be empty"))])
+        if len(text) > 20_000:
+            raise Invalid(_("A comment may be at most 20,000 characters."), [Problem("", "/body", _("is too long"))])
+        comment = Comment(record_type=type_name, record_id=record_id, author_id=self.actor.id, author=self.actor.username, body=text)
+        self.session.add(comment)
+        self.session.flush()
+        return comment
+
+    # --- rules --------------------------------------------------------------
+
+    def _check_writable(self, spec: RecordTypeSpec, data: dict[str, Any], system: dict[str, Any], creating: bool) -> None:
+        if not isinstance(data, dict):
+            raise Invalid(_("data must be an object."), [Problem("", "/data", _("must be an object"))])
+        unknown = [n for n in system if n not in (*EDITABLE_SYSTEM, "state")]
+        problems = [Problem("", f"/{n}", _("cannot be set")) for n in unknown]
+        read_only = self.access.read_only_fields(self.actor, spec) | self.access.hidden_fields(self.actor, spec)
+        problems += [Problem("", pointer(["data", n]), _("is read-only for you")) for n in data if n in read_only]
+        if problems:
+            status = Forbidden if any(n in read_only for n in data) else Invalid
+            raise status(_("Some fields cannot be written."), problems)
+
+    def _with_defaults(self, spec: RecordTypeSpec, data: dict[str, Any]) -> dict[str, Any]:
+        defaults = {n: f.schema["default"] for n, f in spec.fields.items() if "default" in f.schema and n not in data}
+        return {**defaults, **data}
+
+    def _stored_data(self, record: Any) -> dict[str, Any]:
+        spec = self.spec(record.__record_type__)
+        return {name: to_json(field, getattr(record, field.column)) for name, field in spec.fields.items()}
+
+    def _system_values(self, spec: RecordTypeSpec, system: dict[str, Any]) -> dict[str, Any]:
+        """The system fields given, checked: people exist and are active, a client and department exist."""
+        values: dict[str, Any] = {}
+        problems = []
+        for name in EDITABLE_SYSTEM:
+            if name not in system:
+                continue
+            value = system[name]
+            if value is None:
+                values[name] = None
+                continue
+            if not isinstance(value, int) or isinstance(value, bool):
+                problems.append(Problem("", f"/{name}", _("must be an id (an integer)")))
+                continue
+            if name in ("owner", "assignee") and not self.session.scalar(select(Person.id).where(Person.id == value, Person.active.is_(True))):
+                problems.append(Problem("", f"/{name}", _("there is no active user with id %(id)s", id=value)))
+            elif name == "department" and self.session.get(Department, value) is None:
+                problems.append(Problem("", f"/{name}", _("there is no department with id %(id)s", id=value)))
+            elif name == "client" and not self._visible(CLIENT_TYPE, [value]):
+                problems.append(Problem("", f"/{name}", _("there is no client with id %(id)s", id=value)))
+            values[name] = value
+        if problems:
+            raise Invalid(_("The record has problems."), problems)
+        return values
+
+    def _validate(self, spec: RecordTypeSpec, data: dict[str, Any], system: dict[str, Any]) -> None:
+        problems = self.catalog.validators[spec.name].problems(data, system)
+        bad = {p.path for p in problems}
+        for name, field in spec.fields.items():
+            value = data.get(name)
+            path = pointer(["data", name])
+            if empty(value) or path in bad:
+                continue
+            ids = value if isinstance(value, list) else [value]
+            if field.kind in (REF, REF_LIST):
+                missing = sorted(set(ids) - self._visible(field.target, ids))
+                if missing:
+                    problems.append(Problem("", path, _("there is no %(type)s with id %(ids)s", type=field.target, ids=", ".join(map(str, missing)))))
+            elif field.kind in (USER, USER_LIST):
+                found = set(self.session.scalars(select(Person.id).where(Person.id.in_(ids), Person.active.is_(True))))
+                missing = sorted(set(ids) - found)
+                if missing:
+                    problems.append(Problem("", path, _("there is no active user with id %(ids)s", ids=", ".join(map(str, missing)))))
+            elif field.kind in (FILE, FILE_LIST):
+                found = set(self.session.scalars(select(StoredFile.id).where(StoredFile.id.in_(ids), StoredFile.deleted.is_(False))))
+                missing = sorted(set(ids) - found)
+                if missing:
+                    problems.append(Problem("", path, _("there is no file with id %(ids)s", ids=", ".join(map(str, missing)))))
+        if problems:
+            raise Invalid(_("The record has problems."), problems)
+
+    def _visible(self, type_name: str | None, ids: Iterable[int]) -> set[int]:
+        """Which of `ids` are records of `type_name` the actor may see."""
+        if type_name not in self.catalog.record_types:
+            return set()
+        model = self.model(type_name)
+        query = self.query(type_name).with_only_columns(model.id).where(model.id.in_(list(ids)))
+        return set(self.session.scalars(query))
+
+    def _inherit(self, spec: RecordTypeSpec, record: Any) -> None:
+        """A record that belongs to another (a task to its project) takes its client and department."""
+        if not spec.belongs_to:
+            return
+        field = spec.fields[spec.belongs_to]
+        parent_id = getattr(record, field.column)
+        if parent_id is None:
+            return
+        parent_model = self.model(field.target)
+        row = self.session.execute(
+            select(parent_model.client_id, parent_model.department_id).where(parent_model.id == parent_id)
+        ).one_or_none()
+        if row is not None:
+            record.client_id, record.department_id = row.client_id, row.department_id
+
+    def _event(self, spec: RecordTypeSpec, record: Any, action: str, changes: list[dict[str, Any]]) -> None:
+        self.session.add(
+            RecordEvent(
+                record_type=spec.name,
+                record_id=record.id,
+                at=self.clock(),
+                actor_id=self.actor.id,
+                actor=self.actor.username,
+                action=action,
+                changes=changes,
+            )
+        )
+
+
+def to_json_datetime(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,64 @@
+"""Field values between their JSON form (API, forms, history) and their stored form (columns).
+
+Pure functions of a field's kind: dates are ISO strings in JSON and date
+objects in columns, rich text is sanitised on the way in, and so on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import nh3
+
+from itpm.records.fields import DATE, DATETIME, INTEGER, NUMBER, RICHTEXT, FieldSpec
+
+#: What rich text may keep: formatting, lists, links, tables; never scripts, styles or handlers.
+RICH_TEXT_TAGS = {
+    "p", "br", "b", "strong", "i", "em", "u", "s", "ul", "ol", "li", "a", "h3", "h4", "blockquote",
+    "code", "pre", "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+
+
+def sanitise_html(html: str) -> str:
+    return nh3.clean(html, tags=RICH_TEXT_TAGS, attributes={"a": {"href", "title"}}, link_rel="noopener noreferrer")
+
+
+def to_column(field: FieldSpec, value: Any) -> Any:
+    """A valid JSON value as its column stores it."""
+    if value is None or value == "":
+        return None
+    if field.kind == DATE:
+        return dt.date.fromisoformat(value)
+    if field.kind == DATETIME:
+        return parse_datetime(value)
+    if field.kind == RICHTEXT:
+        return sanitise_html(value)
+    return value
+
+
+def to_json(field: FieldSpec, value: Any) -> Any:
+    """A column's value in its JSON form."""
+    if value is None:
+        return None
+    if field.kind == DATE and isinstance(value, dt.date):
+        return value.isoformat()
+    if field.kind == DATETIME and isinstance(value, dt.datetime):
+        return format_datetime(value)
+    if field.kind == INTEGER and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if field.kind == NUMBER and isinstance(value, int | float):
+        return int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value)
+    return value
+
+
+def parse_datetime(value: str) -> dt.datetime:
+    """An RFC 3339 date-time (with its offset) as an aware UTC datetime."""
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("a date-time needs its offset from UTC")
+    return parsed.astimezone(dt.UTC)
+
+
+def format_datetime(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,167 @@
+"""How record values read on a page: choice labels, dates in the person's time zone,
+money and percentages, links to referenced records, people by name, safe rich text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import url_for
+from flask_babel import gettext
+from markupsafe import Markup, escape
+
+from itpm.records.fields import (
+    BOOLEAN,
+    DATE,
+    DATETIME,
+    ENUM,
+    ENUM_LIST,
+    FILE,
+    FILE_LIST,
+    INTEGER,
+    NUMBER,
+    REF,
+    REF_LIST,
+    RICHTEXT,
+    TEXT,
+    USER,
+    USER_LIST,
+    FieldSpec,
+    RecordTypeSpec,
+)
+from itpm.records.values import parse_datetime, sanitise_html
+from itpm.web.i18n import text
+
+
+class Bilingual:
+    """A text in both languages that reads in the language of the request showing it."""
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        self.texts = texts
+
+    def __str__(self) -> str:
+        return text(self.texts)
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
+
+    def __hash__(self) -> int:
+        return hash(self.texts.get("en"))
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == str(other)
+
+
+def person_name(person: Any) -> str:
+    if person is None:
+        return ""
+    full = f"{person.first_name or ''} {person.last_name or ''}".strip()
+    return full or person.username
+
+
+def record_link(record: Any) -> Markup:
+    if record is None:
+        return Markup("")
+    endpoint = f"records_{record.__record_type__}.show"
+    return Markup('<a href="{}">{}</a>').format(url_for(endpoint, pk=record.id), str(record))
+
+
+def format_number(value: Any, widget: str | None = None) -> str:
+    if value is None:
+        return ""
+    if widget == "money":
+        return f"¥{value:,.2f}"
+    if widget == "percent":
+        return f"{value:g}%"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{int(value):,}"
+
+
+def choice_label(field: FieldSpec, value: Any) -> str:
+    for choice, labels in field.choices:
+        if choice == value:
+            return text(labels)
+    return "" if value is None else str(value)
+
+
+def display(field: FieldSpec, value: Any, zone: ZoneInfo, widget: str | None = None, resolve: Callable[[str, Any], Any] | None = None) -> Markup | str:
+    """A stored value (as the model holds it) as it reads on a page."""
+    if value is None or value == [] or value == "":
+        return ""
+    kind = field.kind
+    if kind == ENUM:
+        return choice_label(field, value)
+    if kind == ENUM_LIST:
+        return "、".join(choice_label(field, v) for v in value)
+    if kind in (INTEGER, NUMBER):
+        return format_number(value, widget)
+    if kind == BOOLEAN:
+        return gettext("Yes") if value else gettext("No")
+    if kind == DATE:
+        return value.isoformat() if isinstance(value, dt.date) else str(value)
+    if kind == DATETIME:
+        moment = value if isinstance(value, dt.datetime) else parse_datetime(value)
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    if kind == RICHTEXT:
+        return Markup(sanitise_html(value))
+    if kind == TEXT:
+        return Markup("<br>").join(escape(value).split("\n"))
+    if kind == REF:
+        return record_link(value) if not isinstance(value, int) else str(value)
+    if kind == USER:
+        return person_name(value) if not isinstance(value, int) else str(value)
+    if kind in (REF_LIST, USER_LIST, FILE_LIST, FILE) and resolve is not None:
+        return resolve(kind, value)
+    return str(value)
+
+
+def person_zone() -> ZoneInfo:
+    """The time zone a person reads times in: their own, else the company's."""
+    from flask import current_app, g
+
+    zone = getattr(getattr(g, "user", None), "timezone", None) or current_app.extensions["itpm"].settings.timezone
+    try:
+        return ZoneInfo(zone)
+    except (KeyError, ValueError):
+        return ZoneInfo("Asia/Shanghai")
+
+
+def local_time(value: str | dt.datetime | None) -> str:
+    """An instant (datetime or RFC 3339 text) as the person's wall clock reads it."""
+    if not value:
+        return ""
+    moment = value if isinstance(value, dt.datetime) else parse_datetime(value)
+    return moment.astimezone(person_zone()).strftime("%Y-%m-%d %H:%M")
+
+
+def safe_html(value: str) -> Markup:
+    return Markup(sanitise_html(value or ""))
+
+
+def list_formatters(spec: RecordTypeSpec, widgets: dict[str, str], zone: ZoneInfo) -> dict[str, Callable[[Any], Any]]:
+    """FAB list formatters for every column of the record type's list."""
+    formatters: dict[str, Callable[[Any], Any]] = {
+        "number": lambda v: v or "",
+        "created_at": lambda v: v.astimezone(zone).strftime("%Y-%m-%d %H:%M") if v else "",
+        "updated_at": lambda v: v.astimezone(zone).strftime("%Y-%m-%d %H:%M") if v else "",
+        "assignee": person_name,
+        "owner": person_name,
+        "created_by": person_name,
+        "updated_by": person_name,
+        "department": lambda d: text(d.titles) if d else "",
+        "client": record_link,
+    }
+    for name, field in spec.fields.items():
+        formatters[name] = _formatter(field, zone, widgets.get(name))
+    return formatters
+
+
+def _formatter(field: FieldSpec, zone: ZoneInfo, widget: str | None) -> Callable[[Any], Any]:
+    def format_value(value: Any) -> Any:
+        return display(field, value, zone, widget, resolve=lambda kind, ids: ", ".join(f"#{i}" for i in ids) if isinstance(ids, list) else f"#{ids}")
+
+    return format_value
