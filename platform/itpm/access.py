@@ -50,7 +50,9 @@ class Actor:
 class Access:
     """The rules of the published roles, asked about one actor and record type at a time."""
 
-    def rows(self, actor: Actor, spec: RecordTypeSpec, table: Any, action: str = "read") -> ColumnElement[bool]:
+    def rows(
+        self, actor: Actor, spec: RecordTypeSpec, table: Any, action: str = "read"
+    ) -> ColumnElement[bool]:
         """A condition on `table` selecting the rows `actor` may `action`."""
         return true()
 

@@ -42,7 +42,9 @@ def store_file(
     """Keep an uploaded file (not yet linked to a record) and return its row."""
     data = stream.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
-        raise FileRefused(_("%(name)s is larger than %(limit)s MB.", name=filename, limit=MAX_FILE_BYTES // 1024 // 1024))
+        raise FileRefused(
+            _("%(name)s is larger than %(limit)s MB.", name=filename, limit=MAX_FILE_BYTES // 1024 // 1024)
+        )
     if not data:
         raise FileRefused(_("%(name)s is empty.", name=filename))
     digest = hashlib.sha256(data).hexdigest()

@@ -213,7 +213,9 @@ class StoredFile(Base):
     content_type: Mapped[str] = mapped_column(String(128))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey(FabUser.id, ondelete="SET NULL"), nullable=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey(FabUser.id, ondelete="SET NULL"), nullable=True
+    )
     uploaded_by: Mapped[str] = mapped_column(String(128))
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -33,7 +33,9 @@ def permission_view(session: Session, permission: str, view: str) -> PermissionV
     )
     if found is not None:
         return found
-    perm = session.scalar(select(Permission).where(Permission.name == permission)) or Permission(name=permission)
+    perm = session.scalar(select(Permission).where(Permission.name == permission)) or Permission(
+        name=permission
+    )
     menu = session.scalar(select(ViewMenu).where(ViewMenu.name == view)) or ViewMenu(name=view)
     session.add_all([perm, menu])
     found = PermissionView(permission=perm, view_menu=menu)

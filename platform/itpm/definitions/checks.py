@@ -152,15 +152,25 @@ def _record_type(document: Document, configuration: Configuration) -> Iterator[P
             yield Problem(file, f"/schema/required/{index}", _("names no field: %(name)r", name=name))
     for name in properties:
         if name in RESERVED:
-            yield Problem(file, pointer(["schema", "properties", name]), _("%(name)r is a system field of every record; choose another name", name=name))
+            yield Problem(
+                file,
+                pointer(["schema", "properties", name]),
+                _("%(name)r is a system field of every record; choose another name", name=name),
+            )
         elif name.endswith("_id"):
-            yield Problem(file, pointer(["schema", "properties", name]), _("a field name may not end in _id; refer to a record with x-ref instead"))
+            yield Problem(
+                file,
+                pointer(["schema", "properties", name]),
+                _("a field name may not end in _id; refer to a record with x-ref instead"),
+            )
     yield from _fields(properties, ["schema", "properties"], file, configuration)
     names = set(properties) | set(SYSTEM_FIELDS)
     if "belongs_to" in body:
         target = properties.get(body["belongs_to"], {})
         if target.get("type") != "integer" or target.get("x-ref") in (None, *BUILTIN_TYPES):
-            yield Problem(file, "/belongs_to", _("must name a field that refers to a record (an integer with x-ref)"))
+            yield Problem(
+                file, "/belongs_to", _("must name a field that refers to a record (an integer with x-ref)")
+            )
     for key in ("columns", "filters", "indexed", "search"):
         for index, name in enumerate(body.get(key, [])):
             if name not in names:

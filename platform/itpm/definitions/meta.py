@@ -53,5 +53,3 @@ class MetaSchemas:
     def problems(self, kind: str, body: dict[str, Any], file: str) -> list[Problem]:
         """Every way `body` breaks the meta-schema of `kind`."""
         return problems_from_errors(self._validators[kind].iter_errors(body), file)
-
-

@@ -48,7 +48,9 @@ def pointer(parts: Iterable[Any]) -> str:
     return "/" + "/".join(escaped) if escaped else "/"
 
 
-def problems_from_errors(errors: Iterable[ValidationError], file: str = "", prefix: Sequence[Any] = ()) -> list[Problem]:
+def problems_from_errors(
+    errors: Iterable[ValidationError], file: str = "", prefix: Sequence[Any] = ()
+) -> list[Problem]:
     """JSON Schema errors as problems a person can act on, each at its JSON pointer."""
     return [problem_from_error(error, file, prefix) for error in _leaves(iter(errors))]
 
@@ -118,11 +120,25 @@ def problem_from_error(error: ValidationError, file: str = "", prefix: Sequence[
             pointer(path),
             _("%(value)s does not match %(pattern)s", value=_short(instance), pattern=error.validator_value),
         )
+    if keyword == "format":
+        return Problem(file, pointer(path), _format_message(error.validator_value))
+    if keyword == "uniqueItems":
+        return Problem(file, pointer(path), _("must not repeat an item"))
     if keyword == "minLength" and error.validator_value == 1:
         return Problem(file, pointer(path), _("must not be empty"))
     if keyword in ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"):
         return Problem(file, pointer(path), _limit(keyword, error.validator_value, _short(instance)))
     return Problem(file, pointer(path), _short_message(error.message))
+
+
+def _format_message(format_name: str) -> Any:
+    if format_name == "date":
+        return _("must be a date (YYYY-MM-DD)")
+    if format_name == "date-time":
+        return _("must be a date and time with its offset, e.g. 2026-03-14T09:30:00+08:00")
+    if format_name == "email":
+        return _("must be an e-mail address")
+    return _("must be a valid %(format)s", format=format_name)
 
 
 def _limit(keyword: str, limit: Any, value: str) -> Any:

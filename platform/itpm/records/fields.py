@@ -86,14 +86,20 @@ class FieldSpec:
     def help(self) -> dict[str, str] | None:
         if "description" not in self.schema:
             return None
-        return {"en": self.schema["description"], "zh": self.schema.get("x-description-zh", self.schema["description"])}
+        return {
+            "en": self.schema["description"],
+            "zh": self.schema.get("x-description-zh", self.schema["description"]),
+        }
 
     @property
     def choices(self) -> list[tuple[Any, dict[str, str]]]:
         """The allowed values with their labels (for enums and lists of enums)."""
         source = self.schema.get("items", {}) if self.kind == ENUM_LIST else self.schema
         labels = source.get("x-enum-titles", {})
-        return [(value, labels.get(str(value), {"en": str(value), "zh": str(value)})) for value in source.get("enum", [])]
+        return [
+            (value, labels.get(str(value), {"en": str(value), "zh": str(value)}))
+            for value in source.get("enum", [])
+        ]
 
     @property
     def is_list(self) -> bool:

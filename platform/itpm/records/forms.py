@@ -84,7 +84,9 @@ class FormSpec:
 def form_spec(spec: RecordTypeSpec, body: dict[str, Any] | None) -> FormSpec:
     """The form of `spec`: its definition's sections, or one section with every field."""
     if body is None:
-        ordered = [n for n in spec.columns if n in spec.fields] + [n for n in spec.fields if n not in spec.columns]
+        ordered = [n for n in spec.columns if n in spec.fields] + [
+            n for n in spec.fields if n not in spec.columns
+        ]
         entries = tuple(Entry(n, _widget(spec, n, None)) for n in ordered)
         return FormSpec((Section({"en": "Details", "zh": "详情"}, 1, entries),))
     sections = []
@@ -104,7 +106,9 @@ def form_spec(spec: RecordTypeSpec, body: dict[str, Any] | None) -> FormSpec:
                     required_when=raw.get("required_when"),
                 )
             )
-        sections.append(Section(section["title"], section.get("columns", 1), tuple(entries), section.get("description")))
+        sections.append(
+            Section(section["title"], section.get("columns", 1), tuple(entries), section.get("description"))
+        )
     return FormSpec(tuple(sections))
 
 

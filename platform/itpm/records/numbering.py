@@ -33,7 +33,12 @@ def render(pattern: str, when: dt.date, seq: int) -> str:
 
 
 def _date_part(token: str, when: dt.date) -> str:
-    return {"YYYY": f"{when.year:04d}", "YY": f"{when.year % 100:02d}", "MM": f"{when.month:02d}", "DD": f"{when.day:02d}"}[token]
+    return {
+        "YYYY": f"{when.year:04d}",
+        "YY": f"{when.year % 100:02d}",
+        "MM": f"{when.month:02d}",
+        "DD": f"{when.day:02d}",
+    }[token]
 
 
 def next_number(session: Session, record_type: str, pattern: str, when: dt.date) -> str:

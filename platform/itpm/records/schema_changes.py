@@ -83,7 +83,8 @@ def plan_changes(connection: Connection, before: Configuration, after: Configura
     old_specs, new_specs = _specs(before), _specs(after)
     inspector = inspect(connection)
     existing_tables = set(inspector.get_table_names())
-    metadata = MetaData()
+    metadata = MetaData()  # every table of `after`, so new tables' references resolve
+    tables = {name: build_table(spec, metadata) for name, spec in new_specs.items()}
     plans = []
     for name, spec in new_specs.items():
         old = old_specs.get(name)
@@ -94,7 +95,7 @@ def plan_changes(connection: Connection, before: Configuration, after: Configura
         if spec.table_name not in existing_tables:
             plan.create = True
             plan.steps.append(_("create the table %(table)s", table=spec.table_name))
-            plan.ops.append(("create", build_table(spec, metadata)))
+            plan.ops.append(("create", tables[name]))
         else:
             columns = {c["name"]: c for c in inspector.get_columns(spec.table_name)}
             _plan_columns(plan, spec, old, columns, file, connection.dialect.name)
@@ -104,7 +105,12 @@ def plan_changes(connection: Connection, before: Configuration, after: Configura
 
 
 def _plan_columns(
-    plan: TypePlan, spec: RecordTypeSpec, old: RecordTypeSpec | None, columns: dict[str, Any], file: str, dialect: str
+    plan: TypePlan,
+    spec: RecordTypeSpec,
+    old: RecordTypeSpec | None,
+    columns: dict[str, Any],
+    file: str,
+    dialect: str,
 ) -> None:
     old_fields = old.fields if old else {}
 
@@ -120,17 +126,25 @@ def _plan_columns(
         previous = old_fields.get(renamed_from) if renamed_from else old_fields.get(name)
         if renamed_from and previous is not None and previous.column in columns:
             if previous.storage != new.storage:
-                plan.problems.append(Problem(file, path, _("a renamed field cannot change its type in the same publish")))
+                plan.problems.append(
+                    Problem(file, path, _("a renamed field cannot change its type in the same publish"))
+                )
                 continue
             if new.column in columns:
                 archive(new.column)
             plan.ops.append(("rename", (previous.column, new.column)))
             columns[new.column] = columns.pop(previous.column)
-            plan.steps.append(_("rename the field %(old)s to %(new)s, keeping its data", old=renamed_from, new=name))
+            plan.steps.append(
+                _("rename the field %(old)s to %(new)s, keeping its data", old=renamed_from, new=name)
+            )
             continue
         if previous is not None and new.column in columns and previous.storage != new.storage:
             conversion = CONVERSIONS.get((previous.storage, new.storage))
-            if previous.kind != new.kind and previous.target != new.target and "ref" in (previous.storage, new.storage):
+            if (
+                previous.kind != new.kind
+                and previous.target != new.target
+                and "ref" in (previous.storage, new.storage)
+            ):
                 conversion = None
             if conversion is None:
                 plan.problems.append(
@@ -150,10 +164,23 @@ def _plan_columns(
             old_column = archive(new.column)
             plan.ops.append(("add", field_column(new)))
             plan.ops.append(("convert", (new.column, conversion[dialect].format(old=old_column))))
-            plan.steps.append(_("convert the field %(name)s from %(old)s to %(new)s", name=name, old=previous.kind, new=new.kind))
+            plan.steps.append(
+                _(
+                    "convert the field %(name)s from %(old)s to %(new)s",
+                    name=name,
+                    old=previous.kind,
+                    new=new.kind,
+                )
+            )
             continue
         if previous is not None and previous.kind in ("ref", "ref_list") and previous.target != new.target:
-            plan.problems.append(Problem(file, pointer(["schema", "properties", name, "x-ref"]), _("a reference cannot change the record type it refers to")))
+            plan.problems.append(
+                Problem(
+                    file,
+                    pointer(["schema", "properties", name, "x-ref"]),
+                    _("a reference cannot change the record type it refers to"),
+                )
+            )
             continue
         if new.column in columns:
             leftover = _STORAGE_OF_SQL.get(str(columns[new.column]["type"]).split("(")[0].upper())
@@ -167,7 +194,9 @@ def _plan_columns(
         plan.ops.append(("add", field_column(new)))
         plan.steps.append(_("add the field %(name)s", name=name))
     for name in old_fields:
-        if name not in spec.fields and not any(f.schema.get("x-renamed-from") == name for f in spec.fields.values()):
+        if name not in spec.fields and not any(
+            f.schema.get("x-renamed-from") == name for f in spec.fields.values()
+        ):
             plan.steps.append(_("stop showing the field %(name)s; its data is kept until purged", name=name))
 
 
@@ -177,7 +206,11 @@ def _plan_indexes(plan: TypePlan, spec: RecordTypeSpec, existing: set[str]) -> N
         if name not in existing:
             plan.ops.append(("index", (name, column)))
     for name in existing:
-        if name.startswith(constraint_name("ix", spec.table_name, "")[:-1]) and name not in wanted and not name.startswith("uq_"):
+        if (
+            name.startswith(constraint_name("ix", spec.table_name, "")[:-1])
+            and name not in wanted
+            and not name.startswith("uq_")
+        ):
             plan.ops.append(("drop_index", name))
 
 
@@ -215,7 +248,7 @@ def apply_plans(session: Session, plans: Iterable[TypePlan]) -> None:
 
 def _add_column(connection: Connection, table_name: str, column: Column) -> None:
     """ALTER TABLE ... ADD COLUMN, with its reference inline on SQLite (which cannot add one later)."""
-    table = Table(table_name, MetaData(), column.copy())
+    table = Table(table_name, MetaData(), column._copy())
     added = table.c[column.name]
     ddl = str(CreateColumn(added).compile(dialect=connection.dialect))
     fk = next(iter(added.foreign_keys), None)
@@ -226,11 +259,15 @@ def _add_column(connection: Connection, table_name: str, column: Column) -> None
         target_table, target_column = fk.target_fullname.rsplit(".", 1)
         name = constraint_name("fk", table_name, column.name)
         connection.execute(
-            text(f'ALTER TABLE {table_name} ADD CONSTRAINT "{name}" FOREIGN KEY ("{column.name}") REFERENCES {target_table} ({target_column})')
+            text(
+                f'ALTER TABLE {table_name} ADD CONSTRAINT "{name}" FOREIGN KEY ("{column.name}") REFERENCES {target_table} ({target_column})'
+            )
         )
 
 
-def find_violations(session: Session, spec: RecordTypeSpec, validator: RecordValidator, flag: bool, sample: int = 5) -> Violations:
+def find_violations(
+    session: Session, spec: RecordTypeSpec, validator: RecordValidator, flag: bool, sample: int = 5
+) -> Violations:
     """Records that break `spec`'s rules: counted, sampled, and (with `flag`) flagged until edited."""
     table = build_table(spec, MetaData())
     columns = [table.c.id, table.c.number, *[table.c[f.column] for f in spec.fields.values()]]
@@ -252,7 +289,9 @@ def find_violations(session: Session, spec: RecordTypeSpec, validator: RecordVal
         for record_id, problems in flagged.items():
             session.execute(update(table).where(table.c.id == record_id).values(flags=problems))
         if clear:
-            session.execute(update(table).where(table.c.id.in_(clear), table.c.flags.is_not(None)).values(flags=None))
+            session.execute(
+                update(table).where(table.c.id.in_(clear), table.c.flags.is_not(None)).values(flags=None)
+            )
     return found
 
 
@@ -279,4 +318,3 @@ def publish_hook(session: Session, before: Configuration, after: Configuration) 
         if not plan.create:
             spec = specs[plan.name]
             find_violations(session, spec, RecordValidator(spec), flag=True)
-

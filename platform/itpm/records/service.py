@@ -113,7 +113,10 @@ class Records:
         """Records whose number or search fields contain every word of `words`."""
         spec = self.spec(type_name)
         model = self.model(type_name)
-        columns = [model.number, *[getattr(model, spec.fields[n].column) for n in spec.search if n in spec.fields]]
+        columns = [
+            model.number,
+            *[getattr(model, spec.fields[n].column) for n in spec.search if n in spec.fields],
+        ]
         conditions = []
         for word in words.split()[:8]:
             pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -132,7 +135,10 @@ class Records:
         """Records to pick from (a reference picker's type-ahead): visible ones matching `words`."""
         model = self.model(type_name)
         rows = self.session.scalars(
-            self.query(type_name).where(self.search_condition(type_name, words)).order_by(model.id.desc()).limit(limit)
+            self.query(type_name)
+            .where(self.search_condition(type_name, words))
+            .order_by(model.id.desc())
+            .limit(limit)
         )
         return [(row.id, str(row)) for row in rows]
 
@@ -161,14 +167,20 @@ class Records:
             query = query.where(condition)
         count = self.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
         rows = self.session.scalars(
-            query.order_by(*order, model.id.desc()).offset(page * page_size).limit(page_size).options(*self.load_options(type_name))
+            query.order_by(*order, model.id.desc())
+            .offset(page * page_size)
+            .limit(page_size)
+            .options(*self.load_options(type_name))
         ).all()
         return count or 0, list(rows)
 
     def load_options(self, type_name: str) -> list[Any]:
         """Eager loads of everything `as_json` names, so a page costs the same few queries at any size."""
         model = self.model(type_name)
-        options = [selectinload(getattr(model, name)) for name in ("assignee", "owner", "created_by", "updated_by", "department")]
+        options = [
+            selectinload(getattr(model, name))
+            for name in ("assignee", "owner", "created_by", "updated_by", "department")
+        ]
         if hasattr(model, "client"):
             options.append(selectinload(model.client))
         for field in self.spec(type_name).fields.values():
@@ -209,7 +221,9 @@ class Records:
     def history(self, type_name: str, record_id: int) -> list[dict[str, Any]]:
         """The record's changes, newest first, without the fields the actor may not see."""
         self.get(type_name, record_id)
-        hidden = {pointer(["data", name]) for name in self.access.hidden_fields(self.actor, self.spec(type_name))}
+        hidden = {
+            pointer(["data", name]) for name in self.access.hidden_fields(self.actor, self.spec(type_name))
+        }
         events = self.session.scalars(
             select(RecordEvent)
             .where(RecordEvent.record_type == type_name, RecordEvent.record_id == record_id)
@@ -240,12 +254,18 @@ class Records:
         return list(
             self.session.scalars(
                 select(StoredFile)
-                .where(StoredFile.record_type == type_name, StoredFile.record_id == record_id, StoredFile.deleted.is_(False))
+                .where(
+                    StoredFile.record_type == type_name,
+                    StoredFile.record_id == record_id,
+                    StoredFile.deleted.is_(False),
+                )
                 .order_by(StoredFile.id)
             )
         )
 
-    def related(self, type_name: str, record_id: int, limit: int = 20) -> list[tuple[RecordTypeSpec, str, int, list[Any]]]:
+    def related(
+        self, type_name: str, record_id: int, limit: int = 20
+    ) -> list[tuple[RecordTypeSpec, str, int, list[Any]]]:
         """Records of other types that refer to this one (a project's tasks and tickets), visible ones only."""
         self.get(type_name, record_id)
         found = []
@@ -258,6 +278,24 @@ class Records:
         return found
 
     # --- writing ------------------------------------------------------------
+
+    def problems(
+        self, type_name: str, data: dict[str, Any], system: dict[str, Any], record_id: int | None = None
+    ) -> list[Problem]:
+        """What saving `data` would be refused for, without saving anything."""
+        spec = self.spec(type_name)
+        try:
+            self._check_writable(spec, data, system, creating=record_id is None)
+            values = self._system_values(spec, system)
+            if record_id is None:
+                self._validate(spec, self._with_defaults(spec, data), values)
+            else:
+                record = self.get(type_name, record_id, "write")
+                before = {n: getattr(record, f"{n}_id") for n in EDITABLE_SYSTEM}
+                self._validate(spec, {**self._stored_data(record), **data}, {**before, **values})
+        except RecordError as error:
+            return error.problems
+        return []
 
     def create(self, type_name: str, data: dict[str, Any], system: dict[str, Any] | None = None) -> Any:
         """Create a record from `data` (defined fields, JSON form) and `system` fields it may set."""
@@ -290,8 +328,16 @@ class Records:
         self.session.flush()
         if spec.name == CLIENT_TYPE:
             record.client_id = record.id
-        changes = [{"path": pointer(["data", n]), "old": None, "new": v} for n, v in self.data(record).items() if v is not None]
-        changes += [{"path": f"/{n}", "old": None, "new": getattr(record, f"{n}_id")} for n in EDITABLE_SYSTEM if getattr(record, f"{n}_id") is not None]
+        changes = [
+            {"path": pointer(["data", n]), "old": None, "new": v}
+            for n, v in self.data(record).items()
+            if v is not None
+        ]
+        changes += [
+            {"path": f"/{n}", "old": None, "new": getattr(record, f"{n}_id")}
+            for n in EDITABLE_SYSTEM
+            if getattr(record, f"{n}_id") is not None
+        ]
         self._event(spec, record, "created", changes)
         return record
 
@@ -307,11 +353,18 @@ class Records:
         spec = self.spec(type_name)
         system = dict(system or {})
         if version is None:
-            raise Invalid(_("A change must say which version it is based on."), [Problem("", "/version", _("is required"))])
+            raise Invalid(
+                _("A change must say which version it is based on."),
+                [Problem("", "/version", _("is required"))],
+            )
         record = self.get(type_name, record_id, "write")
         if record.version != version:
             raise Conflict(
-                _("%(number)s was changed by someone else (now version %(version)s); your change was not saved.", number=record.number, version=record.version),
+                _(
+                    "%(number)s was changed by someone else (now version %(version)s); your change was not saved.",
+                    number=record.number,
+                    version=record.version,
+                ),
                 self.as_json(record),
             )
         self._check_writable(spec, data, system, creating=False)
@@ -328,7 +381,11 @@ class Records:
                 setattr(record, f"{name}_id", values.get(name))
         self._inherit(spec, record)
         after = self.data(record)
-        changes = [{"path": pointer(["data", n]), "old": before.get(n), "new": after.get(n)} for n in after if before.get(n) != after.get(n)]
+        changes = [
+            {"path": pointer(["data", n]), "old": before.get(n), "new": after.get(n)}
+            for n in after
+            if before.get(n) != after.get(n)
+        ]
         changes += [
             {"path": f"/{n}", "old": before_system[n], "new": getattr(record, f"{n}_id")}
             for n in EDITABLE_SYSTEM
@@ -345,7 +402,11 @@ class Records:
             self.session.rollback()
             current = self.get(type_name, record_id)
             raise Conflict(
-                _("%(number)s was changed by someone else (now version %(version)s); your change was not saved.", number=current.number, version=current.version),
+                _(
+                    "%(number)s was changed by someone else (now version %(version)s); your change was not saved.",
+                    number=current.number,
+                    version=current.version,
+                ),
                 self.as_json(current),
             ) from error
         self._event(spec, record, "updated", changes)
@@ -355,13 +416,23 @@ class Records:
         spec = self.spec(type_name)
         record = self.get(type_name, record_id, "delete")
         if version is not None and record.version != version:
-            raise Conflict(_("%(number)s was changed by someone else; it was not deleted.", number=record.number), self.as_json(record))
+            raise Conflict(
+                _("%(number)s was changed by someone else; it was not deleted.", number=record.number),
+                self.as_json(record),
+            )
         for other, field in self.catalog.referring_fields(type_name):
             model = self.model(other.name)
-            count = self.session.scalar(select(func.count()).where(getattr(model, other.fields[field].column) == record_id))
+            count = self.session.scalar(
+                select(func.count()).where(getattr(model, other.fields[field].column) == record_id)
+            )
             if count:
                 raise Conflict(
-                    _("%(number)s cannot be deleted: %(count)s %(type)s record(s) refer to it.", number=record.number, count=count, type=other.name),
+                    _(
+                        "%(number)s cannot be deleted: %(count)s %(type)s record(s) refer to it.",
+                        number=record.number,
+                        count=count,
+                        type=other.name,
+                    ),
                     self.as_json(record),
                 )
         self._event(spec, record, "deleted", [{"path": "/number", "old": record.number, "new": None}])
@@ -374,27 +445,43 @@ class Records:
         if not text:
             raise Invalid(_("A comment cannot be empty."), [Problem("", "/body", _("must not be empty"))])
         if len(text) > 20_000:
-            raise Invalid(_("A comment may be at most 20,000 characters."), [Problem("", "/body", _("is too long"))])
-        comment = Comment(record_type=type_name, record_id=record_id, author_id=self.actor.id, author=self.actor.username, body=text)
+            raise Invalid(
+                _("A comment may be at most 20,000 characters."), [Problem("", "/body", _("is too long"))]
+            )
+        comment = Comment(
+            record_type=type_name,
+            record_id=record_id,
+            author_id=self.actor.id,
+            author=self.actor.username,
+            body=text,
+        )
         self.session.add(comment)
         self.session.flush()
         return comment
 
     # --- rules --------------------------------------------------------------
 
-    def _check_writable(self, spec: RecordTypeSpec, data: dict[str, Any], system: dict[str, Any], creating: bool) -> None:
+    def _check_writable(
+        self, spec: RecordTypeSpec, data: dict[str, Any], system: dict[str, Any], creating: bool
+    ) -> None:
         if not isinstance(data, dict):
             raise Invalid(_("data must be an object."), [Problem("", "/data", _("must be an object"))])
         unknown = [n for n in system if n not in (*EDITABLE_SYSTEM, "state")]
         problems = [Problem("", f"/{n}", _("cannot be set")) for n in unknown]
-        read_only = self.access.read_only_fields(self.actor, spec) | self.access.hidden_fields(self.actor, spec)
-        problems += [Problem("", pointer(["data", n]), _("is read-only for you")) for n in data if n in read_only]
+        read_only = self.access.read_only_fields(self.actor, spec) | self.access.hidden_fields(
+            self.actor, spec
+        )
+        problems += [
+            Problem("", pointer(["data", n]), _("is read-only for you")) for n in data if n in read_only
+        ]
         if problems:
             status = Forbidden if any(n in read_only for n in data) else Invalid
             raise status(_("Some fields cannot be written."), problems)
 
     def _with_defaults(self, spec: RecordTypeSpec, data: dict[str, Any]) -> dict[str, Any]:
-        defaults = {n: f.schema["default"] for n, f in spec.fields.items() if "default" in f.schema and n not in data}
+        defaults = {
+            n: f.schema["default"] for n, f in spec.fields.items() if "default" in f.schema and n not in data
+        }
         return {**defaults, **data}
 
     def _stored_data(self, record: Any) -> dict[str, Any]:
@@ -415,8 +502,12 @@ class Records:
             if not isinstance(value, int) or isinstance(value, bool):
                 problems.append(Problem("", f"/{name}", _("must be an id (an integer)")))
                 continue
-            if name in ("owner", "assignee") and not self.session.scalar(select(Person.id).where(Person.id == value, Person.active.is_(True))):
-                problems.append(Problem("", f"/{name}", _("there is no active user with id %(id)s", id=value)))
+            if name in ("owner", "assignee") and not self.session.scalar(
+                select(Person.id).where(Person.id == value, Person.active.is_(True))
+            ):
+                problems.append(
+                    Problem("", f"/{name}", _("there is no active user with id %(id)s", id=value))
+                )
             elif name == "department" and self.session.get(Department, value) is None:
                 problems.append(Problem("", f"/{name}", _("there is no department with id %(id)s", id=value)))
             elif name == "client" and not self._visible(CLIENT_TYPE, [value]):
@@ -438,17 +529,43 @@ class Records:
             if field.kind in (REF, REF_LIST):
                 missing = sorted(set(ids) - self._visible(field.target, ids))
                 if missing:
-                    problems.append(Problem("", path, _("there is no %(type)s with id %(ids)s", type=field.target, ids=", ".join(map(str, missing)))))
+                    problems.append(
+                        Problem(
+                            "",
+                            path,
+                            _(
+                                "there is no %(type)s with id %(ids)s",
+                                type=field.target,
+                                ids=", ".join(map(str, missing)),
+                            ),
+                        )
+                    )
             elif field.kind in (USER, USER_LIST):
-                found = set(self.session.scalars(select(Person.id).where(Person.id.in_(ids), Person.active.is_(True))))
+                found = set(
+                    self.session.scalars(select(Person.id).where(Person.id.in_(ids), Person.active.is_(True)))
+                )
                 missing = sorted(set(ids) - found)
                 if missing:
-                    problems.append(Problem("", path, _("there is no active user with id %(ids)s", ids=", ".join(map(str, missing)))))
+                    problems.append(
+                        Problem(
+                            "",
+                            path,
+                            _("there is no active user with id %(ids)s", ids=", ".join(map(str, missing))),
+                        )
+                    )
             elif field.kind in (FILE, FILE_LIST):
-                found = set(self.session.scalars(select(StoredFile.id).where(StoredFile.id.in_(ids), StoredFile.deleted.is_(False))))
+                found = set(
+                    self.session.scalars(
+                        select(StoredFile.id).where(StoredFile.id.in_(ids), StoredFile.deleted.is_(False))
+                    )
+                )
                 missing = sorted(set(ids) - found)
                 if missing:
-                    problems.append(Problem("", path, _("there is no file with id %(ids)s", ids=", ".join(map(str, missing)))))
+                    problems.append(
+                        Problem(
+                            "", path, _("there is no file with id %(ids)s", ids=", ".join(map(str, missing)))
+                        )
+                    )
         if problems:
             raise Invalid(_("The record has problems."), problems)
 
@@ -484,7 +601,7 @@ class Records:
                 actor_id=self.actor.id,
                 actor=self.actor.username,
                 action=action,
-                changes=changes,
+                changes=sorted(changes, key=lambda change: change["path"]),
             )
         )
 

@@ -49,7 +49,15 @@ from itpm.records.fields import (
 )
 
 #: Indexed system columns of every record table.
-SYSTEM_INDEXES = ("state", "client_id", "department_id", "assignee_id", "owner_id", "created_at", "updated_at")
+SYSTEM_INDEXES = (
+    "state",
+    "client_id",
+    "department_id",
+    "assignee_id",
+    "owner_id",
+    "created_at",
+    "updated_at",
+)
 
 
 def constraint_name(prefix: str, table: str, column: str) -> str:
@@ -173,7 +181,9 @@ class RecordModels:
             "department": relationship(Department, foreign_keys=[table.c.department_id], lazy="raise_on_sql"),
         }
         for system in ("owner", "assignee", "created_by", "updated_by"):
-            attributes[system] = relationship(Person, foreign_keys=[table.c[f"{system}_id"]], lazy="raise_on_sql")
+            attributes[system] = relationship(
+                Person, foreign_keys=[table.c[f"{system}_id"]], lazy="raise_on_sql"
+            )
         if CLIENT_TYPE in self.specs:
             attributes["client"] = relationship(
                 f"Record_{CLIENT_TYPE}",
@@ -190,7 +200,9 @@ class RecordModels:
                     lazy="raise_on_sql",
                 )
             elif field.kind == USER:
-                attributes[field.name] = relationship(Person, foreign_keys=[table.c[field.column]], lazy="raise_on_sql")
+                attributes[field.name] = relationship(
+                    Person, foreign_keys=[table.c[field.column]], lazy="raise_on_sql"
+                )
         return type(f"Record_{spec.name}", (self.base,), attributes)
 
 

@@ -21,7 +21,9 @@ RICH_TEXT_TAGS = {
 
 
 def sanitise_html(html: str) -> str:
-    return nh3.clean(html, tags=RICH_TEXT_TAGS, attributes={"a": {"href", "title"}}, link_rel="noopener noreferrer")
+    return nh3.clean(
+        html, tags=RICH_TEXT_TAGS, attributes={"a": {"href", "title"}}, link_rel="noopener noreferrer"
+    )
 
 
 def to_column(field: FieldSpec, value: Any) -> Any:

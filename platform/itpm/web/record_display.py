@@ -88,7 +88,13 @@ def choice_label(field: FieldSpec, value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def display(field: FieldSpec, value: Any, zone: ZoneInfo, widget: str | None = None, resolve: Callable[[str, Any], Any] | None = None) -> Markup | str:
+def display(
+    field: FieldSpec,
+    value: Any,
+    zone: ZoneInfo,
+    widget: str | None = None,
+    resolve: Callable[[str, Any], Any] | None = None,
+) -> Markup | str:
     """A stored value (as the model holds it) as it reads on a page."""
     if value is None or value == [] or value == "":
         return ""
@@ -123,7 +129,10 @@ def person_zone() -> ZoneInfo:
     """The time zone a person reads times in: their own, else the company's."""
     from flask import current_app, g
 
-    zone = getattr(getattr(g, "user", None), "timezone", None) or current_app.extensions["itpm"].settings.timezone
+    zone = (
+        getattr(getattr(g, "user", None), "timezone", None)
+        or current_app.extensions["itpm"].settings.timezone
+    )
     try:
         return ZoneInfo(zone)
     except (KeyError, ValueError):
@@ -142,7 +151,9 @@ def safe_html(value: str) -> Markup:
     return Markup(sanitise_html(value or ""))
 
 
-def list_formatters(spec: RecordTypeSpec, widgets: dict[str, str], zone: ZoneInfo) -> dict[str, Callable[[Any], Any]]:
+def list_formatters(
+    spec: RecordTypeSpec, widgets: dict[str, str], zone: ZoneInfo
+) -> dict[str, Callable[[Any], Any]]:
     """FAB list formatters for every column of the record type's list."""
     formatters: dict[str, Callable[[Any], Any]] = {
         "number": lambda v: v or "",
@@ -162,6 +173,12 @@ def list_formatters(spec: RecordTypeSpec, widgets: dict[str, str], zone: ZoneInf
 
 def _formatter(field: FieldSpec, zone: ZoneInfo, widget: str | None) -> Callable[[Any], Any]:
     def format_value(value: Any) -> Any:
-        return display(field, value, zone, widget, resolve=lambda kind, ids: ", ".join(f"#{i}" for i in ids) if isinstance(ids, list) else f"#{ids}")
+        return display(
+            field,
+            value,
+            zone,
+            widget,
+            resolve=lambda kind, ids: ", ".join(f"#{i}" for i in ids) if isinstance(ids, list) else f"#{ids}",
+        )
 
     return format_value

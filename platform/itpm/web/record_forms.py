@@ -39,7 +39,9 @@ def field_path(name: str) -> str:
     return f"/{name}" if name in EDITABLE_SYSTEM else pointer(["data", name])
 
 
-def parse_form(spec: RecordTypeSpec, form: FormSpec, formdata: MultiDict, files: MultiDict, zone: ZoneInfo) -> ParsedForm:
+def parse_form(
+    spec: RecordTypeSpec, form: FormSpec, formdata: MultiDict, files: MultiDict, zone: ZoneInfo
+) -> ParsedForm:
     """Read the entries of `form` from a submitted HTML form."""
     parsed = ParsedForm()
     for entry in form.entries:
@@ -49,7 +51,9 @@ def parse_form(spec: RecordTypeSpec, form: FormSpec, formdata: MultiDict, files:
         try:
             value = _read(spec, entry, formdata, zone)
         except ValueError as error:
-            parsed.problems.append(Problem("", field_path(name), error.args[0] if error.args else _("is not valid")))
+            parsed.problems.append(
+                Problem("", field_path(name), error.args[0] if error.args else _("is not valid"))
+            )
             continue
         if entry.widget == "file":
             uploads = [f for f in files.getlist(name) if f and f.filename]

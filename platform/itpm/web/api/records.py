@@ -113,7 +113,9 @@ class RecordApi(BaseApi):
         payload = request.get_json(silent=True)
         if not isinstance(payload, dict):
             return self.response(
-                422, message="The request body must be a JSON object.", errors=[{"path": "/", "message": "must be a JSON object"}]
+                422,
+                message="The request body must be a JSON object.",
+                errors=[{"path": "/", "message": "must be a JSON object"}],
             )
         return payload
 
@@ -157,7 +159,9 @@ class RecordApi(BaseApi):
         if args.get("search"):
             where.append(records.search_condition(self.type_name, args["search"]))
         try:
-            count, rows = records.page(self.type_name, where, order, args.get("page", 0), args.get("page_size", 25))
+            count, rows = records.page(
+                self.type_name, where, order, args.get("page", 0), args.get("page_size", 25)
+            )
         except RecordError as error:
             return self._error(error)
         return self.response(200, count=count, result=[records.as_json(r) for r in rows])
@@ -166,17 +170,34 @@ class RecordApi(BaseApi):
         if name in SYSTEM_FILTERS:
             column = "id" if name == "id" else (f"{name}_id" if SYSTEM_FILTERS[name] in (REF, USER) else name)
             return getattr(model, column), SYSTEM_FILTERS[name]
-        if name in spec.fields and name in {*spec.filters, *spec.columns} and spec.fields[name].kind in SCALAR_KINDS:
+        if (
+            name in spec.fields
+            and name in {*spec.filters, *spec.columns}
+            and spec.fields[name].kind in SCALAR_KINDS
+        ):
             field = spec.fields[name]
             return getattr(model, field.column), field.kind
-        allowed = sorted({*SYSTEM_FILTERS, *[n for n in {*spec.filters, *spec.columns} if n in spec.fields and spec.fields[n].kind in SCALAR_KINDS]})
-        raise BadQuery(f"{name!r} is not a field this list can filter or order on; these are: {', '.join(allowed)}")
+        allowed = sorted(
+            {
+                *SYSTEM_FILTERS,
+                *[
+                    n
+                    for n in {*spec.filters, *spec.columns}
+                    if n in spec.fields and spec.fields[n].kind in SCALAR_KINDS
+                ],
+            }
+        )
+        raise BadQuery(
+            f"{name!r} is not a field this list can filter or order on; these are: {', '.join(allowed)}"
+        )
 
     def _filter(self, spec: RecordTypeSpec, model: Any, rule: dict[str, Any]) -> Any:
         column, kind = self._column(spec, model, rule["col"])
         operator = rule["opr"]
         if operator not in OPERATORS:
-            raise BadQuery(f"{operator!r} is not a filter operator; these are: {', '.join(sorted(OPERATORS))}")
+            raise BadQuery(
+                f"{operator!r} is not a filter operator; these are: {', '.join(sorted(OPERATORS))}"
+            )
         if operator == "empty":
             return column.is_(None) if rule.get("value", True) else column.is_not(None)
         if "value" not in rule:
@@ -259,10 +280,18 @@ class RecordApi(BaseApi):
             return payload
         unknown = [k for k in payload if k not in ("data", *EDITABLE_SYSTEM)]
         if unknown:
-            return self.response(422, message="The request has unknown keys.", errors=[{"path": f"/{k}", "message": "is not a known key"} for k in unknown])
+            return self.response(
+                422,
+                message="The request has unknown keys.",
+                errors=[{"path": f"/{k}", "message": "is not a known key"} for k in unknown],
+            )
         records = records_service()
         try:
-            record = records.create(self.type_name, payload.get("data", {}), {k: payload[k] for k in EDITABLE_SYSTEM if k in payload})
+            record = records.create(
+                self.type_name,
+                payload.get("data", {}),
+                {k: payload[k] for k in EDITABLE_SYSTEM if k in payload},
+            )
             records.session.commit()
         except RecordError as error:
             records.session.rollback()
@@ -300,14 +329,26 @@ class RecordApi(BaseApi):
             return payload
         unknown = [k for k in payload if k not in ("data", "version", *EDITABLE_SYSTEM)]
         if unknown:
-            return self.response(422, message="The request has unknown keys.", errors=[{"path": f"/{k}", "message": "is not a known key"} for k in unknown])
+            return self.response(
+                422,
+                message="The request has unknown keys.",
+                errors=[{"path": f"/{k}", "message": "is not a known key"} for k in unknown],
+            )
         version = payload.get("version")
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-            return self.response(422, message="version must be an integer.", errors=[{"path": "/version", "message": "must be an integer"}])
+            return self.response(
+                422,
+                message="version must be an integer.",
+                errors=[{"path": "/version", "message": "must be an integer"}],
+            )
         records = records_service()
         try:
             record = records.update(
-                self.type_name, pk, payload.get("data", {}), version, {k: payload[k] for k in EDITABLE_SYSTEM if k in payload}
+                self.type_name,
+                pk,
+                payload.get("data", {}),
+                version,
+                {k: payload[k] for k in EDITABLE_SYSTEM if k in payload},
             )
             records.session.commit()
         except RecordError as error:
@@ -381,7 +422,10 @@ class RecordApi(BaseApi):
             found = records.comments(self.type_name, pk)
         except RecordError as error:
             return self._error(error)
-        result = [{"id": c.id, "author": c.author, "body": c.body, "created_at": c.created_at.isoformat()} for c in found]
+        result = [
+            {"id": c.id, "author": c.author, "body": c.body, "created_at": c.created_at.isoformat()}
+            for c in found
+        ]
         return self.response(200, count=len(result), result=result)
 
     @expose("/<int:pk>/comments", methods=["POST"])
@@ -456,13 +500,21 @@ class RecordApi(BaseApi):
         )
         api_spec.components.schema(
             f"{name}Create",
-            component={"type": "object", "properties": {"data": {"$ref": f"#/components/schemas/{name}Data"}, **system}, "required": ["data"]},
+            component={
+                "type": "object",
+                "properties": {"data": {"$ref": f"#/components/schemas/{name}Data"}, **system},
+                "required": ["data"],
+            },
         )
         api_spec.components.schema(
             f"{name}Update",
             component={
                 "type": "object",
-                "properties": {"version": {"type": "integer"}, "data": {"$ref": f"#/components/schemas/{name}Data"}, **system},
+                "properties": {
+                    "version": {"type": "integer"},
+                    "data": {"$ref": f"#/components/schemas/{name}Data"},
+                    **system,
+                },
                 "required": ["version"],
             },
         )
@@ -500,7 +552,11 @@ def _value(kind: str, value: Any, column: str) -> Any:
         if kind == DATE:
             return dt.date.fromisoformat(str(value))
         if kind == DATETIME:
-            return parse_datetime(str(value)) if "T" in str(value) else dt.datetime.combine(dt.date.fromisoformat(str(value)), dt.time(), dt.UTC)
+            return (
+                parse_datetime(str(value))
+                if "T" in str(value)
+                else dt.datetime.combine(dt.date.fromisoformat(str(value)), dt.time(), dt.UTC)
+            )
         if kind in (INTEGER, REF, USER, "file"):
             if isinstance(value, bool) or not isinstance(value, int | str):
                 raise ValueError

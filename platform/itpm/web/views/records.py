@@ -98,10 +98,14 @@ class RecordInterface(SQLAInterface):
     ) -> tuple[int, list[Any]]:
         query, records = self._scoped()
         count = self.query_count(query, filters, select_columns)
-        query = self.apply_all(query, filters, order_column, order_direction, page, page_size, select_columns, outer_default_load)
+        query = self.apply_all(
+            query, filters, order_column, order_direction, page, page_size, select_columns, outer_default_load
+        )
         return count, query.options(*records.load_options(self.type_name)).all()
 
-    def get(self, id: Any, filters: Any = None, select_columns: Any = None, outer_default_load: bool = False) -> Any:
+    def get(
+        self, id: Any, filters: Any = None, select_columns: Any = None, outer_default_load: bool = False
+    ) -> Any:
         query, records = self._scoped()
         return query.filter(self.obj.id == id).options(*records.load_options(self.type_name)).one_or_none()
 
@@ -143,7 +147,9 @@ class RecordView(ModelView):
     def show(self, pk: int) -> Any:
         records = records_service()
         record = self._get(records, pk)
-        return self.render_template("itpm/records/show.html", **self._page(records, record), title=str(record))
+        return self.render_template(
+            "itpm/records/show.html", **self._page(records, record), title=str(record)
+        )
 
     def _get(self, records: Records, pk: int, action: str = "read") -> Any:
         try:
@@ -162,7 +168,9 @@ class RecordView(ModelView):
             ids = value if isinstance(value, list) else [value]
             if kind in (FILE, FILE_LIST):
                 links = [
-                    Markup('<a href="{}">{}</a>').format(url_for(".download", pk=record.id, file_id=i), files[i].filename)
+                    Markup('<a href="{}">{}</a>').format(
+                        url_for(".download", pk=record.id, file_id=i), files[i].filename
+                    )
                     for i in ids
                     if i in files
                 ]
@@ -171,10 +179,17 @@ class RecordView(ModelView):
                 people = records.session.scalars(select(Person).where(Person.id.in_(ids)))
                 return Markup(", ").join(person_name(p) for p in people)
             if kind == REF_LIST:
-                target = next(f.target for f in spec.fields.values() if f.kind == REF_LIST and getattr(record, f.column) == value)
+                target = next(
+                    f.target
+                    for f in spec.fields.values()
+                    if f.kind == REF_LIST and getattr(record, f.column) == value
+                )
                 rows = records.session.scalars(records.query(target).where(records.model(target).id.in_(ids)))
                 return Markup(", ").join(
-                    Markup('<a href="{}">{}</a>').format(url_for(f"{view_name(target)}.show", pk=r.id), str(r)) for r in rows
+                    Markup('<a href="{}">{}</a>').format(
+                        url_for(f"{view_name(target)}.show", pk=r.id), str(r)
+                    )
+                    for r in rows
                 )
             return Markup(", ").join(str(i) for i in ids)
 
@@ -188,7 +203,11 @@ class RecordView(ModelView):
                     value = self._system_display(record, entry.field)
                 else:
                     field = spec.fields[entry.field]
-                    raw = getattr(record, field.name) if field.kind in ("ref", "user") else getattr(record, field.column)
+                    raw = (
+                        getattr(record, field.name)
+                        if field.kind in ("ref", "user")
+                        else getattr(record, field.column)
+                    )
                     value = display(field, raw, zone, entry.widget, resolve)
                 rows.append((Bilingual(spec.title_of(entry.field)), value))
             sections.append((Bilingual(section.title), section.columns, rows))
@@ -198,16 +217,35 @@ class RecordView(ModelView):
             "sections": sections,
             "system": [
                 (Bilingual(spec.title_of(n)), self._system_display(record, n))
-                for n in ("number", "state", "assignee", "owner", "client", "department", "created_by", "created_at", "updated_by", "updated_at")
+                for n in (
+                    "number",
+                    "state",
+                    "assignee",
+                    "owner",
+                    "client",
+                    "department",
+                    "created_by",
+                    "created_at",
+                    "updated_by",
+                    "updated_at",
+                )
             ],
             "related": [
-                (Bilingual(other.title), Bilingual(other.title_of(field)), count, rows, view_name(other.name), field)
+                (
+                    Bilingual(other.title),
+                    Bilingual(other.title_of(field)),
+                    count,
+                    rows,
+                    view_name(other.name),
+                    field,
+                )
                 for other, field, count, rows in records.related(self.type_name, record.id)
             ],
             "history": records.history(self.type_name, record.id),
             "comments": records.comments(self.type_name, record.id),
             "files": list(files.values()),
-            "labels": {f"/data/{n}": Bilingual(spec.title_of(n)) for n in spec.fields} | {f"/{n}": Bilingual(spec.title_of(n)) for n in EDITABLE_SYSTEM},
+            "labels": {f"/data/{n}": Bilingual(spec.title_of(n)) for n in spec.fields}
+            | {f"/{n}": Bilingual(spec.title_of(n)) for n in EDITABLE_SYSTEM},
             "zone": zone,
         }
 
@@ -222,7 +260,13 @@ class RecordView(ModelView):
             return text(record.department.titles) if record.department else ""
         if name == "client":
             client = getattr(record, "client", None)
-            return Markup('<a href="{}">{}</a>').format(url_for("records_customer.show", pk=client.id), str(client)) if client else ""
+            return (
+                Markup('<a href="{}">{}</a>').format(
+                    url_for("records_customer.show", pk=client.id), str(client)
+                )
+                if client
+                else ""
+            )
         return getattr(record, name) or ""
 
     @expose("/comment/<int:pk>", methods=["POST"])
@@ -248,7 +292,9 @@ class RecordView(ModelView):
         if stored is None:
             abort(404)
         path = file_path(current_app.extensions["itpm"].settings.instance_path, stored.sha256)
-        response = send_file(path, mimetype=stored.content_type, as_attachment=True, download_name=stored.filename)
+        response = send_file(
+            path, mimetype=stored.content_type, as_attachment=True, download_name=stored.filename
+        )
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
@@ -266,15 +312,19 @@ class RecordView(ModelView):
     @has_access
     def add(self) -> Any:
         records = records_service()
-        values: dict[str, Any] = {n: f.schema.get("default") for n, f in self.spec.fields.items() if "default" in f.schema}
+        values: dict[str, Any] = {
+            n: f.schema.get("default") for n, f in self.spec.fields.items() if "default" in f.schema
+        }
         for name in self.spec.fields:  # prefilled from the URL, e.g. a task's project
             if name in request.args:
                 values[name] = request.args[name]
         problems: list[Any] = []
         if request.method == "POST":
-            parsed = parse_form(self.spec, current_catalog().forms[self.type_name], request.form, request.files, person_zone())
+            parsed = parse_form(
+                self.spec, current_catalog().forms[self.type_name], request.form, request.files, person_zone()
+            )
             values = {**parsed.data, **parsed.system}
-            problems = parsed.problems
+            problems = self._with_other_problems(records, parsed)
             if not problems:
                 try:
                     self._attach_uploads(records, parsed)
@@ -302,21 +352,29 @@ class RecordView(ModelView):
         problems: list[Any] = []
         conflict = None
         if request.method == "POST":
-            parsed = parse_form(self.spec, current_catalog().forms[self.type_name], request.form, request.files, person_zone())
+            parsed = parse_form(
+                self.spec, current_catalog().forms[self.type_name], request.form, request.files, person_zone()
+            )
             values = {**values, **parsed.data, **parsed.system}
-            problems = parsed.problems
+            problems = self._with_other_problems(records, parsed, pk)
             submitted_version = request.form.get("version", type=int)
             if not problems:
                 try:
                     self._attach_uploads(records, parsed)
-                    updated = records.update(self.type_name, pk, parsed.data, submitted_version, parsed.system)
+                    updated = records.update(
+                        self.type_name, pk, parsed.data, submitted_version, parsed.system
+                    )
                     self._link_uploads(records, updated, parsed)
                     records.session.commit()
                     flash(_("%(number)s was saved.", number=updated.number), "success")
                     return redirect(url_for(".show", pk=pk))
                 except Conflict as error:
                     records.session.rollback()
-                    conflict = {"message": error.message, "current": error.current, "history": records.history(self.type_name, pk)[:1]}
+                    conflict = {
+                        "message": error.message,
+                        "current": error.current,
+                        "history": records.history(self.type_name, pk)[:1],
+                    }
                     version = error.current["version"]
                 except (RecordError, FileRefused) as error:
                     records.session.rollback()
@@ -347,11 +405,31 @@ class RecordView(ModelView):
         flash(_("%(number)s was deleted.", number=number), "success")
         return redirect(url_for(".list"))
 
+    def _with_other_problems(self, records: Records, parsed: Any, record_id: int | None = None) -> list[Any]:
+        """Values the form could not read, and everything else wrong with the rest, all at once."""
+        if not parsed.problems:
+            return []
+        unread = {p.path for p in parsed.problems}
+        others = records.problems(self.type_name, parsed.data, parsed.system, record_id)
+        return [*parsed.problems, *[p for p in others if p.path not in unread]]
+
     def _attach_uploads(self, records: Records, parsed: Any) -> None:
         """Store files uploaded with the form; their ids join the field's value."""
         root = current_app.extensions["itpm"].settings.instance_path
         for name, uploads in parsed.uploads.items():
-            stored = [store_file(records.session, root, u.stream, u.filename, u.mimetype, records.actor, self.type_name, name) for u in uploads]
+            stored = [
+                store_file(
+                    records.session,
+                    root,
+                    u.stream,
+                    u.filename,
+                    u.mimetype,
+                    records.actor,
+                    self.type_name,
+                    name,
+                )
+                for u in uploads
+            ]
             field = self.spec.fields[name]
             ids = [s.id for s in stored]
             if field.kind == FILE_LIST:
@@ -369,7 +447,13 @@ class RecordView(ModelView):
                 stored.record_id = record.id
 
     def _form_page(
-        self, records: Records, record: Any, values: dict[str, Any], problems: list[Any], version: int | None = None, conflict: Any = None
+        self,
+        records: Records,
+        record: Any,
+        values: dict[str, Any],
+        problems: list[Any],
+        version: int | None = None,
+        conflict: Any = None,
     ) -> Any:
         spec = self.spec
         form = current_catalog().forms[self.type_name]
@@ -391,11 +475,17 @@ class RecordView(ModelView):
             for entry in section.entries:
                 if entry.field in hidden:
                     continue
-                entries.append(self._widget(records, entry, values.get(entry.field), zone, entry.field in read_only))
-            sections.append({"title": Bilingual(section.title), "columns": section.columns, "entries": entries})
+                entries.append(
+                    self._widget(records, entry, values.get(entry.field), zone, entry.field in read_only)
+                )
+            sections.append(
+                {"title": Bilingual(section.title), "columns": section.columns, "entries": entries}
+            )
         return self.render_template(
             "itpm/records/form.html",
-            title=_("Edit %(record)s", record=str(record)) if record else _("New %(type)s", type=text(spec.title)),
+            title=_("Edit %(record)s", record=str(record))
+            if record
+            else _("New %(type)s", type=text(spec.title)),
             record=record,
             spec=spec,
             sections=sections,
@@ -406,7 +496,9 @@ class RecordView(ModelView):
             conflict_labels={f"/data/{n}": Bilingual(spec.title_of(n)) for n in spec.fields},
         )
 
-    def _widget(self, records: Records, entry: Any, value: Any, zone: ZoneInfo, read_only: bool) -> dict[str, Any]:
+    def _widget(
+        self, records: Records, entry: Any, value: Any, zone: ZoneInfo, read_only: bool
+    ) -> dict[str, Any]:
         """What the form template needs to draw one field."""
         spec = self.spec
         name = entry.field
@@ -447,15 +539,25 @@ class RecordView(ModelView):
                 widget["options"] = people_options(records, ids)
             if field.kind in ("file", "file_list"):
                 ids = value if isinstance(value, list) else ([value] if value else [])
-                widget["options"] = [(f.id, f.filename) for f in records.session.scalars(select(StoredFile).where(StoredFile.id.in_(ids)))]
+                widget["options"] = [
+                    (f.id, f.filename)
+                    for f in records.session.scalars(select(StoredFile).where(StoredFile.id.in_(ids)))
+                ]
         elif name in ("assignee", "owner"):
             widget["lookup"] = url_for("PeopleLookup.lookup")
             widget["options"] = people_options(records, [value] if value else [])
         elif name == "client":
-            widget["lookup"] = url_for(f"{view_name('customer')}.lookup") if "customer" in current_catalog().record_types else ""
+            widget["lookup"] = (
+                url_for(f"{view_name('customer')}.lookup")
+                if "customer" in current_catalog().record_types
+                else ""
+            )
             widget["options"] = records.lookup_ids("customer", [value]) if value else []
         elif name == "department":
-            widget["choices"] = [(d.id, text(d.titles)) for d in records.session.scalars(select(Department).order_by(Department.name))]
+            widget["choices"] = [
+                (d.id, text(d.titles))
+                for d in records.session.scalars(select(Department).order_by(Department.name))
+            ]
         return widget
 
 
@@ -481,7 +583,12 @@ class PeopleLookup(BaseView):
         for word in words.split()[:4]:
             pattern = f"%{word}%"
             query = query.where(
-                or_(Person.username.ilike(pattern), Person.first_name.ilike(pattern), Person.last_name.ilike(pattern), Person.email.ilike(pattern))
+                or_(
+                    Person.username.ilike(pattern),
+                    Person.first_name.ilike(pattern),
+                    Person.last_name.ilike(pattern),
+                    Person.email.ilike(pattern),
+                )
             )
         people = session.scalars(query.order_by(Person.first_name, Person.last_name).limit(20))
         return jsonify({"results": [{"id": p.id, "text": person_name(p)} for p in people]})
@@ -492,9 +599,23 @@ def record_view_class(spec: RecordTypeSpec, catalog: Catalog, zone: ZoneInfo) ->
     form = catalog.forms[spec.name]
     widgets = {e.field: e.widget for e in form.entries}
     columns = [c for c in spec.columns if c != "id"]
-    searchable = [c for c in spec.filters if c in spec.fields or c in ("state", "assignee", "owner", "client", "department", "created_at", "updated_at")]
+    searchable = [
+        c
+        for c in spec.filters
+        if c in spec.fields
+        or c in ("state", "assignee", "owner", "client", "department", "created_at", "updated_at")
+    ]
     searchable = [c for c in searchable if not (c in spec.fields and spec.fields[c].is_list)]
-    order_columns = [c for c in columns if c not in ("client", "department", "assignee", "owner", "created_by", "updated_by") and not (c in spec.fields and spec.fields[c].kind in ("ref", "user") or (c in spec.fields and spec.fields[c].is_list))]
+    order_columns = [
+        c
+        for c in columns
+        if c not in ("client", "department", "assignee", "owner", "created_by", "updated_by")
+        and not (
+            c in spec.fields
+            and spec.fields[c].kind in ("ref", "user")
+            or (c in spec.fields and spec.fields[c].is_list)
+        )
+    ]
     field, direction = spec.order
     base_order = (spec.fields[field].column if field in spec.fields else field, direction)
     attributes = {
@@ -526,4 +647,3 @@ def add_record_views(appbuilder: AppBuilder, catalog: Catalog) -> None:
             category=spec.category["en"],
             category_label=lazy_text(spec.category),
         )
-
