@@ -6,6 +6,7 @@ Record tables (rec_*) are managed by the record store on publish, not here.
 from alembic import context
 from flask_appbuilder.models.sqla import Model as FabModel
 from flask_appbuilder.security.sqla import models as _fab_security_models  # noqa: F401
+
 from itpm import models as _itpm_models  # noqa: F401
 from itpm.db import Base, make_engine
 

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+
 from itpm.config import Settings
 from itpm.installation import STARTER_PACK, initialise
 from itpm.web.app import create_app

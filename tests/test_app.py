@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import ADMIN, csrf_token, login
 from itpm.config import ROOT, ConfigurationError, Settings
 

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import func, select
+
 from itpm.cli import main
 from itpm.definitions.checks import check_configuration
 from itpm.definitions.documents import read_documents
 from itpm.definitions.meta import MetaSchemas
 from itpm.definitions.problems import DefinitionError
 from itpm.models import Definition
-from sqlalchemy import func, select
 
 META = MetaSchemas()
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import prison
+
 from itpm.config import ROOT
 
 

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+
 from itpm.access import Actor
 from itpm.models import RecordEvent
 from itpm.records.service import Conflict, Invalid, NotFound, Records
-from sqlalchemy import func, select
 
 ADMIN = Actor(1, "admin", frozenset({"admin"}))
 NOON = dt.datetime(2026, 3, 14, 4, 0, tzinfo=dt.UTC)  # 12:00 in Shanghai

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
+
 from itpm.cli import main
 from itpm.config import ROOT
 from itpm.definitions.documents import Document, read_documents
 from itpm.definitions.problems import DefinitionError
 from itpm.models import AuditEntry
-from sqlalchemy import select
 
 STARTER_FILES = sorted(
     p for folder in ("schemas", "forms", "workflows", "reports") for p in (ROOT / folder).rglob("*.json")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from itpm.access import Actor
 from itpm.definitions.problems import DefinitionError
 from itpm.records.schema_changes import preview

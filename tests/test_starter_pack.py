@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
+
 from itpm.cli import main
 from itpm.config import ROOT
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from itpm.config import ROOT
 from werkzeug.serving import make_server
+
+from itpm.config import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"

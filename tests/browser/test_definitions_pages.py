@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import ADMIN
-
 from browser.conftest import log_in, screenshot
+from conftest import ADMIN
 
 
 def test_admin_sees_definitions_in_chinese_and_english(live_server: str, page: Any) -> None:

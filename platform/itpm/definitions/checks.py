@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from flask_babel import lazy_gettext as _
+from jsonschema import Draft202012Validator
+
 from itpm.definitions.documents import Document
 from itpm.definitions.meta import MetaSchemas
 from itpm.definitions.problems import Problem, pointer, problems_from_errors
 from itpm.records.fields import BUILTIN_REFS, EDITABLE_SYSTEM, SYSTEM
-from jsonschema import Draft202012Validator
 
 #: Fields every record has, whatever its type; lists and filters may name them.
 SYSTEM_FIELDS = tuple(SYSTEM)

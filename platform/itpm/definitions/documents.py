@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask_babel import lazy_gettext as _
+
 from itpm.definitions.problems import Problem
 
 #: A definition is a configuration document; one megabyte is far beyond any real one.

@@ -11,10 +11,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from itpm.config import ROOT
-from itpm.definitions.problems import Problem, problems_from_errors
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
+
+from itpm.config import ROOT
+from itpm.definitions.problems import Problem, problems_from_errors
 
 META_DIR = ROOT / "schemas" / "meta"
 SHARED = "definition"

@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from flask_babel import lazy_gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from itpm.db import utcnow
 from itpm.definitions.checks import Configuration, check_configuration
 from itpm.definitions.documents import Document, canonical_json
 from itpm.definitions.meta import MetaSchemas
 from itpm.definitions.problems import DefinitionError, Problem, raise_if
 from itpm.models import AuditEntry, Definition, DefinitionVersion, Revision
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 Key = tuple[str, str]
 #: Called inside the publishing transaction with the configurations before and
