@@ -142,10 +142,15 @@ class Records:
         )
         return [(row.id, str(row)) for row in rows]
 
-    def get(self, type_name: str, record_id: int, action: str = "read") -> Any:
-        """One record; NotFound when it does not exist or the actor may not see it."""
+    def get(self, type_name: str, record_id: int, action: str = "read", load: Iterable[str] = ()) -> Any:
+        """One record (with the relations in `load`); NotFound when it does not exist or the actor may not see it."""
         model = self.model(type_name)
-        record = self.session.scalar(self.query(type_name, action).where(model.id == record_id))
+        query = (
+            self.query(type_name, action)
+            .where(model.id == record_id)
+            .options(*self.load_options(type_name, load))
+        )
+        record = self.session.scalar(query)
         if record is None:
             if action != "read" and self.session.scalar(self.query(type_name).where(model.id == record_id)):
                 raise Forbidden(_("You may not %(action)s this record.", action=action))
@@ -159,8 +164,9 @@ class Records:
         order: Sequence[Any] = (),
         page: int = 0,
         page_size: int = 25,
+        load: Iterable[str] = (),
     ) -> tuple[int, list[Any]]:
-        """A page of records with the total count, references loaded in a constant number of queries."""
+        """A page of records with the total count; the relations in `load` come in one query each."""
         model = self.model(type_name)
         query = self.query(type_name)
         for condition in where:
@@ -170,23 +176,23 @@ class Records:
             query.order_by(*order, model.id.desc())
             .offset(page * page_size)
             .limit(page_size)
-            .options(*self.load_options(type_name))
+            .options(*self.load_options(type_name, load))
         ).all()
         return count or 0, list(rows)
 
-    def load_options(self, type_name: str) -> list[Any]:
-        """Eager loads of everything `as_json` names, so a page costs the same few queries at any size."""
+    def relations(self, type_name: str) -> list[str]:
+        """The related objects a record of `type_name` can load: people, department, client, references."""
         model = self.model(type_name)
-        options = [
-            selectinload(getattr(model, name))
-            for name in ("assignee", "owner", "created_by", "updated_by", "department")
-        ]
-        if hasattr(model, "client"):
-            options.append(selectinload(model.client))
-        for field in self.spec(type_name).fields.values():
-            if field.kind in (REF, USER) and hasattr(model, field.name):
-                options.append(selectinload(getattr(model, field.name)))
-        return options
+        names = ["assignee", "owner", "created_by", "updated_by", "department", "client"]
+        names += [f.name for f in self.spec(type_name).fields.values() if f.kind in (REF, USER)]
+        return [name for name in names if hasattr(model, name)]
+
+    def load_options(self, type_name: str, names: Iterable[str] | None = None) -> list[Any]:
+        """Eager loads of the named relations (all by default): one query each, whatever the page size."""
+        model = self.model(type_name)
+        known = self.relations(type_name)
+        wanted = known if names is None else [n for n in names if n in known]
+        return [selectinload(getattr(model, name)) for name in wanted]
 
     def data(self, record: Any) -> dict[str, Any]:
         """The defined fields of a record in their JSON form (hidden fields left out)."""

@@ -54,3 +54,34 @@
     });
   });
 })();
+
+/* List filters on references: a type-ahead picker, initialised when FAB's filter row adds it. */
+(function () {
+  "use strict";
+  function initPicker(select) {
+    if (select.getAttribute("data-ready") || !window.jQuery || !window.jQuery.fn.select2) { return; }
+    select.setAttribute("data-ready", "1");
+    var $ = window.jQuery, picker = $(select), lookup = select.getAttribute("data-lookup");
+    picker.select2({
+      width: "100%", allowClear: true, placeholder: "",
+      ajax: {url: lookup, dataType: "json", delay: 200, data: function (p) { return {q: p.term || ""}; },
+             processResults: function (data) { return {results: data.results}; }}
+    });
+    var current = new URLSearchParams(window.location.search).get(select.name);
+    if (current) {
+      $.getJSON(lookup, {ids: current}, function (data) {
+        (data.results || []).forEach(function (r) { picker.append(new Option(r.text, r.id, true, true)); });
+        picker.trigger("change");
+      });
+    }
+  }
+  function scan(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("select.itpm-filter-picker"), function (s) {
+      if (document.body.contains(s) && s.closest(".filters")) { initPicker(s); }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    scan(document);
+    new MutationObserver(function () { scan(document); }).observe(document.body, {childList: true, subtree: true});
+  });
+})();

@@ -8,6 +8,7 @@ built from the type's schema and form definition, writing through the service.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -68,9 +69,11 @@ def lazy_text(texts: dict[str, str]) -> LazyString:
 class RecordInterface(SQLAInterface):
     """FAB's data interface, reading only the rows the records service lets the person see."""
 
-    def __init__(self, model: type, type_name: str) -> None:
+    def __init__(self, model: type, type_name: str, shown: Iterable[str] = ()) -> None:
         super().__init__(model)
         self.type_name = type_name
+        #: The relations the list shows, loaded with each page (none else: no query per row, none wasted).
+        self.shown = list(shown)
 
     def get_related_interface(self, col_name: str) -> SQLAInterface:
         """Related records are read through the service too (a filter's choices never leak rows)."""
@@ -101,13 +104,13 @@ class RecordInterface(SQLAInterface):
         query = self.apply_all(
             query, filters, order_column, order_direction, page, page_size, select_columns, outer_default_load
         )
-        return count, query.options(*records.load_options(self.type_name)).all()
+        return count, query.options(*records.load_options(self.type_name, self.shown)).all()
 
     def get(
         self, id: Any, filters: Any = None, select_columns: Any = None, outer_default_load: bool = False
     ) -> Any:
         query, records = self._scoped()
-        return query.filter(self.obj.id == id).options(*records.load_options(self.type_name)).one_or_none()
+        return query.filter(self.obj.id == id).one_or_none()
 
     def add(self, item: Any, commit: bool = True) -> None:  # pragma: no cover - writes go through the service
         raise NotImplementedError("records are created through itpm.records.service")
@@ -301,9 +304,13 @@ class RecordView(ModelView):
     @expose("/lookup/", methods=["GET"])
     @has_access
     def lookup(self) -> Response:
-        """Type-ahead for reference pickers (Select2's format): visible records matching the words."""
+        """Type-ahead for reference pickers (Select2's format): visible records matching the words, or by ids."""
         records = records_service()
-        found = records.lookup(self.type_name, request.args.get("q", "")[:100])
+        ids = [int(i) for i in request.args.get("ids", "").split(",") if i.strip().isdigit()][:100]
+        if ids:
+            found = records.lookup_ids(self.type_name, ids)
+        else:
+            found = records.lookup(self.type_name, request.args.get("q", "")[:100])
         return jsonify({"results": [{"id": i, "text": label} for i, label in found]})
 
     # --- forms --------------------------------------------------------------
@@ -580,6 +587,9 @@ class PeopleLookup(BaseView):
         words = request.args.get("q", "").strip()[:100]
         session = current_app.extensions["itpm"].sessions()
         query = select(Person).where(Person.active.is_(True))
+        ids = [int(i) for i in request.args.get("ids", "").split(",") if i.strip().isdigit()][:100]
+        if ids:
+            query = query.where(Person.id.in_(ids))
         for word in words.split()[:4]:
             pattern = f"%{word}%"
             query = query.where(
@@ -592,6 +602,39 @@ class PeopleLookup(BaseView):
             )
         people = session.scalars(query.order_by(Person.first_name, Person.last_name).limit(20))
         return jsonify({"results": [{"id": p.id, "text": person_name(p)} for p in people]})
+
+
+class FilterPicker:
+    """The value box of a list filter on a reference: type-ahead instead of every record in a list."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    def __call__(self, field: Any, **kwargs: Any) -> Markup:
+        return Markup(
+            '<select class="form-control itpm-filter-picker" name="{}" data-lookup="{}"></select>'
+        ).format(field.name, url_for(self.endpoint))
+
+
+def filter_pickers(spec: RecordTypeSpec, catalog: Catalog, searchable: list[str]) -> dict[str, Any]:
+    """Search-form fields for the reference and people filters of a list."""
+    from wtforms import StringField
+
+    pickers = {}
+    for name in searchable:
+        field = spec.fields.get(name)
+        if name in ("assignee", "owner", "created_by", "updated_by") or (
+            field is not None and field.kind == "user"
+        ):
+            endpoint = "PeopleLookup.lookup"
+        elif name == "client" and "customer" in catalog.record_types:
+            endpoint = f"{view_name('customer')}.lookup"
+        elif field is not None and field.kind == "ref" and field.target in catalog.record_types:
+            endpoint = f"{view_name(field.target)}.lookup"
+        else:
+            continue
+        pickers[name] = StringField(lazy_text(spec.title_of(name)), widget=FilterPicker(endpoint))
+    return pickers
 
 
 def record_view_class(spec: RecordTypeSpec, catalog: Catalog, zone: ZoneInfo) -> type[RecordView]:
@@ -621,7 +664,7 @@ def record_view_class(spec: RecordTypeSpec, catalog: Catalog, zone: ZoneInfo) ->
     attributes = {
         "type_name": spec.name,
         "route_base": f"/records/{spec.name}",
-        "datamodel": RecordInterface(model, spec.name),
+        "datamodel": RecordInterface(model, spec.name, columns),
         "list_title": lazy_text(spec.title),
         "list_columns": columns,
         "search_columns": searchable,
@@ -629,6 +672,7 @@ def record_view_class(spec: RecordTypeSpec, catalog: Catalog, zone: ZoneInfo) ->
         "base_order": base_order,
         "label_columns": {n: lazy_text(spec.title_of(n)) for n in {*columns, *searchable, *spec.fields}},
         "formatters_columns": list_formatters(spec, widgets, zone),
+        "search_form_extra_fields": filter_pickers(spec, catalog, searchable),
     }
     return type(view_name(spec.name), (RecordView,), attributes)
 
