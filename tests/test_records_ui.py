@@ -120,7 +120,7 @@ def test_a_stale_edit_shows_the_other_change_and_keeps_your_values(admin_client:
     )
     html = second.get_data(as_text=True)
     assert "was changed by someone else (now version 2)" in html
-    assert "P3 → P1" in html
+    assert "Priority: P3 Medium → P1 Critical" in html
     assert 'value="VPN is down again"' in html and 'name="version" value="2"' in html
     assert "P1 Critical" in admin_client.get(f"/records/incident/show/{record_id}").get_data(as_text=True)
 

@@ -29,6 +29,8 @@ class Actor:
     department_id: int | None = None
     team_id: int | None = None
     client_id: int | None = None
+    #: The name of the person's department (pilots are enabled by department name).
+    department: str | None = None
 
     @classmethod
     def system(cls) -> Actor:
@@ -44,11 +46,21 @@ class Actor:
             department_id=getattr(user, "department_id", None),
             team_id=getattr(user, "team_id", None),
             client_id=getattr(user, "client_id", None),
+            department=user.department.name if getattr(user, "department", None) else None,
         )
 
 
 class Access:
     """The rules of the published roles, asked about one actor and record type at a time."""
+
+    def enabled(self, actor: Actor, spec: RecordTypeSpec) -> bool:
+        """Whether the record type exists for the actor: a pilot is there only for its departments.
+
+        Admins see every type (they configure the pilots).
+        """
+        if spec.departments is None or "admin" in actor.roles:
+            return True
+        return actor.department in spec.departments
 
     def rows(
         self, actor: Actor, spec: RecordTypeSpec, table: Any, action: str = "read"

@@ -254,3 +254,7 @@ def defs_restore(kind: str, name: str, version: int, comment: str) -> None:
             _report(error.problems)
             sys.exit(1)
         click.echo(f"{kind}/{name} version {version} restored as version {restored.version}.")
+
+
+if __name__ == "__main__":
+    main()

@@ -93,8 +93,9 @@ class Records:
     # --- reading ------------------------------------------------------------
 
     def spec(self, type_name: str) -> RecordTypeSpec:
+        """A record type the actor can use; a pilot of other departments does not exist for them."""
         spec = self.catalog.record_types.get(type_name)
-        if spec is None:
+        if spec is None or not self.access.enabled(self.actor, spec):
             raise NotFound(_("There is no record type %(name)s.", name=type_name))
         return spec
 
@@ -125,7 +126,9 @@ class Records:
 
     def lookup_ids(self, type_name: str, ids: Iterable[int]) -> list[tuple[int, str]]:
         """Labels of the records among `ids` the actor may see (a picker's current choices)."""
-        if type_name not in self.catalog.record_types:
+        try:
+            self.spec(type_name)
+        except NotFound:
             return []
         model = self.model(type_name)
         rows = self.session.scalars(self.query(type_name).where(model.id.in_(list(ids))))
@@ -276,6 +279,8 @@ class Records:
         self.get(type_name, record_id)
         found = []
         for spec, field in self.catalog.referring_fields(type_name):
+            if not self.access.enabled(self.actor, spec):
+                continue
             model = self.model(spec.name)
             column = getattr(model, spec.fields[field].column)
             count, rows = self.page(spec.name, where=[column == record_id], page_size=limit)
@@ -577,7 +582,9 @@ class Records:
 
     def _visible(self, type_name: str | None, ids: Iterable[int]) -> set[int]:
         """Which of `ids` are records of `type_name` the actor may see."""
-        if type_name not in self.catalog.record_types:
+        if type_name not in self.catalog.record_types or not self.access.enabled(
+            self.actor, self.catalog.record_types[type_name]
+        ):
             return set()
         model = self.model(type_name)
         query = self.query(type_name).with_only_columns(model.id).where(model.id.in_(list(ids)))

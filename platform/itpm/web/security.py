@@ -8,7 +8,7 @@ request instead of one per menu item, link and view.
 
 from __future__ import annotations
 
-from flask import g, has_request_context
+from flask import current_app, g, has_request_context
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import (
     Permission,
@@ -19,6 +19,7 @@ from flask_appbuilder.security.sqla.models import (
 )
 from sqlalchemy import select
 
+from itpm.access import Access, Actor
 from itpm.models import Person
 
 
@@ -45,7 +46,24 @@ class ItpmSecurityManager(SecurityManager):
 
     def _has_view_access(self, user: object, permission_name: str, view_name: str) -> bool:
         role_ids = frozenset(role.id for role in self.get_user_roles(user))
-        return (permission_name, view_name) in self.permissions_of_roles(role_ids)
+        if (permission_name, view_name) not in self.permissions_of_roles(role_ids):
+            return False
+        return self._record_type_enabled(user, view_name)
+
+    def _record_type_enabled(self, user: object, view_name: str) -> bool:
+        """A pilot's menu entry (and a category of pilots only) shows only in its departments.
+
+        Its screens and API answer 404 elsewhere (`itpm.web.views.records.hide_pilot`).
+        """
+        catalog = current_app.extensions.get("itpm_catalog")
+        if catalog is None:
+            return True
+        actor = Actor.of(user)
+        spec = catalog.record_types.get(view_name)  # a menu entry is named for its type
+        if spec is not None:
+            return Access().enabled(actor, spec)
+        in_category = [s for s in catalog.record_types.values() if s.category["en"] == view_name]
+        return not in_category or any(Access().enabled(actor, s) for s in in_category)
 
     def is_item_public(self, permission_name: str, view_name: str) -> bool:
         cache = g.setdefault("_itpm_public_role", {}) if has_request_context() else {}

@@ -16,12 +16,13 @@ from flask import Response, abort, current_app, flash, g, jsonify, redirect, req
 from flask_appbuilder import AppBuilder, BaseView, ModelView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import LazyString
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import or_, select
 
-from itpm.access import Actor
+from itpm.access import Access, Actor
 from itpm.catalog import Catalog
 from itpm.files import FileRefused, file_path, store_file
 from itpm.models import Department, Person, StoredFile
@@ -36,7 +37,16 @@ from itpm.records.fields import (
 )
 from itpm.records.service import Conflict, RecordError, Records
 from itpm.web.i18n import text
-from itpm.web.record_display import Bilingual, display, list_formatters, person_name, person_zone
+from itpm.web.record_display import (
+    Bilingual,
+    choice_label,
+    display,
+    format_number,
+    list_formatters,
+    local_time,
+    person_name,
+    person_zone,
+)
 from itpm.web.record_forms import field_path, local_datetime_value, parse_form
 
 PERMISSIONS = list(RECORD_PERMISSIONS)
@@ -122,11 +132,16 @@ class RecordInterface(SQLAInterface):
         raise NotImplementedError("records are deleted through itpm.records.service")
 
 
+class RecordListWidget(ListWidget):
+    template = "itpm/records/list_widget.html"
+
+
 class RecordView(ModelView):
     """The screens of one record type; a subclass per type sets `type_name` and the columns."""
 
     type_name = ""
     list_template = "itpm/records/list.html"
+    list_widget = RecordListWidget
     page_size = 25
     base_permissions = PERMISSIONS
     method_permission_name = {"comment": "show", "download": "show", "lookup": "list", "upload": "add"}
@@ -149,14 +164,14 @@ class RecordView(ModelView):
     @has_access
     def show(self, pk: int) -> Any:
         records = records_service()
-        record = self._get(records, pk)
+        record = self._get(records, pk, load=records.relations(self.type_name))
         return self.render_template(
             "itpm/records/show.html", **self._page(records, record), title=str(record)
         )
 
-    def _get(self, records: Records, pk: int, action: str = "read") -> Any:
+    def _get(self, records: Records, pk: int, action: str = "read", load: Iterable[str] = ()) -> Any:
         try:
-            return records.get(self.type_name, pk, action)
+            return records.get(self.type_name, pk, action, load)
         except RecordError as error:
             abort(error.status)
 
@@ -244,7 +259,7 @@ class RecordView(ModelView):
                 )
                 for other, field, count, rows in records.related(self.type_name, record.id)
             ],
-            "history": records.history(self.type_name, record.id),
+            "history": readable_history(records, spec, records.history(self.type_name, record.id), zone),
             "comments": records.comments(self.type_name, record.id),
             "files": list(files.values()),
             "labels": {f"/data/{n}": Bilingual(spec.title_of(n)) for n in spec.fields}
@@ -380,7 +395,9 @@ class RecordView(ModelView):
                     conflict = {
                         "message": error.message,
                         "current": error.current,
-                        "history": records.history(self.type_name, pk)[:1],
+                        "history": readable_history(
+                            records, self.spec, records.history(self.type_name, pk)[:1], person_zone()
+                        ),
                     }
                     version = error.current["version"]
                 except (RecordError, FileRefused) as error:
@@ -500,7 +517,6 @@ class RecordView(ModelView):
             general_errors=general,
             version=version,
             conflict=conflict,
-            conflict_labels={f"/data/{n}": Bilingual(spec.title_of(n)) for n in spec.fields},
         )
 
     def _widget(
@@ -566,6 +582,73 @@ class RecordView(ModelView):
                 for d in records.session.scalars(select(Department).order_by(Department.name))
             ]
         return widget
+
+
+def readable_history(
+    records: Records, spec: RecordTypeSpec, events: list[dict[str, Any]], zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """History as a person reads it: field labels, choice labels, names and local times, not ids and codes."""
+    people: set[int] = set()
+    references: dict[str, set[int]] = {}
+    for event in events:
+        for change in event["changes"]:
+            name = change["path"].rsplit("/", 1)[-1]
+            field = spec.fields.get(name) if change["path"].startswith("/data/") else None
+            kind = field.kind if field else {"owner": "user", "assignee": "user", "client": "ref"}.get(name)
+            target = field.target if field else ("customer" if name == "client" else None)
+            for value in (change["old"], change["new"]):
+                ids = value if isinstance(value, list) else [value]
+                ids = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+                if kind in ("user", "user_list"):
+                    people.update(ids)
+                elif kind in ("ref", "ref_list") and target:
+                    references.setdefault(target, set()).update(ids)
+    names = dict(people_options(records, sorted(people)))
+    labels = {
+        (t, i): label for t, ids in references.items() for i, label in records.lookup_ids(t, sorted(ids))
+    }
+
+    def readable(name: str, value: Any, data: bool) -> str:
+        if value is None or value == [] or value == "":
+            return "—"
+        field = spec.fields.get(name) if data else None
+        kind = (
+            field.kind if field else {"owner": "user", "assignee": "user", "client": "ref"}.get(name, "text")
+        )
+        target = field.target if field else ("customer" if name == "client" else None)
+        values = value if isinstance(value, list) else [value]
+        if kind in ("user", "user_list"):
+            return ", ".join(names.get(v, f"#{v}") for v in values)
+        if kind in ("ref", "ref_list"):
+            return ", ".join(labels.get((target, v), f"#{v}") for v in values)
+        if field is not None and field.kind in ("enum", "enum_list"):
+            return "、".join(choice_label(field, v) for v in values)
+        if field is not None and field.kind == "datetime":
+            return local_time(value)
+        if field is not None and field.kind == "boolean":
+            return _("Yes") if value else _("No")
+        if field is not None and field.kind in ("integer", "number"):
+            return format_number(value)
+        text_value = str(value)
+        return text_value if len(text_value) <= 120 else text_value[:117] + "…"
+
+    readable_events = []
+    for event in events:
+        changes = []
+        for change in event["changes"]:
+            data = change["path"].startswith("/data/")
+            name = change["path"].rsplit("/", 1)[-1]
+            if not data and name not in EDITABLE_SYSTEM:
+                continue
+            changes.append(
+                {
+                    "label": Bilingual(spec.title_of(name)),
+                    "old": readable(name, change["old"], data),
+                    "new": readable(name, change["new"], data),
+                }
+            )
+        readable_events.append({**event, "changes": changes})
+    return readable_events
 
 
 def people_options(records: Records, ids: list[Any]) -> list[tuple[int, str]]:
@@ -677,12 +760,39 @@ def record_view_class(spec: RecordTypeSpec, catalog: Catalog, zone: ZoneInfo) ->
     return type(view_name(spec.name), (RecordView,), attributes)
 
 
+def hide_pilot(spec: RecordTypeSpec) -> Any:
+    """A request hook: a pilot's screens and API answer 404 outside its departments, as if absent."""
+
+    def gate() -> None:
+        from flask_jwt_extended import current_user as current_user_jwt
+        from flask_jwt_extended import verify_jwt_in_request
+
+        user = getattr(g, "user", None)
+        if user is None or not getattr(user, "is_authenticated", False):
+            try:
+                verify_jwt_in_request(optional=True)
+            except Exception:  # an invalid token is refused by the API itself
+                return
+            user = (
+                current_user_jwt
+                if current_user_jwt and getattr(current_user_jwt, "is_active", False)
+                else None
+            )
+        if user is not None and not Access().enabled(Actor.of(user), spec):
+            abort(404)
+
+    return gate
+
+
 def add_record_views(appbuilder: AppBuilder, catalog: Catalog) -> None:
     """A menu entry and screens for every published record type, under its category."""
     zone = ZoneInfo(current_app.extensions["itpm"].settings.timezone)
     appbuilder.add_view_no_menu(PeopleLookup)
     for spec in sorted(catalog.record_types.values(), key=lambda s: (s.category["en"], s.name)):
         view = record_view_class(spec, catalog, zone)
+        if spec.departments is not None:
+            for blueprint in (view_name(spec.name), f"{view_name(spec.name)}_api"):
+                current_app.before_request_funcs.setdefault(blueprint, []).append(hide_pilot(spec))
         appbuilder.add_view(
             view,
             spec.name,

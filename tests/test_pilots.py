@@ -1,0 +1,87 @@
+"""A department pilots a record type: it exists for that department only (menu, screens, API, pickers)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from conftest import api_token, login
+from itpm.config import ROOT
+from itpm.models import Department, Person
+
+
+def make_people(app: Any) -> None:
+    """Two departments and an engineer in each, with every record permission (rows are not the point here)."""
+    flask_app = app.dispatcher.app
+    with flask_app.app_context():
+        sm = flask_app.appbuilder.sm
+        session = sm.session
+        admin_role = sm.find_role("admin")
+        for name, en, zh in (("delivery", "Delivery", "交付部"), ("support", "Support", "运维部")):
+            department = Department(name=name, title_en=en, title_zh=zh)
+            session.add(department)
+            session.flush()
+            user = sm.add_user(
+                f"{name}_eng", "Eng", name.title(), f"{name}@itpm.invalid", [admin_role], "password-123"
+            )
+            user.department_id = department.id
+        session.commit()
+        # Both act as staff with full rights on records, not as admins who see every pilot.
+        staff = sm.add_role("staff")
+        for pv in admin_role.permissions:
+            sm.add_permission_role(staff, pv)
+        for name in ("delivery", "support"):
+            user = session.scalar(select(Person).where(Person.username == f"{name}_eng"))
+            user.roles = [staff]
+        session.commit()
+
+
+def pilot(runtime: Any, departments: list[str]) -> None:
+    body = json.loads((ROOT / "schemas" / "change_request.json").read_text("utf-8"))
+    body["departments"] = departments
+    with runtime.session() as session:
+        registry = runtime.registry(session)
+        registry.save_draft(body, "admin")
+        registry.publish([("record_type", "change_request")], "admin", "pilot in delivery")
+
+
+def test_a_pilot_is_invisible_outside_its_department(app: Any, runtime: Any) -> None:
+    make_people(app)
+    pilot(runtime, ["delivery"])
+    inside, outside = app.test_client(), app.test_client()
+    login(inside, "delivery_eng", "password-123")
+    login(outside, "support_eng", "password-123")
+
+    assert 'href="/records/change_request/list/"' in inside.get("/records/incident/list/").get_data(
+        as_text=True
+    )
+    assert inside.get("/records/change_request/list/").status_code == 200
+
+    listing = outside.get("/records/incident/list/")
+    assert listing.status_code == 200
+    assert 'href="/records/change_request/list/"' not in listing.get_data(as_text=True)
+    assert outside.get("/records/change_request/list/").status_code == 404
+    assert outside.get("/records/change_request/add/").status_code == 404
+    assert outside.get("/records/change_request/lookup/?q=").status_code == 404
+
+    token_in = api_token(inside, "delivery_eng", "password-123")
+    token_out = api_token(outside, "support_eng", "password-123")
+    created = inside.post(
+        "/api/v1/records/change_request/",
+        json={"data": {"title": "Add SSO", "project": 0, "impact": "low", "urgency": "normal"}},
+        headers={"Authorization": f"Bearer {token_in}"},
+    )
+    assert created.status_code == 422  # reachable inside: only the made-up project is refused
+    refused = outside.get("/api/v1/records/change_request/", headers={"Authorization": f"Bearer {token_out}"})
+    assert refused.status_code == 404
+
+
+def test_a_pilot_widened_to_everyone_appears_for_all(app: Any, runtime: Any) -> None:
+    make_people(app)
+    pilot(runtime, ["delivery"])
+    pilot(runtime, ["delivery", "support"])
+    outside = app.test_client()
+    login(outside, "support_eng", "password-123")
+    assert outside.get("/records/change_request/list/").status_code == 200
