@@ -122,3 +122,28 @@ def test_text_in_definitions_is_escaped(admin_client: Any) -> None:
     assert response.status_code == 302
     assert "<script>alert(1)</script>" not in listing
     assert "&lt;script&gt;" in listing or "&lt;b&gt;" in listing
+
+
+def test_publishing_a_stricter_record_type_previews_the_records_it_would_flag(
+    admin_client: Any, admin_api: Any
+) -> None:
+    admin_api.post(
+        "/api/v1/records/incident/",
+        json={"data": {"title": "VPN down", "priority": "P3", "category": "network"}},
+    )
+    body = json.loads((ROOT / "schemas" / "incident.json").read_text("utf-8"))
+    body["schema"]["required"].append("affected_service")
+    assert admin_api.put("/api/v1/definitions/record_type/incident", json=body).status_code == 200
+    pk = definition_id(admin_client, "record_type", "incident")
+    html = admin_client.get(f"/definitions/publish/{pk}").get_data(as_text=True)
+    assert "1 existing records would break the new rules." in html
+    assert "<code>/data/affected_service</code> is required" in html
+    token = csrf_token(admin_client, f"/definitions/publish/{pk}")
+    assert (
+        admin_client.post(
+            f"/definitions/publish/{pk}", data={"comment": "service required", "csrf_token": token}
+        ).status_code
+        == 302
+    )
+    listing = admin_api.get("/api/v1/records/incident/").get_json()
+    assert listing["result"][0]["flags"] == [{"path": "/data/affected_service", "message": "is required"}]

@@ -194,3 +194,79 @@ def test_reference_type_ahead_finds_visible_records(admin_client: Any, admin_api
     found = admin_client.get("/records/project/lookup/?q=core").get_json()
     assert [r["text"].split(" ", 1)[1] for r in found["results"]] == ["Core banking"]
     assert admin_client.get("/records/project/lookup/?q=nothing").get_json() == {"results": []}
+
+
+def publish_with_attachments(runtime: Any) -> None:
+    """Incidents get a list of files and rich-text notes, on their form."""
+    import copy
+
+    with runtime.session() as session:
+        registry = runtime.registry(session)
+        body = copy.deepcopy(registry.published_body(registry.get("record_type", "incident")))
+        body["schema"]["properties"]["evidence"] = {
+            "type": "array",
+            "items": {"type": "integer", "x-ref": "file"},
+            "title": "Evidence",
+            "x-title-zh": "证据",
+        }
+        body["schema"]["properties"]["notes"] = {
+            "type": "string",
+            "contentMediaType": "text/html",
+            "title": "Notes",
+            "x-title-zh": "备注",
+        }
+        form = copy.deepcopy(registry.published_body(registry.get("form", "incident_form")))
+        form["sections"][0]["fields"] += ["evidence", "notes"]
+        registry.save_draft(body, "admin")
+        registry.save_draft(form, "admin")
+        registry.publish([("record_type", "incident"), ("form", "incident_form")], "admin")
+
+
+def test_files_are_attached_through_the_form_and_downloaded(admin_client: Any, runtime: Any) -> None:
+    import io
+
+    publish_with_attachments(runtime)
+    token = csrf_token(admin_client, "/records/incident/add/")
+    response = admin_client.post(
+        "/records/incident/add/",
+        data={
+            "title": "Disk full",
+            "priority": "P2",
+            "category": "server",
+            "notes": "<p>See <b>log</b><script>alert(1)</script></p>",
+            "evidence": [(io.BytesIO(b"kernel: disk full\n"), "syslog.txt", "text/plain")],
+            "csrf_token": token,
+        },
+        content_type="multipart/form-data",
+    )
+    record_id = created_id(response)
+    html = admin_client.get(f"/records/incident/show/{record_id}").get_data(as_text=True)
+    assert "syslog.txt" in html
+    assert "<p>See <b>log</b></p>" in html and "alert(1)" not in html
+    link = re.search(rf'href="(/records/incident/download/{record_id}/\d+)"', html).group(1)
+    download = admin_client.get(link)
+    assert download.status_code == 200 and download.data == b"kernel: disk full\n"
+    assert (
+        "attachment" in download.headers["Content-Disposition"]
+        and download.headers["X-Content-Type-Options"] == "nosniff"
+    )
+    assert admin_client.get(f"/records/incident/download/{record_id}/4242").status_code == 404
+
+
+def test_an_empty_file_is_refused(admin_client: Any, runtime: Any) -> None:
+    import io
+
+    publish_with_attachments(runtime)
+    token = csrf_token(admin_client, "/records/incident/add/")
+    response = admin_client.post(
+        "/records/incident/add/",
+        data={
+            "title": "Disk full",
+            "priority": "P2",
+            "category": "server",
+            "evidence": [(io.BytesIO(b""), "empty.txt")],
+            "csrf_token": token,
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200 and "empty.txt is empty." in response.get_data(as_text=True)

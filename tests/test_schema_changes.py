@@ -240,3 +240,50 @@ def test_a_new_record_type_gets_its_table_and_references(runtime: Any) -> None:
     publish(runtime, risk)
     record = create(runtime, "risk", title="Vendor late", probability=4)
     assert read(runtime, record, "risk")["number"] == "RSK-0001"
+
+
+def test_kept_data_can_be_purged_for_good(runtime: Any) -> None:
+    from itpm.records.publishing import purge_kept_data
+    from itpm.records.schema_changes import kept_columns
+
+    record = create(runtime, affected_service="VPN gateway")
+    body = live(runtime)
+    without = change(copy.deepcopy(body), lambda p: p.pop("affected_service")) | {
+        "search": ["title", "description"]
+    }
+    publish(runtime, without, [form_without(runtime, "affected_service")])
+    with runtime.session() as session:
+        from itpm.records.fields import RecordTypeSpec
+
+        assert kept_columns(session.connection(), RecordTypeSpec(without)) == ["affected_service"]
+        with pytest.raises(DefinitionError):
+            purge_kept_data(runtime.registry(session), "incident", ["title"], "admin")
+        session.rollback()
+        assert purge_kept_data(runtime.registry(session), "incident", ["affected_service"], "admin") == [
+            "affected_service"
+        ]
+    publish(
+        runtime, body, [live(runtime, "incident_form", "form") | {"sections": body_form_sections(runtime)}]
+    )
+    assert read(runtime, record)["data"]["affected_service"] is None
+
+
+def body_form_sections(runtime: Any) -> list[dict[str, Any]]:
+    form = live(runtime, "incident_form", "form")
+    form["sections"][0]["fields"].append("affected_service")
+    return form["sections"]
+
+
+def test_the_preview_through_the_api(admin_api: Any, runtime: Any) -> None:
+    create(runtime)
+    body = live(runtime)
+    body["schema"]["required"] = [*body["schema"]["required"], "affected_service"]
+    assert admin_api.put("/api/v1/definitions/record_type/incident", json=body).status_code == 200
+    preview = admin_api.get("/api/v1/definitions/record_type/incident/preview").get_json()
+    assert preview["errors"] == []
+    [plan] = preview["record_types"]
+    assert plan["violations"]["count"] == 1
+    assert plan["violations"]["sample"][0]["problems"] == [
+        {"path": "/data/affected_service", "message": "is required"}
+    ]
+    assert admin_api.get("/api/v1/definitions/record_type/incident").get_json()["state"] == "changed"

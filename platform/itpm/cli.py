@@ -184,11 +184,34 @@ def defs_list(kind: str | None) -> None:
 @click.argument("kind")
 @click.argument("name")
 @click.option("--comment", default="", help="What changed, and why.")
-def defs_publish(kind: str, name: str, comment: str) -> None:
-    """Publish the draft of a definition."""
+@click.option("--dry-run", is_flag=True, help="Only show what publishing would do.")
+def defs_publish(kind: str, name: str, comment: str, dry_run: bool) -> None:
+    """Publish the draft of a definition (--dry-run: show what it would do to records)."""
+    from itpm.records.publishing import publish_preview
+
     runtime = _runtime()
     with runtime.session() as session:
         registry = runtime.registry(session)
+        if dry_run:
+            try:
+                _before, _after, problems, plans = publish_preview(registry, [(kind, name)])
+            except NotFound as error:
+                raise click.ClickException(str(error)) from error
+            for plan in plans:
+                click.echo(f"{plan.name}:")
+                for step in plan.steps:
+                    click.echo(f"  - {step}")
+                for problem in plan.problems:
+                    click.echo(f"  ! {problem}")
+                if plan.violations.count:
+                    click.echo(f"  {plan.violations.count} existing records would be flagged, e.g.:")
+                    for sample in plan.violations.sample:
+                        reasons = "; ".join(f"{p['path']}: {p['message']}" for p in sample["problems"])
+                        click.echo(f"    {sample['number']}: {reasons}")
+            if problems:
+                _report(problems)
+                sys.exit(1)
+            return
         try:
             revision = registry.publish([(kind, name)], CLI_ACTOR, comment)
         except NotFound as error:
@@ -201,6 +224,25 @@ def defs_publish(kind: str, name: str, comment: str) -> None:
         else:
             version = registry.get(kind, name).published_version
             click.echo(f"{kind}/{name} published as version {version} (revision {revision.id}).")
+
+
+@defs.command("purge")
+@click.argument("record_type")
+@click.argument("columns", nargs=-1, required=True)
+def defs_purge(record_type: str, columns: tuple[str, ...]) -> None:
+    """Delete, for good, the data a record type kept from removed fields."""
+    from itpm.records.publishing import purge_kept_data
+
+    runtime = _runtime()
+    with runtime.session() as session:
+        try:
+            purged = purge_kept_data(runtime.registry(session), record_type, list(columns), CLI_ACTOR)
+        except NotFound as error:
+            raise click.ClickException(str(error)) from error
+        except DefinitionError as error:
+            _report(error.problems)
+            sys.exit(1)
+    click.echo(f"Purged: {', '.join(purged)}.")
 
 
 @defs.command("versions")

@@ -41,7 +41,9 @@ def test_editor_shows_problems_before_saving_then_publishes(live_server: str, pa
     page.wait_for_selector("#itpm-problems .alert-success")
     page.get_by_role("button", name="Save draft").click()
     page.wait_for_selector(".label-state-changed")
+    page.locator("#itpm-preview").click()
     page.fill("input[name=comment]", "clearer title")
+    screenshot(page, "definition-publish-preview-en")
     page.locator("#itpm-publish").click()
     page.wait_for_selector(".label-state-published")
     assert page.locator("text=clearer title").count() >= 1

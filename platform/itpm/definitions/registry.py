@@ -244,6 +244,23 @@ class Registry:
         definition.title_en = str(title.get("en", ""))[:200]
         definition.title_zh = str(title.get("zh", ""))[:200]
 
+    def pending(self, keys: Iterable[Key]) -> tuple[Configuration, Configuration, list[Problem]]:
+        """The live configuration, what it would be with the drafts of `keys` published, and its problems.
+
+        Nothing is written: this is what a preview shows before the admin publishes.
+        """
+        before = {d.key: d for d in self.live()}
+        after = dict(before)
+        for kind, name in keys:
+            definition = self.get(kind, name)
+            if definition.draft is not None:
+                after[(kind, name)] = self._document(kind, name, definition.draft)
+        return (
+            Configuration(before.values()),
+            Configuration(after.values()),
+            check_configuration(after.values(), self.meta),
+        )
+
     def _publish(
         self, keys: list[Key], author: str, comment: str, restored_from: int | None = None
     ) -> Revision | None:

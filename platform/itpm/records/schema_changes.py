@@ -318,3 +318,50 @@ def publish_hook(session: Session, before: Configuration, after: Configuration) 
         if not plan.create:
             spec = specs[plan.name]
             find_violations(session, spec, RecordValidator(spec), flag=True)
+
+
+def kept_columns(connection: Connection, spec: RecordTypeSpec) -> list[str]:
+    """Columns of a record table that no field uses any more: data kept from removed or converted fields."""
+    inspector = inspect(connection)
+    if spec.table_name not in inspector.get_table_names():
+        return []
+    used = {c.name for c in build_table(spec, MetaData()).columns}
+    columns = inspector.get_columns(spec.table_name)
+    nulled = set()
+    if connection.dialect.name == "sqlite":  # reference columns SQLite could only empty: nothing kept in them
+        for column in (c["name"] for c in columns if c["name"] not in used):
+            if connection.execute(text(f'SELECT count("{column}") FROM {spec.table_name}')).scalar() == 0:
+                nulled.add(column)
+    return sorted(c["name"] for c in columns if c["name"] not in used and c["name"] not in nulled)
+
+
+def purge_columns(session: Session, spec: RecordTypeSpec, columns: Iterable[str]) -> list[str]:
+    """Delete the kept data of removed fields (the columns named, which must be kept ones)."""
+    connection = session.connection()
+    kept = set(kept_columns(connection, spec))
+    unknown = sorted(set(columns) - kept)
+    if unknown:
+        raise DefinitionError(
+            [
+                Problem(
+                    f"schemas/{spec.name}.json",
+                    "/",
+                    _("%(names)s hold no kept data of %(type)s", names=", ".join(unknown), type=spec.name),
+                )
+            ]
+        )
+    inspector = inspect(connection)
+    indexes = inspector.get_indexes(spec.table_name)
+    references = {c for fk in inspector.get_foreign_keys(spec.table_name) for c in fk["constrained_columns"]}
+    purged = []
+    for column in columns:
+        for index in indexes:
+            if column in index["column_names"]:
+                connection.execute(text(f'DROP INDEX "{index["name"]}"'))
+        if connection.dialect.name == "sqlite" and column in references:
+            # SQLite cannot drop a column that holds a reference; its data goes, the empty column stays.
+            connection.execute(text(f'UPDATE {spec.table_name} SET "{column}" = NULL'))
+        else:
+            connection.execute(text(f'ALTER TABLE {spec.table_name} DROP COLUMN "{column}"'))
+        purged.append(column)
+    return purged

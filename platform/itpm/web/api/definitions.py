@@ -16,6 +16,7 @@ from itpm.definitions.documents import Document
 from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
 from itpm.models import Definition, DefinitionVersion
+from itpm.records.publishing import publish_preview, purge_kept_data
 from itpm.web.app import actor_name, current_runtime
 from itpm.web.views.definitions import PERMISSIONS
 
@@ -81,6 +82,8 @@ class DefinitionsApi(BaseApi):
         "validate": "show",
         "put": "edit",
         "publish": "edit",
+        "preview": "show",
+        "purge": "edit",
         "restore": "edit",
         "discard": "edit",
     }
@@ -269,6 +272,64 @@ class DefinitionsApi(BaseApi):
             revision=revision.id if revision else None,
             changed=revision is not None,
         )
+
+    @expose("/<kind>/<name>/preview", methods=["GET"])
+    @protect()
+    @safe
+    def preview(self, kind: str, name: str) -> Response:
+        """What publishing the draft would do.
+        ---
+        get:
+          summary: Preview a publish - problems, table changes, and existing records that would break new rules
+          parameters:
+          - {in: path, name: kind, required: true, schema: {type: string}}
+          - {in: path, name: name, required: true, schema: {type: string}}
+          responses:
+            200: {description: The preview; nothing is written}
+            404: {$ref: '#/components/responses/404'}
+        """
+        registry = current_runtime().registry()
+        try:
+            definition = registry.get(kind, name)
+        except NotFound:
+            return self.response_404()
+        if definition.draft is None:
+            return self._problems([Problem("", "/", "has no draft to publish")])
+        _before, _after, problems, plans = publish_preview(registry, [(kind, name)])
+        return self.response(
+            200, errors=[p.as_json() for p in problems], record_types=[plan.as_json() for plan in plans]
+        )
+
+    @expose("/record_type/<name>/purge", methods=["POST"])
+    @protect()
+    @safe
+    def purge(self, name: str) -> Response:
+        """Delete the data a record type kept from removed fields.
+        ---
+        post:
+          summary: Purge kept columns of a record type
+          parameters:
+          - {in: path, name: name, required: true, schema: {type: string}}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema: {type: object, properties: {columns: {type: array, items: {type: string}}}, required: [columns]}
+          responses:
+            200: {description: The purged columns}
+            404: {$ref: '#/components/responses/404'}
+            422: {description: A column that holds no kept data}
+        """
+        columns = (request.get_json(silent=True) or {}).get("columns")
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            return self._problems([Problem("", "/columns", "must be a list of column names")])
+        try:
+            purged = purge_kept_data(current_runtime().registry(), name, columns, actor_name())
+        except NotFound:
+            return self.response_404()
+        except DefinitionError as error:
+            return self._problems(error.problems)
+        return self.response(200, purged=purged)
 
     @expose("/<kind>/<name>/draft", methods=["DELETE"])
     @protect()

@@ -19,6 +19,9 @@ from itpm.definitions.documents import canonical_json, parse_text
 from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
 from itpm.models import Definition
+from itpm.records.fields import RecordTypeSpec
+from itpm.records.publishing import publish_preview, purge_kept_data
+from itpm.records.schema_changes import kept_columns
 from itpm.web.app import actor_name, current_runtime
 from itpm.web.i18n import language, text
 
@@ -82,6 +85,7 @@ class DefinitionView(ModelView):
     base_permissions = PERMISSIONS
     method_permission_name = {
         "publish": "edit",
+        "purge": "edit",
         "restore": "edit",
         "discard": "edit",
         "validate": "show",
@@ -109,7 +113,29 @@ class DefinitionView(ModelView):
             body_text=canonical_json(body),
             versions=list(reversed(definition.versions)),
             kind_label=_kind_label(definition.kind),
+            kept=self._kept(definition),
         )
+
+    def _kept(self, definition: Definition) -> list[str]:
+        """A record type's columns that hold data of removed fields, which an admin may purge."""
+        if definition.kind != "record_type" or definition.published_version is None:
+            return []
+        body = current_runtime().registry().published_body(definition)
+        return kept_columns(current_runtime().sessions().connection(), RecordTypeSpec(body))
+
+    @expose("/purge/<pk>", methods=["POST"])
+    @has_access
+    def purge(self, pk: str) -> Any:
+        definition = self._definition(pk)
+        columns = request.form.getlist("column")
+        try:
+            purge_kept_data(current_runtime().registry(), definition.name, columns, actor_name())
+        except DefinitionError as error:
+            for problem in error.problems:
+                flash(str(problem), "danger")
+        else:
+            flash(_("The kept data of %(columns)s was deleted.", columns=", ".join(columns)), "success")
+        return redirect(url_for(".show", pk=definition.id))
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
     @has_access
@@ -185,10 +211,28 @@ class DefinitionView(ModelView):
             problems = current_runtime().registry().problems([document])
         return {"problems": [p.as_json() for p in problems]}
 
-    @expose("/publish/<pk>", methods=["POST"])
+    @expose("/publish/<pk>", methods=["GET", "POST"])
     @has_access
     def publish(self, pk: str) -> Any:
+        """GET: what publishing the draft would do (problems, table changes, records it would flag).
+        POST: publish it."""
         definition = self._definition(pk)
+        if request.method == "GET":
+            if definition.draft is None:
+                flash(_("There is no draft to publish."), "info")
+                return redirect(url_for(".show", pk=definition.id))
+            runtime = current_runtime()
+            registry = runtime.registry()
+            _before, _after, problems, plans = publish_preview(registry, [(definition.kind, definition.name)])
+            diff = registry.diff(definition.kind, definition.name) if definition.published_version else None
+            return self.render_template(
+                "itpm/definitions/publish.html",
+                definition=definition,
+                title=_title(definition),
+                problems=problems,
+                plans=plans,
+                diff=diff,
+            )
         try:
             revision = (
                 current_runtime()
