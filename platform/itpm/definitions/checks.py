@@ -88,8 +88,10 @@ def check_configuration(
         found = _kind_problems(document, meta)
         if not found:
             found = meta.problems(document.kind, document.body, document.file)
-        if not found and document.kind in CHECKS:
-            found = list(CHECKS[document.kind](document, configuration))
+        if not found:
+            meta.import_checks(document.kind)
+            if document.kind in CHECKS:
+                found = list(CHECKS[document.kind](document, configuration))
         problems.extend(found)
     return problems
 

@@ -1,11 +1,13 @@
 """The meta-schemas: one JSON Schema per kind of definition, in schemas/meta/.
 
 A kind exists because its meta-schema file exists; adding a kind is adding a
-file (and, if it needs them, checks in `itpm.definitions.checks`).
+file. Checks beyond the meta-schema live in the Python module the meta-schema
+names in `x-checks`, registered there with `itpm.definitions.checks.check`.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from functools import cached_property
 from pathlib import Path
@@ -45,6 +47,12 @@ class MetaSchemas:
     @cached_property
     def kinds(self) -> list[str]:
         return sorted(self._validators)
+
+    def import_checks(self, kind: str) -> None:
+        """Load the module a kind's meta-schema names in `x-checks`, which registers its checks."""
+        module = self.schemas.get(kind, {}).get("x-checks")
+        if module:
+            importlib.import_module(module)
 
     def export_path(self, kind: str, name: str) -> str:
         """Where a definition of `kind` lives in a configuration folder."""
