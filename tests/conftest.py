@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,12 @@ def _pg_url(database: str) -> str:
     return f"{base}/{database}"
 
 
+#: Passwords hashed cheaply: tests create and log in many people; production keeps FAB's scrypt.
+FAST_HASHING = {"FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
+
+
 def settings_for(url: str, instance: Path, **extra: Any) -> Settings:
-    return Settings(database_url=url, secret_key=SECRET, instance_path=instance, **extra)
+    return Settings(database_url=url, secret_key=SECRET, instance_path=instance, extra={**FAST_HASHING, **extra.pop("extra", {})}, **extra)
 
 
 def _initialise(url: str, instance: Path) -> None:
@@ -56,9 +61,12 @@ def _initialise(url: str, instance: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def template_databases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def template_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Built lazily: a backend's template is made the first time a test asks for it."""
-    return {"folder": tmp_path_factory.mktemp("templates")}
+    templates: dict[str, Any] = {"folder": tmp_path_factory.mktemp("templates")}
+    yield templates
+    if "postgres" in templates:
+        _pg_execute(f"DROP DATABASE IF EXISTS {templates['postgres']} WITH (FORCE)")
 
 
 def _template(backend: str, templates: dict[str, Any]) -> str:
@@ -70,7 +78,7 @@ def _template(backend: str, templates: dict[str, Any]) -> str:
         _initialise(f"sqlite:///{path}", folder)
         templates[backend] = str(path)
     else:
-        name = f"itpm_tpl_{_worker()}"
+        name = f"itpm_tpl_{_worker()}_{os.getpid()}"  # two test runs at once never share one
         _pg_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         _pg_execute(f"CREATE DATABASE {name}")
         _initialise(_pg_url(name), folder)
@@ -78,15 +86,15 @@ def _template(backend: str, templates: dict[str, Any]) -> str:
     return templates[backend]
 
 
-@pytest.fixture
-def fresh_database(template_databases: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
-    """A function making fresh databases (copies of the template) by backend, dropped after the test."""
+@contextmanager
+def databases(templates: dict[str, Any], folder: Path) -> Iterator[Any]:
+    """A function making fresh databases (copies of the template) by backend, dropped at the end."""
     made: list[str] = []
 
     def make(backend: str) -> str:
-        template = _template(backend, template_databases)
+        template = _template(backend, templates)
         if backend == "sqlite":
-            path = tmp_path / f"itpm-{next(_counter)}.db"
+            path = folder / f"itpm-{next(_counter)}.db"
             shutil.copyfile(template, path)
             return f"sqlite:///{path}"
         name = f"itpm_{_worker()}_{os.getpid()}_{next(_counter)}"
@@ -97,6 +105,13 @@ def fresh_database(template_databases: dict[str, Any], tmp_path: Path) -> Iterat
     yield make
     for name in made:
         _pg_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def fresh_database(template_databases: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
+    """A function making fresh databases by backend, for one test."""
+    with databases(template_databases, tmp_path) as make:
+        yield make
 
 
 @pytest.fixture(params=BACKENDS)

@@ -2,21 +2,36 @@
 
 Views, the API, exports, reports, pickers and notifications all reach records
 through `itpm.records.service.Records`, which asks `Access` for the rows an
-actor may touch (as a SQL condition) and the fields they may read or write.
-Role rules come from the published `role` definitions.
+actor may touch (as a SQL condition, or for one record in hand) and the fields
+they may read or write. The rules are the published `role` definitions:
+
+- per record type (or `*` for every type without its own entry), each action
+  (read, create, write, delete, approve, export, import, report) applies to rows:
+  own (created by the person), assigned (to them), team (created by, owned by or
+  assigned to someone of their team), department, client (their client
+  organisation), all;
+- per field: hidden, or read-only;
+- abilities over the whole system (manage definitions, users, audit, jobs).
+
+A person with several roles gets the union of their rows, and of each field
+the least restriction among the roles that let them read the type.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import true
+from sqlalchemy import false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from itpm.records.fields import RecordTypeSpec
 
 ACTIONS = ("read", "create", "write", "delete", "approve", "export", "import", "report")
+SCOPES = ("own", "assigned", "team", "department", "client", "all")
+ABILITIES = ("manage_definitions", "manage_users", "read_audit", "administer_jobs", "manage_department")
+HIDDEN, READ_ONLY = "hidden", "read_only"
 
 
 @dataclass(frozen=True)
@@ -31,10 +46,13 @@ class Actor:
     client_id: int | None = None
     #: The name of the person's department (pilots are enabled by department name).
     department: str | None = None
+    #: The installation itself (automations, commands): every row, field and ability.
+    is_system: bool = False
 
     @classmethod
     def system(cls) -> Actor:
-        return cls(None, "system", frozenset({"admin"}))
+        """Automations and commands acting for the installation itself."""
+        return cls(None, "system", is_system=True)
 
     @classmethod
     def of(cls, user: Any) -> Actor:
@@ -53,23 +71,112 @@ class Actor:
 class Access:
     """The rules of the published roles, asked about one actor and record type at a time."""
 
+    def __init__(self, roles: Mapping[str, dict[str, Any]]) -> None:
+        self.roles = roles
+
+    # --- what a person holds -------------------------------------------------
+
+    def _entries(self, actor: Actor, spec: RecordTypeSpec) -> list[dict[str, Any]]:
+        """Each of the actor's roles' rules for this record type (its own entry, else `*`)."""
+        entries = []
+        for name in actor.roles:
+            records = self.roles.get(name, {}).get("records", {})
+            entry = records.get(spec.name, records.get("*"))
+            if entry is not None:
+                entries.append(entry)
+        return entries
+
+    def scopes(self, actor: Actor, spec: RecordTypeSpec, action: str) -> frozenset[str]:
+        """The rows (scopes) on which the actor may take `action`."""
+        if actor.is_system:
+            return frozenset({"all"})
+        found: set[str] = set()
+        for entry in self._entries(actor, spec):
+            rows = entry.get(action)
+            if rows is not None:
+                found.update([rows] if isinstance(rows, str) else rows)
+        return frozenset(found)
+
+    def can(self, actor: Actor, spec: RecordTypeSpec, action: str) -> bool:
+        """Whether the actor may take `action` on at least some records of the type."""
+        return bool(self.scopes(actor, spec, action))
+
+    def abilities(self, actor: Actor) -> frozenset[str]:
+        if actor.is_system:
+            return frozenset(ABILITIES)
+        return frozenset(a for name in actor.roles for a in self.roles.get(name, {}).get("abilities", []))
+
     def enabled(self, actor: Actor, spec: RecordTypeSpec) -> bool:
         """Whether the record type exists for the actor: a pilot is there only for its departments.
 
-        Admins see every type (they configure the pilots).
+        Whoever manages definitions sees every type (they configure the pilots).
         """
-        if spec.departments is None or "admin" in actor.roles:
+        if spec.departments is None or "manage_definitions" in self.abilities(actor):
             return True
         return actor.department in spec.departments
 
-    def rows(
-        self, actor: Actor, spec: RecordTypeSpec, table: Any, action: str = "read"
-    ) -> ColumnElement[bool]:
-        """A condition on `table` selecting the rows `actor` may `action`."""
-        return true()
+    # --- rows --------------------------------------------------------------
+
+    def rows(self, actor: Actor, spec: RecordTypeSpec, table: Any, action: str = "read") -> ColumnElement[bool]:
+        """A condition on `table` selecting the rows `actor` may `action` (none: false)."""
+        scopes = self.scopes(actor, spec, action)
+        if "all" in scopes:
+            return true()
+        conditions = [c for c in (self._condition(actor, table, scope) for scope in sorted(scopes)) if c is not None]
+        return or_(*conditions) if conditions else false()
+
+    def _condition(self, actor: Actor, table: Any, scope: str) -> ColumnElement[bool] | None:
+        from itpm.models import Person
+
+        c = table.c
+        if scope == "own" and actor.id is not None:
+            return c.created_by_id == actor.id
+        if scope == "assigned" and actor.id is not None:
+            return c.assignee_id == actor.id
+        if scope == "team" and actor.team_id is not None:
+            members = select(Person.id).where(Person.team_id == actor.team_id).scalar_subquery()
+            return or_(c.created_by_id.in_(members), c.owner_id.in_(members), c.assignee_id.in_(members))
+        if scope == "department" and actor.department_id is not None:
+            return c.department_id == actor.department_id
+        if scope == "client" and actor.client_id is not None:
+            return c.client_id == actor.client_id
+        return None
+
+    def allows(self, actor: Actor, spec: RecordTypeSpec, record: Any, action: str, team: Iterable[int] = ()) -> bool:
+        """Whether a record in hand (e.g. one about to be written) lies in the actor's rows for `action`.
+
+        `team` holds the ids of the actor's team members (for the team scope).
+        """
+        scopes = self.scopes(actor, spec, action)
+        members = set(team)
+        checks = {
+            "all": lambda: True,
+            "own": lambda: actor.id is not None and record.created_by_id == actor.id,
+            "assigned": lambda: actor.id is not None and record.assignee_id == actor.id,
+            "team": lambda: bool(members) and bool({record.created_by_id, record.owner_id, record.assignee_id} & members),
+            "department": lambda: actor.department_id is not None and record.department_id == actor.department_id,
+            "client": lambda: actor.client_id is not None and record.client_id == actor.client_id,
+        }
+        return any(checks[scope]() for scope in scopes)
+
+    # --- fields ------------------------------------------------------------
+
+    def field_rules(self, actor: Actor, spec: RecordTypeSpec) -> dict[str, str]:
+        """Each restricted field and its restriction, the least among the roles that may read the type."""
+        readers = [entry for entry in self._entries(actor, spec) if entry.get("read") is not None]
+        if not readers:
+            return {}
+        rank = {HIDDEN: 2, READ_ONLY: 1}
+        rules: dict[str, str] = {}
+        for name in spec.fields:
+            restrictions = [entry.get("fields", {}).get(name) for entry in readers]
+            least = min(restrictions, key=lambda r: rank.get(r, 0))
+            if least is not None:
+                rules[name] = least
+        return rules
 
     def hidden_fields(self, actor: Actor, spec: RecordTypeSpec) -> frozenset[str]:
-        return frozenset()
+        return frozenset(n for n, rule in self.field_rules(actor, spec).items() if rule == HIDDEN)
 
     def read_only_fields(self, actor: Actor, spec: RecordTypeSpec) -> frozenset[str]:
-        return frozenset()
+        return frozenset(n for n, rule in self.field_rules(actor, spec).items() if rule == READ_ONLY)

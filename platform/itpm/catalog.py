@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
+from itpm.access import Access
 from itpm.definitions.checks import Configuration
 from itpm.definitions.documents import Document
 from itpm.records.fields import RecordTypeSpec
@@ -44,6 +46,15 @@ class Catalog:
     @cached_property
     def validators(self) -> dict[str, RecordValidator]:
         return {name: RecordValidator(spec, self.forms[name]) for name, spec in self.record_types.items()}
+
+    @cached_property
+    def roles(self) -> dict[str, dict[str, Any]]:
+        """The published role definitions, by name (a role's name is its Flask-AppBuilder role's)."""
+        return {d.name: d.body for d in self.configuration.of_kind("role")}
+
+    @cached_property
+    def access(self) -> Access:
+        return Access(self.roles)
 
     def record_type(self, name: str) -> RecordTypeSpec:
         return self.record_types[name]

@@ -14,6 +14,8 @@ from flask import Flask
 
 from itpm import migrate
 from itpm.config import ROOT
+from itpm.permissions import sync_roles
+from itpm.definitions.checks import Configuration
 from itpm.definitions.documents import read_documents
 from itpm.definitions.registry import ImportResult
 from itpm.runtime import Runtime
@@ -40,10 +42,14 @@ def initialise(
     """Create or upgrade everything an installation needs; report what was created."""
     result = Initialised()
     migrate.upgrade(runtime.engine)
+    sync_security(_newest(app))  # the screens' own permissions, before roles are given theirs
     if starter_pack:
         result.starter_pack = import_starter_pack(runtime, starter_pack)
-    app = app.dispatcher.app if hasattr(app, "dispatcher") else app  # the newest revision
+    app = _newest(app)
     sync_security(app)
+    with runtime.session() as session:
+        sync_roles(session, Configuration(runtime.registry(session).live()))
+        session.commit()
     with app.app_context():
         sm = app.appbuilder.sm
         admin_role = sm.find_role(app.config["AUTH_ROLE_ADMIN"])
@@ -62,6 +68,11 @@ def initialise(
             else:
                 result.notes.append(f"the account {username!r} already exists; its password is unchanged")
     return result
+
+
+def _newest(app: Flask) -> Flask:
+    """The app of the newest revision (the shell from `create_app` dispatches to it)."""
+    return app.dispatcher.app if hasattr(app, "dispatcher") else app
 
 
 def import_starter_pack(runtime: Runtime, folders: list[Path]) -> ImportResult:

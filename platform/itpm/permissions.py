@@ -1,11 +1,18 @@
-"""Flask-AppBuilder permissions of the screens and APIs that definitions create.
+"""Flask-AppBuilder's roles and permissions, kept in step with the published definitions.
 
-Publishing a record type creates the permissions of its screens and API in
-the publishing transaction, and gives them to the admin role, so every process
-finds them in place when it builds the app of the new revision.
+Publishing definitions creates, in the publishing transaction, the permissions
+of the screens and APIs that record types bring, and sets each role's
+Flask-AppBuilder permissions from its `role` definition: what a role may do
+with records decides which screens it reaches (list and show for read, add for
+create, edit for write, delete for delete), and its abilities which admin
+screens. Which rows and fields it sees is decided per request by
+`itpm.access.Access`, not here. The admin role keeps every permission.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
 from sqlalchemy import select
@@ -16,6 +23,46 @@ from itpm.records.fields import RecordTypeSpec
 
 ADMIN_ROLE = "admin"
 RECORD_PERMISSIONS = ("can_list", "can_show", "can_add", "can_edit", "can_delete")
+#: Which record permission each action of a role gives.
+ACTION_PERMISSIONS = {"read": ("can_list", "can_show"), "create": ("can_add",), "write": ("can_edit",), "delete": ("can_delete",)}
+
+#: What every signed-in person may use: their own profile and password, people pickers, the menu.
+EVERYONE = {
+    "ResetMyPasswordView": None,
+    "UserInfoEditView": None,
+    "PeopleLookup": None,
+    "MenuApi": None,
+    "OpenApi": None,
+    "SwaggerView": None,
+    "NotificationView": None,
+    "UserDBModelView": ("can_userinfo", "resetmypassword", "userinfoedit"),
+}
+#: The views (and menu entries) each ability opens; None means every permission on the view.
+ABILITY_VIEWS: dict[str, dict[str, tuple[str, ...] | None]] = {
+    "manage_definitions": {
+        "DefinitionView": None,
+        "Configuration": None,
+        "Definitions": None,
+        "definitions_record_type": None,
+        "definitions_form": None,
+        "definitions_workflow": None,
+        "definitions_role": None,
+    },
+    "manage_users": {
+        "UserDBModelView": None,
+        "RoleModelView": ("can_list", "can_show"),
+        "DepartmentView": None,
+        "TeamView": None,
+        "Security": None,
+        "List Users": None,
+        "List Roles": None,
+        "Departments": None,
+        "Teams": None,
+    },
+    "read_audit": {"AuditView": None, "Audit log": None},
+    "administer_jobs": {"JobsView": None, "Jobs": None},
+    "manage_department": {"DepartmentAdminView": None, "My department": None},
+}
 
 
 def record_view_name(type_name: str) -> str:
@@ -33,9 +80,7 @@ def permission_view(session: Session, permission: str, view: str) -> PermissionV
     )
     if found is not None:
         return found
-    perm = session.scalar(select(Permission).where(Permission.name == permission)) or Permission(
-        name=permission
-    )
+    perm = session.scalar(select(Permission).where(Permission.name == permission)) or Permission(name=permission)
     menu = session.scalar(select(ViewMenu).where(ViewMenu.name == view)) or ViewMenu(name=view)
     session.add_all([perm, menu])
     found = PermissionView(permission=perm, view_menu=menu)
@@ -52,16 +97,61 @@ def record_type_permissions(session: Session, spec: RecordTypeSpec) -> list[Perm
     return found
 
 
+def _on_views(session: Session, views: dict[str, tuple[str, ...] | None]) -> list[PermissionView]:
+    """The existing permissions on the named views (those given, or all of them)."""
+    rows = session.execute(
+        select(PermissionView, Permission.name, ViewMenu.name)
+        .join(Permission, PermissionView.permission_id == Permission.id)
+        .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+        .where(ViewMenu.name.in_(list(views)))
+    )
+    return [pv for pv, permission, view in rows if views[view] is None or permission in views[view]]
+
+
+def role_permissions(session: Session, body: dict[str, Any], specs: Iterable[RecordTypeSpec]) -> set[PermissionView]:
+    """The Flask-AppBuilder permissions a role definition gives."""
+    granted = set(_on_views(session, EVERYONE))
+    records = body.get("records", {})
+    for spec in specs:
+        entry = records.get(spec.name, records.get("*"))
+        if not entry:
+            continue
+        view = record_view_name(spec.name)
+        for action, permissions in ACTION_PERMISSIONS.items():
+            if entry.get(action) is not None:
+                granted.update(permission_view(session, p, view) for p in permissions)
+        if entry.get("read") is not None:
+            granted.add(permission_view(session, "menu_access", spec.name))
+            granted.add(permission_view(session, "menu_access", spec.category["en"]))
+    for ability in body.get("abilities", []):
+        granted.update(_on_views(session, ABILITY_VIEWS.get(ability, {})))
+    return granted
+
+
 def publish_hook(session: Session, before: Configuration, after: Configuration) -> None:
-    """Create the permissions of every published record type; the admin role gets them all."""
+    """The registry's publish hook: permissions follow the configuration being published."""
+    sync_roles(session, after)
+
+
+def sync_roles(session: Session, configuration: Configuration) -> None:
+    """Create the permissions of every record type and set each defined role's permissions."""
+    specs = [RecordTypeSpec(d.body) for d in configuration.of_kind("record_type")]
     admin = session.scalar(select(Role).where(Role.name == ADMIN_ROLE))
     if admin is None:
         admin = Role(name=ADMIN_ROLE)
         session.add(admin)
     owned = set(admin.permissions)
-    for document in after.of_kind("record_type"):
-        for found in record_type_permissions(session, RecordTypeSpec(document.body)):
+    for spec in specs:
+        for found in record_type_permissions(session, spec):
             if found not in owned:
                 admin.permissions.append(found)
                 owned.add(found)
+    for document in configuration.of_kind("role"):
+        if document.name == ADMIN_ROLE:
+            continue  # the admin keeps every permission, whatever its definition says
+        role = session.scalar(select(Role).where(Role.name == document.name))
+        if role is None:
+            role = Role(name=document.name)
+            session.add(role)
+        role.permissions = sorted(role_permissions(session, document.body, specs), key=lambda pv: pv.id)
     session.flush()

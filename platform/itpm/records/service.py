@@ -86,7 +86,8 @@ class Records:
         self.session = session
         self.catalog = catalog
         self.actor = actor
-        self.access = access or Access()
+        self.access = access or catalog.access
+        self._team_members: list[int] | None = None
         self.clock = clock
         self.zone = ZoneInfo(timezone)
 
@@ -311,6 +312,8 @@ class Records:
     def create(self, type_name: str, data: dict[str, Any], system: dict[str, Any] | None = None) -> Any:
         """Create a record from `data` (defined fields, JSON form) and `system` fields it may set."""
         spec = self.spec(type_name)
+        if not self.access.can(self.actor, spec, "create"):
+            raise Forbidden(_("You may not create %(type)s records.", type=spec.name))
         system = dict(system or {})
         self._check_writable(spec, data, system, creating=True)
         data = self._with_defaults(spec, data)
@@ -334,6 +337,8 @@ class Records:
             field = spec.fields[name]
             setattr(record, field.column, to_column(field, value))
         self._inherit(spec, record)
+        if not self.access.allows(self.actor, spec, record, "create", self.team()):
+            raise Forbidden(_("You may not create this record: its client, department or people are outside what you may create."))
         record.number = next_number(self.session, spec.name, spec.numbering, now.astimezone(self.zone).date())
         self.session.add(record)
         self.session.flush()
@@ -391,6 +396,8 @@ class Records:
             if name in system:
                 setattr(record, f"{name}_id", values.get(name))
         self._inherit(spec, record)
+        if not self.access.allows(self.actor, spec, record, "write", self.team()):
+            raise Forbidden(_("This change would move the record out of what you may change."))
         after = self.data(record)
         changes = [
             {"path": pointer(["data", n]), "old": before.get(n), "new": after.get(n)}
@@ -471,6 +478,13 @@ class Records:
         return comment
 
     # --- rules --------------------------------------------------------------
+
+    def team(self) -> list[int]:
+        """The ids of the actor's team members (for the team scope of records in hand)."""
+        if self._team_members is None:
+            team_id = self.actor.team_id
+            self._team_members = list(self.session.scalars(select(Person.id).where(Person.team_id == team_id))) if team_id else []
+        return self._team_members
 
     def _check_writable(
         self, spec: RecordTypeSpec, data: dict[str, Any], system: dict[str, Any], creating: bool

@@ -73,10 +73,12 @@ def _add_views(appbuilder: AppBuilder) -> None:
     from itpm.web.api.definitions import DefinitionsApi
     from itpm.web.api.records import add_record_apis
     from itpm.web.views.definitions import add_definition_views
+    from itpm.web.views.people import add_people_views
     from itpm.web.views.records import add_record_views
 
     catalog = current_app.extensions["itpm_catalog"]
     add_record_views(appbuilder, catalog)
+    add_people_views(appbuilder)
     add_record_apis(appbuilder, catalog)
     add_definition_views(appbuilder)
     appbuilder.add_api(DefinitionsApi)

@@ -40,12 +40,17 @@ def field_path(name: str) -> str:
 
 
 def parse_form(
-    spec: RecordTypeSpec, form: FormSpec, formdata: MultiDict, files: MultiDict, zone: ZoneInfo
+    spec: RecordTypeSpec,
+    form: FormSpec,
+    formdata: MultiDict,
+    files: MultiDict,
+    zone: ZoneInfo,
+    unwritable: frozenset[str] = frozenset(),
 ) -> ParsedForm:
-    """Read the entries of `form` from a submitted HTML form."""
+    """Read the entries of `form` from a submitted HTML form (not those shown read-only or hidden)."""
     parsed = ParsedForm()
     for entry in form.entries:
-        if entry.readonly:
+        if entry.readonly or entry.field in unwritable:
             continue
         name = entry.field
         try:

@@ -19,12 +19,14 @@ from flask_appbuilder.security.sqla.models import (
 )
 from sqlalchemy import select
 
-from itpm.access import Access, Actor
+from itpm.access import Actor
 from itpm.models import Person
+from itpm.web.views.people import PersonView
 
 
 class ItpmSecurityManager(SecurityManager):
     user_model = Person
+    userdbmodelview = PersonView
 
     def permissions_of_roles(self, role_ids: frozenset[int]) -> frozenset[tuple[str, str]]:
         """Every (permission, view) the roles hold; read once per request."""
@@ -61,9 +63,9 @@ class ItpmSecurityManager(SecurityManager):
         actor = Actor.of(user)
         spec = catalog.record_types.get(view_name)  # a menu entry is named for its type
         if spec is not None:
-            return Access().enabled(actor, spec)
+            return catalog.access.enabled(actor, spec)
         in_category = [s for s in catalog.record_types.values() if s.category["en"] == view_name]
-        return not in_category or any(Access().enabled(actor, s) for s in in_category)
+        return not in_category or any(catalog.access.enabled(actor, s) for s in in_category)
 
     def is_item_public(self, permission_name: str, view_name: str) -> bool:
         cache = g.setdefault("_itpm_public_role", {}) if has_request_context() else {}

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import or_, select
 
-from itpm.access import Access, Actor
+from itpm.access import Actor
 from itpm.catalog import Catalog
 from itpm.files import FileRefused, file_path, store_file
 from itpm.models import Department, Person, StoredFile
@@ -343,7 +343,12 @@ class RecordView(ModelView):
         problems: list[Any] = []
         if request.method == "POST":
             parsed = parse_form(
-                self.spec, current_catalog().forms[self.type_name], request.form, request.files, person_zone()
+                self.spec,
+                current_catalog().forms[self.type_name],
+                request.form,
+                request.files,
+                person_zone(),
+                self._unwritable(records),
             )
             values = {**parsed.data, **parsed.system}
             problems = self._with_other_problems(records, parsed)
@@ -375,7 +380,12 @@ class RecordView(ModelView):
         conflict = None
         if request.method == "POST":
             parsed = parse_form(
-                self.spec, current_catalog().forms[self.type_name], request.form, request.files, person_zone()
+                self.spec,
+                current_catalog().forms[self.type_name],
+                request.form,
+                request.files,
+                person_zone(),
+                self._unwritable(records),
             )
             values = {**values, **parsed.data, **parsed.system}
             problems = self._with_other_problems(records, parsed, pk)
@@ -428,6 +438,12 @@ class RecordView(ModelView):
             return redirect(url_for(".show", pk=pk))
         flash(_("%(number)s was deleted.", number=number), "success")
         return redirect(url_for(".list"))
+
+    def _unwritable(self, records: Records) -> frozenset[str]:
+        """Fields the person's roles hide or make read-only: the form has no input for them."""
+        return records.access.hidden_fields(records.actor, self.spec) | records.access.read_only_fields(
+            records.actor, self.spec
+        )
 
     def _with_other_problems(self, records: Records, parsed: Any, record_id: int | None = None) -> list[Any]:
         """Values the form could not read, and everything else wrong with the rest, all at once."""
@@ -778,7 +794,7 @@ def hide_pilot(spec: RecordTypeSpec) -> Any:
                 if current_user_jwt and getattr(current_user_jwt, "is_active", False)
                 else None
             )
-        if user is not None and not Access().enabled(Actor.of(user), spec):
+        if user is not None and not current_catalog().access.enabled(Actor.of(user), spec):
             abort(404)
 
     return gate

@@ -1,0 +1,224 @@
+"""SLA clocks: how much of its target a ticket has used, when it is due, whether it was late.
+
+A clock starts when the ticket is created and stops at its first response
+(or its resolution). It counts the business time of a calendar and stands
+still while the ticket is in a pausing state, such as waiting for the client.
+A reading is computed from the ticket's state history, the terms in force and
+the moment `now` passed in, so it is the same in a request, a worker and a
+test. Scheduling the warning and breach jobs is the automation engine's work:
+it reads `warn_at` and `due_at` here.
+
+When a ticket's terms change (its priority is raised, its client changes),
+the time already counted and the time already paused stay as they were, each
+counted by the terms in force then; the new target applies to their sum.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from itpm.sla.calendar import (
+    BusinessCalendar,
+    add_business_time,
+    business_time_between,
+    calendar_from_definition,
+    to_utc,
+)
+
+FIRST_RESPONSE = "first_response"
+RESOLUTION = "resolution"
+#: The clocks an SLA runs on a ticket; an `sla` definition sets `<clock>_minutes` per priority.
+CLOCKS = (FIRST_RESPONSE, RESOLUTION)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What one clock of one ticket counts by: a calendar, a target, pausing states, a warning."""
+
+    calendar: BusinessCalendar
+    target: dt.timedelta
+    pausing_states: frozenset[str] = frozenset()
+    #: The share of the target at which a warning is due (0.8: at 80 %), or None for no warning.
+    warning_share: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.target <= dt.timedelta(0):
+            raise ValueError(f"an SLA target must be longer than nothing, not {self.target}")
+        if self.warning_share is not None and not 0 < self.warning_share < 1:
+            raise ValueError(f"a warning share lies between 0 and 1, not {self.warning_share}")
+
+
+@dataclass(frozen=True)
+class ClockReading:
+    """One clock of one ticket, as of a moment.
+
+    Durations are business time. A running clock is late once `now` is past
+    `due_at`; a stopped one was on time if it stopped at or before `due_at`.
+    While a clock is paused and not yet late, `due_at` and `warn_at` are None:
+    they are not known until it runs again.
+    """
+
+    target: dt.timedelta
+    elapsed: dt.timedelta
+    paused: dt.timedelta
+    due_at: dt.datetime | None
+    warn_at: dt.datetime | None
+    warned_at: dt.datetime | None
+    breached_at: dt.datetime | None
+    is_paused: bool
+    is_stopped: bool
+
+    @property
+    def time_left(self) -> dt.timedelta:
+        """Business time left before the target; negative once it is over."""
+        return self.target - self.elapsed
+
+    @property
+    def warned(self) -> bool:
+        return self.warned_at is not None
+
+    @property
+    def breached(self) -> bool:
+        return self.breached_at is not None
+
+
+def read_clock(
+    history: Sequence[tuple[dt.datetime, str]],
+    terms: Terms,
+    *,
+    now: dt.datetime,
+    stopped_at: dt.datetime | None = None,
+    changes: Sequence[tuple[dt.datetime, Terms]] = (),
+) -> ClockReading:
+    """Read a clock from a ticket's state history [(moment, state), ...], oldest first.
+
+    The first entry is the ticket's creation, when the clock starts. `terms`
+    are in force from then, each of `changes` from its moment on. A stop or a
+    change after `now` has not happened yet.
+    """
+    if not history:
+        raise ValueError("a clock starts with the ticket's creation: the state history is empty")
+    history = [(to_utc(m), state) for m, state in history]
+    changes = [(to_utc(m), t) for m, t in changes]
+    now = to_utc(now)
+    stopped_at = to_utc(stopped_at) if stopped_at is not None else None
+    start = history[0][0]
+    _in_order([m for m, _ in history], "the state history")
+    _in_order([m for m, _ in changes], "the changes of terms")
+    if now < start:
+        raise ValueError(f"the clock is read at {now.isoformat()}, before it started at {start.isoformat()}")
+    if stopped_at is not None and stopped_at < start:
+        raise ValueError(f"the clock stopped at {stopped_at.isoformat()}, before it started")
+    is_stopped = stopped_at is not None and stopped_at <= now
+    end = stopped_at if is_stopped and stopped_at is not None else now
+    timeline = [(start, terms), *((max(m, start), t) for m, t in changes if m <= end)]
+    current = timeline[-1][1]
+    warn_target = current.target * current.warning_share if current.warning_share else None
+
+    state_moments = [m for m, _ in history]
+    terms_moments = [m for m, _ in timeline]
+    moments = sorted({m for m in state_moments if m <= end} | set(terms_moments))
+    elapsed = paused = dt.timedelta(0)
+    due_at: dt.datetime | None = None
+    warn_at: dt.datetime | None = None
+    is_paused = False
+    for piece_start, piece_end in zip(moments, [*moments[1:], end], strict=True):
+        state = history[bisect_right(state_moments, piece_start) - 1][1]
+        piece_terms = timeline[bisect_right(terms_moments, piece_start) - 1][1]
+        counted = business_time_between(piece_terms.calendar, piece_start, piece_end)
+        is_paused = state in piece_terms.pausing_states
+        if is_paused:
+            paused += counted
+            continue
+        due_at = due_at or _crossing(piece_terms.calendar, piece_start, elapsed, counted, current.target)
+        if warn_target is not None:
+            warn_at = warn_at or _crossing(piece_terms.calendar, piece_start, elapsed, counted, warn_target)
+        elapsed += counted
+    if not is_paused:
+        due_at = due_at or add_business_time(current.calendar, end, current.target - elapsed)
+        if warn_target is not None:
+            warn_at = warn_at or add_business_time(current.calendar, end, warn_target - elapsed)
+    return ClockReading(
+        target=current.target,
+        elapsed=elapsed,
+        paused=paused,
+        due_at=due_at,
+        warn_at=warn_at,
+        warned_at=warn_at if warn_at is not None and warn_at < end else None,
+        breached_at=due_at if due_at is not None and due_at < end else None,
+        is_paused=is_paused and not is_stopped,
+        is_stopped=is_stopped,
+    )
+
+
+def _crossing(
+    calendar: BusinessCalendar,
+    start: dt.datetime,
+    before: dt.timedelta,
+    counted: dt.timedelta,
+    threshold: dt.timedelta,
+) -> dt.datetime | None:
+    """When a piece of running time that began with `before` counted reaches `threshold`, if it does."""
+    if before + counted < threshold:
+        return None
+    return add_business_time(calendar, start, threshold - before)
+
+
+def _in_order(moments: Sequence[dt.datetime], what: str) -> None:
+    for earlier, later in zip(moments, moments[1:], strict=False):
+        if later < earlier:
+            raise ValueError(f"{what} is not in time order: {later.isoformat()} after {earlier.isoformat()}")
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """An `sla` definition ready to evaluate: its calendar and its targets by priority and by client."""
+
+    calendar: BusinessCalendar
+    #: priority -> clock -> target
+    targets: Mapping[str, Mapping[str, dt.timedelta]] = field(hash=False)
+    #: client (the client organisation's record number) -> priority -> clock -> target
+    client_targets: Mapping[str, Mapping[str, Mapping[str, dt.timedelta]]] = field(hash=False)
+    pausing_states: frozenset[str] = frozenset()
+    warning_share: float | None = None
+    priority_field: str = "priority"
+
+    def terms(self, clock: str, priority: str, client: str | None = None) -> Terms | None:
+        """The terms of a ticket's clock, or None if the policy sets no target for it.
+
+        A client's own target for a priority replaces the general one.
+        """
+        if clock not in CLOCKS:
+            raise ValueError(f"{clock!r} is not an SLA clock; clocks: {', '.join(CLOCKS)}")
+        own = self.client_targets.get(client, {}).get(priority, {}) if client else {}
+        target = own.get(clock) or self.targets.get(priority, {}).get(clock)
+        if target is None:
+            return None
+        return Terms(self.calendar, target, self.pausing_states, self.warning_share)
+
+
+def policy_from_definition(body: Mapping[str, Any]) -> SlaPolicy:
+    """The policy of a valid `sla` definition."""
+    return SlaPolicy(
+        calendar=calendar_from_definition(body["calendar"]),
+        targets={priority: _targets(t) for priority, t in body["targets"].items()},
+        client_targets={
+            client: {priority: _targets(t) for priority, t in by_priority.items()}
+            for client, by_priority in body.get("clients", {}).items()
+        },
+        pausing_states=frozenset(body.get("pausing_states", ())),
+        warning_share=body.get("warning_share"),
+        priority_field=body.get("priority_field", "priority"),
+    )
+
+
+def _targets(minutes: Mapping[str, int]) -> dict[str, dt.timedelta]:
+    return {
+        clock: dt.timedelta(minutes=minutes[f"{clock}_minutes"])
+        for clock in CLOCKS
+        if f"{clock}_minutes" in minutes
+    }

@@ -1,0 +1,123 @@
+"""People and where they belong: users (Flask-AppBuilder's screens, with department,
+team, client organisation, manager, language and time zone), departments, teams,
+and the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_appbuilder import AppBuilder, ModelView
+from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.views import UserDBModelView
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from wtforms import SelectField
+
+from itpm.models import AuditEntry, Department, Team
+from itpm.records.fields import CLIENT_TYPE
+
+PEOPLE_COLUMNS = ["department", "team", "client_id", "manager_id", "locale", "timezone"]
+PEOPLE_LABELS = {
+    "department": _l("Department"),
+    "team": _l("Team"),
+    "client_id": _l("Client organisation"),
+    "manager_id": _l("Manager"),
+    "locale": _l("Language"),
+    "timezone": _l("Time zone"),
+}
+
+
+def _client_choices() -> list[tuple[str, str]]:
+    """Client organisations to pick a client user's from (the customer records)."""
+    catalog = current_app.extensions["itpm_catalog"]
+    choices = [("", "—")]
+    if CLIENT_TYPE in catalog.record_types:
+        model = catalog.models.models[CLIENT_TYPE]
+        session = current_app.extensions["itpm"].sessions()
+        choices += [(str(r.id), str(r)) for r in session.scalars(select(model).order_by(model.number))]
+    return choices
+
+
+def _manager_choices() -> list[tuple[str, str]]:
+    from itpm.models import Person
+
+    session = current_app.extensions["itpm"].sessions()
+    people = session.scalars(select(Person).where(Person.active.is_(True)).order_by(Person.first_name))
+    return [("", "—")] + [(str(p.id), f"{p.first_name} {p.last_name} ({p.username})") for p in people]
+
+
+def _optional_int(value: Any) -> int | None:
+    return int(value) if value not in (None, "", "None") else None
+
+
+PEOPLE_FIELDS = {
+    "client_id": SelectField(
+        PEOPLE_LABELS["client_id"],
+        choices=_client_choices,
+        coerce=_optional_int,
+        widget=Select2Widget(),
+        description=_l("For a client's users: the organisation whose records they see."),
+    ),
+    "manager_id": SelectField(PEOPLE_LABELS["manager_id"], choices=_manager_choices, coerce=_optional_int, widget=Select2Widget()),
+    "locale": SelectField(PEOPLE_LABELS["locale"], choices=[("", "—"), ("zh", "中文"), ("en", "English")]),
+}
+
+
+class PersonView(UserDBModelView):
+    """Flask-AppBuilder's user screens, with where a person belongs."""
+
+    list_columns = ["first_name", "last_name", "username", "email", "department", "team", "active", "roles"]
+    add_columns = [*UserDBModelView.add_columns, *PEOPLE_COLUMNS]
+    edit_columns = ["first_name", "last_name", "username", "active", "email", "roles", *PEOPLE_COLUMNS]
+    show_fieldsets = [
+        *UserDBModelView.show_fieldsets,
+        (_l("Where they belong"), {"fields": PEOPLE_COLUMNS, "expanded": True}),
+    ]
+    search_columns = ["first_name", "last_name", "username", "email", "department", "team", "active", "roles"]
+    label_columns = {**UserDBModelView.label_columns, **PEOPLE_LABELS}
+    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, **PEOPLE_FIELDS}
+    edit_form_extra_fields = PEOPLE_FIELDS
+
+
+class DepartmentView(ModelView):
+    datamodel = SQLAInterface(Department)
+    list_columns = ["name", "title_en", "title_zh"]
+    add_columns = edit_columns = show_columns = ["name", "title_en", "title_zh"]
+    label_columns = {"name": _l("Name"), "title_en": _l("Title (English)"), "title_zh": _l("Title (Chinese)")}
+    base_order = ("name", "asc")
+
+
+class TeamView(ModelView):
+    datamodel = SQLAInterface(Team)
+    list_columns = ["name", "title_en", "title_zh", "department"]
+    add_columns = edit_columns = show_columns = ["name", "title_en", "title_zh", "department"]
+    label_columns = {
+        "name": _l("Name"),
+        "title_en": _l("Title (English)"),
+        "title_zh": _l("Title (Chinese)"),
+        "department": _l("Department"),
+    }
+    base_order = ("name", "asc")
+
+
+class AuditView(ModelView):
+    """Who changed which definition, and when: read only."""
+
+    datamodel = SQLAInterface(AuditEntry)
+    base_permissions = ["can_list", "can_show"]
+    list_columns = ["at", "actor", "action", "target"]
+    show_columns = ["at", "actor", "action", "target", "detail"]
+    search_columns = ["actor", "action", "target", "at"]
+    base_order = ("at", "desc")
+    label_columns = {"at": _l("When"), "actor": _l("Who"), "action": _l("Action"), "target": _l("What"), "detail": _l("Details")}
+    formatters_columns = {"at": lambda v: v.strftime("%Y-%m-%d %H:%M:%S UTC") if v else ""}
+
+
+def add_people_views(appbuilder: AppBuilder) -> None:
+    appbuilder.add_view(DepartmentView, "Departments", label=_l("Departments"), icon="fa-sitemap", category="Security")
+    appbuilder.add_view(TeamView, "Teams", label=_l("Teams"), icon="fa-users", category="Security")
+    appbuilder.add_view(AuditView, "Audit log", label=_l("Audit log"), icon="fa-history", category="Security")
+
