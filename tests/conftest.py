@@ -51,7 +51,13 @@ FAST_HASHING = {"FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 
 
 def settings_for(url: str, instance: Path, **extra: Any) -> Settings:
-    return Settings(database_url=url, secret_key=SECRET, instance_path=instance, extra={**FAST_HASHING, **extra.pop("extra", {})}, **extra)
+    return Settings(
+        database_url=url,
+        secret_key=SECRET,
+        instance_path=instance,
+        extra={**FAST_HASHING, **extra.pop("extra", {})},
+        **extra,
+    )
 
 
 def _initialise(url: str, instance: Path) -> None:

@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import update
 
 from conftest import BACKENDS, api_token, databases, login, settings_for
-from itpm.web.app import create_app
 from itpm.access import Actor
 from itpm.config import ROOT
 from itpm.models import Department, Person, Team
 from itpm.records.service import Records
+from itpm.web.app import create_app
 
 ROLES = ["admin", "project_manager", "engineer", "support_agent", "account_manager", "finance", "client"]
 TYPES = ["customer", "project", "task", "incident", "change_request"]
@@ -71,9 +71,12 @@ class World:
     users: dict[str, int]
     records: dict[tuple[str, str, str], int]  # (actor role, type, relation) -> record id
     places: dict[str, int]  # department and team ids: d1, d2, t1, t2, t3
+    numbers: dict[tuple[str, int], str]  # (type, record id) -> record number
 
 
-def _user(sm: Any, session: Any, username: str, role: str, department: int, team: int, client: int | None = None) -> int:
+def _user(
+    sm: Any, session: Any, username: str, role: str, department: int, team: int, client: int | None = None
+) -> int:
     user = sm.add_user(username, username, "Test", f"{username}@itpm.invalid", [sm.find_role(role)], PASSWORD)
     assert user, username
     user.department_id, user.team_id, user.client_id = department, team, client
@@ -86,10 +89,16 @@ def build_world(app: Any, runtime: Any) -> World:
     with flask_app.app_context():
         sm = flask_app.appbuilder.sm
         session = sm.session
-        d1, d2 = Department(name="delivery", title_en="Delivery", title_zh="交付部"), Department(name="support", title_en="Support", title_zh="运维部")
+        d1, d2 = (
+            Department(name="delivery", title_en="Delivery", title_zh="交付部"),
+            Department(name="support", title_en="Support", title_zh="运维部"),
+        )
         session.add_all([d1, d2])
         session.flush()
-        t1, t2, t3 = (Team(name=n, title_en=n, title_zh=n, department_id=d) for n, d in (("t1", d1.id), ("t2", d1.id), ("t3", d2.id)))
+        t1, t2, t3 = (
+            Team(name=n, title_en=n, title_zh=n, department_id=d)
+            for n, d in (("t1", d1.id), ("t2", d1.id), ("t3", d2.id))
+        )
         session.add_all([t1, t2, t3])
         session.commit()
         ids = {"d1": d1.id, "d2": d2.id, "t1": t1.id, "t2": t2.id, "t3": t3.id}
@@ -103,7 +112,12 @@ def build_world(app: Any, runtime: Any) -> World:
     with flask_app.app_context():
         sm = flask_app.appbuilder.sm
         session = sm.session
-        users = {role: _user(sm, session, f"m_{role}", role, ids["d1"], ids["t1"], c1 if role == "client" else None) for role in ROLES}
+        users = {
+            role: _user(
+                sm, session, f"m_{role}", role, ids["d1"], ids["t1"], c1 if role == "client" else None
+            )
+            for role in ROLES
+        }
         peers = {
             "same_team": _user(sm, session, "m_peer_team", "engineer", ids["d1"], ids["t1"]),
             "same_department": _user(sm, session, "m_peer_dept", "engineer", ids["d1"], ids["t2"]),
@@ -117,23 +131,49 @@ def build_world(app: Any, runtime: Any) -> World:
         "other_client": (peers["other_department"], ids["d2"], c2, None),
     }
     records: dict[tuple[str, str, str], int] = {}
+    numbers: dict[tuple[str, int], str] = {}
     with runtime.session() as session:
         system = Records(session, runtime.catalog(), Actor.system())
         base = system.create(
-            "project", {"name": "Base", "project_type": "outsourcing", "phase": "execution", "start_date": "2026-01-01", "due_date": "2026-12-31"}
+            "project",
+            {
+                "name": "Base",
+                "project_type": "outsourcing",
+                "phase": "execution",
+                "start_date": "2026-01-01",
+                "due_date": "2026-12-31",
+            },
         ).id
         data = {
             "customer": lambda: {"name": "Initech"},
-            "project": lambda: {"name": "Rollout", "project_type": "implementation", "phase": "execution", "start_date": "2026-01-01", "due_date": "2026-12-31"},
+            "project": lambda: {
+                "name": "Rollout",
+                "project_type": "implementation",
+                "phase": "execution",
+                "start_date": "2026-01-01",
+                "due_date": "2026-12-31",
+            },
             "task": lambda: {"title": "Install", "project": base},
             "incident": lambda: {"title": "VPN down", "priority": "P3", "category": "network"},
-            "change_request": lambda: {"title": "Add SSO", "impact": "low", "urgency": "normal", "project": base},
+            "change_request": lambda: {
+                "title": "Add SSO",
+                "impact": "low",
+                "urgency": "normal",
+                "project": base,
+            },
         }
 
         def make(type_name: str, creator: int, department: int, client: int, assignee: int | None) -> int:
             record = system.create(type_name, data[type_name]())
+            numbers[(type_name, record.id)] = record.number
             model = system.model(type_name)
-            values = {"created_by_id": creator, "owner_id": creator, "department_id": department, "client_id": client, "assignee_id": assignee}
+            values = {
+                "created_by_id": creator,
+                "owner_id": creator,
+                "department_id": department,
+                "client_id": client,
+                "assignee_id": assignee,
+            }
             session.execute(update(model).where(model.id == record.id).values(**values))
             return record.id
 
@@ -143,9 +183,11 @@ def build_world(app: Any, runtime: Any) -> World:
                 for relation, record_id in shared.items():
                     records[(role, type_name, relation)] = record_id
                 records[(role, type_name, "own")] = make(type_name, users[role], ids["d1"], c1, None)
-                records[(role, type_name, "assigned")] = make(type_name, peers["other_department"], ids["d2"], c2, users[role])
+                records[(role, type_name, "assigned")] = make(
+                    type_name, peers["other_department"], ids["d2"], c2, users[role]
+                )
         session.commit()
-    return World(users, records, ids)
+    return World(users, records, ids, numbers)
 
 
 def sign_in(app: Any) -> dict[str, tuple[Any, dict[str, str]]]:
@@ -160,7 +202,11 @@ def sign_in(app: Any) -> dict[str, tuple[Any, dict[str, str]]]:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def shared(request: pytest.FixtureRequest, template_databases: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, dict[str, Any]]]:
+def shared(
+    request: pytest.FixtureRequest,
+    template_databases: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[World, dict[str, Any]]]:
     """One world per backend for the tests that only read, or write nothing the others count on."""
     if request.param == "postgres":
         request.applymarker(pytest.mark.postgres)
@@ -196,7 +242,10 @@ def test_reading_through_the_api_and_the_screens(role: str, world: World, client
     wrong = []
     for type_name in TYPES:
         can_read_type = any(expected(role, type_name, "read", r) for r in RELATIONS) or bool(
-            role_rules(role).get("records", {}).get(type_name, role_rules(role).get("records", {}).get("*", {})).get("read")
+            role_rules(role)
+            .get("records", {})
+            .get(type_name, role_rules(role).get("records", {}).get("*", {}))
+            .get("read")
         )
         for relation in RELATIONS:
             record_id = world.records[(role, type_name, relation)]
@@ -216,11 +265,20 @@ def test_lists_count_only_visible_rows(role: str, world: World, clients: dict[st
     for type_name in TYPES:
         response = browser.get(f"/api/v1/records/{type_name}/?q=(page_size:100)", headers=headers)
         if response.status_code == 403:
-            assert not role_rules(role).get("records", {}).get(type_name, role_rules(role).get("records", {}).get("*", {})).get("read")
+            assert (
+                not role_rules(role)
+                .get("records", {})
+                .get(type_name, role_rules(role).get("records", {}).get("*", {}))
+                .get("read")
+            )
             continue
         ids = {r["id"] for r in response.get_json()["result"]}
-        mine = {world.records[(role, type_name, r)] for r in RELATIONS if expected(role, type_name, "read", r)}
-        others = {world.records[(role, type_name, r)] for r in RELATIONS if not expected(role, type_name, "read", r)}
+        mine = {
+            world.records[(role, type_name, r)] for r in RELATIONS if expected(role, type_name, "read", r)
+        }
+        others = {
+            world.records[(role, type_name, r)] for r in RELATIONS if not expected(role, type_name, "read", r)
+        }
         assert mine <= ids, (type_name, "missing visible rows")
         assert not (others & ids), (type_name, "shows rows it must not")
         assert response.get_json()["count"] == len(ids)
@@ -263,15 +321,28 @@ def test_creating(role: str, world: World, clients: dict[str, Any]) -> None:
     own_project = world.records[(role, "project", "own")]
     payloads = {
         "customer": {"name": "Umbrella"},
-        "project": {"name": "New", "project_type": "outsourcing", "phase": "initiation", "start_date": "2026-01-01", "due_date": "2026-06-30"},
+        "project": {
+            "name": "New",
+            "project_type": "outsourcing",
+            "phase": "initiation",
+            "start_date": "2026-01-01",
+            "due_date": "2026-06-30",
+        },
         "task": {"title": "Plan", "project": own_project},
         "incident": {"title": "Printer", "priority": "P4", "category": "desktop"},
-        "change_request": {"title": "More disk", "project": own_project, "impact": "low", "urgency": "normal"},
+        "change_request": {
+            "title": "More disk",
+            "project": own_project,
+            "impact": "low",
+            "urgency": "normal",
+        },
     }
     for type_name in TYPES:
         rules = role_rules(role).get("records", {})
         allowed = rules.get(type_name, rules.get("*", {})).get("create") is not None
-        response = browser.post(f"/api/v1/records/{type_name}/", json={"data": payloads[type_name]}, headers=headers)
+        response = browser.post(
+            f"/api/v1/records/{type_name}/", json={"data": payloads[type_name]}, headers=headers
+        )
         assert response.status_code == (201 if allowed else 403), (type_name, response.get_json())
         form = browser.get(f"/records/{type_name}/add/").status_code
         assert form == (200 if allowed else 403), type_name
@@ -281,19 +352,27 @@ def test_a_client_cannot_file_for_another_client(world: World, clients: dict[str
     browser, headers = clients["client"]
     other = world.records[("client", "customer", "other_client")]
     response = browser.post(
-        "/api/v1/records/incident/", json={"data": {"title": "x", "priority": "P4", "category": "desktop"}, "client": other}, headers=headers
+        "/api/v1/records/incident/",
+        json={"data": {"title": "x", "priority": "P4", "category": "desktop"}, "client": other},
+        headers=headers,
     )
     assert response.status_code == 422  # the other client is not even visible: no such client
-    assert response.get_json()["errors"] == [{"path": "/client", "message": f"there is no client with id {other}"}]
+    assert response.get_json()["errors"] == [
+        {"path": "/client", "message": f"there is no client with id {other}"}
+    ]
 
 
 def test_a_client_cannot_move_a_ticket_to_another_project(world: World, clients: dict[str, Any]) -> None:
     browser, headers = clients["client"]
     mine = world.records[("client", "incident", "own")]
     theirs = world.records[("client", "project", "other_client")]
-    response = browser.put(f"/api/v1/records/incident/{mine}", json={"version": 1, "data": {"project": theirs}}, headers=headers)
+    response = browser.put(
+        f"/api/v1/records/incident/{mine}", json={"version": 1, "data": {"project": theirs}}, headers=headers
+    )
     assert response.status_code == 422
-    assert response.get_json()["errors"] == [{"path": "/data/project", "message": f"there is no project with id {theirs}"}]
+    assert response.get_json()["errors"] == [
+        {"path": "/data/project", "message": f"there is no project with id {theirs}"}
+    ]
 
 
 def test_type_ahead_offers_only_visible_records(world: World, clients: dict[str, Any]) -> None:
@@ -301,7 +380,9 @@ def test_type_ahead_offers_only_visible_records(world: World, clients: dict[str,
     found = {r["id"] for r in browser.get("/records/project/lookup/?q=").get_json()["results"]}
     assert world.records[("client", "project", "other_client")] not in found
     assert world.records[("client", "project", "own")] in found
-    guessed = browser.get(f"/records/project/lookup/?ids={world.records[('client', 'project', 'other_client')]}").get_json()
+    guessed = browser.get(
+        f"/records/project/lookup/?ids={world.records[('client', 'project', 'other_client')]}"
+    ).get_json()
     assert guessed == {"results": []}
 
 
@@ -314,15 +395,23 @@ def test_hidden_fields_are_absent_everywhere(own_world: tuple[World, dict[str, A
         session.commit()
     browser, headers = clients["client"]
     record = browser.get(f"/api/v1/records/project/{project_id}", headers=headers).get_json()
-    assert "budget_spent" not in record["data"] and "budget_plan" not in record["data"] and record["data"]["progress"] == 40
+    assert (
+        "budget_spent" not in record["data"]
+        and "budget_plan" not in record["data"]
+        and record["data"]["progress"] == 40
+    )
     listed = browser.get("/api/v1/records/project/?q=(page_size:100)", headers=headers).get_json()["result"]
     assert all("budget_spent" not in r["data"] for r in listed)
-    history = browser.get(f"/api/v1/records/project/{project_id}/history", headers=headers).get_json()["result"]
+    history = browser.get(f"/api/v1/records/project/{project_id}/history", headers=headers).get_json()[
+        "result"
+    ]
     paths = [c["path"] for e in history for c in e["changes"]]
     assert "/data/progress" in paths and "/data/budget_spent" not in paths
     page = browser.get(f"/records/project/show/{project_id}").get_data(as_text=True)
     assert "123,456" not in page and "Spent (CNY)" not in page and "已花费" not in page
-    manager_page = clients["project_manager"][0].get(f"/records/project/show/{project_id}").get_data(as_text=True)
+    manager_page = (
+        clients["project_manager"][0].get(f"/records/project/show/{project_id}").get_data(as_text=True)
+    )
     assert "123,456" in manager_page
 
 
@@ -330,16 +419,26 @@ def test_writing_a_read_only_field_is_403_naming_it(own_world: tuple[World, dict
     world, clients = own_world
     browser, headers = clients["finance"]
     project_id = world.records[("finance", "project", "same_department")]
-    refused = browser.put(f"/api/v1/records/project/{project_id}", json={"version": 1, "data": {"name": "Renamed"}}, headers=headers)
+    refused = browser.put(
+        f"/api/v1/records/project/{project_id}",
+        json={"version": 1, "data": {"name": "Renamed"}},
+        headers=headers,
+    )
     assert refused.status_code == 403
     assert refused.get_json()["errors"] == [{"path": "/data/name", "message": "is read-only for you"}]
-    allowed = browser.put(f"/api/v1/records/project/{project_id}", json={"version": 1, "data": {"budget_spent": 1000}}, headers=headers)
+    allowed = browser.put(
+        f"/api/v1/records/project/{project_id}",
+        json={"version": 1, "data": {"budget_spent": 1000}},
+        headers=headers,
+    )
     assert allowed.status_code == 200
     form = browser.get(f"/records/project/edit/{project_id}").get_data(as_text=True)
     assert 'name="name"' not in form and 'name="budget_spent"' in form
 
 
-def test_a_role_change_takes_effect_on_the_next_request(own_world: tuple[World, dict[str, Any]], runtime: Any) -> None:
+def test_a_role_change_takes_effect_on_the_next_request(
+    own_world: tuple[World, dict[str, Any]], runtime: Any
+) -> None:
     world, clients = own_world
     browser, headers = clients["engineer"]
     record_id = world.records[("engineer", "incident", "same_team")]
@@ -360,7 +459,9 @@ def test_a_role_change_takes_effect_on_the_next_request(own_world: tuple[World, 
     assert browser.get("/records/incident/list/").status_code == 403
 
 
-def test_a_users_new_role_takes_effect_on_the_next_request(app: Any, own_world: tuple[World, dict[str, Any]]) -> None:
+def test_a_users_new_role_takes_effect_on_the_next_request(
+    app: Any, own_world: tuple[World, dict[str, Any]]
+) -> None:
     world, clients = own_world
     browser, headers = clients["client"]
     record_id = world.records[("client", "incident", "other_client")]
@@ -372,20 +473,73 @@ def test_a_users_new_role_takes_effect_on_the_next_request(app: Any, own_world: 
         user.roles = [sm.find_role("support_agent")]
         user.client_id = None
         sm.session.commit()
-    assert browser.get(f"/records/incident/show/{world.records[('client', 'incident', 'same_department')]}").status_code == 200
+    assert (
+        browser.get(
+            f"/records/incident/show/{world.records[('client', 'incident', 'same_department')]}"
+        ).status_code
+        == 200
+    )
 
 
 def test_a_record_cannot_be_created_outside_ones_own_rows(world: World, clients: dict[str, Any]) -> None:
     browser, headers = clients["client"]
     orphan = browser.post(
-        "/api/v1/records/incident/", json={"data": {"title": "x", "priority": "P4", "category": "desktop"}, "client": None}, headers=headers
+        "/api/v1/records/incident/",
+        json={"data": {"title": "x", "priority": "P4", "category": "desktop"}, "client": None},
+        headers=headers,
     )
     assert orphan.status_code == 403  # a client's ticket must belong to their organisation
     manager, manager_headers = clients["project_manager"]
     d2 = world.places["d2"]
     elsewhere = manager.post(
         "/api/v1/records/project/",
-        json={"data": {"name": "Not mine", "project_type": "outsourcing", "phase": "initiation", "start_date": "2026-01-01", "due_date": "2026-02-01"}, "department": d2},
+        json={
+            "data": {
+                "name": "Not mine",
+                "project_type": "outsourcing",
+                "phase": "initiation",
+                "start_date": "2026-01-01",
+                "due_date": "2026-02-01",
+            },
+            "department": d2,
+        },
         headers=manager_headers,
     )
     assert elsewhere.status_code == 403
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_exporting(role: str, world: World, clients: dict[str, Any]) -> None:
+    """A CSV export holds the rows the role may export, without its hidden fields; no export right, 403."""
+    import csv
+    import io
+
+    browser, headers = clients[role]
+    for type_name in TYPES:
+        rules = role_rules(role).get("records", {})
+        entry = rules.get(type_name, rules.get("*", {}))
+        response = browser.get(f"/api/v1/records/{type_name}/export.csv", headers=headers)
+        page = browser.get(f"/records/{type_name}/export/")
+        if entry.get("export") is None:
+            assert (response.status_code, page.status_code) == (403, 403), type_name
+            continue
+        assert response.status_code == 200 and page.status_code == 200, type_name
+        rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+        numbers = {row[0] for row in rows[1:]}
+        screen_rows = list(csv.reader(io.StringIO(page.get_data(as_text=True).lstrip("\ufeff"))))
+        assert sorted(r[0] for r in screen_rows[1:]) == sorted(numbers), (
+            type_name
+        )  # the same rows, in Chinese
+        for relation in RELATIONS:
+            number = number_of(world, role, type_name, relation, browser)
+            assert (number in numbers) == expected(role, type_name, "export", relation), (type_name, relation)
+        hidden = [name for name, rule in entry.get("fields", {}).items() if rule == "hidden"]
+        titles = json.loads((ROOT / "schemas" / f"{type_name}.json").read_text("utf-8"))["schema"][
+            "properties"
+        ]
+        assert not any(titles[name]["title"] in rows[0] for name in hidden), type_name
+
+
+def number_of(world: World, role: str, type_name: str, relation: str, browser: Any) -> str:
+    """A record's number, read as the admin (the role may not see it)."""
+    return world.numbers[(type_name, world.records[(role, type_name, relation)])]

@@ -117,12 +117,16 @@ class Access:
 
     # --- rows --------------------------------------------------------------
 
-    def rows(self, actor: Actor, spec: RecordTypeSpec, table: Any, action: str = "read") -> ColumnElement[bool]:
+    def rows(
+        self, actor: Actor, spec: RecordTypeSpec, table: Any, action: str = "read"
+    ) -> ColumnElement[bool]:
         """A condition on `table` selecting the rows `actor` may `action` (none: false)."""
         scopes = self.scopes(actor, spec, action)
         if "all" in scopes:
             return true()
-        conditions = [c for c in (self._condition(actor, table, scope) for scope in sorted(scopes)) if c is not None]
+        conditions = [
+            c for c in (self._condition(actor, table, scope) for scope in sorted(scopes)) if c is not None
+        ]
         return or_(*conditions) if conditions else false()
 
     def _condition(self, actor: Actor, table: Any, scope: str) -> ColumnElement[bool] | None:
@@ -142,7 +146,9 @@ class Access:
             return c.client_id == actor.client_id
         return None
 
-    def allows(self, actor: Actor, spec: RecordTypeSpec, record: Any, action: str, team: Iterable[int] = ()) -> bool:
+    def allows(
+        self, actor: Actor, spec: RecordTypeSpec, record: Any, action: str, team: Iterable[int] = ()
+    ) -> bool:
         """Whether a record in hand (e.g. one about to be written) lies in the actor's rows for `action`.
 
         `team` holds the ids of the actor's team members (for the team scope).
@@ -153,8 +159,12 @@ class Access:
             "all": lambda: True,
             "own": lambda: actor.id is not None and record.created_by_id == actor.id,
             "assigned": lambda: actor.id is not None and record.assignee_id == actor.id,
-            "team": lambda: bool(members) and bool({record.created_by_id, record.owner_id, record.assignee_id} & members),
-            "department": lambda: actor.department_id is not None and record.department_id == actor.department_id,
+            "team": lambda: (
+                bool(members) and bool({record.created_by_id, record.owner_id, record.assignee_id} & members)
+            ),
+            "department": lambda: (
+                actor.department_id is not None and record.department_id == actor.department_id
+            ),
             "client": lambda: actor.client_id is not None and record.client_id == actor.client_id,
         }
         return any(checks[scope]() for scope in scopes)

@@ -14,10 +14,10 @@ from flask import Flask
 
 from itpm import migrate
 from itpm.config import ROOT
-from itpm.permissions import sync_roles
 from itpm.definitions.checks import Configuration
 from itpm.definitions.documents import read_documents
 from itpm.definitions.registry import ImportResult
+from itpm.permissions import sync_roles
 from itpm.runtime import Runtime
 
 STARTER_PACK = [ROOT / folder for folder in ("schemas", "forms", "workflows", "reports")]

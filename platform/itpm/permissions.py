@@ -19,12 +19,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from itpm.definitions.checks import Configuration
+from itpm.definitions.meta import MetaSchemas
 from itpm.records.fields import RecordTypeSpec
 
 ADMIN_ROLE = "admin"
-RECORD_PERMISSIONS = ("can_list", "can_show", "can_add", "can_edit", "can_delete")
+RECORD_PERMISSIONS = ("can_list", "can_show", "can_add", "can_edit", "can_delete", "can_export")
 #: Which record permission each action of a role gives.
-ACTION_PERMISSIONS = {"read": ("can_list", "can_show"), "create": ("can_add",), "write": ("can_edit",), "delete": ("can_delete",)}
+ACTION_PERMISSIONS = {
+    "read": ("can_list", "can_show"),
+    "create": ("can_add",),
+    "write": ("can_edit",),
+    "delete": ("can_delete",),
+    "export": ("can_export",),
+}
 
 #: What every signed-in person may use: their own profile and password, people pickers, the menu.
 EVERYONE = {
@@ -43,10 +50,7 @@ ABILITY_VIEWS: dict[str, dict[str, tuple[str, ...] | None]] = {
         "DefinitionView": None,
         "Configuration": None,
         "Definitions": None,
-        "definitions_record_type": None,
-        "definitions_form": None,
-        "definitions_workflow": None,
-        "definitions_role": None,
+        **{f"definitions_{kind}": None for kind in MetaSchemas().kinds},  # a menu entry per kind
     },
     "manage_users": {
         "UserDBModelView": None,
@@ -80,7 +84,9 @@ def permission_view(session: Session, permission: str, view: str) -> PermissionV
     )
     if found is not None:
         return found
-    perm = session.scalar(select(Permission).where(Permission.name == permission)) or Permission(name=permission)
+    perm = session.scalar(select(Permission).where(Permission.name == permission)) or Permission(
+        name=permission
+    )
     menu = session.scalar(select(ViewMenu).where(ViewMenu.name == view)) or ViewMenu(name=view)
     session.add_all([perm, menu])
     found = PermissionView(permission=perm, view_menu=menu)
@@ -108,7 +114,9 @@ def _on_views(session: Session, views: dict[str, tuple[str, ...] | None]) -> lis
     return [pv for pv, permission, view in rows if views[view] is None or permission in views[view]]
 
 
-def role_permissions(session: Session, body: dict[str, Any], specs: Iterable[RecordTypeSpec]) -> set[PermissionView]:
+def role_permissions(
+    session: Session, body: dict[str, Any], specs: Iterable[RecordTypeSpec]
+) -> set[PermissionView]:
     """The Flask-AppBuilder permissions a role definition gives."""
     granted = set(_on_views(session, EVERYONE))
     records = body.get("records", {})

@@ -126,7 +126,17 @@ def problem_from_error(error: ValidationError, file: str = "", prefix: Sequence[
         return Problem(file, pointer(path), _("must not repeat an item"))
     if keyword == "minLength" and error.validator_value == 1:
         return Problem(file, pointer(path), _("must not be empty"))
-    if keyword in ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"):
+    if keyword in (
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "minProperties",
+    ):
         return Problem(file, pointer(path), _limit(keyword, error.validator_value, _short(instance)))
     return Problem(file, pointer(path), _short_message(error.message))
 
@@ -149,6 +159,9 @@ def _limit(keyword: str, limit: Any, value: str) -> Any:
         "maxLength": lambda: _("must be at most %(limit)s characters long", limit=limit),
         "minItems": lambda: _("must have at least %(limit)s items", limit=limit),
         "maxItems": lambda: _("must have at most %(limit)s items", limit=limit),
+        "exclusiveMinimum": lambda: _("must be more than %(limit)s; got %(value)s", limit=limit, value=value),
+        "exclusiveMaximum": lambda: _("must be less than %(limit)s; got %(value)s", limit=limit, value=value),
+        "minProperties": lambda: _("must have at least %(limit)s entries", limit=limit),
     }[keyword]()
 
 

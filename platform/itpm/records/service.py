@@ -169,10 +169,11 @@ class Records:
         page: int = 0,
         page_size: int = 25,
         load: Iterable[str] = (),
+        action: str = "read",
     ) -> tuple[int, list[Any]]:
         """A page of records with the total count; the relations in `load` come in one query each."""
         model = self.model(type_name)
-        query = self.query(type_name)
+        query = self.query(type_name, action)
         for condition in where:
             query = query.where(condition)
         count = self.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
@@ -338,7 +339,11 @@ class Records:
             setattr(record, field.column, to_column(field, value))
         self._inherit(spec, record)
         if not self.access.allows(self.actor, spec, record, "create", self.team()):
-            raise Forbidden(_("You may not create this record: its client, department or people are outside what you may create."))
+            raise Forbidden(
+                _(
+                    "You may not create this record: its client, department or people are outside what you may create."
+                )
+            )
         record.number = next_number(self.session, spec.name, spec.numbering, now.astimezone(self.zone).date())
         self.session.add(record)
         self.session.flush()
@@ -483,7 +488,11 @@ class Records:
         """The ids of the actor's team members (for the team scope of records in hand)."""
         if self._team_members is None:
             team_id = self.actor.team_id
-            self._team_members = list(self.session.scalars(select(Person.id).where(Person.team_id == team_id))) if team_id else []
+            self._team_members = (
+                list(self.session.scalars(select(Person.id).where(Person.team_id == team_id)))
+                if team_id
+                else []
+            )
         return self._team_members
 
     def _check_writable(

@@ -33,12 +33,20 @@ KIND_LABELS = {
     "form": _l("Forms"),
     "workflow": _l("Workflows"),
     "role": _l("Roles"),
+    "sla": _l("SLA policies"),
+    "report": _l("Reports"),
+    "automation": _l("Automations"),
+    "dashboard": _l("Dashboards"),
 }
 KIND_ICONS = {
     "record_type": "fa-table",
     "form": "fa-wpforms",
     "workflow": "fa-sitemap",
     "role": "fa-user-shield",
+    "sla": "fa-clock",
+    "report": "fa-file-pdf",
+    "automation": "fa-bolt",
+    "dashboard": "fa-tachometer-alt",
 }
 
 

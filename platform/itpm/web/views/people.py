@@ -7,15 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-from flask_appbuilder import AppBuilder, ModelView
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_appbuilder import AppBuilder, BaseView, ModelView, expose
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.security.views import UserDBModelView
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import SelectField
 
+from itpm.access import Actor
+from itpm.definitions.problems import DefinitionError
+from itpm.departments import DepartmentAdministration, DepartmentRefused
 from itpm.models import AuditEntry, Department, Team
 from itpm.records.fields import CLIENT_TYPE
 
@@ -61,7 +65,9 @@ PEOPLE_FIELDS = {
         widget=Select2Widget(),
         description=_l("For a client's users: the organisation whose records they see."),
     ),
-    "manager_id": SelectField(PEOPLE_LABELS["manager_id"], choices=_manager_choices, coerce=_optional_int, widget=Select2Widget()),
+    "manager_id": SelectField(
+        PEOPLE_LABELS["manager_id"], choices=_manager_choices, coerce=_optional_int, widget=Select2Widget()
+    ),
     "locale": SelectField(PEOPLE_LABELS["locale"], choices=[("", "—"), ("zh", "中文"), ("en", "English")]),
 }
 
@@ -112,12 +118,82 @@ class AuditView(ModelView):
     show_columns = ["at", "actor", "action", "target", "detail"]
     search_columns = ["actor", "action", "target", "at"]
     base_order = ("at", "desc")
-    label_columns = {"at": _l("When"), "actor": _l("Who"), "action": _l("Action"), "target": _l("What"), "detail": _l("Details")}
+    label_columns = {
+        "at": _l("When"),
+        "actor": _l("Who"),
+        "action": _l("Action"),
+        "target": _l("What"),
+        "detail": _l("Details"),
+    }
     formatters_columns = {"at": lambda v: v.strftime("%Y-%m-%d %H:%M:%S UTC") if v else ""}
 
 
 def add_people_views(appbuilder: AppBuilder) -> None:
-    appbuilder.add_view(DepartmentView, "Departments", label=_l("Departments"), icon="fa-sitemap", category="Security")
+    appbuilder.add_view(
+        DepartmentView, "Departments", label=_l("Departments"), icon="fa-sitemap", category="Security"
+    )
     appbuilder.add_view(TeamView, "Teams", label=_l("Teams"), icon="fa-users", category="Security")
     appbuilder.add_view(AuditView, "Audit log", label=_l("Audit log"), icon="fa-history", category="Security")
+    appbuilder.add_view(
+        DepartmentAdminView,
+        "My department",
+        label=_l("My department"),
+        icon="fa-building",
+        category="Security",
+    )
 
+
+class DepartmentAdminView(BaseView):
+    """A department admin's page: the pilots their department runs, and its people's roles."""
+
+    route_base = "/my-department"
+    default_view = "index"
+    method_permission_name = {"index": "show", "pilot": "edit", "roles": "edit"}
+    base_permissions = ["can_show", "can_edit"]
+
+    def _administration(self) -> DepartmentAdministration:
+        runtime = current_app.extensions["itpm"]
+        session = runtime.sessions()
+        try:
+            return DepartmentAdministration(
+                session, runtime.registry(session), current_app.extensions["itpm_catalog"], Actor.of(g.user)
+            )
+        except DepartmentRefused:
+            abort(403)
+
+    @expose("/", methods=["GET"])
+    @has_access
+    def index(self) -> Any:
+        administration = self._administration()
+        people = administration.people()
+        return self.render_template(
+            "itpm/my_department.html",
+            department=administration.department,
+            pilots=administration.pilots(),
+            people=people,
+            assignable=administration.assignable_roles(),
+            roles={p.id: {r.name for r in p.roles} for p in people},
+            role_titles={
+                name: body["title"] for name, body in current_app.extensions["itpm_catalog"].roles.items()
+            },
+        )
+
+    @expose("/pilot/<type_name>", methods=["POST"])
+    @has_access
+    def pilot(self, type_name: str) -> Any:
+        try:
+            self._administration().run_pilot(type_name, request.form.get("enabled") == "1")
+        except (DepartmentRefused, DefinitionError) as error:
+            flash(str(error), "danger")
+        return redirect(url_for(".index"))
+
+    @expose("/roles/<int:person_id>", methods=["POST"])
+    @has_access
+    def roles(self, person_id: int) -> Any:
+        try:
+            self._administration().set_roles(person_id, request.form.getlist("role"))
+        except DepartmentRefused as error:
+            flash(str(error), "danger")
+        else:
+            flash(_l("Roles saved."), "success")
+        return redirect(url_for(".index"))

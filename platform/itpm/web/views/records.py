@@ -16,6 +16,7 @@ from flask import Response, abort, current_app, flash, g, jsonify, redirect, req
 from flask_appbuilder import AppBuilder, BaseView, ModelView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.urltools import get_filter_args
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import LazyString
 from flask_babel import gettext as _
@@ -47,6 +48,7 @@ from itpm.web.record_display import (
     person_name,
     person_zone,
 )
+from itpm.web.record_export import EXPORT_LIMIT, export_csv, export_relations
 from itpm.web.record_forms import field_path, local_datetime_value, parse_form
 
 PERMISSIONS = list(RECORD_PERMISSIONS)
@@ -79,9 +81,11 @@ def lazy_text(texts: dict[str, str]) -> LazyString:
 class RecordInterface(SQLAInterface):
     """FAB's data interface, reading only the rows the records service lets the person see."""
 
-    def __init__(self, model: type, type_name: str, shown: Iterable[str] = ()) -> None:
+    def __init__(self, model: type, type_name: str, shown: Iterable[str] = (), action: str = "read") -> None:
         super().__init__(model)
         self.type_name = type_name
+        #: The action whose rows this interface reads: read for the list, export for an export.
+        self.action = action
         #: The relations the list shows, loaded with each page (none else: no query per row, none wasted).
         self.shown = list(shown)
 
@@ -93,7 +97,7 @@ class RecordInterface(SQLAInterface):
 
     def _scoped(self) -> Any:
         records = records_service()
-        query = self.session.query(self.obj).filter(records.scope(self.type_name))
+        query = self.session.query(self.obj).filter(records.scope(self.type_name, self.action))
         words = request.args.get("q", "").strip() if request else ""
         if words:
             query = query.filter(records.search_condition(self.type_name, words))
@@ -144,7 +148,13 @@ class RecordView(ModelView):
     list_widget = RecordListWidget
     page_size = 25
     base_permissions = PERMISSIONS
-    method_permission_name = {"comment": "show", "download": "show", "lookup": "list", "upload": "add"}
+    method_permission_name = {
+        "comment": "show",
+        "download": "show",
+        "lookup": "list",
+        "upload": "add",
+        "export": "export",
+    }
 
     @property
     def spec(self) -> RecordTypeSpec:
@@ -315,6 +325,22 @@ class RecordView(ModelView):
         )
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
+
+    @expose("/export/", methods=["GET"])
+    @has_access
+    def export(self) -> Response:
+        """The list as a CSV file, with the list's filters, search and order; the rows one may export."""
+        records = records_service()
+        exporting = RecordInterface(
+            self.datamodel.obj, self.type_name, export_relations(records, self.spec), "export"
+        )
+        filters = exporting.get_filters(self.search_columns)
+        get_filter_args(filters)
+        order_column, order_direction = self.base_order
+        _count, rows = exporting.query(
+            filters.get_joined_filters(self._base_filters), order_column, order_direction, 0, EXPORT_LIMIT
+        )
+        return export_csv(records, self.spec, rows, person_zone(), f"{self.type_name}.csv")
 
     @expose("/lookup/", methods=["GET"])
     @has_access
