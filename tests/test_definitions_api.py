@@ -22,13 +22,13 @@ def test_requests_without_a_token_are_refused(app: Any) -> None:
 def test_list_filters_by_kind_and_pages(admin_api: Any) -> None:
     q = prison.dumps({"filters": [{"col": "kind", "opr": "eq", "value": "role"}], "page": 0, "page_size": 5})
     data = admin_api.get(f"/api/v1/definitions/?q={q}").get_json()
-    assert data["count"] == 7
+    assert data["count"] == 8
     assert [d["name"] for d in data["result"]] == [
         "account_manager",
         "admin",
         "client",
+        "department_admin",
         "engineer",
-        "finance",
     ]
     assert data["result"][1]["title"] == {"en": "Administrator", "zh": "系统管理员"}
 

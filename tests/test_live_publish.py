@@ -94,7 +94,9 @@ def test_every_gunicorn_worker_serves_a_new_field_without_a_restart(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60  # workers build their app on their first request: slow on a busy machine
+        deadline = (
+            time.monotonic() + 60
+        )  # workers build their app on their first request: slow on a busy machine
         while time.monotonic() < deadline:
             try:
                 requests.get(f"{base}/login/", timeout=20)

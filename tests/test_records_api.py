@@ -21,7 +21,7 @@ def q(**args: Any) -> str:
 
 def test_create_get_and_the_record_shape(admin_api: Any) -> None:
     record = create(admin_api, affected_service="VPN")
-    assert record["type"] == "incident" and record["version"] == 1 and record["state"] == "open"
+    assert record["type"] == "incident" and record["version"] == 1 and record["state"] == "new"
     assert record["number"].startswith("INC-") and record["data"]["affected_service"] == "VPN"
     assert set(record) >= {
         "id",
@@ -63,7 +63,7 @@ def test_filters_on_dates_and_system_fields(admin_api: Any) -> None:
     args = q(
         filters=[
             {"col": "created_at", "opr": "gte", "value": "2000-01-01"},
-            {"col": "state", "opr": "eq", "value": "open"},
+            {"col": "state", "opr": "eq", "value": "new"},
         ]
     )
     assert admin_api.get(f"/api/v1/records/incident/?q={args}").get_json()["count"] == 2

@@ -19,6 +19,7 @@ from itpm.records.fields import RecordTypeSpec
 from itpm.records.forms import FormSpec, form_spec
 from itpm.records.store import RecordModels
 from itpm.records.validation import RecordValidator
+from itpm.workflows.spec import NO_WORKFLOW_STATE, WorkflowSpec
 
 
 @dataclass
@@ -55,6 +56,15 @@ class Catalog:
     @cached_property
     def access(self) -> Access:
         return Access(self.roles)
+
+    @cached_property
+    def workflows(self) -> dict[str, WorkflowSpec]:
+        """Each record type's workflow (a type has at most one), by record type."""
+        return {d.body["record_type"]: WorkflowSpec(d.body) for d in self.configuration.of_kind("workflow")}
+
+    def initial_state(self, type_name: str) -> str:
+        workflow = self.workflows.get(type_name)
+        return workflow.initial if workflow else NO_WORKFLOW_STATE
 
     def record_type(self, name: str) -> RecordTypeSpec:
         return self.record_types[name]

@@ -12,6 +12,7 @@ from itpm.definitions.checks import check_configuration
 from itpm.definitions.documents import read_documents
 from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
+from itpm.reports.cli import report
 from itpm.runtime import Runtime
 
 CLI_ACTOR = "cli"
@@ -297,6 +298,8 @@ def defs_restore(kind: str, name: str, version: int, comment: str) -> None:
             sys.exit(1)
         click.echo(f"{kind}/{name} version {version} restored as version {restored.version}.")
 
+
+main.add_command(report)
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from flask_appbuilder.security.sqla.models import User as FabUser
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from itpm.db import Base, JSONType, UTCDateTime, utcnow
@@ -184,6 +184,8 @@ class RecordEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     #: [{"path": "/data/priority", "old": ..., "new": ...}]
     changes: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    #: What a person said with it: a transition's or an approval decision's comment.
+    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class Comment(Base):
@@ -228,3 +230,73 @@ class Sequence(Base):
 
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     value: Mapped[int] = mapped_column(Integer)
+
+
+class ApprovalRequest(Base):
+    """A transition waiting for its approval chain: one per request, with its steps' decisions."""
+
+    __tablename__ = "itpm_approval"
+    __table_args__ = (Index("ix_itpm_approval_record", "record_type", "record_id", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int] = mapped_column(Integer)
+    transition: Mapped[str] = mapped_column(String(40))
+    #: pending, approved, rejected or withdrawn
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    #: The index of the step deciding now, in the transition's chain.
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey(FabUser.id, ondelete="SET NULL"), nullable=True
+    )
+    requested_by: Mapped[str] = mapped_column(String(128))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    #: Why it was rejected (a rejection needs a reason).
+    reason: Mapped[str] = mapped_column(Text, default="")
+    #: Field values given with the request, written when the transition completes.
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    tasks: Mapped[list[ApprovalTask]] = relationship(back_populates="approval", order_by="ApprovalTask.id")
+
+
+class ApprovalTask(Base):
+    """One approver's part in one step of an approval: pending until they (or their delegate) decide."""
+
+    __tablename__ = "itpm_approval_task"
+    __table_args__ = (Index("ix_itpm_approval_task_approver", "approver_id", "decision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    approval_id: Mapped[int] = mapped_column(ForeignKey("itpm_approval.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    step_name: Mapped[str] = mapped_column(String(40))
+    approver_id: Mapped[int] = mapped_column(ForeignKey(FabUser.id, ondelete="CASCADE"))
+    #: pending, approved, rejected, or closed (the step was decided without them)
+    decision: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey(FabUser.id, ondelete="SET NULL"), nullable=True
+    )
+    decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    #: When the step is escalated if nobody has decided (None: never).
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: How the approver was chosen: role, field, users, manager, or escalation.
+    via: Mapped[str] = mapped_column(String(20))
+
+    approval: Mapped[ApprovalRequest] = relationship(back_populates="tasks")
+
+
+class Delegation(Base):
+    """A person hands their approvals to another for a range of days."""
+
+    __tablename__ = "itpm_delegation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    from_id: Mapped[int] = mapped_column(ForeignKey(FabUser.id, ondelete="CASCADE"), index=True)
+    to_id: Mapped[int] = mapped_column(ForeignKey(FabUser.id, ondelete="CASCADE"), index=True)
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -42,6 +42,10 @@ EVERYONE = {
     "OpenApi": None,
     "SwaggerView": None,
     "NotificationView": None,
+    "ApprovalsView": None,
+    "My work": None,
+    "My approvals": None,
+    "My delegations": None,
     "UserDBModelView": ("can_userinfo", "resetmypassword", "userinfoedit"),
 }
 #: The views (and menu entries) each ability opens; None means every permission on the view.
@@ -67,6 +71,10 @@ ABILITY_VIEWS: dict[str, dict[str, tuple[str, ...] | None]] = {
     "administer_jobs": {"JobsView": None, "Jobs": None},
     "manage_department": {"DepartmentAdminView": None, "My department": None},
 }
+
+
+#: The reports screen, for roles that may report on some records.
+REPORT_VIEWS: dict[str, tuple[str, ...] | None] = {"ReportsView": None, "Reports": None}
 
 
 def record_view_name(type_name: str) -> str:
@@ -133,6 +141,8 @@ def role_permissions(
             granted.add(permission_view(session, "menu_access", spec.category["en"]))
     for ability in body.get("abilities", []):
         granted.update(_on_views(session, ABILITY_VIEWS.get(ability, {})))
+    if any(entry.get("report") is not None for entry in records.values()):
+        granted.update(_on_views(session, REPORT_VIEWS))  # which reports, on which records: the report rows
     return granted
 
 

@@ -329,10 +329,10 @@ def _form(document: Document, configuration: Configuration) -> Iterator[Problem]
                 )
             for key in ("when", "required_when"):
                 if key in spec:
-                    yield from _condition(spec[key], fields, [*here, key], file)
+                    yield from condition_problems(spec[key], fields, [*here, key], file)
 
 
-def _condition(
+def condition_problems(
     condition: Mapping[str, Any], fields: Mapping[str, Any], path: list[Any], file: str
 ) -> Iterator[Problem]:
     for name in condition.get("properties", {}):
@@ -345,9 +345,9 @@ def _condition(
             yield Problem(file, pointer([*path, "required", index]), _("names no field: %(name)r", name=name))
     for key in ("allOf", "anyOf"):
         for index, part in enumerate(condition.get(key, [])):
-            yield from _condition(part, fields, [*path, key, index], file)
+            yield from condition_problems(part, fields, [*path, key, index], file)
     if "not" in condition:
-        yield from _condition(condition["not"], fields, [*path, "not"], file)
+        yield from condition_problems(condition["not"], fields, [*path, "not"], file)
 
 
 # --- role --------------------------------------------------------------------
@@ -379,60 +379,3 @@ def _role(document: Document, configuration: Configuration) -> Iterator[Problem]
                     pointer(["records", type_name, "fields", field]),
                     _("names no field of %(type)r", type=type_name),
                 )
-
-
-# --- workflow ----------------------------------------------------------------
-
-
-@check("workflow")
-def _workflow(document: Document, configuration: Configuration) -> Iterator[Problem]:
-    body, file = document.body, document.file
-    fields = configuration.fields(body["record_type"])
-    if fields is None:
-        yield Problem(file, "/record_type", _("names no record type: %(name)r", name=body["record_type"]))
-        fields = {}
-    others = [
-        d.file for d in configuration.of_kind("workflow")
-        if d.body.get("record_type") == body["record_type"] and d.name != document.name
-    ]  # fmt: skip
-    if others:
-        yield Problem(
-            file,
-            "/record_type",
-            _(
-                "%(name)r already has a workflow: %(files)s",
-                name=body["record_type"],
-                files=", ".join(others),
-            ),
-        )
-    states = [s["name"] for s in body["states"]]
-    for index, name in enumerate(states):
-        if states.index(name) != index:
-            yield Problem(file, f"/states/{index}/name", _("the state %(name)r is defined twice", name=name))
-    if body["initial"] not in states:
-        yield Problem(file, "/initial", _("names no state: %(name)r", name=body["initial"]))
-    roles = configuration.names("role")
-    names: set[str] = set()
-    for t, transition in enumerate(body["transitions"]):
-        here = f"/transitions/{t}"
-        if transition["name"] in names:
-            yield Problem(
-                file, f"{here}/name", _("the transition %(name)r is defined twice", name=transition["name"])
-            )
-        names.add(transition["name"])
-        for i, state in enumerate(transition["from"]):
-            if state not in states:
-                yield Problem(file, f"{here}/from/{i}", _("names no state: %(name)r", name=state))
-        if transition["to"] not in states:
-            yield Problem(file, f"{here}/to", _("names no state: %(name)r", name=transition["to"]))
-        for i, role in enumerate(transition["roles"]):
-            if role not in roles:
-                yield Problem(file, f"{here}/roles/{i}", _("names no role: %(name)r", name=role))
-        for i, field in enumerate(transition.get("requires", [])):
-            if fields and field not in fields:
-                yield Problem(file, f"{here}/requires/{i}", _("names no field: %(name)r", name=field))
-        for field in transition.get("sets", {}):
-            if fields and field not in fields:
-                yield Problem(file, f"{here}/sets/{field}", _("names no field: %(name)r", name=field))
-        if "when" in transition and fields:
-            yield from _condition(transition["when"], fields, ["transitions", t, "when"], file)

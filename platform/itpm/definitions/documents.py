@@ -3,10 +3,16 @@
 A definition file holds one JSON object. Files are refused when they are too
 big, not UTF-8, not JSON, not an object, or hold the same key twice (JSON
 would silently keep the last one).
+
+A definition kept as `<name>/<kind>.json` (`reports/client_status/report.json`)
+owns the other files of its folder (a template, a stylesheet, a logo): they
+are read into its `files` ({path: text, or {"base64": ...} for binary files}),
+stored with it, and written back beside it on export.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -162,7 +168,58 @@ def read_documents(paths: Iterable[Path | str]) -> tuple[list[Document], list[Pr
             document, found = None, [Problem(str(file), "/", _too_big(file.stat().st_size))]
         else:
             document, found = parse_document(file.read_bytes(), str(file))
+        if document is not None and (file.parent.name, file.stem) == (document.name, document.kind):
+            document, more = _with_folder_files(document, file)
+            found = [*found, *more]
         problems.extend(found)
         if document is not None:
             documents.append(document)
     return documents, problems
+
+
+def _with_folder_files(document: Document, file: Path) -> tuple[Document | None, list[Problem]]:
+    """The definition with the other files of its folder in `files` (hidden files and JSON left out)."""
+    if "files" in document.body:
+        return None, [
+            Problem(document.file, "/files", _("is read from the files beside the definition; remove it"))
+        ]
+    files: dict[str, Any] = {}
+    size = file.stat().st_size
+    for path in sorted(file.parent.rglob("*")):
+        relative = path.relative_to(file.parent)
+        if not path.is_file() or path.suffix == ".json" or any(p.startswith(".") for p in relative.parts):
+            continue
+        size += path.stat().st_size
+        if size > MAX_BYTES:
+            return None, [Problem(str(path), "/", _too_big(size))]
+        raw = path.read_bytes()
+        try:
+            files[relative.as_posix()] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            files[relative.as_posix()] = {"base64": base64.b64encode(raw).decode("ascii")}
+    return Document(document.file, {**document.body, "files": files} if files else document.body), []
+
+
+def file_bytes(content: str | dict[str, str]) -> bytes:
+    """The bytes of one of a definition's `files`, as they were on disk."""
+    if isinstance(content, str):
+        return content.encode("utf-8")
+    return base64.b64decode(content["base64"])
+
+
+def write_document(folder: Path, document: Document) -> list[Path]:
+    """Write a definition as its canonical file under `folder`, and its own files beside it."""
+    path = folder / document.file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = dict(document.body)
+    files = body.pop("files", {})
+    path.write_text(canonical_json(body), encoding="utf-8")
+    written = [path]
+    for name, content in sorted(files.items()):
+        target = path.parent / name
+        if ".." in Path(name).parts or Path(name).is_absolute():  # the meta-schema refuses these names
+            raise ValueError(f"{document.file}: /files: {name!r} leaves the definition's folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(file_bytes(content))
+        written.append(target)
+    return written

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from itpm.db import utcnow
 from itpm.definitions.checks import Configuration, check_configuration
-from itpm.definitions.documents import Document, canonical_json
+from itpm.definitions.documents import Document, canonical_json, write_document
 from itpm.definitions.meta import MetaSchemas
 from itpm.definitions.problems import DefinitionError, Problem, raise_if
 from itpm.models import AuditEntry, Definition, DefinitionVersion, Revision
@@ -353,11 +353,5 @@ class Registry:
         return canonical_json(version.body), f"v{version.version}"
 
     def export(self, folder: Path) -> list[Path]:
-        """Write the published configuration as canonical JSON files under `folder`."""
-        written = []
-        for document in self.live():
-            path = folder / document.file
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(canonical_json(document.body), encoding="utf-8")
-            written.append(path)
-        return written
+        """Write the published configuration as canonical JSON files under `folder` (with a definition's own files)."""
+        return [write_document(folder, document)[0] for document in self.live()]

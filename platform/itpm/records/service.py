@@ -245,6 +245,7 @@ class Records:
                 "at": to_json_datetime(event.at),
                 "actor": event.actor,
                 "action": event.action,
+                "note": event.note,
                 "changes": [c for c in event.changes if c["path"] not in hidden],
             }
             for event in events
@@ -323,7 +324,7 @@ class Records:
         model = self.model(type_name)
         now = self.clock()
         record = model(
-            state=system.get("state") or "open",
+            state=self.catalog.initial_state(spec.name),
             version=1,
             created_at=now,
             updated_at=now,
@@ -435,6 +436,41 @@ class Records:
         self._event(spec, record, "updated", changes)
         return record
 
+    def move(self, record: Any, state: str, data: dict[str, Any], action: str, note: str = "") -> Any:
+        """Write a transition: the fields it brings or sets, and the new state, as one new version.
+
+        The workflow engine calls this once it has decided the transition may be taken
+        (by its roles and conditions, or its approval chain); the data is validated
+        like any change, without the actor's write rows (a client's sign-off moves a
+        record they may not edit).
+        """
+        spec = self.spec(record.__record_type__)
+        before = self.data(record)
+        before_state = record.state
+        merged = {**self._stored_data(record), **data}
+        system = {n: getattr(record, f"{n}_id") for n in EDITABLE_SYSTEM}
+        self._validate(spec, merged, system)
+        for name, value in data.items():
+            field = spec.fields[name]
+            setattr(record, field.column, to_column(field, value))
+        record.state = state
+        record.updated_at = self.clock()
+        record.updated_by_id = self.actor.id
+        self.session.flush()
+        after = self.data(record)
+        changes = [{"path": "/state", "old": before_state, "new": state}] if before_state != state else []
+        changes += [
+            {"path": pointer(["data", n]), "old": before.get(n), "new": after.get(n)}
+            for n in after
+            if before.get(n) != after.get(n)
+        ]
+        self._event(spec, record, action, changes, note)
+        return record
+
+    def note(self, record: Any, action: str, note: str) -> None:
+        """A line in a record's history that changes nothing (an approval decision, a request)."""
+        self._event(self.spec(record.__record_type__), record, action, [], note)
+
     def delete(self, type_name: str, record_id: int, version: int | None = None) -> None:
         spec = self.spec(type_name)
         record = self.get(type_name, record_id, "delete")
@@ -500,7 +536,7 @@ class Records:
     ) -> None:
         if not isinstance(data, dict):
             raise Invalid(_("data must be an object."), [Problem("", "/data", _("must be an object"))])
-        unknown = [n for n in system if n not in (*EDITABLE_SYSTEM, "state")]
+        unknown = [n for n in system if n not in EDITABLE_SYSTEM]  # the state moves by transitions only
         problems = [Problem("", f"/{n}", _("cannot be set")) for n in unknown]
         read_only = self.access.read_only_fields(self.actor, spec) | self.access.hidden_fields(
             self.actor, spec
@@ -628,7 +664,9 @@ class Records:
         if row is not None:
             record.client_id, record.department_id = row.client_id, row.department_id
 
-    def _event(self, spec: RecordTypeSpec, record: Any, action: str, changes: list[dict[str, Any]]) -> None:
+    def _event(
+        self, spec: RecordTypeSpec, record: Any, action: str, changes: list[dict[str, Any]], note: str = ""
+    ) -> None:
         self.session.add(
             RecordEvent(
                 record_type=spec.name,
@@ -638,6 +676,7 @@ class Records:
                 actor=self.actor.username,
                 action=action,
                 changes=sorted(changes, key=lambda change: change["path"]),
+                note=note,
             )
         )
 

@@ -70,18 +70,24 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
 def _add_views(appbuilder: AppBuilder) -> None:
     from flask import current_app
 
+    from itpm.web.api.approvals import ApprovalsApi
     from itpm.web.api.definitions import DefinitionsApi
     from itpm.web.api.records import add_record_apis
+    from itpm.web.views.approvals import add_approval_views
     from itpm.web.views.definitions import add_definition_views
     from itpm.web.views.people import add_people_views
     from itpm.web.views.records import add_record_views
+    from itpm.web.views.reports import add_report_views
 
     catalog = current_app.extensions["itpm_catalog"]
     add_record_views(appbuilder, catalog)
     add_people_views(appbuilder)
+    add_approval_views(appbuilder)
     add_record_apis(appbuilder, catalog)
     add_definition_views(appbuilder)
     appbuilder.add_api(DefinitionsApi)
+    appbuilder.add_api(ApprovalsApi)
+    add_report_views(appbuilder)
 
 
 def current_runtime() -> Runtime:

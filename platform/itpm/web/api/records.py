@@ -39,9 +39,11 @@ from itpm.records.fields import (
 )
 from itpm.records.service import Conflict, RecordError
 from itpm.records.values import parse_datetime
+from itpm.web.api.approvals import approval_json
 from itpm.web.record_display import person_zone
 from itpm.web.record_export import EXPORT_LIMIT, export_csv, export_relations
 from itpm.web.views.records import PERMISSIONS, records_service, view_name
+from itpm.workflows.engine import Workflows
 
 #: The largest JSON body a record request may have.
 MAX_BODY_BYTES = 1024 * 1024
@@ -94,6 +96,8 @@ class RecordApi(BaseApi):
         "put": "edit",
         "delete": "delete",
         "export": "export",
+        "transitions": "show",
+        "take_transition": "show",
     }
     allow_browser_login = True
 
@@ -431,6 +435,104 @@ class RecordApi(BaseApi):
             records.session.rollback()
             return self._error(error)
         return self.response(200, message="deleted")
+
+    @expose("/<int:pk>/transitions", methods=["GET"])
+    @protect()
+    @safe
+    def transitions(self, pk: int) -> Response:
+        """The transitions one may take on a record now.
+        ---
+        get:
+          summary: Transitions available to the caller from the record's state
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          responses:
+            200: {description: The transitions}
+            404: {$ref: '#/components/responses/404'}
+        """
+        records = records_service()
+        workflows = Workflows(records)
+        try:
+            record = records.get(self.type_name, pk)
+        except RecordError as error:
+            return self._error(error)
+        result = [
+            {
+                "name": t.name,
+                "title": t.title,
+                "to": t.target,
+                "requires": list(t.requires),
+                "approval": t.approval is not None,
+            }
+            for t in workflows.available(record)
+        ]
+        pending = workflows.pending(record)
+        return self.response(
+            200, state=record.state, result=result, pending_approval=pending.id if pending else None
+        )
+
+    @expose("/<int:pk>/transitions/<name>", methods=["POST"])
+    @protect()
+    @safe
+    def take_transition(self, pk: int, name: str) -> Response:
+        """Take a transition.
+        ---
+        post:
+          summary: Take a transition (it completes, or waits for its approval chain)
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          - {in: path, name: name, required: true, schema: {type: string}}
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    version: {type: integer}
+                    data: {type: object, description: values of the fields the transition requires}
+                    comment: {type: string}
+          responses:
+            200: {description: The transition is done; the record}
+            202: {description: The transition waits for approval; the record and the approval}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: The record is in another state, changed, or waits for an approval}
+            422: {description: Required fields missing, or the condition does not hold}
+        """
+        payload = self._body()
+        if isinstance(payload, Response):
+            return payload
+        unknown = [k for k in payload if k not in ("data", "version", "comment")]
+        if unknown:
+            return self.response(
+                422,
+                message="The request has unknown keys.",
+                errors=[{"path": f"/{k}", "message": "is not a known key"} for k in unknown],
+            )
+        if not isinstance(payload.get("data", {}), dict):
+            return self.response(
+                422,
+                message="data must be an object.",
+                errors=[{"path": "/data", "message": "must be an object"}],
+            )
+        records = records_service()
+        try:
+            outcome = Workflows(records).take(
+                self.type_name,
+                pk,
+                name,
+                payload.get("data", {}),
+                str(payload.get("comment", "")),
+                payload.get("version"),
+            )
+            records.session.commit()
+        except RecordError as error:
+            records.session.rollback()
+            return self._error(error)
+        body = records.as_json(outcome.record)
+        if outcome.completed:
+            return self.response(200, **body)
+        return self.response(202, **body, approval=approval_json(outcome.approval))
 
     @expose("/<int:pk>/history", methods=["GET"])
     @protect()

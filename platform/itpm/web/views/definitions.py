@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from itpm.definitions.documents import canonical_json, parse_text
+from itpm.definitions.documents import Document, canonical_json, parse_text
 from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
 from itpm.models import Definition
@@ -24,6 +24,8 @@ from itpm.records.publishing import publish_preview, purge_kept_data
 from itpm.records.schema_changes import kept_columns
 from itpm.web.app import actor_name, current_runtime
 from itpm.web.i18n import language, text
+from itpm.workflows.diagram import draw
+from itpm.workflows.spec import WorkflowSpec
 
 #: Shared by the admin screens and the API (one set of permissions for both).
 PERMISSIONS = ["can_list", "can_show", "can_add", "can_edit"]
@@ -122,7 +124,14 @@ class DefinitionView(ModelView):
             versions=list(reversed(definition.versions)),
             kind_label=_kind_label(definition.kind),
             kept=self._kept(definition),
+            diagram=Markup(draw(WorkflowSpec(body), language()))
+            if definition.kind == "workflow" and not self._has_problems(body)
+            else None,
         )
+
+    def _has_problems(self, body: dict[str, Any]) -> bool:
+        """A draft may be broken; only a sound workflow is drawn."""
+        return bool(current_runtime().registry().problems([Document("", body)]))
 
     def _kept(self, definition: Definition) -> list[str]:
         """A record type's columns that hold data of removed fields, which an admin may purge."""

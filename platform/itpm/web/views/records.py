@@ -25,6 +25,7 @@ from sqlalchemy import or_, select
 
 from itpm.access import Actor
 from itpm.catalog import Catalog
+from itpm.definitions.problems import Problem
 from itpm.files import FileRefused, file_path, store_file
 from itpm.models import Department, Person, StoredFile
 from itpm.permissions import RECORD_PERMISSIONS, record_view_name
@@ -36,6 +37,7 @@ from itpm.records.fields import (
     USER_LIST,
     RecordTypeSpec,
 )
+from itpm.records.forms import FormSpec, Section
 from itpm.records.service import Conflict, RecordError, Records
 from itpm.web.i18n import text
 from itpm.web.record_display import (
@@ -50,6 +52,7 @@ from itpm.web.record_display import (
 )
 from itpm.web.record_export import EXPORT_LIMIT, export_csv, export_relations
 from itpm.web.record_forms import field_path, local_datetime_value, parse_form
+from itpm.workflows.engine import Workflows
 
 PERMISSIONS = list(RECORD_PERMISSIONS)
 
@@ -148,12 +151,16 @@ class RecordView(ModelView):
     list_widget = RecordListWidget
     page_size = 25
     base_permissions = PERMISSIONS
+    # Transitions and decisions are the workflow's to allow (by its roles and approvers), on records one sees.
     method_permission_name = {
         "comment": "show",
         "download": "show",
         "lookup": "list",
         "upload": "add",
         "export": "export",
+        "transition": "show",
+        "decide": "show",
+        "withdraw": "show",
     }
 
     @property
@@ -176,8 +183,124 @@ class RecordView(ModelView):
         records = records_service()
         record = self._get(records, pk, load=records.relations(self.type_name))
         return self.render_template(
-            "itpm/records/show.html", **self._page(records, record), title=str(record)
+            "itpm/records/show.html",
+            **self._page(records, record),
+            **workflow_panel(Workflows(records), record),
+            title=str(record),
         )
+
+    @expose("/transition/<int:pk>/<name>", methods=["GET", "POST"])
+    @has_access
+    def transition(self, pk: int, name: str) -> Any:
+        """Take a transition: ask for the fields it requires and a comment, then take it (or ask for approval)."""
+        records = records_service()
+        workflows = Workflows(records)
+        record = self._get(records, pk)
+        workflow = workflows.workflow(self.type_name)
+        if workflow is None or name not in workflow.transitions:
+            abort(404)
+        transition = workflow.transitions[name]
+        values = records.data(record)
+        problems: list[Any] = []
+        if request.method == "POST":
+            form = current_catalog().forms[self.type_name]
+            entries = [e for e in form.entries if e.field in transition.requires]
+            parsed = parse_form(
+                self.spec,
+                FormSpec((Section({"en": "", "zh": ""}, 1, tuple(entries)),)),
+                request.form,
+                request.files,
+                person_zone(),
+            )
+            problems = parsed.problems
+            if not problems:
+                try:
+                    outcome = workflows.take(
+                        self.type_name,
+                        pk,
+                        name,
+                        parsed.data,
+                        request.form.get("comment", ""),
+                        request.form.get("version", type=int),
+                    )
+                    records.session.commit()
+                except RecordError as error:
+                    records.session.rollback()
+                    if error.status == 404:
+                        abort(404)
+                    problems = error.problems or [Problem("", "/", error.message)]
+                else:
+                    if outcome.completed:
+                        flash(
+                            _(
+                                "%(number)s: %(transition)s done.",
+                                number=record.number,
+                                transition=text(transition.title),
+                            ),
+                            "success",
+                        )
+                    else:
+                        flash(_("%(number)s waits for approval.", number=record.number), "info")
+                    return redirect(url_for(".show", pk=pk))
+            values = {**values, **parsed.data}
+        form = current_catalog().forms[self.type_name]
+        widgets = [
+            self._widget(records, entry, values.get(entry.field), person_zone(), False)
+            for entry in form.entries
+            if entry.field in transition.requires
+        ]
+        for widget in widgets:
+            widget["required"] = True
+        errors: dict[str, list[str]] = {}
+        general = []
+        for problem in problems:
+            name_ = problem.path.rsplit("/", 1)[-1]
+            if problem.path.startswith("/data/") and name_ in transition.requires:
+                errors.setdefault(name_, []).append(str(problem.message))
+            else:
+                general.append(str(problem.message))
+        return self.render_template(
+            "itpm/records/transition.html",
+            record=record,
+            spec=self.spec,
+            transition=transition,
+            widgets=widgets,
+            errors=errors,
+            general_errors=general,
+            title=f"{record.number}: {text(transition.title)}",
+        )
+
+    @expose("/decide/<int:pk>/<int:approval_id>", methods=["POST"])
+    @has_access
+    def decide(self, pk: int, approval_id: int) -> Any:
+        records = records_service()
+        try:
+            Workflows(records).decide(
+                approval_id, request.form.get("decision") == "approve", request.form.get("comment", "")
+            )
+            records.session.commit()
+        except RecordError as error:
+            records.session.rollback()
+            if error.status == 404:
+                abort(404)
+            flash(str(error.message), "danger")
+        else:
+            flash(_("Your decision was recorded."), "success")
+        return redirect(request.form.get("next") or url_for(".show", pk=pk))
+
+    @expose("/withdraw/<int:pk>/<int:approval_id>", methods=["POST"])
+    @has_access
+    def withdraw(self, pk: int, approval_id: int) -> Any:
+        records = records_service()
+        try:
+            Workflows(records).withdraw(approval_id)
+            records.session.commit()
+        except RecordError as error:
+            records.session.rollback()
+            if error.status == 404:
+                abort(404)
+            flash(str(error.message), "danger")
+        return redirect(url_for(".show", pk=pk))
 
     def _get(self, records: Records, pk: int, action: str = "read", load: Iterable[str] = ()) -> Any:
         try:
@@ -626,6 +749,48 @@ class RecordView(ModelView):
         return widget
 
 
+def workflow_panel(workflows: Workflows, record: Any) -> dict[str, Any]:
+    """The state, the transitions the person may take, and the approval chains of a record's page."""
+    workflow = workflows.workflow(record.__record_type__)
+    if workflow is None:
+        return {"state": None, "transitions": [], "approvals": [], "people": {}, "my_tasks": set()}
+    people = {}
+    approvals = workflows.approvals(record)
+    ids = {t.approver_id for a in approvals for t in a.tasks}
+    if ids:
+        people = {
+            p.id: person_name(p) for p in workflows.session.scalars(select(Person).where(Person.id.in_(ids)))
+        }
+    chains = []
+    for approval in approvals:
+        transition = workflow.transitions.get(approval.transition)
+        steps = []
+        for index, step in enumerate(transition.approval.steps if transition and transition.approval else []):
+            tasks = [t for t in approval.tasks if t.step == index]
+            steps.append(
+                {
+                    "title": Bilingual(step.title),
+                    "current": approval.state == "pending" and approval.step == index,
+                    "tasks": tasks,
+                }
+            )
+        chains.append(
+            {
+                "approval": approval,
+                "title": Bilingual(transition.title) if transition else approval.transition,
+                "steps": steps,
+            }
+        )
+    mine = {t.approval_id for t in workflows.inbox()}
+    return {
+        "state": workflow.state(record.state),
+        "transitions": workflows.available(record),
+        "approvals": chains,
+        "people": people,
+        "my_tasks": mine,
+    }
+
+
 def readable_history(
     records: Records, spec: RecordTypeSpec, events: list[dict[str, Any]], zone: ZoneInfo
 ) -> list[dict[str, Any]]:
@@ -741,6 +906,20 @@ class FilterPicker:
         ).format(field.name, url_for(self.endpoint))
 
 
+def state_formatter(workflow: Any) -> Any:
+    """A state in a list: its title, coloured by its category."""
+
+    def format_state(name: str) -> Markup:
+        if workflow is None:
+            return Markup("{}").format(name)
+        state = workflow.state(name)
+        return Markup('<span class="label itpm-state itpm-state-{}">{}</span>').format(
+            state.category, Bilingual(state.title)
+        )
+
+    return format_state
+
+
 def filter_pickers(spec: RecordTypeSpec, catalog: Catalog, searchable: list[str]) -> dict[str, Any]:
     """Search-form fields for the reference and people filters of a list."""
     from wtforms import StringField
@@ -796,7 +975,10 @@ def record_view_class(spec: RecordTypeSpec, catalog: Catalog, zone: ZoneInfo) ->
         "order_columns": order_columns,
         "base_order": base_order,
         "label_columns": {n: lazy_text(spec.title_of(n)) for n in {*columns, *searchable, *spec.fields}},
-        "formatters_columns": list_formatters(spec, widgets, zone),
+        "formatters_columns": {
+            **list_formatters(spec, widgets, zone),
+            "state": state_formatter(catalog.workflows.get(spec.name)),
+        },
         "search_form_extra_fields": filter_pickers(spec, catalog, searchable),
     }
     return type(view_name(spec.name), (RecordView,), attributes)

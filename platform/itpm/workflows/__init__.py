@@ -1,0 +1,1 @@
+"""Workflows: the states of records, the transitions between them, and approval chains."""

@@ -1,0 +1,64 @@
+"""The report screens: a person picks a report, previews it in the browser, renders and keeps the PDF,
+and downloads it again; what they may not see stays out of reach."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from pypdf import PdfReader
+from test_reports import Demo, build_demo
+
+from conftest import csrf_token
+
+
+def test_the_reports_page_lists_the_starter_reports(admin_client: Any) -> None:
+    html = admin_client.get("/reports/").get_data(as_text=True)
+    assert "Client project status report" in html and "Monthly project health report" in html
+
+
+def test_a_preview_shows_the_report_as_html_without_scripts(
+    app: Any, admin_client: Any, runtime: Any
+) -> None:
+    demo: Demo = build_demo(runtime)
+    form = admin_client.get(f"/reports/client_status/?project={demo.project}").get_data(as_text=True)
+    assert "PRJ-2026-001 核心银行系统升级" in form  # the project picker offers it
+    response = admin_client.get(
+        f"/reports/client_status/preview/?project={demo.project}&month=2026-03&lang=zh"
+    )
+    assert response.status_code == 200
+    assert "核心银行系统升级" in response.get_data(as_text=True)
+    assert "script-src" not in response.headers["Content-Security-Policy"]  # default-src 'none': no script
+    assert admin_client.get("/reports/client_status/preview/style.css").status_code == 200
+    assert admin_client.get("/reports/client_status/preview/../../etc/passwd").status_code == 404
+
+
+def test_a_rendered_report_is_kept_on_the_project_and_downloaded(admin_client: Any, runtime: Any) -> None:
+    demo = build_demo(runtime)
+    token = csrf_token(admin_client, f"/reports/client_status/?project={demo.project}")
+    for _ in range(2):
+        response = admin_client.post(
+            "/reports/client_status/render",
+            data={"csrf_token": token, "project": str(demo.project), "month": "2026-03", "lang": "en"},
+        )
+        assert response.status_code == 302
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"client_status-2026-03-{demo.project}-en-v2.pdf" in page and "v1.pdf" in page
+    link = page.split('href="/reports/file/', 1)[1].split('"', 1)[0]
+    download = admin_client.get(f"/reports/file/{link}")
+    assert download.status_code == 200 and download.mimetype == "application/pdf"
+    text = PdfReader(io.BytesIO(download.data)).pages[0].extract_text()
+    assert "Client project status report" in text
+    assert admin_client.get("/reports/file/999999").status_code == 404
+
+
+def test_a_report_on_a_missing_project_is_not_found(admin_client: Any) -> None:
+    assert admin_client.get("/reports/client_status/preview/?project=999999").status_code == 404
+    assert admin_client.get("/reports/no_such_report/").status_code == 404
+
+
+def test_bad_parameters_are_shown_on_the_form(admin_client: Any) -> None:
+    response = admin_client.get("/reports/client_status/preview/?month=March", follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert "/parameters/month: must be a month (YYYY-MM)" in html
+    assert "/parameters/project: is required" in html
