@@ -34,6 +34,13 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     #: The company's time zone: record numbers' dates, default for people without their own.
     timezone: str = "Asia/Shanghai"
+    #: Outgoing e-mail; without a host, notifications are in-app only.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "itpm@localhost"
+    smtp_tls: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -48,6 +55,12 @@ class Settings:
             "instance_path": instance,
             "base_url": env.get("ITPM_BASE_URL", "http://127.0.0.1:5000"),
             "timezone": env.get("ITPM_TIMEZONE", "Asia/Shanghai"),
+            "smtp_host": env.get("ITPM_SMTP_HOST") or None,
+            "smtp_port": int(env.get("ITPM_SMTP_PORT", "25")),
+            "smtp_user": env.get("ITPM_SMTP_USER") or None,
+            "smtp_password": env.get("ITPM_SMTP_PASSWORD") or None,
+            "smtp_from": env.get("ITPM_SMTP_FROM", "itpm@localhost"),
+            "smtp_tls": env.get("ITPM_SMTP_TLS", "") in ("1", "true", "yes"),
         }
         values.update(overrides)
         return cls(**values).checked()

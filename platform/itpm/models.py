@@ -164,6 +164,10 @@ class Person(FabUser):
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"), nullable=True)
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: What the person is good at, for assignment by skill: ["network", "oracle", ...]
+    skills: Mapped[list[Any] | None] = mapped_column(JSONType, nullable=True)
+    #: Away (leave, travel) until this day, included: not assigned new work meanwhile.
+    away_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
 
     department: Mapped[Department | None] = relationship(Department, foreign_keys=[department_id])
     team: Mapped[Team | None] = relationship(Team, foreign_keys=[team_id])
@@ -300,3 +304,78 @@ class Delegation(Base):
     starts_on: Mapped[dt.date] = mapped_column(Date)
     ends_on: Mapped[dt.date] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxEvent(Base):
+    """Something that happened to a record, written in the same transaction; automations act on it."""
+
+    __tablename__ = "itpm_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: created, updated, deleted, transition, approval, sla_warning, sla_breach
+    kind: Mapped[str] = mapped_column(String(40))
+    record_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    record_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: How many events led to this one (automations reacting to automations stop at a limit).
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ActionRun(Base):
+    """One action of one automation for one event (or schedule tick), done at most once by its key."""
+
+    __tablename__ = "itpm_action_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: event id or schedule moment, automation, action index: the idempotency key
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    automation: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    #: pending (delayed), running, done, failed
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    #: What the action needs to run again (a delayed one, or a retry): automation, action, record
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class Notification(Base):
+    """An in-app notification: the bell's unread count, and the list behind it."""
+
+    __tablename__ = "itpm_notification"
+    __table_args__ = (Index("ix_itpm_notification_person", "person_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey(FabUser.id, ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WebhookDelivery(Base):
+    """One outbound webhook call and its attempts: the delivery log."""
+
+    __tablename__ = "itpm_webhook_delivery"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    url: Mapped[str] = mapped_column(String(1000))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: pending, delivered, failed (attempts used up)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
