@@ -51,6 +51,7 @@ FAST_HASHING = {"FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 
 
 def settings_for(url: str, instance: Path, **extra: Any) -> Settings:
+    extra.setdefault("jobs", "none")  # automations run when a test drains the outbox, not behind its back
     return Settings(
         database_url=url,
         secret_key=SECRET,

@@ -19,8 +19,12 @@ def test_the_migrated_database_matches_the_models(database_url: str) -> None:
                 connection,
                 opts={
                     "compare_type": False,
-                    "include_object": lambda obj, name, type_, reflected, compare_to: not (
-                        type_ == "table" and name and (name.startswith("rec_") or name == "alembic_version")
+                    "include_object": lambda obj, name, type_, reflected, compare_to: (
+                        not (
+                            type_ == "table"
+                            and name
+                            and (name.startswith("rec_") or name == "alembic_version")
+                        )
                     ),
                 },
             )

@@ -80,8 +80,13 @@ def test_the_starter_policy_is_canonical_json_at_its_export_path() -> None:
 
 
 def test_pausing_states_are_checked_against_the_workflow_once_there_is_one() -> None:
-    assert problems(STARTER, waiting_workflow("open", "waiting", "resolved")) == []
-    assert problems(STARTER, waiting_workflow("open", "resolved")) == [
+    body = {k: v for k, v in STARTER.items() if k != "response_states"}
+    assert problems(body, waiting_workflow("open", "waiting", "resolved")) == []
+    responded = {**body, "response_states": ["answered", "resolved"]}
+    assert [(p[1], p[2]) for p in problems(responded, waiting_workflow("open", "waiting", "resolved"))] == [
+        ("/response_states/0", "names no state of the workflow 'incident_flow': 'answered'")
+    ]
+    assert problems(body, waiting_workflow("open", "resolved")) == [
         (FILE, "/pausing_states/0", "names no state of the workflow 'incident_flow': 'waiting'")
     ]
 
@@ -147,10 +152,17 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("a warning at 0 %", changed("warning_share", value=0), "/warning_share", "must be more than 0"),
     ("warning actions without a warning share", changed("warning_share", delete=True), "/on_warning",
      "needs a warning_share"),
-    ("an action without a type", changed("on_breach", value=[{"to": ["assignee"]}]), "/on_breach/0/type",
+    ("an action that says not what to do", changed("on_breach", value=[{"to": ["assignee"]}]), "/on_breach/0/do",
      "is required"),
-    ("actions that are not a list", changed("on_breach", value={"type": "notify"}), "/on_breach",
+    ("an action nobody knows", changed("on_breach", value=[{"do": "phone", "to": ["assignee"]}]), "/on_breach/0/do",
+     "must be one of"),
+    ("a notification without a subject", changed("on_breach", value=[{"do": "notify", "to": ["assignee"]}]),
+     "/on_breach/0/subject", "is required"),
+    ("actions that are not a list", changed("on_breach", value={"do": "notify"}), "/on_breach",
      "must be of type array"),
+    ("an escalation to a role that does not exist",
+     changed("on_breach", value=[{"do": "notify", "to": [{"role": "boss"}], "subject": {"en": "x", "zh": "x"}}]),
+     "/on_breach/0/to/0/role", "names no role: 'boss'"),
     ("a pausing state that is not a name", changed("pausing_states", value=["Waiting for client"]),
      "/pausing_states/0", "is not valid"),
     ("an unknown property", changed("escalate_after", value=60), "/escalate_after", "is not a known property"),

@@ -13,12 +13,14 @@ from functools import cached_property
 from typing import Any
 
 from itpm.access import Access
+from itpm.automations.spec import AutomationSpec
 from itpm.definitions.checks import Configuration
 from itpm.definitions.documents import Document
 from itpm.records.fields import RecordTypeSpec
 from itpm.records.forms import FormSpec, form_spec
 from itpm.records.store import RecordModels
 from itpm.records.validation import RecordValidator
+from itpm.sla.clock import SlaPolicy, policy_from_definition
 from itpm.workflows.spec import NO_WORKFLOW_STATE, WorkflowSpec
 
 
@@ -61,6 +63,33 @@ class Catalog:
     def workflows(self) -> dict[str, WorkflowSpec]:
         """Each record type's workflow (a type has at most one), by record type."""
         return {d.body["record_type"]: WorkflowSpec(d.body) for d in self.configuration.of_kind("workflow")}
+
+    @cached_property
+    def automations(self) -> dict[str, AutomationSpec]:
+        """The automations, with each SLA policy's escalations as automations of their own (`<sla>.on_breach`)."""
+        found = {d.name: AutomationSpec(d.body) for d in self.configuration.of_kind("automation")}
+        for sla in self.configuration.of_kind("sla"):
+            for key, trigger in (("on_warning", "sla_warning"), ("on_breach", "sla_breach")):
+                if sla.body.get(key):
+                    name = f"{sla.name}.{key}"
+                    body = {
+                        "name": name,
+                        "record_type": sla.body["record_type"],
+                        "trigger": {"on": trigger},
+                        "actions": sla.body[key],
+                    }
+                    found[name] = AutomationSpec(body)
+        return found
+
+    @cached_property
+    def slas(self) -> dict[str, dict[str, Any]]:
+        """Each record type's SLA policy definition (a type has at most one), by record type."""
+        return {d.body["record_type"]: d.body for d in self.configuration.of_kind("sla")}
+
+    @cached_property
+    def sla_policies(self) -> dict[str, SlaPolicy]:
+        """Each SLA policy ready to read clocks with, by record type."""
+        return {name: policy_from_definition(body) for name, body in self.slas.items()}
 
     def initial_state(self, type_name: str) -> str:
         workflow = self.workflows.get(type_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -18,9 +19,10 @@ from itpm.runtime import Runtime
 CLI_ACTOR = "cli"
 
 
-def _settings() -> Settings:
+def _settings(**overrides: str) -> Settings:
+    """The settings of a command; a command that exits at once leaves events to the app or a worker."""
     try:
-        return Settings.from_env()
+        return Settings.from_env(**{"jobs": "none", **overrides})
     except ConfigurationError as error:
         raise click.ClickException(str(error)) from error
 
@@ -90,10 +92,29 @@ def run(host: str, port: int) -> None:
 
     from itpm.web.app import create_app
 
-    app = create_app(_settings())
+    app = create_app(_settings(jobs=os.environ.get("ITPM_JOBS", "auto")))
     app.dispatcher.app  # noqa: B018 - build the first app now, so errors show at start
+    runtime = app.extensions["itpm"]
+    runtime.jobs  # noqa: B018 - automations start now: events left waiting are handled, schedules tick
+    if runtime.settings.redis_url and runtime.settings.jobs in ("auto", "rq"):
+        click.echo("Automations run on RQ workers: start `itpm worker` beside this.")
     click.echo(f"itpm is serving on http://{host}:{port}/")
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty (scripts, tests).")
+@click.option("--tick", default=30.0, show_default=True, type=float, help="Seconds between scheduler ticks.")
+@click.option("--name", default=None, help="The worker's name (unique among running workers).")
+def worker(burst: bool, tick: float, name: str | None) -> None:
+    """Run automations: the RQ worker with its scheduler, the outbox dispatcher and the cron ticks.
+
+    Needs ITPM_REDIS_URL. Stops after the current job on SIGTERM or Ctrl-C.
+    """
+    from itpm.automations.worker import run_worker
+
+    _settings()  # configuration errors show here, plainly
+    run_worker(burst=burst, tick_seconds=tick, name=name)
 
 
 @main.group()

@@ -6,6 +6,7 @@ from one `Settings`, so all revision apps of a process share keys and stores.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,11 @@ class Settings:
     smtp_password: str | None = None
     smtp_from: str = "itpm@localhost"
     smtp_tls: bool = False
+    #: Who runs automations: auto (RQ when there is Redis, else a thread of this process), rq, thread,
+    #: or none (events wait in the outbox until drained: tests, one-off commands).
+    jobs: str = "auto"
+    #: When each person's daily digest goes out, in their own time zone (HH:MM).
+    digest_time: str = "08:00"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -61,6 +67,8 @@ class Settings:
             "smtp_password": env.get("ITPM_SMTP_PASSWORD") or None,
             "smtp_from": env.get("ITPM_SMTP_FROM", "itpm@localhost"),
             "smtp_tls": env.get("ITPM_SMTP_TLS", "") in ("1", "true", "yes"),
+            "jobs": env.get("ITPM_JOBS", "auto"),
+            "digest_time": env.get("ITPM_DIGEST_TIME", "08:00"),
         }
         values.update(overrides)
         return cls(**values).checked()
@@ -73,6 +81,16 @@ class Settings:
                 "when ITPM_ENV=production (e.g. `python -c 'import secrets; "
                 "print(secrets.token_urlsafe(48))'`)"
             )
+        if self.jobs not in ("auto", "rq", "thread", "none"):
+            raise ConfigurationError(f"ITPM_JOBS is auto, rq, thread or none, not {self.jobs!r}")
+        if self.jobs == "rq" and not self.redis_url:
+            raise ConfigurationError("ITPM_JOBS=rq needs ITPM_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+        try:
+            dt.time.fromisoformat(self.digest_time)
+        except ValueError:
+            raise ConfigurationError(
+                f"ITPM_DIGEST_TIME is a time of day such as 08:00, not {self.digest_time!r}"
+            ) from None
         if not self.secret_key:
             return self._replace(secret_key=DEVELOPMENT_KEY)
         return self

@@ -321,7 +321,7 @@ class OutboxEvent(Base):
     #: How many events led to this one (automations reacting to automations stop at a limit).
     depth: Mapped[int] = mapped_column(Integer, default=0)
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
-    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
 
 
 class ActionRun(Base):

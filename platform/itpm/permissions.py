@@ -68,7 +68,7 @@ ABILITY_VIEWS: dict[str, dict[str, tuple[str, ...] | None]] = {
         "Teams": None,
     },
     "read_audit": {"AuditView": None, "Audit log": None},
-    "administer_jobs": {"JobsView": None, "Jobs": None},
+    "administer_jobs": {"JobsView": None, "Jobs": None, "Configuration": None},
     "manage_department": {"DepartmentAdminView": None, "My department": None},
 }
 

@@ -11,8 +11,9 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
@@ -27,8 +28,9 @@ from itpm.records import schema_changes
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, jobs: str | None = None) -> None:
         self.settings = settings
+        self._jobs_mode = jobs or settings.jobs
         if settings.is_sqlite:
             settings.instance_path.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = make_engine(settings.database_url)
@@ -36,6 +38,25 @@ class Runtime:
         self.publish_hooks: list[PublishHook] = [schema_changes.publish_hook, permissions.publish_hook]
         self._catalogs: OrderedDict[int, Catalog] = OrderedDict()
         self._catalog_lock = threading.Lock()
+        self._jobs: Any = None
+        event.listen(self.sessions.session_factory, "after_commit", self._after_commit)
+
+    @property
+    def jobs(self) -> Any:
+        """What runs automations for this process (started on first use)."""
+        if self._jobs is None:
+            from itpm.automations.jobs import NoJobs, RedisJobs, ThreadJobs
+
+            mode = self._jobs_mode
+            if mode == "auto":
+                mode = "rq" if self.settings.redis_url else "thread"
+            self._jobs = {"rq": RedisJobs, "thread": ThreadJobs}.get(mode, lambda _runtime: NoJobs())(self)
+        return self._jobs
+
+    def _after_commit(self, session: Session) -> None:
+        """A commit that saved events hands them over to whatever runs automations."""
+        if session.info.pop("itpm_outbox", False):
+            self.jobs.wake()
 
     @cached_property
     def meta(self) -> MetaSchemas:
@@ -70,5 +91,7 @@ class Runtime:
             session.close()
 
     def dispose(self) -> None:
+        if self._jobs is not None:
+            self._jobs.stop()
         self.sessions.remove()
         self.engine.dispose()

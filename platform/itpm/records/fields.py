@@ -24,6 +24,9 @@ SYSTEM = {
     "created_at": ("created_at", "datetime"),
     "updated_by": ("updated_by_id", "user"),
     "updated_at": ("updated_at", "datetime"),
+    "sla_due": ("sla_due", "datetime"),
+    "sla_status": ("sla_status", "text"),
+    "sla_breached": ("sla_breached", "boolean"),
 }
 #: System fields a form (and an API client) may set.
 EDITABLE_SYSTEM = ("assignee", "owner", "client", "department")
@@ -45,6 +48,9 @@ SYSTEM_TITLES = {
     "created_at": {"en": "Created", "zh": "创建时间"},
     "updated_by": {"en": "Updated by", "zh": "更新人"},
     "updated_at": {"en": "Updated", "zh": "更新时间"},
+    "sla_due": {"en": "SLA due", "zh": "SLA 截止"},
+    "sla_status": {"en": "SLA", "zh": "SLA 状态"},
+    "sla_breached": {"en": "SLA breached", "zh": "SLA 已超时"},
 }
 
 # Kinds of field, and how they are stored.

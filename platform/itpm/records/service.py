@@ -23,7 +23,7 @@ from itpm.access import Access, Actor
 from itpm.catalog import Catalog
 from itpm.db import utcnow
 from itpm.definitions.problems import Problem, pointer
-from itpm.models import Comment, Department, Person, RecordEvent, StoredFile
+from itpm.models import Comment, Department, OutboxEvent, Person, RecordEvent, StoredFile
 from itpm.records.fields import (
     CLIENT_TYPE,
     EDITABLE_SYSTEM,
@@ -38,6 +38,7 @@ from itpm.records.fields import (
 from itpm.records.numbering import next_number
 from itpm.records.validation import empty
 from itpm.records.values import to_column, to_json
+from itpm.sla.tickets import refresh_clocks, sla_summary
 
 
 class RecordError(Exception):
@@ -87,6 +88,8 @@ class Records:
         self.catalog = catalog
         self.actor = actor
         self.access = access or catalog.access
+        #: How many events led to the changes made here (an automation's changes are one deeper).
+        self.depth = 0
         self._team_members: list[int] | None = None
         self.clock = clock
         self.zone = ZoneInfo(timezone)
@@ -227,6 +230,11 @@ class Records:
             "updated_at": to_json_datetime(record.updated_at),
             "flags": record.flags or [],
             "data": self.data(record),
+            **(
+                {"sla": sla_summary(record, policy, self.clock())}
+                if (policy := self.catalog.sla_policies.get(record.__record_type__))
+                else {}
+            ),
         }
 
     def history(self, type_name: str, record_id: int) -> list[dict[str, Any]]:
@@ -667,6 +675,8 @@ class Records:
     def _event(
         self, spec: RecordTypeSpec, record: Any, action: str, changes: list[dict[str, Any]], note: str = ""
     ) -> None:
+        """A line in the record's history, and the same change in the outbox for automations."""
+        changes = sorted(changes, key=lambda change: change["path"])
         self.session.add(
             RecordEvent(
                 record_type=spec.name,
@@ -675,10 +685,42 @@ class Records:
                 actor_id=self.actor.id,
                 actor=self.actor.username,
                 action=action,
-                changes=sorted(changes, key=lambda change: change["path"]),
+                changes=changes,
                 note=note,
             )
         )
+        if action in ("created", "updated", "deleted"):
+            self.emit(record, action, {"action": action, "changes": changes, "note": note})
+        elif action.startswith(
+            ("transition ", "rejected ")
+        ):  # a move: a transition, or a rejection's way back
+            self.emit(
+                record,
+                "transition",
+                {"action": action, "changes": changes, "note": note, "transition": action.split(" ", 1)[1]},
+            )
+        if action != "deleted":
+            refresh_clocks(self, record, self.clock())
+
+    def emit(self, record: Any, kind: str, payload: dict[str, Any]) -> None:
+        """Put an event about the record in the outbox, in this transaction: it is never lost, nor sent unsaved."""
+        self.session.add(
+            OutboxEvent(
+                kind=kind,
+                record_type=record.__record_type__,
+                record_id=record.id,
+                payload={
+                    **payload,
+                    "number": record.number,
+                    "state": record.state,
+                    "actor": self.actor.username,
+                    "actor_id": self.actor.id,
+                },
+                depth=self.depth,
+                created_at=self.clock(),
+            )
+        )
+        self.session.info["itpm_outbox"] = True
 
 
 def to_json_datetime(value: dt.datetime | None) -> str | None:

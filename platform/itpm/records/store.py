@@ -57,6 +57,8 @@ SYSTEM_INDEXES = (
     "owner_id",
     "created_at",
     "updated_at",
+    "sla_due",
+    "sla_next_check",
 )
 
 
@@ -117,6 +119,22 @@ def system_columns() -> list[Column]:
         Column("updated_at", UTCDateTime(), nullable=False),
         #: Problems found when a stricter definition was published: [{"path", "message"}].
         Column("flags", JSONType, nullable=True),
+        *sla_columns(),
+    ]
+
+
+def sla_columns() -> list[Column]:
+    """The SLA clocks of a record whose type has an SLA policy (`itpm.sla.tickets`), empty otherwise."""
+    return [
+        #: When the running clock is due (first response, then resolution); empty while paused or stopped.
+        Column("sla_due", UTCDateTime(), nullable=True),
+        #: on_track, at_risk (warned), paused, breached, met.
+        Column("sla_status", String(20), nullable=True),
+        Column("sla_breached", Boolean, nullable=True),
+        #: Each clock's reading: {"first_response": {"target", "elapsed", "paused", "due", ...}, ...}
+        Column("sla_clocks", JSONType, nullable=True),
+        #: When the clocks must be read again to warn or escalate in time (the scheduler's index).
+        Column("sla_next_check", UTCDateTime(), nullable=True),
     ]
 
 

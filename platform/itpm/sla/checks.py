@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _
 
+from itpm.automations.checks import action_problems
 from itpm.definitions.checks import Configuration, check
 from itpm.definitions.documents import Document
 from itpm.definitions.problems import Problem, pointer
@@ -45,6 +46,9 @@ def _sla(document: Document, configuration: Configuration) -> Iterator[Problem]:
         )
     yield from _priorities(body, fields, file)
     yield from _pausing_states(body, configuration, file)
+    for key in ("on_warning", "on_breach"):
+        if key in body:
+            yield from action_problems(body[key], [key], body["record_type"], fields, configuration, file)
 
 
 def _calendar(calendar: Mapping[str, Any], file: str) -> Iterator[Problem]:
@@ -136,11 +140,13 @@ def _pausing_states(body: Mapping[str, Any], configuration: Configuration, file:
     if workflow is None:
         return
     states = {s.get("name") for s in workflow.body.get("states", [])}
-    for index, state in enumerate(body.get("pausing_states", [])):
+    named = [("pausing_states", i, s) for i, s in enumerate(body.get("pausing_states", []))]
+    named += [("response_states", i, s) for i, s in enumerate(body.get("response_states", []))]
+    for key, index, state in named:
         if state not in states:
             yield Problem(
                 file,
-                f"/pausing_states/{index}",
+                f"/{key}/{index}",
                 _(
                     "names no state of the workflow %(workflow)r: %(name)r",
                     workflow=workflow.name,

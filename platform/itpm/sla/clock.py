@@ -186,6 +186,8 @@ class SlaPolicy:
     pausing_states: frozenset[str] = frozenset()
     warning_share: float | None = None
     priority_field: str = "priority"
+    #: States that count as the first response; empty: any state but the first.
+    response_states: frozenset[str] = frozenset()
 
     def terms(self, clock: str, priority: str, client: str | None = None) -> Terms | None:
         """The terms of a ticket's clock, or None if the policy sets no target for it.
@@ -213,6 +215,7 @@ def policy_from_definition(body: Mapping[str, Any]) -> SlaPolicy:
         pausing_states=frozenset(body.get("pausing_states", ())),
         warning_share=body.get("warning_share"),
         priority_field=body.get("priority_field", "priority"),
+        response_states=frozenset(body.get("response_states", ())),
     )
 
 

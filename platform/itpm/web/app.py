@@ -75,6 +75,8 @@ def _add_views(appbuilder: AppBuilder) -> None:
     from itpm.web.api.records import add_record_apis
     from itpm.web.views.approvals import add_approval_views
     from itpm.web.views.definitions import add_definition_views
+    from itpm.web.views.jobs import add_job_views
+    from itpm.web.views.notifications import add_notification_views
     from itpm.web.views.people import add_people_views
     from itpm.web.views.records import add_record_views
     from itpm.web.views.reports import add_report_views
@@ -88,6 +90,8 @@ def _add_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(DefinitionsApi)
     appbuilder.add_api(ApprovalsApi)
     add_report_views(appbuilder)
+    add_notification_views(appbuilder)
+    add_job_views(appbuilder)
 
 
 def current_runtime() -> Runtime:

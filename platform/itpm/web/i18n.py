@@ -40,10 +40,14 @@ def text(value: Any, lang: str | None = None) -> str:
 
 
 def install(app: Flask) -> None:
+    from itpm.sla.tickets import duration_text
     from itpm.web.record_display import local_time, safe_html
+    from itpm.web.views.records import sla_status_label
 
     app.extensions["babel"].locale_selector = select_locale
     app.jinja_env.filters["tr"] = text
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["safe_html"] = safe_html
     app.jinja_env.globals["language"] = language
+    app.jinja_env.filters["duration"] = lambda minutes: duration_text(minutes, language())
+    app.jinja_env.globals["sla_status"] = sla_status_label

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,7 @@ from itpm.workflows.spec import Step, Transition, WorkflowSpec, condition_holds
 PENDING, APPROVED, REJECTED, WITHDRAWN, CLOSED = "pending", "approved", "rejected", "withdrawn", "closed"
 
 
+@cache
 def company_calendar(zone: str) -> BusinessCalendar:
     """The business hours escalations count in: 09:00-18:00 with lunch, China's holidays and make-up days."""
     hours = ((9 * 60, 12 * 60), (13 * 60, 18 * 60))
@@ -294,6 +296,9 @@ class Workflows:
         approval.decided_at = self.records.clock()
         data = {n: v for n, v in approval.data.items() if n in spec.fields}
         self._complete(spec, record, transition, data, approval.comment)
+        self.records.emit(
+            record, "approval", {"transition": transition.name, "decision": APPROVED, "approval": approval.id}
+        )
 
     def _due(self, step: Step) -> dt.datetime | None:
         if step.escalate_after_hours is None:
@@ -419,6 +424,16 @@ class Workflows:
             target = transition.approval.rejected_to
             if target and target != record.state:
                 self.records.move(record, target, {}, f"rejected {transition.name}", comment)
+            self.records.emit(
+                record,
+                "approval",
+                {
+                    "transition": transition.name,
+                    "decision": REJECTED,
+                    "approval": approval.id,
+                    "reason": comment,
+                },
+            )
         self.session.flush()
         return approval
 

@@ -51,7 +51,33 @@ MAX_BODY_BYTES = 1024 * 1024
 SYSTEM_FILTERS = {
     "id": INTEGER, "number": TEXT, "state": TEXT, "assignee": USER, "owner": USER, "client": REF,
     "department": REF, "created_by": USER, "created_at": DATETIME, "updated_by": USER, "updated_at": DATETIME,
+    "sla_due": DATETIME, "sla_status": TEXT, "sla_breached": BOOLEAN,
 }  # fmt: skip
+#: The SLA of a record whose type has a policy: each clock's target, time used and left, in business minutes.
+SLA_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {
+        "status": {"type": "string", "enum": ["on_track", "at_risk", "paused", "breached", "met"]},
+        "due": {"type": "string", "format": "date-time", "nullable": True},
+        "breached": {"type": "boolean"},
+        "clocks": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "target_minutes": {"type": "integer"},
+                    "elapsed_minutes": {"type": "integer"},
+                    "paused_minutes": {"type": "integer"},
+                    "due": {"type": "string", "format": "date-time", "nullable": True},
+                    "minutes_left": {"type": "integer", "nullable": True},
+                    "overdue": {"type": "boolean"},
+                    "status": {"type": "string"},
+                },
+            },
+        },
+    },
+}
 OPERATORS = {"eq", "neq", "gt", "gte", "lt", "lte", "in", "ct", "sw", "empty"}
 SCALAR_KINDS = {TEXT, RICHTEXT, ENUM, INTEGER, NUMBER, BOOLEAN, DATE, DATETIME, REF, USER, "file"}
 
@@ -647,6 +673,7 @@ class RecordApi(BaseApi):
                     "updated_at": {"type": "string", "format": "date-time"},
                     "flags": {"type": "array", "items": {"type": "object"}},
                     "data": {"$ref": f"#/components/schemas/{name}Data"},
+                    **({"sla": SLA_SCHEMA} if spec.name in current_catalog().sla_policies else {}),
                 },
             },
         )

@@ -8,6 +8,7 @@ built from the type's schema and form definition, writing through the service.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from sqlalchemy import or_, select
 
 from itpm.access import Actor
 from itpm.catalog import Catalog
+from itpm.db import utcnow
 from itpm.definitions.problems import Problem
 from itpm.files import FileRefused, file_path, store_file
 from itpm.models import Department, Person, StoredFile
@@ -39,7 +41,19 @@ from itpm.records.fields import (
 )
 from itpm.records.forms import FormSpec, Section
 from itpm.records.service import Conflict, RecordError, Records
-from itpm.web.i18n import text
+from itpm.sla.tickets import (
+    AT_RISK,
+    BREACHED,
+    CLOCK_TITLES,
+    MET,
+    ON_TRACK,
+    PAUSED,
+    STATUS_TITLES,
+    duration_text,
+    sla_summary,
+    time_left,
+)
+from itpm.web.i18n import language, text
 from itpm.web.record_display import (
     Bilingual,
     choice_label,
@@ -393,6 +407,8 @@ class RecordView(ModelView):
                 for other, field, count, rows in records.related(self.type_name, record.id)
             ],
             "history": readable_history(records, spec, records.history(self.type_name, record.id), zone),
+            "sla": sla_summary(record, records.catalog.sla_policies.get(self.type_name), utcnow()),
+            "sla_clock_titles": {n: Bilingual(t) for n, t in CLOCK_TITLES.items()},
             "comments": records.comments(self.type_name, record.id),
             "files": list(files.values()),
             "labels": {f"/data/{n}": Bilingual(spec.title_of(n)) for n in spec.fields}
@@ -404,6 +420,12 @@ class RecordView(ModelView):
         zone = person_zone()
         if name in ("assignee", "owner", "created_by", "updated_by"):
             return person_name(getattr(record, name))
+        if name in ("sla_due",):
+            return sla_formatters(current_catalog().sla_policies.get(self.type_name))["sla_due"](
+                record.sla_due
+            )
+        if name == "sla_status":
+            return sla_status_label(record.sla_status)
         if name in ("created_at", "updated_at"):
             value = getattr(record, name)
             return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
@@ -906,6 +928,51 @@ class FilterPicker:
         ).format(field.name, url_for(self.endpoint))
 
 
+SLA_LABELS = {ON_TRACK: "success", AT_RISK: "warning", PAUSED: "default", BREACHED: "danger", MET: "info"}
+
+
+def sla_status_label(status: str | None) -> Markup:
+    if not status:
+        return Markup("")
+    return Markup('<span class="label label-{} itpm-sla itpm-sla-{}">{}</span>').format(
+        SLA_LABELS.get(status, "default"),
+        status,
+        Bilingual(STATUS_TITLES.get(status, {"en": status, "zh": status})),
+    )
+
+
+def sla_formatters(policy: Any) -> dict[str, Any]:
+    """The SLA columns of a list: when due with the business time left, the status, whether breached."""
+
+    def due(value: dt.datetime | None) -> Markup:
+        if value is None:
+            return Markup("")
+        shown = value.astimezone(person_zone()).strftime("%Y-%m-%d %H:%M")
+        if policy is None:
+            return Markup("{}").format(shown)
+        now = utcnow()
+        left = int(time_left(policy, value, now).total_seconds() // 60)
+        lang = language()
+        if value <= now:  # past due, if perhaps by no business time yet (overnight)
+            note = (
+                _("%(time)s overdue", time=duration_text(left, lang)) if left < 0 else _("overdue"),
+                "text-danger",
+            )
+        else:
+            note = (_("%(time)s left", time=duration_text(left, lang)), "text-muted")
+        return Markup('{} <small class="{}">{}</small>').format(shown, note[1], note[0])
+
+    return {
+        "sla_due": due,
+        "sla_status": sla_status_label,
+        "sla_breached": lambda v: (
+            Markup('<span class="text-danger">{}</span>').format(_("Yes"))
+            if v
+            else (_("No") if v is False else "")
+        ),
+    }
+
+
 def state_formatter(workflow: Any) -> Any:
     """A state in a list: its title, coloured by its category."""
 
@@ -950,7 +1017,19 @@ def record_view_class(spec: RecordTypeSpec, catalog: Catalog, zone: ZoneInfo) ->
         c
         for c in spec.filters
         if c in spec.fields
-        or c in ("state", "assignee", "owner", "client", "department", "created_at", "updated_at")
+        or c
+        in (
+            "state",
+            "assignee",
+            "owner",
+            "client",
+            "department",
+            "created_at",
+            "updated_at",
+            "sla_due",
+            "sla_status",
+            "sla_breached",
+        )
     ]
     searchable = [c for c in searchable if not (c in spec.fields and spec.fields[c].is_list)]
     order_columns = [
@@ -978,6 +1057,7 @@ def record_view_class(spec: RecordTypeSpec, catalog: Catalog, zone: ZoneInfo) ->
         "formatters_columns": {
             **list_formatters(spec, widgets, zone),
             "state": state_formatter(catalog.workflows.get(spec.name)),
+            **sla_formatters(catalog.sla_policies.get(spec.name)),
         },
         "search_form_extra_fields": filter_pickers(spec, catalog, searchable),
     }

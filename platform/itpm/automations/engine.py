@@ -1,0 +1,562 @@
+"""Running automations: each outbox event, each due delayed action, each schedule tick.
+
+Every action of an automation for an event has a key (event, automation,
+action). An action that changes records is done in one transaction with its
+key's `ActionRun` row, so a job run twice changes the records once; one that
+sends (e-mail, webhook) goes through functions that send once per key. A
+failing action is retried with backoff and, when its attempts are used up,
+shown on the jobs page with its error and a retry button. Automations that
+react to automations stop at a depth, so no rule can loop forever.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from itpm.access import Actor
+from itpm.automations.spec import AutomationSpec, Event
+from itpm.db import utcnow
+from itpm.models import ActionRun, OutboxEvent, Person, Team
+from itpm.records.service import RecordError, Records
+from itpm.runtime import Runtime
+from itpm.workflows.engine import Workflows, company_calendar
+
+log = logging.getLogger(__name__)
+
+#: Events caused by automations reacting to automations go this deep, no deeper.
+MAX_DEPTH = 3
+#: Minutes to wait before each retry of a failed action.
+BACKOFF = (1, 5, 30, 120, 720)
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+def fill(template: str, values: dict[str, Any]) -> str:
+    """Put values in {name} placeholders (nothing else is read: no attributes, no format specs)."""
+    return PLACEHOLDER.sub(
+        lambda m: str(values[m.group(1)]) if values.get(m.group(1)) is not None else m.group(0), template
+    )
+
+
+def fill_value(value: Any, values: dict[str, Any]) -> Any:
+    """A value of a created record: "{project}" alone is the field's own value (a number stays a number)."""
+    if not isinstance(value, str):
+        return value
+    whole = PLACEHOLDER.fullmatch(value)
+    if whole and whole.group(1) in values:
+        return values[whole.group(1)]
+    return fill(value, values)
+
+
+class Automations:
+    """The automations of an installation, run by whatever runs jobs (a worker, or this process)."""
+
+    def __init__(self, runtime: Runtime, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.runtime = runtime
+        self.clock = clock
+
+    # --- events ------------------------------------------------------------
+
+    def handle(self, event_id: int) -> None:
+        """Run every automation the event starts (and refresh its record's SLA clocks)."""
+        with self.runtime.session() as session:
+            row = session.get(OutboxEvent, event_id)
+            if row is None or row.handled_at is not None:
+                return
+            event = Event(row.id, row.kind, row.record_type, row.record_id, dict(row.payload), row.depth)
+        catalog = self.runtime.catalog()
+        # an SLA escalation is keyed by what it escalates, not by which reader put it in the outbox
+        prefix = event.payload.get("key") if event.kind in ("sla_warning", "sla_breach") else None
+        if event.depth < MAX_DEPTH:
+            for automation in catalog.automations.values():
+                if automation.starts_on(event):
+                    self._run_for_record(automation, event, prefix or f"event:{event.id}")
+        with self.runtime.session() as session:
+            row = session.get(OutboxEvent, event_id)
+            row.handled_at = self.clock()
+            session.commit()
+
+    def _records(self, session: Session, depth: int) -> Records:
+        records = Records(
+            session,
+            self.runtime.catalog(),
+            Actor.system(),
+            clock=self.clock,
+            timezone=self.runtime.settings.timezone,
+        )
+        records.depth = depth + 1
+        return records
+
+    def _run_for_record(
+        self, automation: AutomationSpec, event: Event | None, prefix: str, record_id: int | None = None
+    ) -> None:
+        record_id = record_id if record_id is not None else (event.record_id if event else None)
+        with self.runtime.session() as session:
+            records = self._records(session, event.depth if event else 0)
+            if automation.record_type is not None:
+                try:
+                    record = records.get(automation.record_type, record_id)
+                except RecordError:
+                    return  # deleted since
+                if not self._holds(records, automation, record):
+                    return
+        for index, action in enumerate(automation.actions):
+            key = f"{prefix}:{automation.name}:{index}"
+            spec = {
+                "automation": automation.name,
+                "index": index,
+                "record_id": record_id,
+                "event_id": event.id if event else None,
+            }
+            if "after" in action:
+                self._delay(key, automation, action, spec)
+            else:
+                self.run_action(key, spec)
+
+    def _holds(self, records: Records, automation: AutomationSpec, record: Any) -> bool:
+        workflows = Workflows(records)
+        if "condition" in automation.body and not workflows.holds(automation.body["condition"], record):
+            return False
+        return "expression" not in automation.body or workflows.holds(
+            {"expression": automation.body["expression"]}, record
+        )
+
+    def _delay(
+        self, key: str, automation: AutomationSpec, action: dict[str, Any], spec: dict[str, Any]
+    ) -> None:
+        with self.runtime.session() as session:
+            if session.scalar(select(ActionRun.id).where(ActionRun.key == key)):
+                return
+            due = self.clock() + dt.timedelta(minutes=action["after"]["minutes"])
+            session.add(
+                ActionRun(
+                    key=key,
+                    automation=automation.name,
+                    action=action["do"],
+                    event_id=spec["event_id"],
+                    status="pending",
+                    due_at=due,
+                    spec=spec,
+                )
+            )
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+
+    # --- actions -----------------------------------------------------------
+
+    def run_action(self, key: str, spec: dict[str, Any]) -> str:
+        """Do one action once: its key's run is marked done in the same transaction (done, failed, skipped)."""
+        catalog = self.runtime.catalog()
+        automation = catalog.automations.get(spec["automation"])
+        if automation is None or spec["index"] >= len(automation.actions):
+            return "skipped"
+        action = automation.actions[spec["index"]]
+        with self.runtime.session() as session:
+            run = session.scalar(select(ActionRun).where(ActionRun.key == key))
+            if run is not None and run.status == "done":
+                return "done"
+            run = run or _new_run(session, key, automation, action, spec)
+            run.status, run.attempts, run.started_at = "running", (run.attempts or 0) + 1, self.clock()
+            event = session.get(OutboxEvent, spec["event_id"]) if spec.get("event_id") else None
+            records = self._records(session, event.depth if event else 0)
+            try:
+                record = (
+                    records.get(automation.record_type, spec["record_id"])
+                    if automation.record_type and spec.get("record_id")
+                    else None
+                )
+                result = self._perform(records, automation, action, record, key, event)
+                run.status, run.finished_at, run.error, run.due_at = "done", self.clock(), "", None
+                run.spec = {**spec, **({"result": result} if result else {})}
+                session.commit()
+                return "done"
+            except IntegrityError:
+                session.rollback()  # another worker did it at the same moment: done once
+                return "done"
+            except Exception as error:  # noqa: BLE001 - any failure is kept, shown and retried
+                session.rollback()
+                self._failed(key, automation, action, spec, error)
+                return "failed"
+
+    def _failed(
+        self,
+        key: str,
+        automation: AutomationSpec,
+        action: dict[str, Any],
+        spec: dict[str, Any],
+        error: Exception,
+    ) -> None:
+        log.warning("automation %s action %s failed: %s", automation.name, key, error)
+        with self.runtime.session() as session:
+            run = session.scalar(select(ActionRun).where(ActionRun.key == key))
+            if run is None:
+                run = _new_run(session, key, automation, action, spec)
+                run.attempts = 1
+            run.status = "failed"
+            run.finished_at = self.clock()
+            run.error = "".join(traceback.format_exception_only(type(error), error)).strip()[:4000]
+            attempt = max(run.attempts or 1, 1)
+            run.due_at = (
+                self.clock() + dt.timedelta(minutes=BACKOFF[attempt - 1]) if attempt <= len(BACKOFF) else None
+            )
+            session.commit()
+
+    def _perform(
+        self,
+        records: Records,
+        automation: AutomationSpec,
+        action: dict[str, Any],
+        record: Any,
+        key: str,
+        event: OutboxEvent | None,
+    ) -> dict[str, Any] | None:
+        kind = action["do"]
+        if kind == "set":
+            records.update(record.__record_type__, record.id, action["fields"], record.version)
+        elif kind == "comment":
+            text = action["text"]
+            records.add_comment(record.__record_type__, record.id, f"{text['zh']}\n{text['en']}")
+        elif kind == "create":
+            values = self._values(records, record) if record is not None else {}
+            data = {n: fill_value(v, values) for n, v in action["data"].items()}
+            if record is not None and "link" in action:
+                data[action["link"]] = record.id
+            created = records.create(action["record_type"], data)
+            return {"created": created.id}
+        elif kind == "assign":
+            person = self._assignee(records, automation, action, record)
+            if person is None:
+                raise RuntimeError("nobody in the team can take it now")
+            records.update(record.__record_type__, record.id, {}, record.version, {"assignee": person})
+            return {"assigned": person}
+        elif kind == "transition":
+            Workflows(records).take(record.__record_type__, record.id, action["name"])
+        elif kind == "notify":
+            self._notify(records, action, record, key, event)
+        elif kind == "webhook":
+            self._webhook(records, action, record, key, event)
+        elif kind == "report":
+            return self._report(records, action, record, key)
+        return None
+
+    def _values(self, records: Records, record: Any) -> dict[str, Any]:
+        data = records.data(record)
+        spec = records.spec(record.__record_type__)
+        title = next((data.get(n) for n in ("title", "name", "subject") if data.get(n)), record.number)
+        path = f"/records/{spec.name}/show/{record.id}"
+        return {
+            **data,
+            "number": record.number,
+            "title": title,
+            "state": record.state,
+            "link": self.runtime.settings.base_url.rstrip("/") + path,
+        }
+
+    # --- assignment --------------------------------------------------------
+
+    def _assignee(
+        self, records: Records, automation: AutomationSpec, action: dict[str, Any], record: Any
+    ) -> int | None:
+        from itpm.automations.assignment import Candidate, next_assignee
+
+        team_name = None
+        if "by" in action:
+            value = records.data(record).get(action["by"]["field"])
+            team_name = action["by"]["teams"].get(str(value)) if value is not None else None
+        team_name = team_name or action.get("team")
+        if team_name is None:
+            raise RuntimeError(f"no team for {action['by']['field']} = {value!r}, and no default team")
+        session = records.session
+        team = session.scalar(select(Team).where(Team.name == team_name))
+        if team is None:
+            raise RuntimeError(f"there is no team {team_name!r}")
+        people = list(
+            session.scalars(
+                select(Person).where(Person.team_id == team.id, Person.active.is_(True)).order_by(Person.id)
+            )
+        )
+        if not people:
+            return None
+        model = records.model(record.__record_type__)
+        workflow = records.catalog.workflows.get(record.__record_type__)
+        open_states = [s.name for s in workflow.states.values() if not s.final] if workflow else None
+        counts_query = select(model.assignee_id, func.count()).where(
+            model.assignee_id.in_([p.id for p in people])
+        )
+        if open_states is not None:
+            counts_query = counts_query.where(model.state.in_(open_states))
+        counts = dict(session.execute(counts_query.group_by(model.assignee_id)).all())
+        now = self.clock()
+        candidates = [
+            Candidate(
+                id=person.id,
+                calendar=company_calendar(person.timezone or self.runtime.settings.timezone),
+                open_work=counts.get(person.id, 0),
+                skills=frozenset(person.skills or ()),
+                away_until=person.away_until,
+            )
+            for person in people
+        ]
+        needed = ()
+        if action.get("strategy") == "skills" and action.get("skills_from"):
+            skill = records.data(record).get(action["skills_from"])
+            needed = (str(skill),) if skill else ()
+        last = session.scalar(
+            select(ActionRun.spec)
+            .where(
+                ActionRun.automation == automation.name,
+                ActionRun.status == "done",
+                ActionRun.action == "assign",
+            )
+            .order_by(ActionRun.finished_at.desc(), ActionRun.id.desc())
+            .limit(1)
+        )
+        previous = (last or {}).get("result", {}).get("assigned")
+        chosen = next_assignee(
+            candidates,
+            action.get("strategy", "round_robin"),
+            now=now,
+            last_assigned=previous,
+            needed_skills=needed,
+        )
+        return chosen.id if chosen else None
+
+    # --- notifications, webhooks, reports ----------------------------------
+
+    def recipients(self, records: Records, recipients: list[Any], record: Any) -> list[Person]:
+        """The people a notification goes to (active ones, each once)."""
+        from itpm.workflows.engine import Workflows as _Workflows
+
+        session = records.session
+        ids: list[int] = []
+        for recipient in recipients:
+            if recipient == "assignee" and record is not None and record.assignee_id:
+                ids.append(record.assignee_id)
+            elif recipient == "owner" and record is not None and record.owner_id:
+                ids.append(record.owner_id)
+            elif recipient == "creator" and record is not None and record.created_by_id:
+                ids.append(record.created_by_id)
+            elif isinstance(recipient, dict) and "field" in recipient and record is not None:
+                ids += _Workflows(records)._field_approvers(
+                    records.spec(record.__record_type__), recipient["field"], record
+                )
+            elif isinstance(recipient, dict) and "role" in recipient:
+                ids += self._role_readers(records, recipient["role"], record)
+            elif isinstance(recipient, dict) and "user" in recipient:
+                found = session.scalar(select(Person.id).where(Person.username == recipient["user"]))
+                if found:
+                    ids.append(found)
+        unique = list(dict.fromkeys(ids))
+        return (
+            list(session.scalars(select(Person).where(Person.id.in_(unique), Person.active.is_(True))))
+            if unique
+            else []
+        )
+
+    def _role_readers(self, records: Records, role: str, record: Any) -> list[int]:
+        """People holding `role` who may read the record (notifications never show a record to whom may not see it)."""
+        from flask_appbuilder.security.sqla.models import Role
+
+        people = records.session.scalars(
+            select(Person).join(Person.roles).where(Role.name == role, Person.active.is_(True))
+        )
+        if record is None:
+            return [p.id for p in people]
+        spec = records.spec(record.__record_type__)
+        found = []
+        for person in people:
+            team = (
+                list(records.session.scalars(select(Person.id).where(Person.team_id == person.team_id)))
+                if person.team_id
+                else []
+            )
+            if records.access.allows(Actor.of(person), spec, record, "read", team):
+                found.append(person.id)
+        return found
+
+    def _notify(
+        self, records: Records, action: dict[str, Any], record: Any, key: str, event: OutboxEvent | None
+    ) -> None:
+        from itpm.notifications import notify
+
+        people = self.recipients(records, action["to"], record)
+        values = self._values(records, record) if record is not None else {}
+        values.update(
+            (event.payload or {}).get("values", {}) if event is not None else {}
+        )  # an SLA event's due time
+        notify(
+            records.session,
+            self.runtime.settings,
+            people,
+            key,
+            action["subject"],
+            action.get("body", {"en": "", "zh": ""}),
+            values,
+            values.get("link", self.runtime.settings.base_url),
+            tuple(action.get("channels", ("app", "email"))),
+            now=self.clock(),
+            automation=key.rsplit(":", 2)[-2] if key.count(":") >= 2 else "",
+        )
+
+    def _webhook(
+        self, records: Records, action: dict[str, Any], record: Any, key: str, event: OutboxEvent | None
+    ) -> None:
+        import os
+
+        from itpm.webhooks import deliver
+
+        data = {
+            "event_id": event.id if event else None,
+            "changes": (event.payload or {}).get("changes", []) if event else [],
+            "record": records.as_json(record) if record is not None else None,
+        }
+        secret = os.environ.get(action["secret_env"], "") if action.get("secret_env") else None
+        # the delivery log keeps it from here: retries with backoff (`retry_due`), each attempt recorded
+        deliver(
+            records.session,
+            key=key,
+            url=action["url"],
+            event=event.kind if event else "schedule",
+            data=data,
+            secret=secret,
+            now=self.clock(),
+        )
+
+    def _report(self, records: Records, action: dict[str, Any], record: Any, key: str) -> dict[str, Any]:
+        """Render the report (once per language its recipients read), keep each PDF, and send it to them."""
+        from itpm.notifications import language_of, notify
+        from itpm.reports.service import render_report, store_report
+
+        today = self.clock().astimezone(records.zone).date()
+        previous = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+        special = {
+            "{id}": record.id if record is not None else None,
+            "{previous_month}": previous,
+            "{this_month}": today.strftime("%Y-%m"),
+        }
+        params = {
+            n: special.get(v, v) if isinstance(v, str) else v for n, v in action.get("params", {}).items()
+        }
+        people = self.recipients(records, action["to"], record) if "to" in action else []
+        languages = sorted({language_of(p) for p in people}) or [action.get("lang", "zh")]
+        files = {}
+        for lang in languages:
+            rendered = render_report(records, action["report"], params, lang, now=self.clock())
+            stored = store_report(records, rendered, self.runtime.settings.instance_path)
+            records.session.flush()
+            files[lang] = stored.id
+        records.session.commit()  # the PDFs are kept before anyone is told of them
+        title = records.catalog.configuration.get("report", action["report"]).body["title"]
+        for lang in languages:
+            readers = [p for p in people if language_of(p) == lang]
+            if readers:
+                notify(
+                    records.session,
+                    self.runtime.settings,
+                    readers,
+                    f"{key}:{lang}",
+                    {"en": "Report: {report}", "zh": "报告：{report}"},
+                    {"en": "The report {report} is ready: {link}", "zh": "报告“{report}”已生成：{link}"},
+                    {"report": title},
+                    f"/reports/file/{files[lang]}",
+                    now=self.clock(),
+                    automation=key.rsplit(":", 2)[-2],
+                )
+        return {"files": files}
+
+    # --- schedules and retries ---------------------------------------------
+
+    def run_due_actions(self) -> int:
+        """Delayed actions whose time has come, and failed ones due for a retry."""
+        now = self.clock()
+        with self.runtime.session() as session:
+            due = session.execute(
+                select(ActionRun.key, ActionRun.spec).where(
+                    ActionRun.due_at.is_not(None),
+                    ActionRun.due_at <= now,
+                    or_(ActionRun.status == "pending", ActionRun.status == "failed"),
+                )
+            ).all()
+        for key, spec in due:
+            self.run_action(key, spec)
+        return len(due)
+
+    def run_schedules(self, since: dt.datetime, until: dt.datetime) -> int:
+        """Scheduled automations that fire in (since, until]: once per record that holds (or once)."""
+        fired = 0
+        for automation in self.runtime.catalog().automations.values():
+            if not automation.enabled or not automation.scheduled:
+                continue
+            for moment in automation.fire_times(since, until):
+                prefix = f"schedule:{moment.isoformat()}"
+                if automation.record_type is None:
+                    self._run_for_record(automation, None, prefix)
+                else:
+                    with self.runtime.session() as session:
+                        records = self._records(session, 0)
+                        model = records.model(automation.record_type)
+                        ids = list(
+                            session.scalars(records.query(automation.record_type).with_only_columns(model.id))
+                        )
+                    for record_id in ids:
+                        self._run_for_record(automation, None, f"{prefix}:{record_id}", record_id)
+                fired += 1
+        return fired
+
+    def retry(self, key: str) -> str:
+        """An admin's retry of a failed action (the jobs page's button)."""
+        with self.runtime.session() as session:
+            run = session.scalar(select(ActionRun).where(ActionRun.key == key))
+            if run is None:
+                return "missing"
+            spec = dict(run.spec)
+        return self.run_action(key, spec)
+
+
+def _new_run(
+    session: Session, key: str, automation: AutomationSpec, action: dict[str, Any], spec: dict[str, Any]
+) -> ActionRun:
+    run = ActionRun(
+        key=key,
+        automation=automation.name,
+        action=action["do"],
+        event_id=spec.get("event_id"),
+        status="running",
+        spec=spec,
+        attempts=0,
+    )
+    session.add(run)
+    return run
+
+
+def unhandled_events(session: Session, limit: int = 500) -> list[int]:
+    """Events no automation has handled yet, oldest first."""
+    return list(
+        session.scalars(
+            select(OutboxEvent.id)
+            .where(OutboxEvent.handled_at.is_(None))
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+        )
+    )
+
+
+def undispatched_events(session: Session, limit: int = 500) -> list[int]:
+    return list(
+        session.scalars(
+            select(OutboxEvent.id)
+            .where(and_(OutboxEvent.dispatched_at.is_(None), OutboxEvent.handled_at.is_(None)))
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+        )
+    )

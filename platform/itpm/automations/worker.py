@@ -1,0 +1,179 @@
+"""`itpm worker`: the RQ worker, its dispatcher and the automation scheduler, in one process.
+
+The worker runs jobs in its own process (RQ's SimpleWorker: no fork per job,
+its database connections pooled) and, while a job runs, keeps beating every
+few seconds; a worker killed mid-job stops beating, and within about a
+minute and a half another worker's maintenance finds the job abandoned and
+runs it again (its actions are done once by their keys). RQ's defaults would
+take over ten minutes.
+
+Beside the worker, a thread sends outbox events that are not on the queue
+yet (committed while Redis was down, or by a process without Redis) and
+ticks the scheduler every `tick_seconds`, one worker at a time under a Redis
+lock. SIGTERM or SIGINT stop the worker after its current job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+from typing import Any
+
+from rq import SimpleWorker
+from rq.utils import now as rq_now
+from rq.worker import BaseWorker, WorkerStatus
+
+from itpm.automations.jobs import QUEUE, dispatch, rq_queue, worker_runtime
+from itpm.db import utcnow
+
+log = logging.getLogger(__name__)
+
+#: Seconds between heartbeats of a running job; a job is abandoned 60 s after its last one.
+JOB_MONITORING_INTERVAL = 5
+#: Seconds between RQ's maintenance rounds (which recover abandoned jobs).
+MAINTENANCE_INTERVAL = 15
+#: An idle worker wakes every WORKER_TTL - 15 seconds, so its maintenance runs even with no jobs.
+WORKER_TTL = 30
+SCHEDULER_LOCK = "itpm:scheduler:lock"
+SCHEDULER_LAST = "itpm:scheduler:last"
+#: The longest stretch a scheduler catches up on after being down (missed digests, schedules).
+CATCH_UP = dt.timedelta(hours=6)
+
+
+class ItpmWorker(SimpleWorker):
+    """A SimpleWorker that keeps beating while its job runs, so a dead worker is noticed in a minute."""
+
+    #: SIGTERM or SIGINT came: the process ends after the current job (not a worker restart).
+    asked_to_stop = False
+
+    def request_stop(self, signum: int, frame: Any) -> None:
+        self.asked_to_stop = True
+        super().request_stop(signum, frame)
+
+    def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
+        return BaseWorker.get_heartbeat_ttl(self, job, working_time)
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        execution = self.prepare_execution(job)
+        job.started_at = rq_now()
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.job_monitoring_interval):
+                try:
+                    self.maintain_heartbeats(job, execution)
+                except Exception:  # noqa: BLE001 - a missed beat only risks a second (idempotent) run
+                    log.warning("could not send a heartbeat for job %s", job.id, exc_info=True)
+
+        beating = threading.Thread(target=beat, name="itpm-heartbeat", daemon=True)
+        beating.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            done.set()
+            beating.join()
+        self.set_state(WorkerStatus.IDLE)
+
+
+class Dispatcher:
+    """Sends waiting outbox events to the queue every second and ticks the scheduler."""
+
+    def __init__(self, runtime: Any, queue: Any, tick_seconds: float = 30, poll_seconds: float = 1) -> None:
+        self.runtime = runtime
+        self.queue = queue
+        self.tick_seconds = tick_seconds
+        self.poll_seconds = poll_seconds
+        self.stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="itpm-dispatcher", daemon=True)
+        self._next_tick = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        import time
+
+        while not self.stopping.is_set():
+            try:
+                dispatch(self.runtime, self.queue)
+                if time.monotonic() >= self._next_tick:
+                    self._next_tick = time.monotonic() + self.tick_seconds
+                    self.tick()
+            except Exception as error:  # noqa: BLE001 - Redis or the database away for a moment: try again
+                log.warning("dispatcher: %s", error)
+            self.stopping.wait(self.poll_seconds)
+
+    def tick(self) -> dict[str, int] | None:
+        """One scheduler tick, if no other worker is ticking; it covers the time since the last tick."""
+        from itpm.automations.scheduler import tick
+
+        redis = self.queue.connection
+        lock = redis.lock(SCHEDULER_LOCK, timeout=max(self.tick_seconds * 10, 300), blocking=False)
+        if not lock.acquire():
+            return None
+        try:
+            now = utcnow()
+            last = redis.get(SCHEDULER_LAST)
+            since = dt.datetime.fromisoformat(last.decode()) if last else now - dt.timedelta(minutes=1)
+            since = max(since, now - CATCH_UP)
+            done = tick(self.runtime, since, now)
+            redis.set(SCHEDULER_LAST, now.isoformat())
+            return done
+        finally:
+            lock.release()
+
+
+def run_worker(burst: bool = False, tick_seconds: float = 30, name: str | None = None) -> None:
+    """Run until SIGTERM or SIGINT (or, with `burst`, until the queue is empty)."""
+    runtime = worker_runtime()
+    if not runtime.settings.redis_url:
+        raise SystemExit(
+            "itpm worker needs ITPM_REDIS_URL (without Redis, `itpm run` runs automations itself)"
+        )
+    queue = rq_queue(runtime.settings.redis_url)
+    runtime.catalog()  # loaded once, before the first job
+    dispatcher = Dispatcher(runtime, queue, tick_seconds)
+    dispatcher.start()
+    stopping = threading.Event()
+    current: list[ItpmWorker] = []
+
+    def early_stop(signum: int, frame: Any) -> None:
+        """A stop asked before RQ's own handlers are in place (they take over once the worker listens)."""
+        stopping.set()
+        for worker in current:
+            worker.asked_to_stop = True
+            worker._stop_requested = True  # RQ's loop checks it before waiting for a job
+
+    signal.signal(signal.SIGTERM, early_stop)
+    signal.signal(signal.SIGINT, early_stop)
+    try:
+        while not stopping.is_set():
+            worker = ItpmWorker(
+                [queue],
+                connection=queue.connection,
+                name=name,
+                job_monitoring_interval=JOB_MONITORING_INTERVAL,
+                maintenance_interval=MAINTENANCE_INTERVAL,
+                worker_ttl=WORKER_TTL,
+            )
+            worker.max_connection_wait_time = 5
+            current[:] = [worker]
+            worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+            signal.signal(signal.SIGTERM, early_stop)  # RQ's handlers are gone with its loop
+            signal.signal(signal.SIGINT, early_stop)
+            if burst or worker.asked_to_stop:
+                break
+            log.warning("the RQ worker stopped (Redis away?); starting it again in 2 s")
+            stopping.wait(2)
+    finally:
+        dispatcher.stop()
+        runtime.dispose()
+
+
+__all__ = ["QUEUE", "ItpmWorker", "Dispatcher", "run_worker"]
