@@ -501,6 +501,30 @@ def test_automations_reacting_to_automations_stop_at_a_depth(app: Any, runtime: 
     assert depths[0] == 0 and max(depths) == MAX_DEPTH  # every event handled, none started past the limit
 
 
+def test_the_events_an_automation_causes_are_handled_by_the_same_job(app: Any, runtime: Any) -> None:
+    publish(
+        runtime,
+        automation("raise", "incident", {"on": "created"}, [{"do": "set", "fields": {"impact": "high"}}]),
+    )
+    publish(
+        runtime, automation("tell", "incident", {"on": "updated", "fields": ["impact"]}, [comment("raised")])
+    )
+    record = incident(runtime)
+    with runtime.session() as session:
+        created = session.scalars(select(OutboxEvent.id).where(OutboxEvent.record_id == record)).one()
+    assert Automations(runtime, lambda: NOW).handle_many([created]) == 2  # created, and the change of impact
+    with runtime.session() as session:
+        events = session.execute(
+            select(OutboxEvent.kind, OutboxEvent.depth, OutboxEvent.dispatched_at, OutboxEvent.handled_at)
+            .where(OutboxEvent.record_id == record)
+            .order_by(OutboxEvent.id)
+        ).all()
+    assert [(kind, depth) for kind, depth, _, _ in events] == [("created", 0), ("updated", 1)]
+    assert all(handled for *_, handled in events)
+    assert events[1][2] is not None  # claimed by the job: no dispatcher sends them again
+    assert comments(runtime, "incident", record) == ["raised\nraised"]
+
+
 def test_a_failed_action_is_listed_with_its_error_and_retried_from_the_jobs_page(
     app: Any, runtime: Any, admin_client: Any
 ) -> None:

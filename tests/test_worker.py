@@ -6,6 +6,7 @@ own redis-server on a free port, so other tests keep theirs).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import socket
@@ -25,7 +26,8 @@ from test_schema_changes import publish
 
 from conftest import PG_SERVER, SECRET, settings_for
 from itpm.access import Actor
-from itpm.automations.jobs import dispatch, rq_queue
+from itpm.automations.jobs import STALE, dispatch, resend_lost, rq_queue
+from itpm.db import utcnow
 from itpm.models import ActionRun, OutboxEvent, RecordEvent
 from itpm.records.service import Records
 from itpm.runtime import Runtime
@@ -269,7 +271,7 @@ def test_two_workers_racing_over_the_same_events_act_once_on_each(
         session.execute(update(OutboxEvent).values(dispatched_at=None))
         session.commit()
     dispatch(runtime, queue)
-    assert queue.count >= 60
+    assert sum(len(job.args[0]) for job in queue.jobs) == 120  # each event in two jobs
     processes.worker(database, redis_url, "left")
     processes.worker(database, redis_url, "right")
     wait_until(lambda: all_handled(runtime) and queue.count == 0, 90, "the events were not all handled")
@@ -287,3 +289,28 @@ def test_a_worker_asked_to_stop_finishes_and_exits(
     os.killpg(process.pid, signal.SIGTERM)
     assert process.wait(timeout=20) == 0
     assert "Traceback" not in processes.log("polite")
+
+
+def test_events_whose_jobs_redis_lost_are_sent_again_and_acted_on_once(
+    database: str, tmp_path: Path, redis_url: str, processes: Processes
+) -> None:
+    runtime = runtime_on(database, tmp_path)
+    greet_each_new_incident(runtime)
+    queue = rq_queue(redis_url)
+    lost = new_incidents(runtime, 3)
+    dispatch(runtime, queue)
+    queue.empty()  # Redis restarted without their jobs
+    kept = new_incidents(runtime, 2)
+    dispatch(runtime, queue)
+    later = utcnow() + STALE + dt.timedelta(seconds=1)
+    assert resend_lost(runtime, queue, utcnow()) == 0  # not stale yet: jobs may simply be waiting
+    assert resend_lost(runtime, queue, later) == 3
+    with runtime.session() as session:
+        waiting = session.scalars(select(OutboxEvent.record_id).where(OutboxEvent.dispatched_at.is_(None)))
+        assert sorted(waiting) == sorted(lost)
+    dispatch(runtime, queue)
+    assert resend_lost(runtime, queue, later) == 0  # each has a job again
+    processes.worker(database, redis_url, "mender")
+    wait_until(lambda: all_handled(runtime) and queue.count == 0, 60, "the lost events were not handled")
+    assert [comments(runtime, "incident", r) for r in lost + kept] == [["hello\nhello"]] * 5
+    runtime.dispose()

@@ -328,6 +328,7 @@ class ActionRun(Base):
     """One action of one automation for one event (or schedule tick), done at most once by its key."""
 
     __tablename__ = "itpm_action_run"
+    __table_args__ = (Index("ix_itpm_action_run_last", "automation", "finished_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: event id or schedule moment, automation, action index: the idempotency key

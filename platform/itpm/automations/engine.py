@@ -16,14 +16,16 @@ import logging
 import re
 import traceback
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from itpm.access import Actor
 from itpm.automations.spec import AutomationSpec, Event
+from itpm.catalog import Catalog
 from itpm.db import utcnow
 from itpm.models import ActionRun, OutboxEvent, Person, Team
 from itpm.records.service import RecordError, Records
@@ -62,52 +64,88 @@ class Automations:
     def __init__(self, runtime: Runtime, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.runtime = runtime
         self.clock = clock
+        #: While handling events: the events of the changes this handling makes, handled next by this same job.
+        self._followups: list[int] | None = None
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The definitions in force, read once per job (a job is short; the next one sees a new revision)."""
+        return self.runtime.catalog()
 
     # --- events ------------------------------------------------------------
 
     def handle(self, event_id: int) -> None:
-        """Run every automation the event starts (and refresh its record's SLA clocks)."""
+        self.handle_many([event_id])
+
+    def handle_many(self, event_ids: list[int]) -> int:
+        """Run every automation the events start, oldest event first; how many events were handled.
+
+        The events the actions cause (an assignment is an update) are claimed
+        when written and handled next by this same job: no second trip through
+        the queue. A job that dies half-way is run again and does nothing twice
+        (keys); what it had claimed and not handled is sent again by the
+        dispatcher (`jobs.resend_lost`).
+        """
+        handled, self._followups = 0, []
+        try:
+            while event_ids:
+                handled += self._handle(event_ids)
+                event_ids, self._followups = self._followups, []
+        finally:
+            self._followups = None
+        return handled
+
+    def _handle(self, event_ids: list[int]) -> int:
+        """The events' automations; the events are marked handled together at the end."""
         with self.runtime.session() as session:
-            row = session.get(OutboxEvent, event_id)
-            if row is None or row.handled_at is not None:
-                return
-            event = Event(row.id, row.kind, row.record_type, row.record_id, dict(row.payload), row.depth)
-        catalog = self.runtime.catalog()
-        # an SLA escalation is keyed by what it escalates, not by which reader put it in the outbox
-        prefix = event.payload.get("key") if event.kind in ("sla_warning", "sla_breach") else None
-        if event.depth < MAX_DEPTH:
-            for automation in catalog.automations.values():
+            rows = session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.id.in_(event_ids), OutboxEvent.handled_at.is_(None))
+                .order_by(OutboxEvent.id)
+            ).all()
+            events = [Event(r.id, r.kind, r.record_type, r.record_id, dict(r.payload), r.depth) for r in rows]
+        automations = list(self.catalog.automations.values())
+        for event in events:
+            if event.depth >= MAX_DEPTH:
+                continue
+            # an SLA escalation is keyed by what it escalates, not by which reader put it in the outbox
+            prefix = event.payload.get("key") if event.kind in ("sla_warning", "sla_breach") else None
+            for automation in automations:
                 if automation.starts_on(event):
                     self._run_for_record(automation, event, prefix or f"event:{event.id}")
-        with self.runtime.session() as session:
-            row = session.get(OutboxEvent, event_id)
-            row.handled_at = self.clock()
-            session.commit()
+        if events:
+            with self.runtime.session() as session:
+                session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_([e.id for e in events]))
+                    .values(handled_at=self.clock())
+                )
+                session.commit()
+        return len(events)
 
     def _records(self, session: Session, depth: int) -> Records:
         records = Records(
             session,
-            self.runtime.catalog(),
+            self.catalog,
             Actor.system(),
             clock=self.clock,
             timezone=self.runtime.settings.timezone,
         )
         records.depth = depth + 1
+        if self._followups is not None:
+            records.claimed_at = self.clock()
         return records
 
     def _run_for_record(
         self, automation: AutomationSpec, event: Event | None, prefix: str, record_id: int | None = None
     ) -> None:
+        """The automation's actions on the record (if its condition holds), each once by its key.
+
+        The condition is read in the transaction of the first action done now
+        (one reading of the record, not two); delayed actions only wait.
+        """
         record_id = record_id if record_id is not None else (event.record_id if event else None)
-        with self.runtime.session() as session:
-            records = self._records(session, event.depth if event else 0)
-            if automation.record_type is not None:
-                try:
-                    record = records.get(automation.record_type, record_id)
-                except RecordError:
-                    return  # deleted since
-                if not self._holds(records, automation, record):
-                    return
+        checked = False
         for index, action in enumerate(automation.actions):
             key = f"{prefix}:{automation.name}:{index}"
             spec = {
@@ -115,11 +153,31 @@ class Automations:
                 "index": index,
                 "record_id": record_id,
                 "event_id": event.id if event else None,
+                "depth": event.depth if event else 0,
             }
             if "after" in action:
+                if not checked and not self._condition_holds(automation, event, record_id):
+                    return
+                checked = True
                 self._delay(key, automation, action, spec)
             else:
-                self.run_action(key, spec)
+                outcome = self.run_action(key, spec, check=not checked)
+                checked = True
+                if outcome == "skipped":
+                    return
+
+    def _condition_holds(
+        self, automation: AutomationSpec, event: Event | None, record_id: int | None
+    ) -> bool:
+        if automation.record_type is None:
+            return True
+        with self.runtime.session() as session:
+            records = self._records(session, event.depth if event else 0)
+            try:
+                record = records.get(automation.record_type, record_id)
+            except RecordError:
+                return False  # deleted since
+            return self._holds(records, automation, record)
 
     def _holds(self, records: Records, automation: AutomationSpec, record: Any) -> bool:
         workflows = Workflows(records)
@@ -154,9 +212,13 @@ class Automations:
 
     # --- actions -----------------------------------------------------------
 
-    def run_action(self, key: str, spec: dict[str, Any]) -> str:
-        """Do one action once: its key's run is marked done in the same transaction (done, failed, skipped)."""
-        catalog = self.runtime.catalog()
+    def run_action(self, key: str, spec: dict[str, Any], check: bool = False) -> str:
+        """Do one action once: its key's run is marked done in the same transaction (done, failed, skipped).
+
+        With `check`, the automation's condition is read first, in the same
+        transaction; "skipped" when it does not hold (or the record is gone).
+        """
+        catalog = self.catalog
         automation = catalog.automations.get(spec["automation"])
         if automation is None or spec["index"] >= len(automation.actions):
             return "skipped"
@@ -167,18 +229,31 @@ class Automations:
                 return "done"
             run = run or _new_run(session, key, automation, action, spec)
             run.status, run.attempts, run.started_at = "running", (run.attempts or 0) + 1, self.clock()
-            event = session.get(OutboxEvent, spec["event_id"]) if spec.get("event_id") else None
-            records = self._records(session, event.depth if event else 0)
+            # the event itself is read only by the actions that tell of it
+            needs_event = spec.get("event_id") and action["do"] in ("notify", "webhook")
+            event = session.get(OutboxEvent, spec["event_id"]) if needs_event else None
+            records = self._records(session, spec.get("depth", 0))
             try:
-                record = (
-                    records.get(automation.record_type, spec["record_id"])
-                    if automation.record_type and spec.get("record_id")
-                    else None
-                )
+                record = None
+                if automation.record_type and spec.get("record_id"):
+                    try:
+                        record = records.get(automation.record_type, spec["record_id"])
+                    except RecordError:
+                        if not check:
+                            raise
+                        session.rollback()
+                        return "skipped"  # deleted since the event
+                if check and record is not None and not self._holds(records, automation, record):
+                    session.rollback()
+                    return "skipped"
                 result = self._perform(records, automation, action, record, key, event)
                 run.status, run.finished_at, run.error, run.due_at = "done", self.clock(), "", None
                 run.spec = {**spec, **({"result": result} if result else {})}
+                session.flush()
+                caused = [row.id for row in records.emitted if row.dispatched_at is not None]
                 session.commit()
+                if self._followups is not None:
+                    self._followups.extend(caused)
                 return "done"
             except IntegrityError:
                 session.rollback()  # another worker did it at the same moment: done once
@@ -222,7 +297,7 @@ class Automations:
     ) -> dict[str, Any] | None:
         kind = action["do"]
         if kind == "set":
-            records.update(record.__record_type__, record.id, action["fields"], record.version)
+            records.update(record.__record_type__, record.id, action["fields"], record.version, loaded=record)
         elif kind == "comment":
             text = action["text"]
             records.add_comment(record.__record_type__, record.id, f"{text['zh']}\n{text['en']}")
@@ -237,7 +312,9 @@ class Automations:
             person = self._assignee(records, automation, action, record)
             if person is None:
                 raise RuntimeError("nobody in the team can take it now")
-            records.update(record.__record_type__, record.id, {}, record.version, {"assignee": person})
+            records.update(
+                record.__record_type__, record.id, {}, record.version, {"assignee": person}, loaded=record
+            )
             return {"assigned": person}
         elif kind == "transition":
             Workflows(records).take(record.__record_type__, record.id, action["name"])
@@ -311,20 +388,23 @@ class Automations:
         if action.get("strategy") == "skills" and action.get("skills_from"):
             skill = records.data(record).get(action["skills_from"])
             needed = (str(skill),) if skill else ()
-        last = session.scalar(
-            select(ActionRun.spec)
-            .where(
-                ActionRun.automation == automation.name,
-                ActionRun.status == "done",
-                ActionRun.action == "assign",
+        strategy = action.get("strategy", "round_robin")
+        previous = None
+        if strategy == "round_robin":  # whom this rule gave work to last
+            last = session.scalar(
+                select(ActionRun.spec)
+                .where(
+                    ActionRun.automation == automation.name,
+                    ActionRun.status == "done",
+                    ActionRun.action == "assign",
+                )
+                .order_by(ActionRun.finished_at.desc(), ActionRun.id.desc())
+                .limit(1)
             )
-            .order_by(ActionRun.finished_at.desc(), ActionRun.id.desc())
-            .limit(1)
-        )
-        previous = (last or {}).get("result", {}).get("assigned")
+            previous = (last or {}).get("result", {}).get("assigned")
         chosen = next_assignee(
             candidates,
-            action.get("strategy", "round_robin"),
+            strategy,
             now=now,
             last_assigned=previous,
             needed_skills=needed,
@@ -494,7 +574,7 @@ class Automations:
     def run_schedules(self, since: dt.datetime, until: dt.datetime) -> int:
         """Scheduled automations that fire in (since, until]: once per record that holds (or once)."""
         fired = 0
-        for automation in self.runtime.catalog().automations.values():
+        for automation in self.catalog.automations.values():
             if not automation.enabled or not automation.scheduled:
                 continue
             for moment in automation.fire_times(since, until):

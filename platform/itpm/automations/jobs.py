@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -32,11 +33,20 @@ RESULT_TTL = 60
 FAILURE_TTL = 7 * 24 * 3600
 
 
-def run_event(event_id: int) -> None:
-    """The RQ job of one outbox event (in a worker process)."""
+#: Events a job handles at most: one job per event costs more in RQ and in reading the definitions than the event.
+BATCH = 50
+
+
+def run_events(event_ids: list[int]) -> None:
+    """The RQ job of a batch of outbox events, oldest first (in a worker process)."""
     from itpm.automations.engine import Automations
 
-    Automations(worker_runtime()).handle(event_id)
+    Automations(worker_runtime()).handle_many(event_ids)
+
+
+def run_event(event_id: int) -> None:
+    """The job of one event, as versions before batches enqueued it (such jobs may still wait in Redis)."""
+    run_events([event_id])
 
 
 _worker_runtime: Any = None
@@ -154,9 +164,9 @@ def dispatch(runtime: Any, queue: Any, limit: int = 500) -> int:
             session.commit()
             mine = list(
                 session.scalars(
-                    select(OutboxEvent.id).where(
-                        OutboxEvent.id.in_(ids), OutboxEvent.dispatched_at == claimed_at
-                    )
+                    select(OutboxEvent.id)
+                    .where(OutboxEvent.id.in_(ids), OutboxEvent.dispatched_at == claimed_at)
+                    .order_by(OutboxEvent.id)
                 )
             )
         try:
@@ -164,15 +174,15 @@ def dispatch(runtime: Any, queue: Any, limit: int = 500) -> int:
                 queue.enqueue_many(
                     [
                         Queue.prepare_data(
-                            run_event,
-                            (event_id,),
-                            job_id=f"itpm-event-{event_id}",
+                            run_events,
+                            (batch,),
+                            job_id=f"itpm-events-{batch[0]}-{batch[-1]}-{claimed_at:%H%M%S%f}",
                             retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
                             timeout=JOB_TIMEOUT,
                             result_ttl=RESULT_TTL,
                             failure_ttl=FAILURE_TTL,
                         )
-                        for event_id in mine
+                        for batch in batches(mine)
                     ],
                     pipeline=pipe,
                 )
@@ -189,6 +199,70 @@ def dispatch(runtime: Any, queue: Any, limit: int = 500) -> int:
         sent += len(mine)
         if len(ids) < limit:
             return sent
+
+
+#: An event sent (or claimed by a job) this long ago and still not handled is looked for in Redis.
+STALE = dt.timedelta(minutes=5)
+_JOB_EVENTS = re.compile(r"^itpm-events?-(\d+)(?:-(\d+))?(?:-\d+)?$")
+
+
+def resend_lost(runtime: Any, queue: Any, now: dt.datetime) -> int:
+    """Events sent long ago, still not handled, whose job Redis no longer has: released to be sent again.
+
+    Redis may lose jobs (restarted without persistence, flushed); a worker
+    killed after claiming the events its actions caused leaves them claimed.
+    A job still waiting, running, retrying or failed (shown on the Jobs page)
+    keeps its events. Handling twice does nothing twice (keys), so a doubt
+    costs a little work, never a duplicate.
+    """
+    with runtime.session() as session:
+        stale = list(
+            session.scalars(
+                select(OutboxEvent.id)
+                .where(OutboxEvent.handled_at.is_(None), OutboxEvent.dispatched_at < now - STALE)
+                .order_by(OutboxEvent.id)
+                .limit(5000)
+            )
+        )
+    if not stale:
+        return 0
+    spans = _job_spans(queue)
+    lost = [event_id for event_id in stale if not any(first <= event_id <= last for first, last in spans)]
+    if lost:
+        log.warning("%d events were sent but their jobs are gone; sending them again", len(lost))
+        with runtime.session() as session:
+            session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_(lost), OutboxEvent.handled_at.is_(None))
+                .values(dispatched_at=None)
+            )
+            session.commit()
+    return len(lost)
+
+
+def _job_spans(queue: Any) -> list[tuple[int, int]]:
+    """The event ids (first, last) of every itpm job Redis still holds, in any state."""
+    from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+    ids = list(queue.get_job_ids())
+    for registry in (StartedJobRegistry, ScheduledJobRegistry, DeferredJobRegistry, FailedJobRegistry):
+        ids += registry(queue=queue).get_job_ids(cleanup=False)
+    spans = []
+    for job_id in ids:
+        match = _JOB_EVENTS.match(job_id)
+        if match:
+            first = int(match.group(1))
+            spans.append((first, int(match.group(2) or first)))
+    return spans
+
+
+def batches(event_ids: list[int], size: int = BATCH) -> list[list[int]]:
+    """The events in jobs of at most `size`, spread evenly so that two workers share a small backlog too."""
+    if not event_ids:
+        return []
+    count = -(-len(event_ids) // size)
+    share = -(-len(event_ids) // count)
+    return [event_ids[n : n + share] for n in range(0, len(event_ids), share)]
 
 
 class ThreadJobs(Background):
@@ -230,6 +304,5 @@ def drain(runtime: Any, lock: threading.Lock | None = None, clock: Callable[[], 
             if not ids:
                 return handled
             automations = Automations(runtime, clock)
-            for event_id in ids:
-                automations.handle(event_id)
-                handled += 1
+            for batch in batches(ids):
+                handled += automations.handle_many(batch)

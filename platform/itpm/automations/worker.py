@@ -25,7 +25,7 @@ from rq import SimpleWorker
 from rq.utils import now as rq_now
 from rq.worker import BaseWorker, WorkerStatus
 
-from itpm.automations.jobs import QUEUE, dispatch, rq_queue, worker_runtime
+from itpm.automations.jobs import QUEUE, dispatch, resend_lost, rq_queue, worker_runtime
 from itpm.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ class Dispatcher:
             since = max(since, now - CATCH_UP)
             done = tick(self.runtime, since, now)
             redis.set(SCHEDULER_LAST, now.isoformat())
+            done["resent"] = resend_lost(self.runtime, self.queue, now)
             return done
         finally:
             lock.release()

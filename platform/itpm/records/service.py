@@ -90,6 +90,10 @@ class Records:
         self.access = access or catalog.access
         #: How many events led to the changes made here (an automation's changes are one deeper).
         self.depth = 0
+        #: Set by a worker that handles the events of its own changes itself: they are claimed as sent.
+        self.claimed_at: dt.datetime | None = None
+        #: The outbox rows written here.
+        self.emitted: list[OutboxEvent] = []
         self._team_members: list[int] | None = None
         self.clock = clock
         self.zone = ZoneInfo(timezone)
@@ -378,8 +382,12 @@ class Records:
         data: dict[str, Any],
         version: int | None,
         system: dict[str, Any] | None = None,
+        loaded: Any = None,
     ) -> Any:
-        """Change the fields named in `data` (null clears one) of a record last seen at `version`."""
+        """Change the fields named in `data` (null clears one) of a record last seen at `version`.
+
+        `loaded`: the record, when the caller has just read it in this session (not read again).
+        """
         spec = self.spec(type_name)
         system = dict(system or {})
         if version is None:
@@ -387,7 +395,12 @@ class Records:
                 _("A change must say which version it is based on."),
                 [Problem("", "/version", _("is required"))],
             )
-        record = self.get(type_name, record_id, "write")
+        if loaded is not None and loaded.id == record_id and loaded.__record_type__ == type_name:
+            record = loaded
+            if not self.access.allows(self.actor, spec, record, "write", self.team()):
+                raise Forbidden(_("You may not %(action)s this record.", action="write"))
+        else:
+            record = self.get(type_name, record_id, "write")
         if record.version != version:
             raise Conflict(
                 _(
@@ -704,23 +717,25 @@ class Records:
 
     def emit(self, record: Any, kind: str, payload: dict[str, Any]) -> None:
         """Put an event about the record in the outbox, in this transaction: it is never lost, nor sent unsaved."""
-        self.session.add(
-            OutboxEvent(
-                kind=kind,
-                record_type=record.__record_type__,
-                record_id=record.id,
-                payload={
-                    **payload,
-                    "number": record.number,
-                    "state": record.state,
-                    "actor": self.actor.username,
-                    "actor_id": self.actor.id,
-                },
-                depth=self.depth,
-                created_at=self.clock(),
-            )
+        row = OutboxEvent(
+            kind=kind,
+            record_type=record.__record_type__,
+            record_id=record.id,
+            payload={
+                **payload,
+                "number": record.number,
+                "state": record.state,
+                "actor": self.actor.username,
+                "actor_id": self.actor.id,
+            },
+            depth=self.depth,
+            created_at=self.clock(),
+            dispatched_at=self.claimed_at,
         )
-        self.session.info["itpm_outbox"] = True
+        self.session.add(row)
+        self.emitted.append(row)
+        if self.claimed_at is None:
+            self.session.info["itpm_outbox"] = True  # the app's dispatcher sends it after the commit
 
 
 def to_json_datetime(value: dt.datetime | None) -> str | None:
