@@ -243,6 +243,24 @@ def test_round_robin_and_skills_strategies(app: Any, runtime: Any) -> None:
     )  # dba2 and dba3 know it; dba2 has less open work
 
 
+def test_a_new_service_request_goes_to_its_support_group_like_an_incident(app: Any, runtime: Any) -> None:
+    (apps,) = team(app, runtime, "application", [("ada", "support_agent")])
+    (desk,) = team(app, runtime, "service_desk", [("sam", "support_agent")])
+    session, records = system(runtime)
+    licence = records.create(
+        "service_request",
+        {"title": "Visio licence", "priority": "P4", "category": "software", "support_group": "application"},
+    ).id
+    laptop = records.create(
+        "service_request", {"title": "New laptop", "priority": "P3", "category": "hardware"}
+    ).id
+    session.commit()
+    session.close()
+    run(runtime)
+    assert get(runtime, "service_request", licence).assignee_id == apps
+    assert get(runtime, "service_request", laptop).assignee_id == desk  # no support group: the service desk
+
+
 # --- the starter rules --------------------------------------------------------------------------
 
 
@@ -313,6 +331,16 @@ def test_an_approved_change_request_gets_an_implementation_task_in_its_project(
             )
             == 2
         )
+
+
+def test_the_project_manager_hears_at_once_of_an_unhappy_client(runtime: Any, people: Cast) -> None:
+    session, records, _ = act(runtime, people.actor(runtime, "buyer"))
+    unhappy = records.create("client_feedback", {"project": people.project, "satisfaction": 2, "nps": 3})
+    records.create("client_feedback", {"project": people.project, "satisfaction": 5, "nps": 10})
+    session.commit()
+    session.close()
+    run(runtime)
+    assert notified(runtime, people.ids["pm"]) == [f"客户不满意：{unhappy.number}"]
 
 
 # --- triggers -----------------------------------------------------------------------------------

@@ -25,7 +25,18 @@ from itpm.records.service import Records
 from itpm.web.app import create_app
 
 ROLES = ["admin", "project_manager", "engineer", "support_agent", "account_manager", "finance", "client"]
-TYPES = ["customer", "project", "task", "incident", "change_request"]
+TYPES = [
+    "customer",
+    "project",
+    "task",
+    "incident",
+    "change_request",
+    "deliverable",
+    "risk",
+    "timesheet",
+    "service_request",
+    "client_feedback",
+]
 RELATIONS = ["own", "assigned", "same_team", "same_department", "other_department", "other_client"]
 PASSWORD = "matrix-password-1"
 
@@ -161,6 +172,16 @@ def build_world(app: Any, runtime: Any) -> World:
                 "urgency": "normal",
                 "project": base,
             },
+            "deliverable": lambda: {"name": "Design document", "project": base, "client_visible": True},
+            "risk": lambda: {
+                "title": "Key engineer leaves",
+                "project": base,
+                "probability": "medium",
+                "impact": "high",
+            },
+            "timesheet": lambda: {"project": base, "work_date": "2026-03-02", "hours": 7.5},
+            "service_request": lambda: {"title": "VPN account", "priority": "P3", "category": "access"},
+            "client_feedback": lambda: {"project": base, "satisfaction": 4, "nps": 9},
         }
 
         def make(type_name: str, creator: int, department: int, client: int, assignee: int | None) -> int:
@@ -336,6 +357,11 @@ def test_creating(role: str, world: World, clients: dict[str, Any]) -> None:
             "impact": "low",
             "urgency": "normal",
         },
+        "deliverable": {"name": "Test report", "project": own_project},
+        "risk": {"title": "Late hardware", "project": own_project, "probability": "low", "impact": "medium"},
+        "timesheet": {"project": own_project, "work_date": "2026-03-03", "hours": 4},
+        "service_request": {"title": "New laptop", "priority": "P4", "category": "hardware"},
+        "client_feedback": {"project": own_project, "satisfaction": 5},
     }
     for type_name in TYPES:
         rules = role_rules(role).get("records", {})

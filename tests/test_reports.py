@@ -21,6 +21,7 @@ from itpm.cli import main
 from itpm.models import AuditEntry, Department, Person, Team
 from itpm.records.service import Invalid, NotFound, Records
 from itpm.reports.service import render_report, store_report, stored_report, stored_reports
+from itpm.workflows.engine import Workflows
 
 NOW = dt.datetime(2026, 3, 20, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
 SYSTEM = Actor.system()
@@ -167,6 +168,42 @@ def build_demo(runtime: Any) -> Demo:
                 "rollback_plan": "切回旧接口",
             },
         )
+        workflows = Workflows(records)
+        for name, due, delivered, for_client, accepted in (
+            ("需求规格说明书 Requirements specification", "2026-01-31", "2026-01-30", True, True),
+            ("上线方案 Go-live plan", "2026-04-01", None, True, False),
+            ("内部测试记录 Internal test log", "2026-03-15", None, False, False),
+        ):
+            data = {"name": name, "project": project.id, "due_date": due, "client_visible": for_client}
+            deliverable = records.create(
+                "deliverable", {**data, **({"delivered_on": delivered} if delivered else {})}
+            )
+            if accepted:
+                workflows.take("deliverable", deliverable.id, "submit")
+                workflows.take("deliverable", deliverable.id, "accept")
+        for title, impact, closed in (
+            ("核心人员流失 Key engineer leaves", "high", False),
+            ("机房搬迁 Data centre move", "medium", True),
+        ):
+            risk = records.create(
+                "risk",
+                {
+                    "title": title,
+                    "project": project.id,
+                    "probability": "medium",
+                    "impact": impact,
+                    "mitigation": "安排 AB 角 Pair a backup",
+                    "review_date": "2026-03-31",
+                },
+                {"owner": pm.id},
+            )
+            if closed:
+                workflows.take("risk", risk.id, "close")
+        for day, satisfaction, nps in (("2026-02-27", 4, 9), ("2026-03-13", 2, 5)):
+            clock.at(day)
+            records.create(
+                "client_feedback", {"project": project.id, "satisfaction": satisfaction, "nps": nps}
+            )
         session.commit()
         return Demo(project.id, elsewhere.id, bank.id, other.id, delivery.id, client_user.id, pm.id)
 
@@ -212,6 +249,14 @@ def test_the_client_status_report_reads_in_chinese(
         "数据迁移 Data migration",
         "风险与问题",
         "逾期任务: 网络割接 Network cut-over",
+        "需求规格说明书 Requirements specification",
+        "已验收",
+        "上线方案 Go-live plan",
+        "核心人员流失 Key engineer leaves",
+        "王 经理",
+        "近 6 个月平均满意度",
+        "3.0",
+        "近 6 个月净推荐值(NPS)",
         "增加移动银行接口",
         "服务水平(SLA)",
         "登录失败 Login failures",
@@ -220,6 +265,8 @@ def test_the_client_status_report_reads_in_chinese(
     ):
         assert expected in text, expected
     assert "Store network refresh" not in text  # another client's project
+    assert "Internal test log" not in text  # a deliverable not meant for the client
+    assert "Data centre move" not in text  # a closed risk
     assert pages_as_png(rendered.pdf, tmp_path, "client_status_zh")
 
 
@@ -230,6 +277,8 @@ def test_the_client_status_report_reads_in_english(admin_records: Records, demo:
         "Client project status report",
         "Milestones and deliverables",
         "Next steps",
+        "In preparation",
+        "Net promoter score, last 6 months",
         "Page 1 of",
     ):
         assert expected in text, expected
@@ -278,6 +327,8 @@ def test_a_client_sees_their_own_report_without_internal_fields(runtime: Any, de
     text = pdf_text(rendered.pdf)
     assert "核心银行系统升级" in text
     assert "Store network refresh" not in text
+    assert "Go-live plan" in text and "Internal test log" not in text
+    assert "Key engineer leaves" not in text  # the risk register is the company's: clients do not read it
 
 
 def test_a_stored_report_is_a_new_version_on_its_project_with_who_asked(

@@ -99,10 +99,10 @@ def test_unknown_parameters_and_data_sources_are_named(tmp_path: Path) -> None:
     definition = folder / "department_health" / "report.json"
     body = json.loads(definition.read_text("utf-8"))
     body["data"]["tasks"]["where"] = {"department": "division"}
-    body["data"]["risks"] = {"record_type": "risk"}
+    body["data"]["opportunities"] = {"record_type": "opportunity"}
     definition.write_text(json.dumps(body), "utf-8")
     assert sorted(problems_of(folder)) == [
-        f"{definition}: /data/risks/record_type: names no record type: 'risk'",
+        f"{definition}: /data/opportunities/record_type: names no record type: 'opportunity'",
         f"{definition}: /data/tasks/where/department: names no parameter: 'division'",
         f"{template}: /files/template.html: line {line}: names no parameter: 'quarter'",
         f"{template}: /files/template.html: uses 'programmes', which is no data source of this report",

@@ -215,31 +215,31 @@ def test_a_shorter_enum_flags_records_with_a_removed_choice(runtime: Any) -> Non
 
 
 def test_a_new_record_type_gets_its_table_and_references(runtime: Any) -> None:
-    risk = {
+    issue = {
         "kind": "record_type",
-        "name": "risk",
-        "title": {"en": "Risk", "zh": "风险"},
-        "numbering": "RSK-{seq:04}",
+        "name": "issue",
+        "title": {"en": "Issue", "zh": "问题"},
+        "numbering": "ISS-{seq:04}",
         "schema": {
             "type": "object",
             "required": ["title"],
             "properties": {
                 "title": {"type": "string", "title": "Title", "x-title-zh": "标题"},
                 "project": {"type": "integer", "x-ref": "project", "title": "Project", "x-title-zh": "项目"},
-                "probability": {
+                "severity": {
                     "type": "integer",
                     "minimum": 1,
                     "maximum": 5,
-                    "title": "Probability",
-                    "x-title-zh": "可能性",
+                    "title": "Severity",
+                    "x-title-zh": "严重程度",
                 },
             },
         },
-        "indexed": ["probability"],
+        "indexed": ["severity"],
     }
-    publish(runtime, risk)
-    record = create(runtime, "risk", title="Vendor late", probability=4)
-    assert read(runtime, record, "risk")["number"] == "RSK-0001"
+    publish(runtime, issue)
+    record = create(runtime, "issue", title="Vendor late", severity=4)
+    assert read(runtime, record, "issue")["number"] == "ISS-0001"
 
 
 def test_kept_data_can_be_purged_for_good(runtime: Any) -> None:

@@ -458,3 +458,81 @@ def test_the_record_page_offers_transitions_and_the_approval_panel(app: Any, run
     assert "Add SSO" in inbox and "Project manager" in inbox
     page = pm.get(f"/records/change_request/show/{record_id}").get_data(as_text=True)
     assert 'id="itpm-approve"' in page and "Please approve" not in page and "please" in page
+
+
+def test_a_client_accepts_a_deliverable_or_sends_it_back_with_their_reasons(app: Any, runtime: Any) -> None:
+    people = cast(app, runtime)
+    session, records, workflows = act(runtime, people.actor(runtime, "pm"))
+    deliverable = records.create(
+        "deliverable", {"name": "Design document", "project": people.project, "client_visible": True}
+    )
+    with pytest.raises(Invalid) as undated:
+        workflows.take("deliverable", deliverable.id, "submit")
+    assert [p.path for p in undated.value.problems] == ["/data/delivered_on"]
+    workflows.take("deliverable", deliverable.id, "submit", {"delivered_on": "2026-03-16"})
+    session.commit()
+    deliverable_id = deliverable.id
+    session.close()
+
+    session, records, workflows = act(runtime, people.actor(runtime, "buyer"))
+    with pytest.raises(Forbidden):
+        workflows.take("deliverable", deliverable_id, "cancel")  # the project manager's, not the client's
+    with pytest.raises(Invalid) as silent:
+        workflows.take("deliverable", deliverable_id, "reject")
+    assert [p.path for p in silent.value.problems] == ["/data/acceptance_note"]
+    workflows.take("deliverable", deliverable_id, "reject", {"acceptance_note": "Chapter 3 is missing"})
+    session.commit()
+    assert state_of(runtime, "deliverable", deliverable_id) == "draft"
+    session.close()
+
+    session, records, workflows = act(runtime, people.actor(runtime, "pm"))
+    workflows.take("deliverable", deliverable_id, "submit")  # delivered_on is kept from the first time
+    session.commit()
+    session.close()
+    session, records, workflows = act(runtime, people.actor(runtime, "buyer"))
+    workflows.take("deliverable", deliverable_id, "accept")
+    session.commit()
+    record = records.get("deliverable", deliverable_id)
+    assert (record.state, records.data(record)["acceptance_note"]) == ("accepted", "Chapter 3 is missing")
+    assert record.client_id == people.client_org  # from its project: the client sees it in the portal
+    session.close()
+
+
+def test_a_service_requests_clock_stands_still_once_fulfilled_until_the_client_closes_it(
+    app: Any, runtime: Any
+) -> None:
+    people = cast(app, runtime)
+    session, records, workflows = act(runtime, people.actor(runtime, "buyer"))
+    request = records.create(
+        "service_request", {"title": "VPN account for a new hire", "priority": "P3", "category": "access"}
+    )
+    session.commit()
+    request_id = request.id
+    assert (request.client_id, request.state) == (people.client_org, "new")
+    session.close()
+    session, records, _workflows = act(runtime, Actor.system())
+    records.update("service_request", request_id, {}, 1, {"assignee": people.ids["dev"]})
+    session.commit()
+    session.close()
+
+    session, records, workflows = act(runtime, people.actor(runtime, "dev"), NOW + dt.timedelta(hours=1))
+    workflows.take("service_request", request_id, "take")
+    session.commit()
+    session.close()
+    session, records, workflows = act(runtime, people.actor(runtime, "dev"), NOW + dt.timedelta(hours=3))
+    workflows.take(
+        "service_request",
+        request_id,
+        "fulfil",
+        {"fulfilment": "Account created", "fulfilled_at": "2026-03-16T05:00:00Z"},
+    )
+    session.commit()
+    assert records.get("service_request", request_id).sla_status == "paused"
+    session.close()
+
+    session, records, workflows = act(runtime, people.actor(runtime, "buyer"), NOW + dt.timedelta(days=8))
+    workflows.take("service_request", request_id, "close")  # a week later: the clock stood still
+    session.commit()
+    record = records.get("service_request", request_id)
+    assert (record.state, record.sla_status, record.sla_breached) == ("closed", "met", False)
+    session.close()
