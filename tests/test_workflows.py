@@ -219,6 +219,63 @@ def test_the_approval_chain_by_the_project_manager_then_the_technical_lead(app: 
     )  # low impact, small cost: two steps only
 
 
+def test_an_approver_outside_their_roles_rows_reads_what_they_are_asked_to_decide(
+    app: Any, runtime: Any
+) -> None:
+    people = cast(app, runtime)
+    flask_app = app.dispatcher.app
+    with flask_app.app_context():  # an account manager of the department, in no team
+        sm = flask_app.appbuilder.sm
+        am = sm.add_user("am", "Am", "T", "am@itpm.invalid", [sm.find_role("account_manager")], PASSWORD)
+        am.department_id = sm.session.get(Person, people.ids["pm"]).department_id
+        sm.session.commit()
+        people.ids["am"] = am.id
+    session, records, workflows = act(runtime, people.actor(runtime, "am"))
+    record_id = records.create(
+        "change_request",
+        {
+            "title": "Add SSO",
+            "project": people.project,
+            "description": "SSO",
+            "impact": "low",
+            "urgency": "normal",
+        },
+    ).id
+    workflows.take("change_request", record_id, "submit")
+    session.commit()
+    session.close()
+    session, records, workflows = act(runtime, people.actor(runtime, "pm"))
+    workflows.take(
+        "change_request",
+        record_id,
+        "assess",
+        {"scope_impact": "One more login", "schedule_impact_days": 1, "cost_impact": 10},
+    )
+    session.commit()
+    session.close()
+    approval_id = ask_approval(runtime, people, record_id, who="am")
+
+    def reads(who: str) -> bool:
+        session, records, _ = act(runtime, people.actor(runtime, who))
+        try:
+            records.get("change_request", record_id)
+            return True
+        except NotFound:
+            return False
+        finally:
+            session.close()
+
+    assert not reads("lead") and not reads("dev")  # engineers read their team's requests; am has no team
+    decide(runtime, people, "pm", approval_id)
+    assert reads("lead") and not reads("dev")  # the technical lead is asked now, the other engineer is not
+    session, _records, workflows = act(runtime, people.actor(runtime, "lead"))
+    assert [task.approval_id for task in workflows.inbox()] == [approval_id]
+    session.close()
+    decide(runtime, people, "lead", approval_id)
+    assert state_of(runtime, "change_request", record_id) == "approved"
+    assert reads("lead")  # what they decided stays readable to them
+
+
 def test_high_impact_needs_the_clients_sign_off_and_a_big_cost_finance(app: Any, runtime: Any) -> None:
     people = cast(app, runtime, budget=100_000)
     record_id = change_request(runtime, people, impact="high", cost=20_000)  # 20% of the plan

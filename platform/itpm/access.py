@@ -9,7 +9,8 @@ they may read or write. The rules are the published `role` definitions:
   (read, create, write, delete, approve, export, import, report) applies to rows:
   own (created by the person), assigned (to them), team (created by, owned by or
   assigned to someone of their team), department, client (their client
-  organisation), all;
+  organisation), all; whoever may read a type also reads the records whose
+  approval chain asks them to decide;
 - per field: hidden, or read-only;
 - abilities over the whole system (manage definitions, users, audit, jobs).
 
@@ -127,7 +128,33 @@ class Access:
         conditions = [
             c for c in (self._condition(actor, table, scope) for scope in sorted(scopes)) if c is not None
         ]
+        if action == "read" and scopes and actor.id is not None:
+            conditions.append(self._asked_to_approve(actor, spec, table))
         return or_(*conditions) if conditions else false()
+
+    def _asked_to_approve(self, actor: Actor, spec: RecordTypeSpec, table: Any) -> ColumnElement[bool]:
+        """Records whose approval chain asked the actor (or someone who delegated to them) to decide.
+
+        An approver named by a field of the record (the project's technical lead)
+        or by name may stand outside the rows their role reads; they must see
+        what they decide. Their role's field rules still apply.
+        """
+        from itpm.models import ApprovalRequest, ApprovalTask, Delegation
+
+        delegators = select(Delegation.from_id).where(Delegation.to_id == actor.id)
+        asked = (
+            select(ApprovalRequest.record_id)
+            .join(ApprovalTask, ApprovalTask.approval_id == ApprovalRequest.id)
+            .where(
+                ApprovalRequest.record_type == spec.name,
+                or_(
+                    ApprovalTask.approver_id == actor.id,
+                    ApprovalTask.decided_by_id == actor.id,
+                    ApprovalTask.approver_id.in_(delegators),
+                ),
+            )
+        )
+        return table.c.id.in_(asked)
 
     def _condition(self, actor: Actor, table: Any, scope: str) -> ColumnElement[bool] | None:
         from itpm.models import Person

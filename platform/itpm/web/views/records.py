@@ -431,6 +431,10 @@ class RecordView(ModelView):
             return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
         if name == "department":
             return text(record.department.titles) if record.department else ""
+        if name == "state":
+            workflow = current_catalog().workflows.get(self.type_name)
+            state = workflow.states.get(record.state) if workflow else None
+            return text(state.title) if state else record.state
         if name == "client":
             client = getattr(record, "client", None)
             return (
@@ -833,6 +837,8 @@ def readable_history(
                 elif kind in ("ref", "ref_list") and target:
                     references.setdefault(target, set()).update(ids)
     names = dict(people_options(records, sorted(people)))
+    departments = {d.id: text(d.titles) for d in records.session.scalars(select(Department))}
+    workflow = records.catalog.workflows.get(spec.name)
     labels = {
         (t, i): label for t, ids in references.items() for i, label in records.lookup_ids(t, sorted(ids))
     }
@@ -846,6 +852,8 @@ def readable_history(
         )
         target = field.target if field else ("customer" if name == "client" else None)
         values = value if isinstance(value, list) else [value]
+        if name == "department" and not data:
+            return departments.get(value, f"#{value}")
         if kind in ("user", "user_list"):
             return ", ".join(names.get(v, f"#{v}") for v in values)
         if kind in ("ref", "ref_list"):
@@ -876,8 +884,16 @@ def readable_history(
                     "new": readable(name, change["new"], data),
                 }
             )
-        readable_events.append({**event, "changes": changes})
+        readable_events.append({**event, "changes": changes, "moved": _moved(workflow, event["action"])})
     return readable_events
+
+
+def _moved(workflow: Any, action: str) -> Bilingual | None:
+    """The title of the transition a history line tells of ("transition submit": Submit)."""
+    if workflow is None or not action.startswith("transition "):
+        return None
+    transition = workflow.transitions.get(action.split(" ", 1)[1])
+    return Bilingual(transition.title) if transition else None
 
 
 def people_options(records: Records, ids: list[Any]) -> list[tuple[int, str]]:
