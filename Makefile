@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+# `make run` loads the demo data into a database without records (DEMO=no: it does not)
+DEMO ?= yes
 
 .PHONY: run test bench setup lint translations clean
 
@@ -24,6 +26,9 @@ setup: $(STAMP)
 run: setup
 	.ci/system-packages run
 	$(ITPM) init
+ifeq ($(DEMO),yes)
+	$(ITPM) demo --if-empty
+endif
 	$(ITPM) run --host $(HOST) --port $(PORT)
 
 test: setup

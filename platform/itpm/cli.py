@@ -117,6 +117,84 @@ def worker(burst: bool, tick: float, name: str | None) -> None:
     run_worker(burst=burst, tick_seconds=tick, name=name)
 
 
+@main.command()
+@click.option(
+    "--seed",
+    default=2026,
+    show_default=True,
+    type=int,
+    help="The same seed gives the same company and history.",
+)
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.05, 10),
+    help="Tasks, tickets and their kin as a share of the full demo (about 800 tasks and 400 tickets).",
+)
+@click.option(
+    "--if-empty", is_flag=True, help="Load it only into a database without records; otherwise just say so."
+)
+@click.option("--force", is_flag=True, help="Load it even though the database holds records of its own.")
+def demo(seed: int, scale: float, if_empty: bool, force: bool) -> None:
+    """Load demo data: a company with its people, clients, projects and six months of history.
+
+    The demo accounts share one password, made up now and shown once at the
+    end (and kept in the instance folder's demo-accounts.txt, readable by you
+    only). Demo data is never loaded twice.
+    """
+    from itpm import migrate
+    from itpm.demo import Demo, DemoRefused, new_password, presence, write_accounts
+
+    runtime = _runtime()
+    accounts = runtime.settings.instance_path / "demo-accounts.txt"
+    if migrate.current_revision(runtime.engine) is None:
+        raise click.ClickException("The database is not set up yet: run `itpm init` first.")
+    found = presence(runtime)
+    if found.loaded is not None:
+        when = found.loaded.at.astimezone().strftime("%Y-%m-%d %H:%M")
+        message = (
+            f"Demo data was loaded on {when} (seed {found.loaded.detail.get('seed')}); nothing was changed."
+        )
+        if not if_empty:
+            raise click.ClickException(message)
+        click.echo(message)
+        if accounts.exists():
+            click.echo(f"Its accounts ({accounts}):")
+            click.echo(accounts.read_text("utf-8"))
+        return
+    if found.records and not force:
+        message = f"The database already holds {found.records} records"
+        if if_empty:
+            click.echo(f"{message}: no demo data loaded.")
+            return
+        raise click.ClickException(
+            f"{message}; demo data would be mixed with them. Add --force to load it anyway."
+        )
+    database = runtime.engine.url.render_as_string(hide_password=True)
+    click.echo(f"Database: {database}")
+    try:
+        plan = Demo(runtime, seed=seed, scale=scale)
+        with click.progressbar(length=plan.total, label="Loading demo data", show_pos=True) as bar:
+            result = plan.load(new_password(), bar.update)
+    except DemoRefused as error:
+        raise click.ClickException(f"No demo data loaded: {error}.") from error
+    click.echo(f"Loaded in {result.seconds:.1f} s:")
+    for type_name, states in result.counts.items():
+        spread = ", ".join(f"{state} {count}" for state, count in sorted(states.items(), key=lambda s: -s[1]))
+        click.echo(f"  {type_name:16} {sum(states.values()):5}  ({spread})")
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+    write_accounts(accounts, result, database)
+    logins = [a for a in result.accounts if a[0].endswith(".demo")]
+    click.echo("")
+    click.echo("Demo accounts, one for each role (the password is shown this once; it and all")
+    click.echo(f"{len(result.accounts)} accounts are kept in {accounts}, readable by you only):")
+    click.echo(f"    password: {result.password}")
+    for username, role, name in logins:
+        click.echo(f"    {username:16} {role:18} {name}")
+
+
 @main.group()
 def db() -> None:
     """The database schema."""

@@ -1,0 +1,274 @@
+"""`itpm demo`: a company with six months of history that lists, reports and inboxes show at once.
+
+The demo is loaded once per backend at a small scale (the data the tests read
+is the same at any scale, only less of it), and once at full scale on SQLite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import stat
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy import func, select
+
+from conftest import SECRET, api_token, databases, login, settings_for
+from itpm.access import Actor
+from itpm.automations.jobs import drain
+from itpm.automations.scheduler import tick
+from itpm.cli import main
+from itpm.demo import OPTIONAL_TYPES, Demo, DemoRefused, DemoResult, load_demo
+from itpm.models import ApprovalRequest, Notification, OutboxEvent, Person, RecordEvent
+from itpm.records.service import Records
+from itpm.workflows.engine import Workflows
+
+SMALL = 0.15
+
+
+@dataclass
+class Loaded:
+    app: Flask
+    runtime: Any
+    result: DemoResult
+    url: str
+    folder: Path
+    #: Read before a session is opened: on SQLite each transaction holds the write lock.
+    catalog: Any
+
+    def model(self, type_name: str) -> Any:
+        return self.catalog.models.models[type_name]
+
+    def records(self, session: Any, username: str | None = None) -> Records:
+        actor = (
+            Actor.system()
+            if username is None
+            else Actor.of(session.scalar(select(Person).filter_by(username=username)))
+        )
+        return Records(session, self.catalog, actor)
+
+
+def _load(url: str, folder: Path, scale: float) -> Loaded:
+    from itpm.web.app import create_app
+
+    app = create_app(settings_for(url, folder))
+    runtime = app.extensions["itpm"]
+    result = load_demo(runtime, scale=scale)
+    return Loaded(app, runtime, result, url, folder, runtime.catalog())
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def demo(
+    request: pytest.FixtureRequest,
+    template_databases: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Loaded]:
+    folder = tmp_path_factory.mktemp("demo")
+    with databases(template_databases, folder) as make:
+        loaded = _load(make(request.param), folder, SMALL)
+        yield loaded
+        loaded.runtime.dispose()
+
+
+def test_every_record_type_has_records_and_every_role_a_demo_login(demo: Loaded) -> None:
+    counts = {name: sum(states.values()) for name, states in demo.result.counts.items()}
+    assert counts["customer"] == 6
+    assert counts["project"] == 12
+    assert counts["task"] >= 80 and counts["incident"] >= 40 and counts["change_request"] >= 3
+    for name in OPTIONAL_TYPES:
+        if name in demo.catalog.record_types:
+            assert counts[name] > 0, name
+    assert not demo.result.notes
+    roles = {role for _username, role, _name in demo.result.accounts}
+    assert roles == set(demo.catalog.roles)
+    logins = {username for username, _role, _name in demo.result.accounts}
+    assert {"pm.demo", "engineer.demo", "support.demo", "client.demo", "admin.demo", "finance.demo"} <= logins
+
+
+def test_projects_run_through_every_phase_some_late_and_over_budget(demo: Loaded) -> None:
+    project = demo.model("project")
+    today = dt.datetime.now(dt.UTC).date()
+    with demo.runtime.session() as session:
+        states = Counter(session.scalars(select(project.state)))
+        late = session.scalars(
+            select(project).where(project.due_date < today, project.state.not_in(["closed", "cancelled"]))
+        ).all()
+        over = session.scalars(select(project).where(project.budget_spent > project.budget_plan * 1.05)).all()
+    assert set(states) >= {"initiation", "planning", "execution", "monitoring", "closing", "closed"}
+    assert len(late) >= 2 and all(p.health in ("amber", "red") for p in late)
+    assert len(over) >= 2 and all(p.health == "red" for p in over)
+    assert {p.id for p in late} & {p.id for p in over}
+
+
+def test_every_record_is_valid_against_its_type(demo: Loaded) -> None:
+    catalog = demo.catalog
+    with demo.runtime.session() as session:
+        records = demo.records(session)
+        checked = 0
+        for type_name in demo.result.counts:
+            model = catalog.models.models[type_name]
+            for record_id in session.scalars(select(model.id)):
+                assert records.problems(type_name, {}, {}, record_id) == [], (type_name, record_id)
+                checked += 1
+    assert checked == sum(sum(states.values()) for states in demo.result.counts.values())
+
+
+def test_history_spreads_over_six_months_and_nothing_lies_in_the_future(demo: Loaded) -> None:
+    now = dt.datetime.now(dt.UTC)
+    with demo.runtime.session() as session:
+        events = session.execute(
+            select(RecordEvent.record_type, RecordEvent.record_id, RecordEvent.at).order_by(RecordEvent.id)
+        ).all()
+        incident = demo.model("incident")
+        first, last = session.execute(
+            select(func.min(incident.created_at), func.max(incident.created_at))
+        ).one()
+    assert (last - first).days > 140
+    assert all(at <= now for _type, _id, at in events)
+    previous: dict[tuple[str, int], dt.datetime] = {}
+    for type_name, record_id, at in events:  # each record's history reads in order
+        assert at >= previous.get((type_name, record_id), at), (type_name, record_id)
+        previous[(type_name, record_id)] = at
+
+
+def test_tickets_met_and_breached_their_slas_back_then(demo: Loaded) -> None:
+    incident = demo.model("incident")
+    month_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    with demo.runtime.session() as session:
+        old = Counter(
+            session.scalars(
+                select(incident.sla_status).where(
+                    incident.state == "resolved", incident.created_at < month_ago
+                )
+            )
+        )
+        records = demo.records(session)
+        resolved = session.scalar(
+            select(incident).where(incident.state == "resolved", incident.created_at < month_ago).limit(1)
+        )
+        shown = records.as_json(resolved)["sla"]
+    assert old["met"] > old["breached"] > 0
+    assert set(old) <= {"met", "breached"}  # a ticket solved weeks ago has no clock running today
+    assert all(not clock["minutes_left"] for clock in shown["clocks"].values())
+
+
+def test_a_department_admin_finds_gate_reviews_waiting_in_their_inbox(demo: Loaded) -> None:
+    with demo.runtime.session() as session:
+        inbox = Workflows(demo.records(session, "deptadmin.demo")).inbox()
+        assert {task.approval.record_type for task in inbox} == {"project"}
+        assert len(inbox) == 2  # a project waits to start planning, another to start its execution
+
+
+def test_demo_people_sign_in_with_the_password_shown(demo: Loaded) -> None:
+    client = demo.app.test_client()
+    login(client, "pm.demo", demo.result.password)
+    page = client.get("/records/project/list/").get_data(as_text=True)  # their projects are there
+    assert "手机银行" in page or "FreshHarvest" in page
+    portal = demo.app.test_client()
+    login(portal, "client.demo", demo.result.password)
+    page = portal.get("/records/project/list/").get_data(as_text=True)  # their organisation's only
+    assert "华东银行" in page and "江南制造" not in page
+    token = api_token(demo.app.test_client(), "engineer.demo", demo.result.password)
+    assert token
+
+
+def test_history_sets_off_no_automations_when_the_app_starts(demo: Loaded) -> None:
+    with demo.runtime.session() as session:
+        waiting = session.scalar(select(func.count()).where(OutboxEvent.handled_at.is_(None)))
+        events = session.scalar(select(func.count()).select_from(OutboxEvent))
+    assert events > 0 and waiting == 0
+    now = dt.datetime.now(dt.UTC)
+    assert drain(demo.runtime) == 0
+    done = tick(demo.runtime, now - dt.timedelta(seconds=1), now)  # the scheduler's first round
+    assert done["sla_checks"] == done["approvals_escalated"] == 0
+    with demo.runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(Notification)) == 0
+
+
+def test_loading_it_again_is_refused_and_changes_nothing(demo: Loaded) -> None:
+    before = dict(demo.result.counts)
+    with pytest.raises(DemoRefused, match="already"):
+        load_demo(demo.runtime, scale=SMALL)
+    env = {"ITPM_DATABASE_URL": demo.url, "ITPM_INSTANCE_PATH": str(demo.folder), "ITPM_SECRET_KEY": SECRET}
+    refused = CliRunner().invoke(main, ["demo"], env=env)
+    assert refused.exit_code == 1 and "nothing was changed" in refused.output
+    skipped = CliRunner().invoke(main, ["demo", "--if-empty"], env=env)
+    assert skipped.exit_code == 0 and "nothing was changed" in skipped.output
+    with demo.runtime.session() as session:
+        for type_name, states in before.items():
+            count = session.scalar(select(func.count()).select_from(demo.model(type_name)))
+            assert count == sum(states.values()), type_name
+
+
+def test_the_same_seed_plans_the_same_company(demo: Loaded) -> None:
+    now = dt.datetime(2026, 3, 16, 2, 0, tzinfo=dt.UTC)
+
+    def plan(seed: int) -> list[Any]:
+        def named(value: Any) -> Any:  # a reference by what it stands for
+            return (
+                getattr(value, "username", None)
+                or getattr(value, "name", None)
+                or [value.type, value.at.isoformat()]
+            )
+
+        demo_plan = Demo(demo.runtime, seed=seed, scale=SMALL, now=now)
+        return [
+            (
+                p.type,
+                p.at,
+                p.by,
+                json.dumps(p.data, default=named, sort_keys=True),
+                [(s.at, s.do) for s in p.steps],
+            )
+            for plans in demo_plan.plans.values()
+            for p in plans
+        ]
+
+    assert plan(7) == plan(7)
+    assert plan(7) != plan(8)
+
+
+def test_the_command_loads_a_fresh_database_once_and_keeps_the_logins_private(
+    fresh_database: Any, tmp_path: Path
+) -> None:
+    env = {
+        "ITPM_DATABASE_URL": fresh_database("sqlite"),
+        "ITPM_INSTANCE_PATH": str(tmp_path),
+        "ITPM_SECRET_KEY": SECRET,
+    }
+    first = CliRunner().invoke(main, ["demo", "--scale", "0.1", "--if-empty"], env=env)
+    assert first.exit_code == 0, first.output
+    password = re.search(r"password: (\S+)", first.output).group(1)
+    assert "pm.demo" in first.output and "client.demo" in first.output
+    accounts = tmp_path / "demo-accounts.txt"
+    assert stat.S_IMODE(os.stat(accounts).st_mode) == 0o600
+    assert password in accounts.read_text("utf-8")
+    again = CliRunner().invoke(main, ["demo", "--if-empty"], env=env)
+    assert again.exit_code == 0 and password in again.output  # `make run` shows the logins again
+
+
+def test_the_full_demo_has_about_800_tasks_and_400_tickets(fresh_database: Any, tmp_path: Path) -> None:
+    loaded = _load(fresh_database("sqlite"), tmp_path, 1.0)
+    try:
+        counts = {name: sum(states.values()) for name, states in loaded.result.counts.items()}
+        tickets = counts["incident"] + counts["change_request"]
+        assert 700 <= counts["task"] <= 900
+        assert 360 <= tickets <= 450
+        assert len(loaded.result.accounts) >= 35
+        with loaded.runtime.session() as session:
+            waiting = Counter(
+                session.scalars(select(ApprovalRequest.record_type).where(ApprovalRequest.state == "pending"))
+            )
+            inbox = Workflows(loaded.records(session, "pm.demo")).inbox()
+        assert waiting["change_request"] >= 5 and inbox
+    finally:
+        loaded.runtime.dispose()
