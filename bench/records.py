@@ -45,6 +45,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.models import User as FabUser
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
@@ -217,6 +218,12 @@ class BaselineTicket(BaselineBase):
     start_date: Mapped[dt.date | None] = mapped_column(Date)
     reported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     account_id: Mapped[int | None] = mapped_column(ForeignKey(BaselineAccount.id), index=True)
+    # every record table has the SLA clocks' columns (empty for a type without an SLA policy)
+    sla_due: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    sla_status: Mapped[str | None] = mapped_column(String(20))
+    sla_breached: Mapped[bool | None] = mapped_column(Boolean)
+    sla_clocks: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    sla_next_check: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
 
     account: Mapped[BaselineAccount | None] = relationship(lazy="joined")
     __mapper_args__ = {"version_id_col": version}

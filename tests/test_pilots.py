@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from conftest import api_token, login
+from itpm.cli import main
 from itpm.config import ROOT
 from itpm.models import Department, Person
 
@@ -78,3 +81,44 @@ def test_a_pilot_widened_to_everyone_appears_for_all(app: Any, runtime: Any) -> 
     outside = app.test_client()
     login(outside, "support_eng", "password-123")
     assert outside.get("/records/change_request/list/").status_code == 200
+
+
+PACK = [str(ROOT / folder) for folder in ("schemas", "forms", "workflows", "reports")]
+
+
+def test_the_whole_starter_pack_piloted_in_one_department(
+    app: Any, runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_people(app)
+    monkeypatch.setenv("ITPM_DATABASE_URL", runtime.settings.database_url)
+    monkeypatch.setenv("ITPM_INSTANCE_PATH", str(runtime.settings.instance_path))
+
+    refused = CliRunner().invoke(main, ["defs", "import", *PACK, "--publish", "--pilot", "sales"])
+    assert refused.exit_code == 1
+    assert (
+        "there is no department sales (there are: delivery, support); nothing was changed" in refused.output
+    )
+
+    result = CliRunner().invoke(main, ["defs", "import", *PACK, "--publish", "--pilot", "delivery"])
+    assert result.exit_code == 0, result.output
+    types = sorted(runtime.catalog().record_types)
+    assert len(types) >= 10 and all(
+        runtime.catalog().record_types[t].departments == ["delivery"] for t in types
+    )
+
+    inside, outside = app.test_client(), app.test_client()
+    login(inside, "delivery_eng", "password-123")
+    login(outside, "support_eng", "password-123")
+    token_in = api_token(inside, "delivery_eng", "password-123")
+    token_out = api_token(outside, "support_eng", "password-123")
+    menu_in = inside.get("/").get_data(as_text=True)
+    menu_out = outside.get("/").get_data(as_text=True)
+    for type_name in types:
+        link = f'href="/records/{type_name}/list/"'
+        assert link in menu_in, type_name
+        assert inside.get(f"/records/{type_name}/list/").status_code == 200, type_name
+        assert link not in menu_out, type_name
+        assert outside.get(f"/records/{type_name}/list/").status_code == 404, type_name
+        api = f"/api/v1/records/{type_name}/"
+        assert inside.get(api, headers={"Authorization": f"Bearer {token_in}"}).status_code == 200
+        assert outside.get(api, headers={"Authorization": f"Bearer {token_out}"}).status_code == 404

@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
 from itpm.config import ConfigurationError, Settings
 from itpm.definitions.checks import check_configuration
 from itpm.definitions.documents import read_documents
 from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
+from itpm.models import Department
 from itpm.reports.cli import report
 from itpm.runtime import Runtime
 
@@ -243,11 +245,31 @@ def defs_validate(paths: tuple[str, ...]) -> None:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--publish", is_flag=True, help="Publish them (as one revision).")
 @click.option("--comment", default="", help="The comment of the published versions.")
-def defs_import(paths: tuple[str, ...], publish: bool, comment: str) -> None:
+@click.option(
+    "--pilot",
+    "pilots",
+    multiple=True,
+    metavar="DEPARTMENT",
+    help="Enable the record types imported for this department only (repeat for several): a pilot.",
+)
+def defs_import(paths: tuple[str, ...], publish: bool, comment: str, pilots: tuple[str, ...]) -> None:
     """Import definition files as drafts: all of them, or none."""
     documents, problems = _read(paths)
     runtime = _runtime()
     with runtime.session() as session:
+        if pilots:
+            known = set(session.scalars(select(Department.name)))
+            unknown = sorted(set(pilots) - known)
+            if unknown:
+                click.echo(
+                    f"--pilot: there is no department {', '.join(unknown)} "
+                    f"(there are: {', '.join(sorted(known)) or 'none'}); nothing was changed.",
+                    err=True,
+                )
+                sys.exit(1)
+            for document in documents:
+                if document.kind == "record_type":
+                    document.body["departments"] = sorted(set(pilots))
         try:
             result = runtime.registry(session).import_documents(
                 documents, CLI_ACTOR, publish=publish, comment=comment, read_problems=problems

@@ -85,7 +85,24 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A deferred transaction that read, then writes after another connection
+        # committed (the jobs thread beside a request), fails at once with "database
+        # is locked": SQLite cannot move its snapshot forward. A unit of work that
+        # will write asks for the lock when it begins (`WRITES`) and waits its turn.
+        # Not every transaction: a second session opened while the first holds the
+        # lock, in the same thread, would wait for itself.
+        immediate = connection.get_execution_options().get(WRITES)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+#: Execution option of a session's connection that will write: on SQLite its transaction takes the lock at once.
+WRITES = "itpm_writes"
+
+
+def will_write(session: Session) -> None:
+    """Start the session's transaction as one that writes (on SQLite: holding the write lock from now on)."""
+    if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
+        session.connection(execution_options={WRITES: True})
 
 
 def make_session_factory(engine: Engine) -> scoped_session[Session]:

@@ -208,6 +208,7 @@ class Names:
             "number": row.number,
             "label": str(row),
             "state": row.state,
+            "state_title": self.state_title(spec.name, row.state),
             "data": data,
             "text": {name: self.text(spec.fields[name], v) for name, v in data.items()},
             "assignee": person[0],
@@ -220,6 +221,12 @@ class Names:
         if history:
             value["history"] = records.history(spec.name, row.id)
         return value
+
+    def state_title(self, type_name: str, state: str) -> str:
+        """A workflow state as it reads in the report's language ("done": 已完成)."""
+        workflow = self.records.catalog.workflows.get(type_name)
+        found = workflow.states.get(state) if workflow else None
+        return found.title.get(self.lang) or found.title.get("en", state) if found else state
 
     def text(self, field: FieldSpec, value: Any) -> str:
         """A field's JSON value as it reads in the report's language."""

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_appbuilder import AppBuilder
 from flask_wtf.csrf import CSRFProtect
 
 from itpm.config import Settings
+from itpm.db import will_write
 from itpm.runtime import Runtime
 from itpm.web import i18n
 from itpm.web.dispatcher import RevisionDispatcher
@@ -57,6 +58,13 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
     @app.teardown_appcontext
     def _remove_session(_exc: BaseException | None) -> None:
         runtime.sessions.remove()
+
+    def _writes() -> None:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            will_write(runtime.sessions())
+
+    # first of all (before Flask-AppBuilder loads the user with a read): a request that changes things
+    app.before_request_funcs.setdefault(None, []).insert(0, _writes)
 
     CSRFProtect(app)
     with app.app_context():

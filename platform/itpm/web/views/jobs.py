@@ -65,6 +65,7 @@ class JobsView(BaseView):
     @has_access
     def retry(self) -> Any:
         key = request.form.get("key", "")
+        _runtime().sessions().commit()  # the action runs in sessions of its own: this request's holds no lock
         outcome = Automations(_runtime()).retry(key)
         if outcome == "done":
             flash(_("The action was done."), "success")
@@ -101,13 +102,13 @@ class JobsView(BaseView):
     def redeliver(self) -> Any:
         """A failed delivery tried again (at the next scheduler tick, with its backoff started afresh)."""
         delivery_id = request.form.get("id", type=int)
-        with _runtime().session() as session:
-            changed = session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "failed")
-                .values(status="pending", attempts=0, next_attempt_at=utcnow())
-            ).rowcount
-            session.commit()
+        session = _runtime().sessions()  # this request's
+        changed = session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "failed")
+            .values(status="pending", attempts=0, next_attempt_at=utcnow())
+        ).rowcount
+        session.commit()
         if changed:
             flash(_("The delivery will be tried again within a minute."), "success")
         else:
