@@ -27,6 +27,7 @@ ITPM_BENCH_BACKENDS make a quicker run, e.g. ITPM_BENCH_ROWS=5000.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import random
@@ -72,7 +73,7 @@ from bench._common import (
     print_table,
     scratch_database,
 )
-from itpm.config import Settings
+from itpm.config import ROOT, Settings
 from itpm.db import JSONType, UTCDateTime, make_engine, utcnow
 from itpm.definitions.documents import Document
 from itpm.installation import initialise
@@ -542,14 +543,18 @@ def measure(itpm: Side, baseline: Side, expected: int) -> Results:
 
 
 def setup_itpm(url: str, folder: Path) -> Flask:
-    """An itpm installation with the two record types published (no starter pack)."""
-    app = create_app(Settings(database_url=url, secret_key=SECRET, instance_path=folder))
+    """An itpm installation with the two record types and the admin role published (no starter pack)."""
+    # no automations thread: the record engine is measured (the baseline has none either)
+    app = create_app(Settings(database_url=url, secret_key=SECRET, instance_path=folder, jobs="none"))
     runtime = app.extensions["itpm"]
     initialise(runtime, app, *ADMIN, starter_pack=None)
     with runtime.session() as session:
         documents = [
             Document("schemas/bench_account.json", ACCOUNT),
             Document("schemas/bench_ticket.json", TICKET),
+            Document(
+                "schemas/roles/admin.json", json.loads((ROOT / "schemas/roles/admin.json").read_text("utf-8"))
+            ),
         ]
         runtime.registry(session).import_documents(documents, "benchmark", publish=True)
     return app
