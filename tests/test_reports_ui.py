@@ -1,5 +1,5 @@
-"""The report screens: a person picks a report, previews it in the browser, renders and keeps the PDF,
-and downloads it again; what they may not see stays out of reach."""
+"""The report screens: a person picks a report, previews it in the browser, asks for the PDF (the jobs
+render and keep it), and downloads it again; what they may not see stays out of reach."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pypdf import PdfReader
 from test_reports import Demo, build_demo
 
 from conftest import csrf_token
+from itpm.reports.jobs import run_pending_requests
 
 
 def test_the_reports_page_lists_the_starter_reports(admin_client: Any) -> None:
@@ -42,6 +43,7 @@ def test_a_rendered_report_is_kept_on_the_project_and_downloaded(admin_client: A
             data={"csrf_token": token, "project": str(demo.project), "month": "2026-03", "lang": "en"},
         )
         assert response.status_code == 302
+    assert run_pending_requests(runtime) == 2  # the jobs render what was asked for
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
     assert f"client_status-2026-03-{demo.project}-en-v2.pdf" in page and "v1.pdf" in page
     link = page.split('href="/reports/file/', 1)[1].split('"', 1)[0]

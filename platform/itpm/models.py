@@ -380,3 +380,30 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReportRequest(Base):
+    """A person's request for a report PDF, rendered by the jobs as that person and kept as a file."""
+
+    __tablename__ = "itpm_report_request"
+    __table_args__ = (Index("ix_itpm_report_request_person", "requested_by_id", "report"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report: Mapped[str] = mapped_column(String(64))
+    #: The parameters' values as checked when asked (an empty month already the month of that day).
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    lang: Mapped[str] = mapped_column(String(8))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey(FabUser.id, ondelete="CASCADE"))
+    #: queued, running, done, failed
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    file_id: Mapped[int | None] = mapped_column(ForeignKey(StoredFile.id, ondelete="SET NULL"), nullable=True)
+    #: How often a job took it up (a job that died half-way leaves it to the next).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When it was put on the RQ queue (None: not yet, or to be put there again).
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    file: Mapped[StoredFile | None] = relationship(StoredFile)

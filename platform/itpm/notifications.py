@@ -9,6 +9,8 @@ once per (key, channel, person) however often a job runs: the app channel's
 Whom to tell, and with which key, is the automation engine's business.
 
 Without an SMTP host e-mail is skipped and notifications are in-app only.
+An e-mail may carry files (a report's PDF); the caller chooses them per
+person, since what one reader may download another may not.
 """
 
 from __future__ import annotations
@@ -84,6 +86,15 @@ class Message:
     link: str
     text: str
     html: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that goes with an e-mail."""
+
+    filename: str
+    content_type: str
+    data: bytes
 
 
 @dataclass
@@ -182,8 +193,15 @@ def message_id(key: str, sender: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
 
 
-def email_message(message: Message, person: Person, sender: str, key: str, now: dt.datetime) -> EmailMessage:
-    """The multipart (text and HTML) e-mail of a rendered notification to one person."""
+def email_message(
+    message: Message,
+    person: Person,
+    sender: str,
+    key: str,
+    now: dt.datetime,
+    attachments: Sequence[Attachment] = (),
+) -> EmailMessage:
+    """The multipart (text and HTML, and any files) e-mail of a rendered notification to one person."""
     email = EmailMessage()
     email["Subject"] = message.subject
     email["From"] = sender
@@ -193,6 +211,9 @@ def email_message(message: Message, person: Person, sender: str, key: str, now: 
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office replies stay away
     email.set_content(message.text)
     email.add_alternative(message.html, subtype="html")
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        email.add_attachment(attachment.data, maintype, subtype, filename=attachment.filename)
     email["Content-Language"] = "zh-CN" if message.lang == "zh" else "en"  # after the parts: theirs move down
     return email
 
@@ -210,8 +231,11 @@ def notify(
     *,
     now: dt.datetime | None = None,
     automation: str = "",
+    attachments: Mapping[int, Sequence[Attachment]] | None = None,
 ) -> Sent:
     """Tell each active person, in their language, on each channel, once per `key`.
+
+    `attachments` are the files that go with each person's e-mail, by person id.
 
     Commits as it goes: an e-mail is claimed (its `ActionRun`, committed)
     before it is sent and marked done after, so a second worker never sends
@@ -241,7 +265,8 @@ def notify(
             if not _claim_email(session, run_key, automation, now):
                 continue
             try:
-                mailer.send(email_message(message, person, settings.smtp_from, run_key, now))
+                files = (attachments or {}).get(person.id, ())
+                mailer.send(email_message(message, person, settings.smtp_from, run_key, now, files))
             except (smtplib.SMTPException, OSError) as error:
                 failures[person.id] = f"{type(error).__name__}: {error}"
                 _finish_email(session, run_key, now, failures[person.id])

@@ -54,8 +54,9 @@ class Runtime:
         return self._jobs
 
     def _after_commit(self, session: Session) -> None:
-        """A commit that saved events hands them over to whatever runs automations."""
-        if session.info.pop("itpm_outbox", False):
+        """A commit that saved events (or report requests) hands them over to whatever runs jobs."""
+        events = session.info.pop("itpm_outbox", False)
+        if session.info.pop("itpm_report_requests", False) or events:
             self.jobs.wake()
 
     @cached_property

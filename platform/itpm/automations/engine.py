@@ -515,7 +515,7 @@ class Automations:
     def _report(self, records: Records, action: dict[str, Any], record: Any, key: str) -> dict[str, Any]:
         """Render the report (once per language its recipients read), keep each PDF, and send it to them."""
         from itpm.notifications import language_of, notify
-        from itpm.reports.service import render_report, store_report
+        from itpm.reports.service import render_report, report_attachments, store_report
 
         today = self.clock().astimezone(records.zone).date()
         previous = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
@@ -551,6 +551,10 @@ class Automations:
                     f"/reports/file/{files[lang]}",
                     now=self.clock(),
                     automation=key.rsplit(":", 2)[-2],
+                    # the PDF goes with the e-mail of who may download it, when it is small enough
+                    attachments=report_attachments(
+                        records, readers, files[lang], self.runtime.settings.instance_path
+                    ),
                 )
         return {"files": files}
 

@@ -124,7 +124,10 @@ class RedisJobs(Background):
         super().__init__(every=60)
 
     def work(self) -> None:
+        from itpm.reports.jobs import dispatch_requests
+
         dispatch(self.runtime, self.queue)
+        dispatch_requests(self.runtime, self.queue)  # report PDFs people asked for, rendered by a worker
 
     def stop(self) -> None:
         super().stop()
@@ -278,7 +281,10 @@ class ThreadJobs(Background):
         super().__init__(every=tick_seconds)
 
     def work(self) -> None:
+        from itpm.reports.jobs import run_pending_requests
+
         self.drain()
+        run_pending_requests(self.runtime)  # report PDFs people asked for, rendered here without Redis
         now = self.clock()
         if (now - self._last_tick).total_seconds() >= self.every:
             from itpm.automations.scheduler import tick

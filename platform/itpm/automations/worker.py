@@ -27,6 +27,7 @@ from rq.worker import BaseWorker, WorkerStatus
 
 from itpm.automations.jobs import QUEUE, dispatch, resend_lost, rq_queue, worker_runtime
 from itpm.db import utcnow
+from itpm.reports.jobs import dispatch_requests, resend_lost_requests
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class Dispatcher:
         while not self.stopping.is_set():
             try:
                 dispatch(self.runtime, self.queue)
+                dispatch_requests(self.runtime, self.queue)
                 if time.monotonic() >= self._next_tick:
                     self._next_tick = time.monotonic() + self.tick_seconds
                     self.tick()
@@ -125,6 +127,7 @@ class Dispatcher:
             done = tick(self.runtime, since, now)
             redis.set(SCHEDULER_LAST, now.isoformat())
             done["resent"] = resend_lost(self.runtime, self.queue, now)
+            done["report_requests_resent"] = resend_lost_requests(self.runtime, self.queue, now)
             return done
         finally:
             lock.release()

@@ -63,6 +63,7 @@ def report_render(name: str, params: tuple[str, ...], lang: str, out: str, usern
     """Render report NAME to a PDF file."""
     given = _parameters(params)
     runtime = _runtime()
+    catalog = runtime.catalog()  # before the session's first query: on SQLite, its transaction holds the lock
     with runtime.session() as session:
         actor = Actor.system()
         if username:
@@ -70,7 +71,7 @@ def report_render(name: str, params: tuple[str, ...], lang: str, out: str, usern
             if person is None:
                 raise click.ClickException(f"there is no user {username!r}")
             actor = Actor.of(person)
-        records = Records(session, runtime.catalog(), actor, timezone=runtime.settings.timezone)
+        records = Records(session, catalog, actor, timezone=runtime.settings.timezone)
         try:
             rendered = render_report(records, name, given, lang)
         except RecordError as error:

@@ -1,10 +1,12 @@
 """Rendering a report for a person, and keeping the PDF on the record it is about.
 
-`render_report` is the one way to make a report, whoever asks: the web view,
-the command line, and (later) a worker job of the automations. It reads the
-data through the records service as the person asking, renders in a child
-process within limits, and writes nothing; `store_report` keeps the PDF as a
-new version of that report on its record (or its department), with who asked.
+`render_report` is the one way to make a report, whoever asks: the jobs that
+render what people request in the web (`itpm.reports.requests`), the command
+line, and the automations. It reads the data through the records service as
+the person asking, renders in a child process within limits, and writes
+nothing; `store_report` keeps the PDF as a new version of that report on its
+record (or its department; a report about neither, with the person who asked),
+with who asked.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from typing import Any
 from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select
 
+from itpm.access import Actor
 from itpm.db import utcnow
-from itpm.files import store_file
-from itpm.models import AuditEntry, StoredFile
+from itpm.files import file_path, store_file
+from itpm.models import AuditEntry, Person, StoredFile
+from itpm.notifications import Attachment
 from itpm.records.service import NotFound, Records
 from itpm.reports.definition import ReportDefinition, report_definition
 from itpm.reports.isolation import DEFAULT_LIMITS, Limits, run_isolated
@@ -33,6 +37,10 @@ LANGUAGES = ("zh", "en")
 FIELD_PREFIX = "report:"
 #: Where a report about a department (not a record) is kept.
 DEPARTMENT = "department"
+#: Where a report about no record or department is kept: with the person who asked, for them alone.
+PERSONAL = "personal"
+#: A kept PDF up to this size goes with its e-mail; a bigger one is only linked.
+ATTACHMENT_LIMIT = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -70,11 +78,8 @@ def report_context(
     NotFound when the person may not see the record it is about, Forbidden when
     they see it but their roles do not let them report on it.
     """
-    if lang not in LANGUAGES:
-        raise NotFound(_("Reports are written in zh or en, not %(lang)s.", lang=lang))
     now = (now or utcnow()).astimezone(records.zone)
-    arguments = definition.arguments(given, now.date())
-    subject = _subject(records, definition, arguments)
+    arguments, subject = checked_parameters(records, definition, given, lang, now.date())
     data, shown = read_data(records, definition, arguments, lang)
     context = {
         **data,
@@ -94,6 +99,21 @@ def report_context(
     return context, arguments, subject
 
 
+def checked_parameters(
+    records: Records, definition: ReportDefinition, given: Mapping[str, Any], lang: str, today: dt.date
+) -> tuple[dict[str, Any], Subject | None]:
+    """The parameters' values and what the report is about, when the person may have it rendered.
+
+    Invalid names every bad parameter; NotFound (or Forbidden) when the record
+    it is about is out of the person's reach. What a request is checked with
+    before it is queued, and the rendering again when it runs.
+    """
+    if lang not in LANGUAGES:
+        raise NotFound(_("Reports are written in zh or en, not %(lang)s.", lang=lang))
+    arguments = definition.arguments(given, today)
+    return arguments, _subject(records, definition, arguments)
+
+
 def _subject(records: Records, definition: ReportDefinition, arguments: Mapping[str, Any]) -> Subject | None:
     if definition.attach_to and arguments.get(definition.attach_to) is not None:
         parameter = definition.parameters[definition.attach_to]
@@ -104,6 +124,48 @@ def _subject(records: Records, definition: ReportDefinition, arguments: Mapping[
     if department and arguments.get(department) is not None:
         return Subject(DEPARTMENT, arguments[department])
     return None
+
+
+@dataclass(frozen=True)
+class PreparedReport:
+    """A report's data read for a person: all its rendering needs, without the database."""
+
+    definition: ReportDefinition
+    lang: str
+    arguments: dict[str, Any]
+    subject: Subject | None
+    context: dict[str, Any]
+
+
+def prepare_report(
+    records: Records, name: str, given: Mapping[str, Any], lang: str, now: dt.datetime | None = None
+) -> PreparedReport:
+    """The data of report `name` read as the person of `records` (the part of a rendering that reads).
+
+    NotFound (no such report, or a record the person may not see), Invalid (bad parameters).
+    """
+    definition = report_definition(records.catalog, name)
+    context, arguments, subject = report_context(records, definition, given, lang, now)
+    return PreparedReport(definition, lang, arguments, subject, context)
+
+
+def render_prepared(prepared: PreparedReport, limits: Limits = DEFAULT_LIMITS) -> RenderedReport:
+    """The PDF of a prepared report, in a child process within `limits`; RenderError when it fails."""
+    from itpm.reports.pdf import render_report_pdf  # WeasyPrint only where reports are rendered
+
+    definition = prepared.definition
+    outcome = run_isolated(
+        render_report_pdf, (definition.templates, definition.files, prepared.context), limits
+    )
+    return RenderedReport(
+        definition.name,
+        prepared.lang,
+        prepared.arguments,
+        prepared.subject,
+        outcome.value,
+        outcome.seconds,
+        outcome.peak_mb,
+    )
 
 
 def render_report(
@@ -119,12 +181,7 @@ def render_report(
     NotFound (no such report, or a record the person may not see), Invalid (bad
     parameters), RenderError (the template or the rendering failed: nothing is made).
     """
-    from itpm.reports.pdf import render_report_pdf  # WeasyPrint only where reports are rendered
-
-    definition = report_definition(records.catalog, name)
-    context, arguments, subject = report_context(records, definition, given, lang, now)
-    outcome = run_isolated(render_report_pdf, (definition.templates, definition.files, context), limits)
-    return RenderedReport(name, lang, arguments, subject, outcome.value, outcome.seconds, outcome.peak_mb)
+    return render_prepared(prepare_report(records, name, given, lang, now), limits)
 
 
 def preview_report(
@@ -137,15 +194,21 @@ def preview_report(
 
 
 def store_report(records: Records, rendered: RenderedReport, root: Path) -> StoredFile:
-    """Keep a rendered PDF as the next version of its report on its record (or department), with who asked."""
-    if rendered.subject is None:
+    """Keep a rendered PDF as the next version of its report on its record (or department), with who asked.
+
+    A report about neither is kept with the person who asked, for them alone.
+    """
+    subject = rendered.subject
+    if subject is None and records.actor.id is not None:
+        subject = Subject(PERSONAL, records.actor.id)
+    if subject is None:
         raise NotFound(_("This report is about no record, so it cannot be kept."))
     field = FIELD_PREFIX + rendered.name
     version = 1 + (
         records.session.scalar(
             select(func.count()).where(
-                StoredFile.record_type == rendered.subject.record_type,
-                StoredFile.record_id == rendered.subject.record_id,
+                StoredFile.record_type == subject.record_type,
+                StoredFile.record_id == subject.record_id,
                 StoredFile.field == field,
             )
         )
@@ -159,15 +222,15 @@ def store_report(records: Records, rendered: RenderedReport, root: Path) -> Stor
         f"{stem}-v{version}.pdf",
         "application/pdf",
         records.actor,
-        rendered.subject.record_type,
+        subject.record_type,
         field,
     )
-    stored.record_id = rendered.subject.record_id
+    stored.record_id = subject.record_id
     records.session.add(
         AuditEntry(
             actor=records.actor.username,
             action="report.render",
-            target=f"{rendered.subject.record_type}/{rendered.subject.record_id}",
+            target=f"{subject.record_type}/{subject.record_id}",
             detail={
                 "report": rendered.name,
                 "version": version,
@@ -183,16 +246,16 @@ def store_report(records: Records, rendered: RenderedReport, root: Path) -> Stor
 
 def stored_reports(records: Records, subject: Subject) -> list[StoredFile]:
     """The PDFs kept on a record (or department) the person may see, newest first."""
-    if subject.record_type == DEPARTMENT:
+    if subject.record_type in (DEPARTMENT, PERSONAL):
         rows = records.session.scalars(
             select(StoredFile).where(
-                StoredFile.record_type == DEPARTMENT,
+                StoredFile.record_type == subject.record_type,
                 StoredFile.record_id == subject.record_id,
                 StoredFile.field.startswith(FIELD_PREFIX),
                 StoredFile.deleted.is_(False),
             )
         )
-        files = [f for f in rows if _may_read_department_report(records, f)]
+        files = [f for f in rows if _may_read_kept_report(records, f)]
     else:
         files = [
             f
@@ -213,8 +276,8 @@ def stored_report(records: Records, file_id: int) -> StoredFile:
         or stored.record_id is None
     ):
         raise missing
-    if stored.record_type == DEPARTMENT:
-        if not _may_read_department_report(records, stored):
+    if stored.record_type in (DEPARTMENT, PERSONAL):
+        if not _may_read_kept_report(records, stored):
             raise missing
         return stored
     if stored.id not in {f.id for f in records.files(stored.record_type, stored.record_id)}:
@@ -222,9 +285,42 @@ def stored_report(records: Records, file_id: int) -> StoredFile:
     return stored
 
 
-def _may_read_department_report(records: Records, stored: StoredFile) -> bool:
-    """A department's report: for who asked for it, and for who manages that department."""
+def _may_read_kept_report(records: Records, stored: StoredFile) -> bool:
+    """A department's report: for who asked for it, and for who manages that department.
+    A personal one: for who asked for it alone."""
     actor = records.actor
     if actor.is_system or (actor.id is not None and stored.uploaded_by_id == actor.id):
         return True
+    if stored.record_type == PERSONAL:
+        return False
     return actor.department_id == stored.record_id and "manage_department" in records.access.abilities(actor)
+
+
+def report_attachments(
+    records: Records, people: list[Person], file_id: int, root: Path
+) -> dict[int, list[Attachment]]:
+    """A kept PDF as an e-mail attachment for each of `people` who may download it, when it is small enough.
+
+    The others (and everyone, for a big PDF) get the link alone: an e-mail must
+    not carry what its reader could not download.
+    """
+    stored = records.session.get(StoredFile, file_id)
+    attachment = pdf_attachment(stored, root) if stored is not None else None
+    if attachment is None:
+        return {}
+    allowed = {}
+    for person in people:
+        reader = Records(records.session, records.catalog, Actor.of(person), timezone=records.zone.key)
+        try:
+            stored_report(reader, file_id)
+        except NotFound:
+            continue
+        allowed[person.id] = [attachment]
+    return allowed
+
+
+def pdf_attachment(stored: StoredFile, root: Path) -> Attachment | None:
+    """A kept PDF to go with an e-mail; None when it is bigger than `ATTACHMENT_LIMIT` (it is linked instead)."""
+    if stored.size > ATTACHMENT_LIMIT:
+        return None
+    return Attachment(stored.filename, "application/pdf", file_path(root, stored.sha256).read_bytes())

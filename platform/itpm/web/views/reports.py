@@ -1,6 +1,7 @@
-"""The report screens: pick a report and its parameters, preview it as HTML, render and keep the PDF,
-download kept PDFs. Everything goes through `itpm.reports.service` as the person logged in, so the
-records service decides what they may see, render and download.
+"""The report screens: pick a report and its parameters, preview it as HTML, ask for the PDF (rendered
+by the jobs, kept on its record, the person told), follow one's requests, download kept PDFs.
+Everything goes through `itpm.reports` as the person logged in, so the records service decides what
+they may see, render and download.
 """
 
 from __future__ import annotations
@@ -19,16 +20,8 @@ from itpm.files import file_path
 from itpm.models import Department
 from itpm.records.service import RecordError, Records
 from itpm.reports.definition import ReportDefinition, report_definition, report_definitions
-from itpm.reports.service import (
-    DEPARTMENT,
-    LANGUAGES,
-    Subject,
-    preview_report,
-    render_report,
-    store_report,
-    stored_report,
-    stored_reports,
-)
+from itpm.reports.requests import PENDING, request_report, requests_of
+from itpm.reports.service import DEPARTMENT, LANGUAGES, Subject, preview_report, stored_report, stored_reports
 from itpm.reports.templates import RenderError
 from itpm.web.i18n import language, text
 from itpm.web.views.records import current_catalog, records_service
@@ -47,6 +40,7 @@ class ReportsView(BaseView):
         "show": "show",
         "preview": "show",
         "asset": "show",
+        "activity": "show",
         "render": "render",
         "download": "download",
     }
@@ -64,21 +58,29 @@ class ReportsView(BaseView):
         records = records_service()
         definition = self._definition(records, name)
         given = {n: request.args.get(n, "") for n in definition.parameters}
-        kept: list[Any] = []
-        subject = self._subject(records, definition, given)
-        if subject is not None:
-            try:
-                kept = stored_reports(records, subject)
-            except RecordError as error:
-                abort(error.status)
+        fields = self._fields(records, definition, given)
         return self.render_template(
             "itpm/reports/show.html",
             title=text(definition.title),
             definition=definition,
-            fields=self._fields(records, definition, given),
+            fields=fields,
             lang=request.args.get("lang") or language(),
             languages=LANGUAGES,
-            kept=kept,
+            **self._activity(records, definition, given, fields),
+        )
+
+    @expose("/<name>/activity")
+    @has_access
+    def activity(self, name: str) -> Any:
+        """The person's requests and the kept PDFs, as the page shows them: what its script refreshes."""
+        records = records_service()
+        definition = self._definition(records, name)
+        given = {n: request.args.get(n, "") for n in definition.parameters}
+        fields = self._fields(records, definition, given)
+        return self.render_template(
+            "itpm/reports/_activity.html",
+            definition=definition,
+            **self._activity(records, definition, given, fields),
         )
 
     @expose("/<name>/preview/")
@@ -112,27 +114,19 @@ class ReportsView(BaseView):
     @expose("/<name>/render", methods=["POST"])
     @has_access
     def render(self, name: str) -> Any:
+        """Ask for the PDF: checked now (a refusal is shown on the form, nothing queued), rendered by the jobs."""
         records = records_service()
         given, lang = self._given(records, name, request.form)
         try:
-            rendered = render_report(records, name, given, lang)
-            if rendered.subject is None:
-                return Response(
-                    rendered.pdf,
-                    mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{rendered.filename}"'},
-                )
-            stored = store_report(records, rendered, current_app.extensions["itpm"].settings.instance_path)
+            asked = request_report(records, name, given, lang)
             records.session.commit()
         except RecordError as error:
             records.session.rollback()
             if error.status in (403, 404):
                 abort(error.status)
             return self._refused(name, given, error)
-        except RenderError as error:
-            return self._refused(name, given, error)
-        flash(_("%(file)s was rendered and kept.", file=stored.filename), "success")
-        return redirect(url_for(".show", name=name, lang=lang, **rendered.arguments))
+        flash(_("The report is being rendered; you will be notified when it is ready."), "info")
+        return redirect(url_for(".show", name=name, lang=lang, **asked.arguments))
 
     @expose("/file/<int:file_id>")
     @has_access
@@ -171,6 +165,37 @@ class ReportsView(BaseView):
             if value.isdigit() and (name == definition.attach_to or parameter.ref == DEPARTMENT):
                 return Subject(parameter.ref or DEPARTMENT, int(value))
         return None
+
+    def _activity(
+        self,
+        records: Records,
+        definition: ReportDefinition,
+        given: dict[str, str],
+        fields: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """The person's latest requests for the report, and the PDFs kept on the chosen record."""
+        kept: list[Any] = []
+        subject = self._subject(records, definition, given)
+        if subject is not None:
+            try:
+                kept = stored_reports(records, subject)
+            except RecordError as error:
+                abort(error.status)
+        asked = requests_of(records.session, records.actor.id, definition.name) if records.actor.id else []
+        labels = {f["name"]: f["label"] for f in fields}
+        readable = {f["name"]: dict(f["choices"] or []) for f in fields}
+        requests = [
+            {
+                "request": r,
+                "parameters": [
+                    (labels.get(n, n), readable.get(n, {}).get(str(v), v)) for n, v in r.arguments.items()
+                ],
+            }
+            for r in asked
+        ]
+        pending = any(r.status in PENDING for r in asked)
+        refresh = url_for(".activity", name=definition.name, **{n: v for n, v in given.items() if v})
+        return {"kept": kept, "requests": requests, "refresh": refresh if pending else None}
 
     def _fields(
         self, records: Records, definition: ReportDefinition, given: dict[str, str]
@@ -211,5 +236,15 @@ class ReportsView(BaseView):
         return redirect(url_for(".show", name=name, **given))
 
 
+def reports_about(type_name: str) -> list[ReportDefinition]:
+    """The reports kept on records of a type (their `attach_to` refers to it): buttons on a record's page."""
+    return [
+        d
+        for d in report_definitions(current_catalog())
+        if d.attach_to and d.parameters[d.attach_to].ref == type_name
+    ]
+
+
 def add_report_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(ReportsView, "Reports", label=_l("Reports"), icon="fa-file-pdf")
+    current_app.jinja_env.globals["reports_about"] = reports_about
