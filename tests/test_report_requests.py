@@ -287,15 +287,16 @@ def test_a_request_whose_job_redis_lost_is_sent_again(
     queue.connection.close()
 
 
-def test_an_automations_report_goes_attached_to_who_may_download_it_and_linked_to_the_others(
+def test_an_automations_report_is_rendered_for_each_readers_rights_and_attached(
     runtime: Any,
     people: Cast,  # noqa: F811
     mailed: Inbox,  # noqa: F811
 ) -> None:
-    """The monthly status report goes to the project's manager, and (by an admin's edit) to an outsider."""
+    """The monthly status report goes to the project's manager, and (by an admin's edit) to the
+    client's users and to an outsider: each reader's PDF shows what they may read, no more."""
 
-    def also_to_an_outsider(body: dict[str, Any]) -> None:
-        body["actions"][0]["to"].append({"user": "outsider"})
+    def also_to_the_client_and_an_outsider(body: dict[str, Any]) -> None:
+        body["actions"][0]["to"] += [{"role": "client"}, {"user": "outsider"}]
 
     with runtime.session() as session:
         session.add(Person(username="outsider", first_name="O", last_name="S", email="outsider@itpm.invalid"))
@@ -306,7 +307,7 @@ def test_an_automations_report_goes_attached_to_who_may_download_it_and_linked_t
         body = copy.deepcopy(
             registry.published_body(registry.get("automation", "monthly_client_status_report"))
         )
-        also_to_an_outsider(body)
+        also_to_the_client_and_an_outsider(body)
         registry.save_draft(body, "admin")
         registry.publish([("automation", "monthly_client_status_report")], "admin")
     catalog = runtime.catalog()
@@ -314,17 +315,30 @@ def test_an_automations_report_goes_attached_to_who_may_download_it_and_linked_t
         records = Records(session, catalog, Actor.system())
         project = records.get("project", people.project)
         records.update("project", people.project, {"phase": "execution"}, project.version)
+        records.create(
+            "risk",
+            {"project": people.project, "title": "Vendor may slip", "probability": "high", "impact": "high"},
+        )
         session.commit()
     first_of_april = dt.datetime(2026, 4, 1, 0, 0, tzinfo=dt.UTC)  # 08:00 in Shanghai
     assert tick(runtime, first_of_april - dt.timedelta(minutes=1), first_of_april)["schedules"] == 1
-    kept = {f.filename.rsplit("-", 2)[-2]: f for f in kept_pdfs(runtime)}  # by language
+    kept = {f.uploaded_by: f for f in kept_pdfs(runtime)}  # one per reader's rights and language
+    assert sorted(kept) == ["buyer", "pm"]
     [to_manager] = mailed.to("pm@itpm.invalid")
     [attached] = list(to_manager.iter_attachments())
-    assert attached.get_filename() == kept["en"].filename
+    assert attached.get_filename() == kept["pm"].filename
     assert "Core banking" in pdf_text(attached.get_content())
-    [to_outsider] = mailed.to("outsider@itpm.invalid")  # may not read the project: the link alone
-    assert list(to_outsider.iter_attachments()) == []
-    assert f"/reports/file/{kept['zh'].id}" in to_outsider.get_body(("plain",)).get_content()
+    assert "Vendor may slip" in pdf_text(attached.get_content())  # the manager reads the risk register
+    [to_client] = mailed.to("buyer@itpm.invalid")
+    [attached] = list(to_client.iter_attachments())
+    assert attached.get_filename() == kept["buyer"].filename
+    assert "Vendor may slip" not in pdf_text(attached.get_content())  # the client may not
+    assert mailed.to("outsider@itpm.invalid") == []  # may not read the project: not told of it
+    with runtime.session() as session:
+        client = Records(session, runtime.catalog(), people.actor(runtime, "buyer"))
+        assert [f.id for f in client.files("project", people.project)] == [kept["buyer"].id]
+        manager = Records(session, runtime.catalog(), people.actor(runtime, "pm"))
+        assert [f.id for f in manager.files("project", people.project)] == [kept["pm"].id]
 
 
 @pytest.mark.postgres

@@ -55,6 +55,23 @@ class Actor:
         """Automations and commands acting for the installation itself."""
         return cls(None, "system", is_system=True)
 
+    def as_json(self) -> dict[str, Any]:
+        """What a report rendered by this actor remembers of them (`from_json` reads it back)."""
+        return {
+            "id": self.id,
+            "username": self.username,
+            "roles": sorted(self.roles),
+            "department_id": self.department_id,
+            "team_id": self.team_id,
+            "client_id": self.client_id,
+            "department": self.department,
+            "is_system": self.is_system,
+        }
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Actor:
+        return cls(**{**body, "roles": frozenset(body.get("roles", ()))})
+
     @classmethod
     def of(cls, user: Any) -> Actor:
         """The actor for a Flask-AppBuilder user (an `itpm.models.Person`)."""
@@ -212,8 +229,38 @@ class Access:
                 rules[name] = least
         return rules
 
+    def sees_all_of(self, reader: Actor, author: Actor, types: Iterable[RecordTypeSpec]) -> bool:
+        """Whether `reader` may read all that `author` could (a report PDF rendered with the author's rights).
+
+        For every type the author reads: the reader reads it everywhere, or in
+        the same department, team or client organisation by the same scope
+        (rows of one's own or assigned: only the author); and no field hidden
+        from the reader was shown to the author. Conservative: when in doubt, no.
+        """
+        if reader.is_system or (reader.id is not None and reader.id == author.id):
+            return True
+        for spec in types:
+            seen = self.scopes(author, spec, "read")
+            if not seen:
+                continue
+            scopes = self.scopes(reader, spec, "read")
+            if "all" not in scopes and not all(_covers(reader, scopes, author, scope) for scope in seen):
+                return False
+            if not self.hidden_fields(reader, spec) <= self.hidden_fields(author, spec):
+                return False
+        return True
+
     def hidden_fields(self, actor: Actor, spec: RecordTypeSpec) -> frozenset[str]:
         return frozenset(n for n, rule in self.field_rules(actor, spec).items() if rule == HIDDEN)
 
     def read_only_fields(self, actor: Actor, spec: RecordTypeSpec) -> frozenset[str]:
         return frozenset(n for n, rule in self.field_rules(actor, spec).items() if rule == READ_ONLY)
+
+
+def _covers(reader: Actor, scopes: frozenset[str], author: Actor, scope: str) -> bool:
+    """Whether the reader's rows include the author's rows of `scope` (department, team, client alike)."""
+    anchor = {"department": "department_id", "team": "team_id", "client": "client_id"}.get(scope)
+    if anchor is None:  # own, assigned, all: nobody else's rows are the same
+        return False
+    mine = getattr(reader, anchor)
+    return scope in scopes and mine is not None and mine == getattr(author, anchor)

@@ -225,6 +225,9 @@ class StoredFile(Base):
     uploaded_by: Mapped[str] = mapped_column(String(128))
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: A report PDF: the actor whose permissions it was rendered with (`Actor.as_json`); only
+    #: readers who see at least as much may download it. None for an uploaded attachment.
+    rendered_as: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
 
 
 class Sequence(Base):

@@ -123,11 +123,11 @@ class Automations:
                 session.commit()
         return len(events)
 
-    def _records(self, session: Session, depth: int) -> Records:
+    def _records(self, session: Session, depth: int, actor: Actor | None = None) -> Records:
         records = Records(
             session,
             self.catalog,
-            Actor.system(),
+            actor or Actor.system(),
             clock=self.clock,
             timezone=self.runtime.settings.timezone,
         )
@@ -513,7 +513,7 @@ class Automations:
         )
 
     def _report(self, records: Records, action: dict[str, Any], record: Any, key: str) -> dict[str, Any]:
-        """Render the report (once per language its recipients read), keep each PDF, and send it to them."""
+        """Render the report for each audience (its readers' rights and language), keep each PDF, send it."""
         from itpm.notifications import language_of, notify
         from itpm.reports.service import render_report, report_attachments, store_report
 
@@ -528,35 +528,48 @@ class Automations:
             n: special.get(v, v) if isinstance(v, str) else v for n, v in action.get("params", {}).items()
         }
         people = self.recipients(records, action["to"], record) if "to" in action else []
-        languages = sorted({language_of(p) for p in people}) or [action.get("lang", "zh")]
+        # Each reader gets a PDF rendered with rights like theirs (a client's leaves out the risk
+        # register its project manager's shows): one rendering per sight and language.
+        audiences: dict[tuple[Any, ...], list[Person]] = {}
+        for person in people:
+            actor = Actor.of(person)
+            sight = (actor.roles, actor.department_id, actor.team_id, actor.client_id, language_of(person))
+            audiences.setdefault(sight, []).append(person)
+        if not audiences:  # nobody to tell: kept with the installation's rights (for admins)
+            audiences[((), None, None, None, action.get("lang", "zh"))] = []
         files = {}
-        for lang in languages:
-            rendered = render_report(records, action["report"], params, lang, now=self.clock())
-            stored = store_report(records, rendered, self.runtime.settings.instance_path)
+        for sight, readers in audiences.items():
+            renderer = self._records(records.session, 0, Actor.of(readers[0])) if readers else records
+            try:
+                rendered = render_report(renderer, action["report"], params, sight[-1], now=self.clock())
+            except RecordError as error:  # they may not report on it: they are not sent it
+                log.warning("report %s not sent to %s: %s", action["report"], readers, error.message)
+                continue
+            stored = store_report(renderer, rendered, self.runtime.settings.instance_path)
             records.session.flush()
-            files[lang] = stored.id
+            files[sight] = stored.id
         records.session.commit()  # the PDFs are kept before anyone is told of them
         title = records.catalog.configuration.get("report", action["report"]).body["title"]
-        for lang in languages:
-            readers = [p for p in people if language_of(p) == lang]
-            if readers:
+        for number, (sight, readers) in enumerate(audiences.items()):
+            lang = sight[-1]
+            if readers and sight in files:
                 notify(
                     records.session,
                     self.runtime.settings,
                     readers,
-                    f"{key}:{lang}",
+                    f"{key}:{lang}:{number}",
                     {"en": "Report: {report}", "zh": "报告：{report}"},
                     {"en": "The report {report} is ready: {link}", "zh": "报告“{report}”已生成：{link}"},
                     {"report": title},
-                    f"/reports/file/{files[lang]}",
+                    f"/reports/file/{files[sight]}",
                     now=self.clock(),
                     automation=key.rsplit(":", 2)[-2],
                     # the PDF goes with the e-mail of who may download it, when it is small enough
                     attachments=report_attachments(
-                        records, readers, files[lang], self.runtime.settings.instance_path
+                        records, readers, files[sight], self.runtime.settings.instance_path
                     ),
                 )
-        return {"files": files}
+        return {"files": sorted(files.values())}
 
     # --- schedules and retries ---------------------------------------------
 

@@ -274,18 +274,25 @@ class Records:
         )
 
     def files(self, type_name: str, record_id: int) -> list[StoredFile]:
+        """The record's files the actor may read: its attachments, and the reports rendered with no more
+        rights than theirs (a project manager's report shows the risk register, which the client may not read)."""
         self.get(type_name, record_id)
-        return list(
-            self.session.scalars(
-                select(StoredFile)
-                .where(
-                    StoredFile.record_type == type_name,
-                    StoredFile.record_id == record_id,
-                    StoredFile.deleted.is_(False),
-                )
-                .order_by(StoredFile.id)
+        files = self.session.scalars(
+            select(StoredFile)
+            .where(
+                StoredFile.record_type == type_name,
+                StoredFile.record_id == record_id,
+                StoredFile.deleted.is_(False),
             )
+            .order_by(StoredFile.id)
         )
+        types = list(self.catalog.record_types.values())
+        return [
+            f
+            for f in files
+            if f.rendered_as is None
+            or self.access.sees_all_of(self.actor, Actor.from_json(f.rendered_as), types)
+        ]
 
     def related(
         self, type_name: str, record_id: int, limit: int = 20

@@ -226,6 +226,7 @@ def store_report(records: Records, rendered: RenderedReport, root: Path) -> Stor
         field,
     )
     stored.record_id = subject.record_id
+    stored.rendered_as = records.actor.as_json()  # who may download it: who sees as much (`Records.files`)
     records.session.add(
         AuditEntry(
             actor=records.actor.username,
@@ -293,7 +294,16 @@ def _may_read_kept_report(records: Records, stored: StoredFile) -> bool:
         return True
     if stored.record_type == PERSONAL:
         return False
-    return actor.department_id == stored.record_id and "manage_department" in records.access.abilities(actor)
+    return (
+        actor.department_id == stored.record_id
+        and "manage_department" in records.access.abilities(actor)
+        and (
+            stored.rendered_as is None
+            or records.access.sees_all_of(
+                actor, Actor.from_json(stored.rendered_as), records.catalog.record_types.values()
+            )
+        )
+    )
 
 
 def report_attachments(
