@@ -178,6 +178,34 @@ def test_related_records_on_a_projects_page(admin_client: Any, admin_api: Any) -
     assert "Install servers" in html and "itpm-related" in html
 
 
+def test_a_labelled_number_reads_as_its_label_on_the_page_and_in_the_history(
+    admin_client: Any, admin_api: Any
+) -> None:
+    project = admin_api.post(
+        "/api/v1/records/project/",
+        json={
+            "data": {
+                "name": "Core banking",
+                "project_type": "implementation",
+                "phase": "execution",
+                "start_date": "2026-01-01",
+                "due_date": "2026-12-31",
+            }
+        },
+    ).get_json()
+    feedback = admin_api.post(
+        "/api/v1/records/client_feedback/", json={"data": {"project": project["id"], "satisfaction": 4}}
+    ).get_json()
+    admin_api.put(
+        f"/api/v1/records/client_feedback/{feedback['id']}",
+        json={"version": feedback["version"], "data": {"satisfaction": 2}},
+    )
+    html = admin_client.get(f"/records/client_feedback/show/{feedback['id']}").get_data(as_text=True)
+    history = html.split("itpm-history")[1]
+    assert "Dissatisfied" in html.split("itpm-history")[0]  # 2 on the satisfaction scale
+    assert "Satisfied" in history and "Dissatisfied" in history  # was 4, now 2
+
+
 def test_reference_type_ahead_finds_visible_records(admin_client: Any, admin_api: Any) -> None:
     admin_api.post(
         "/api/v1/records/project/",

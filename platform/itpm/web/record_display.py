@@ -104,6 +104,8 @@ def display(
     if kind == ENUM_LIST:
         return "、".join(choice_label(field, v) for v in value)
     if kind in (INTEGER, NUMBER):
+        if field.schema.get("x-enum-titles"):  # a labelled scale (satisfaction: 4 reads "Satisfied")
+            return choice_label(field, value)
         return format_number(value, widget)
     if kind == BOOLEAN:
         return gettext("Yes") if value else gettext("No")

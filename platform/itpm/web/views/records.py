@@ -858,7 +858,7 @@ def readable_history(
             return ", ".join(names.get(v, f"#{v}") for v in values)
         if kind in ("ref", "ref_list"):
             return ", ".join(labels.get((target, v), f"#{v}") for v in values)
-        if field is not None and field.kind in ("enum", "enum_list"):
+        if field is not None and (field.kind in ("enum", "enum_list") or field.schema.get("x-enum-titles")):
             return "、".join(choice_label(field, v) for v in values)
         if field is not None and field.kind == "datetime":
             return local_time(value)
