@@ -65,7 +65,11 @@ class Automations:
         self.runtime = runtime
         self.clock = clock
         #: While handling events: the events of the changes this handling makes, handled next by this same job.
-        self._followups: list[int] | None = None
+        self._followups: list[Event] | None = None
+        self._teams: dict[str, list[tuple[Any, ...]]] = {}
+        #: The events being handled, and the keys of the runs they have already: no query per action.
+        self._runs_of: set[int] = set()
+        self._runs: set[str] = set()
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -86,42 +90,47 @@ class Automations:
         (keys); what it had claimed and not handled is sent again by the
         dispatcher (`jobs.resend_lost`).
         """
-        handled, self._followups = 0, []
-        try:
-            while event_ids:
-                handled += self._handle(event_ids)
-                event_ids, self._followups = self._followups, []
-        finally:
-            self._followups = None
-        return handled
-
-    def _handle(self, event_ids: list[int]) -> int:
-        """The events' automations; the events are marked handled together at the end."""
         with self.runtime.session() as session:
             rows = session.scalars(
                 select(OutboxEvent)
                 .where(OutboxEvent.id.in_(event_ids), OutboxEvent.handled_at.is_(None))
                 .order_by(OutboxEvent.id)
             ).all()
-            events = [Event(r.id, r.kind, r.record_type, r.record_id, dict(r.payload), r.depth) for r in rows]
+            events = [_event(row) for row in rows]
         automations = list(self.catalog.automations.values())
-        for event in events:
-            if event.depth >= MAX_DEPTH:
-                continue
-            # an SLA escalation is keyed by what it escalates, not by which reader put it in the outbox
-            prefix = event.payload.get("key") if event.kind in ("sla_warning", "sla_breach") else None
-            for automation in automations:
-                if automation.starts_on(event):
-                    self._run_for_record(automation, event, prefix or f"event:{event.id}")
-        if events:
-            with self.runtime.session() as session:
-                session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id.in_([e.id for e in events]))
-                    .values(handled_at=self.clock())
-                )
-                session.commit()
-        return len(events)
+        handled, self._followups = 0, []
+        try:
+            while events:
+                with self.runtime.session() as session:  # what was done for these already (a job run again)
+                    self._runs_of = {e.id for e in events}
+                    self._runs = set(
+                        session.scalars(select(ActionRun.key).where(ActionRun.event_id.in_(self._runs_of)))
+                    )
+                for event in events:
+                    if event.depth >= MAX_DEPTH:
+                        continue
+                    # an SLA escalation is keyed by what it escalates, not by which reader put it in the outbox
+                    prefix = event.payload.get("key") if event.kind in ("sla_warning", "sla_breach") else None
+                    for automation in automations:
+                        if automation.starts_on(event):
+                            self._run_for_record(automation, event, prefix or f"event:{event.id}")
+                # what the actions caused: handled now (with these) when no automation starts on it
+                caused, self._followups = self._followups, []
+                later = [
+                    e for e in caused if e.depth < MAX_DEPTH and any(a.starts_on(e) for a in automations)
+                ]
+                waiting = {e.id for e in later}
+                done = [e.id for e in events] + [e.id for e in caused if e.id not in waiting]
+                with self.runtime.session() as session:
+                    session.execute(
+                        update(OutboxEvent).where(OutboxEvent.id.in_(done)).values(handled_at=self.clock())
+                    )
+                    session.commit()
+                handled += len(done)
+                events = later
+        finally:
+            self._followups, self._runs_of = None, set()
+        return handled
 
     def _records(self, session: Session, depth: int, actor: Actor | None = None) -> Records:
         records = Records(
@@ -224,7 +233,8 @@ class Automations:
             return "skipped"
         action = automation.actions[spec["index"]]
         with self.runtime.session() as session:
-            run = session.scalar(select(ActionRun).where(ActionRun.key == key))
+            known_new = spec.get("event_id") in self._runs_of and key not in self._runs
+            run = None if known_new else session.scalar(select(ActionRun).where(ActionRun.key == key))
             if run is not None and run.status == "done":
                 return "done"
             run = run or _new_run(session, key, automation, action, spec)
@@ -250,7 +260,7 @@ class Automations:
                 run.status, run.finished_at, run.error, run.due_at = "done", self.clock(), "", None
                 run.spec = {**spec, **({"result": result} if result else {})}
                 session.flush()
-                caused = [row.id for row in records.emitted if row.dispatched_at is not None]
+                caused = [_event(row) for row in records.emitted if row.dispatched_at is not None]
                 session.commit()
                 if self._followups is not None:
                     self._followups.extend(caused)
@@ -341,6 +351,21 @@ class Automations:
 
     # --- assignment --------------------------------------------------------
 
+    def _team(self, session: Session, name: str) -> list[tuple[Any, ...]]:
+        """The active members of a team (id, time zone, skills, away until), read once per job."""
+        if name not in self._teams:
+            team = session.scalar(select(Team).where(Team.name == name))
+            if team is None:
+                raise RuntimeError(f"there is no team {name!r}")
+            self._teams[name] = list(
+                session.execute(
+                    select(Person.id, Person.timezone, Person.skills, Person.away_until)
+                    .where(Person.team_id == team.id, Person.active.is_(True))
+                    .order_by(Person.id)
+                ).tuples()
+            )
+        return self._teams[name]
+
     def _assignee(
         self, records: Records, automation: AutomationSpec, action: dict[str, Any], record: Any
     ) -> int | None:
@@ -354,21 +379,14 @@ class Automations:
         if team_name is None:
             raise RuntimeError(f"no team for {action['by']['field']} = {value!r}, and no default team")
         session = records.session
-        team = session.scalar(select(Team).where(Team.name == team_name))
-        if team is None:
-            raise RuntimeError(f"there is no team {team_name!r}")
-        people = list(
-            session.scalars(
-                select(Person).where(Person.team_id == team.id, Person.active.is_(True)).order_by(Person.id)
-            )
-        )
+        people = self._team(session, team_name)
         if not people:
             return None
         model = records.model(record.__record_type__)
         workflow = records.catalog.workflows.get(record.__record_type__)
         open_states = [s.name for s in workflow.states.values() if not s.final] if workflow else None
         counts_query = select(model.assignee_id, func.count()).where(
-            model.assignee_id.in_([p.id for p in people])
+            model.assignee_id.in_([p[0] for p in people])
         )
         if open_states is not None:
             counts_query = counts_query.where(model.state.in_(open_states))
@@ -376,13 +394,13 @@ class Automations:
         now = self.clock()
         candidates = [
             Candidate(
-                id=person.id,
-                calendar=company_calendar(person.timezone or self.runtime.settings.timezone),
-                open_work=counts.get(person.id, 0),
-                skills=frozenset(person.skills or ()),
-                away_until=person.away_until,
+                id=person_id,
+                calendar=company_calendar(timezone or self.runtime.settings.timezone),
+                open_work=counts.get(person_id, 0),
+                skills=frozenset(skills or ()),
+                away_until=away_until,
             )
-            for person in people
+            for person_id, timezone, skills, away_until in people
         ]
         needed = ()
         if action.get("strategy") == "skills" and action.get("skills_from"):
@@ -634,6 +652,10 @@ def _new_run(
     )
     session.add(run)
     return run
+
+
+def _event(row: OutboxEvent) -> Event:
+    return Event(row.id, row.kind, row.record_type, row.record_id, dict(row.payload), row.depth)
 
 
 def unhandled_events(session: Session, limit: int = 500) -> list[int]:

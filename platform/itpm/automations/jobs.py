@@ -33,6 +33,8 @@ RESULT_TTL = 60
 FAILURE_TTL = 7 * 24 * 3600
 
 
+#: How long the app's dispatcher lets events gather while the queue is not empty (the workers are busy).
+GATHER_SECONDS = 0.05
 #: Events a job handles at most: one job per event costs more in RQ and in reading the definitions than the event.
 BATCH = 50
 
@@ -126,6 +128,8 @@ class RedisJobs(Background):
     def work(self) -> None:
         from itpm.reports.jobs import dispatch_requests
 
+        if self.queue.count:  # the workers are behind: let a few more commits gather, to go in fewer jobs
+            self._stop.wait(GATHER_SECONDS)
         dispatch(self.runtime, self.queue)
         dispatch_requests(self.runtime, self.queue)  # report PDFs people asked for, rendered by a worker
 

@@ -719,8 +719,20 @@ class Records:
                 "transition",
                 {"action": action, "changes": changes, "note": note, "transition": action.split(" ", 1)[1]},
             )
-        if action != "deleted":
+        if action != "deleted" and self._moves_clocks(spec, action, changes):
             refresh_clocks(self, record, self.clock())
+
+    def _moves_clocks(self, spec: RecordTypeSpec, action: str, changes: list[dict[str, Any]]) -> bool:
+        """Whether a change can move the record's SLA clocks: its creation, or a change of state, client or
+        of the field that sets the targets. Other edits (an assignee, a description) leave them as they are;
+        the scheduler reads them again when a warning or a breach comes due."""
+        policy = self.catalog.sla_policies.get(spec.name)
+        if policy is None:
+            return False
+        if action == "created":
+            return True
+        moving = {"/state", "/client", f"/data/{policy.priority_field}"}
+        return any(change["path"] in moving for change in changes)
 
     def emit(self, record: Any, kind: str, payload: dict[str, Any]) -> None:
         """Put an event about the record in the outbox, in this transaction: it is never lost, nor sent unsaved."""
