@@ -195,6 +195,8 @@ def test_a_clients_urgent_change_request_from_filing_to_the_report(
         history = pm.locator(".itpm-history").inner_text()
         for who in ("am", "pm", "lead", "buyer"):
             assert who in history
+        assert "客户确认: 确认，请尽快实施。" in history  # each step by its title, in the reader's language
+        assert "→ 完成" in history and "→ complete" not in history
         screenshot(pm, "pilot-09-done-with-history")
 
         # 6. The client reads the status report of their project, which shows the change.

@@ -357,13 +357,14 @@ class Automations:
             team = session.scalar(select(Team).where(Team.name == name))
             if team is None:
                 raise RuntimeError(f"there is no team {name!r}")
-            self._teams[name] = list(
-                session.execute(
+            self._teams[name] = [
+                tuple(row)
+                for row in session.execute(
                     select(Person.id, Person.timezone, Person.skills, Person.away_until)
                     .where(Person.team_id == team.id, Person.active.is_(True))
                     .order_by(Person.id)
-                ).tuples()
-            )
+                )
+            ]
         return self._teams[name]
 
     def _assignee(

@@ -403,6 +403,7 @@ class RecordView(ModelView):
                     rows,
                     view_name(other.name),
                     field,
+                    _state_titles(records.catalog, other.name),
                 )
                 for other, field, count, rows in records.related(self.type_name, record.id)
             ],
@@ -884,8 +885,39 @@ def readable_history(
                     "new": readable(name, change["new"], data),
                 }
             )
-        readable_events.append({**event, "changes": changes, "moved": _moved(workflow, event["action"])})
+        readable_events.append(
+            {
+                **event,
+                "changes": changes,
+                "moved": _moved(workflow, event["action"]),
+                "note": _readable_note(workflow, event["action"], event.get("note") or ""),
+            }
+        )
     return readable_events
+
+
+def _readable_note(workflow: Any, action: str, note: str) -> Any:
+    """An approval's note names its transition or step as stored ("approve: …", "Technical lead: …"):
+    shown by its title in the reader's language."""
+    if workflow is None or not note or action not in APPROVAL_ACTIONS:
+        return note
+    names: dict[str, Any] = {}
+    for name, transition in workflow.transitions.items():
+        names[name] = transition.title
+        for step in transition.approval.steps if transition.approval else ():
+            names[step.title["en"]] = step.title
+    head, colon, rest = note.partition(": ")
+    if head in names:
+        return Markup("{}{}{}").format(Bilingual(names[head]), colon, rest)
+    return note
+
+
+APPROVAL_ACTIONS = ("approval requested", "approval withdrawn", "approved", "rejected", "approval escalated")
+
+
+def _state_titles(catalog: Catalog, type_name: str) -> dict[str, Bilingual]:
+    workflow = catalog.workflows.get(type_name)
+    return {name: Bilingual(state.title) for name, state in workflow.states.items()} if workflow else {}
 
 
 def _moved(workflow: Any, action: str) -> Bilingual | None:
