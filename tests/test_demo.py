@@ -7,6 +7,7 @@ is the same at any scale, only less of it), and once at full scale on SQLite.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from flask import Flask
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from conftest import SECRET, api_token, databases, login, settings_for
@@ -30,6 +32,7 @@ from itpm.cli import main
 from itpm.demo import OPTIONAL_TYPES, Demo, DemoRefused, DemoResult, load_demo
 from itpm.models import ApprovalRequest, Notification, OutboxEvent, Person, RecordEvent
 from itpm.records.service import Records
+from itpm.reports.service import render_report
 from itpm.workflows.engine import Workflows
 
 SMALL = 0.15
@@ -107,6 +110,24 @@ def test_projects_run_through_every_phase_some_late_and_over_budget(demo: Loaded
     assert len(late) >= 2 and all(p.health in ("amber", "red") for p in late)
     assert len(over) >= 2 and all(p.health == "red" for p in over)
     assert {p.id for p in late} & {p.id for p in over}
+
+
+def test_the_starter_reports_render_on_the_demo_data(demo: Loaded) -> None:
+    """Every project's client status report and every department's health report, as their readers get them."""
+    project, department = demo.model("project"), None
+    with demo.runtime.session() as session:
+        system = demo.records(session)
+        projects = session.scalars(select(project).order_by(project.id)).all()
+        departments = sorted({p.department_id for p in projects if p.department_id})
+        for row in projects:
+            rendered = render_report(system, "client_status", {"project": row.id}, "zh")
+            text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(rendered.pdf)).pages)
+            assert row.number in text and "客户项目状态报告" in text
+        for department in departments:
+            rendered = render_report(system, "department_health", {"department": department}, "en")
+            text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(rendered.pdf)).pages)
+            assert "health" in text.lower()
+    assert department is not None
 
 
 def test_every_record_is_valid_against_its_type(demo: Loaded) -> None:
