@@ -123,7 +123,9 @@ def build_project(runtime: Any) -> int:
 
 def run() -> None:
     with scratch_database("sqlite", "itpm_bench_reports") as (url, folder):
-        app = create_app(Settings(database_url=url, secret_key=SECRET, instance_path=Path(folder)))
+        app = create_app(
+            Settings(database_url=url, secret_key=SECRET, instance_path=Path(folder), jobs="none")
+        )
         runtime = app.extensions["itpm"]
         initialise(runtime, app, "admin", "admin-password-for-bench")
         project = build_project(runtime)
