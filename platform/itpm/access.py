@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from itpm.records.fields import RecordTypeSpec
@@ -158,7 +158,10 @@ class Access:
         """
         from itpm.models import ApprovalRequest, ApprovalTask, Delegation
 
-        delegators = select(Delegation.from_id).where(Delegation.to_id == actor.id)
+        today = func.current_date()  # a delegate reads what they stand in for while the delegation runs
+        delegators = select(Delegation.from_id).where(
+            Delegation.to_id == actor.id, Delegation.starts_on <= today, Delegation.ends_on >= today
+        )
         asked = (
             select(ApprovalRequest.record_id)
             .join(ApprovalTask, ApprovalTask.approval_id == ApprovalRequest.id)
