@@ -89,8 +89,10 @@ class Actor:
 class Access:
     """The rules of the published roles, asked about one actor and record type at a time."""
 
-    def __init__(self, roles: Mapping[str, dict[str, Any]]) -> None:
+    def __init__(self, roles: Mapping[str, dict[str, Any]], approved: Iterable[str] = ()) -> None:
         self.roles = roles
+        #: The record types whose workflows have approval chains (their approvers read what they decide).
+        self.approved = frozenset(approved)
 
     # --- what a person holds -------------------------------------------------
 
@@ -145,7 +147,7 @@ class Access:
         conditions = [
             c for c in (self._condition(actor, table, scope) for scope in sorted(scopes)) if c is not None
         ]
-        if action == "read" and scopes and actor.id is not None:
+        if action == "read" and scopes and actor.id is not None and spec.name in self.approved:
             conditions.append(self._asked_to_approve(actor, spec, table))
         return or_(*conditions) if conditions else false()
 

@@ -57,7 +57,8 @@ class Catalog:
 
     @cached_property
     def access(self) -> Access:
-        return Access(self.roles)
+        approved = {t for t, w in self.workflows.items() if any(x.approval for x in w.transitions.values())}
+        return Access(self.roles, approved)
 
     @cached_property
     def workflows(self) -> dict[str, WorkflowSpec]:

@@ -147,65 +147,90 @@ def rq_queue(redis_url: str) -> Any:
 
 
 def dispatch(runtime: Any, queue: Any, limit: int = 500) -> int:
-    """Enqueue outbox events not sent yet, oldest first; how many were sent.
-
-    Each event is claimed in the database before it is enqueued (two
-    dispatchers never both send it) and released if Redis refuses it.
-    """
-    from rq import Retry
-
+    """Enqueue outbox events not sent yet, oldest first, in batches; how many were sent."""
     from itpm.automations.engine import undispatched_events
 
     sent = 0
     while True:
         with runtime.session() as session:
             ids = undispatched_events(session, limit)
-            if not ids:
-                return sent
-            claimed_at = utcnow()
-            session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id.in_(ids), OutboxEvent.dispatched_at.is_(None))
-                .values(dispatched_at=claimed_at)
+        if not ids:
+            return sent
+        sent += len(
+            enqueue_claimed(
+                runtime,
+                queue,
+                OutboxEvent,
+                ids,
+                lambda mine, claimed_at: [
+                    job(run_events, batch, f"itpm-events-{batch[0]}-{batch[-1]}-{claimed_at:%H%M%S%f}")
+                    for batch in batches(mine)
+                ],
             )
-            session.commit()
-            mine = list(
-                session.scalars(
-                    select(OutboxEvent.id)
-                    .where(OutboxEvent.id.in_(ids), OutboxEvent.dispatched_at == claimed_at)
-                    .order_by(OutboxEvent.id)
-                )
-            )
-        try:
-            with queue.connection.pipeline() as pipe:
-                queue.enqueue_many(
-                    [
-                        Queue.prepare_data(
-                            run_events,
-                            (batch,),
-                            job_id=f"itpm-events-{batch[0]}-{batch[-1]}-{claimed_at:%H%M%S%f}",
-                            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-                            timeout=JOB_TIMEOUT,
-                            result_ttl=RESULT_TTL,
-                            failure_ttl=FAILURE_TTL,
-                        )
-                        for batch in batches(mine)
-                    ],
-                    pipeline=pipe,
-                )
-                pipe.execute()
-        except Exception:
-            with runtime.session() as session:  # not sent after all: the next dispatch sends them
-                session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id.in_(mine), OutboxEvent.dispatched_at == claimed_at)
-                    .values(dispatched_at=None)
-                )
-                session.commit()
-            raise
-        sent += len(mine)
+        )
         if len(ids) < limit:
             return sent
+
+
+def job(function: Callable[..., Any], argument: Any, job_id: str) -> Any:
+    """An itpm job on the queue: retried with backoff, within its time limit, its failure kept a week."""
+    from rq import Retry
+
+    return Queue.prepare_data(
+        function,
+        (argument,),
+        job_id=job_id,
+        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        timeout=JOB_TIMEOUT,
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+    )
+
+
+def enqueue_claimed(
+    runtime: Any,
+    queue: Any,
+    model: Any,
+    ids: list[int],
+    jobs: Callable[[list[int], dt.datetime], list[Any]],
+) -> list[int]:
+    """Claim the rows `ids` of `model` (an outbox event, a report request) and put their `jobs` on the queue.
+
+    Claimed in the database first (its `dispatched_at`), so two dispatchers
+    never both send a row; released if Redis refuses them, for the next round.
+    The rows this call claimed, oldest first.
+    """
+    with runtime.session() as session:
+        claimed_at = utcnow()
+        session.execute(
+            update(model)
+            .where(model.id.in_(ids), model.dispatched_at.is_(None))
+            .values(dispatched_at=claimed_at)
+        )
+        session.commit()
+        mine = list(
+            session.scalars(
+                select(model.id)
+                .where(model.id.in_(ids), model.dispatched_at == claimed_at)
+                .order_by(model.id)
+            )
+        )
+    if not mine:
+        return mine
+    try:
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_many(jobs(mine, claimed_at), pipeline=pipe)
+            pipe.execute()
+    except Exception:
+        with runtime.session() as session:  # not sent after all: the next round sends them
+            session.execute(
+                update(model)
+                .where(model.id.in_(mine), model.dispatched_at == claimed_at)
+                .values(dispatched_at=None)
+            )
+            session.commit()
+        raise
+    return mine
 
 
 #: An event sent (or claimed by a job) this long ago and still not handled is looked for in Redis.

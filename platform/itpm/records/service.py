@@ -9,6 +9,7 @@ locking, history, and the rows and fields the actor may touch (`Access`).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -287,12 +288,17 @@ class Records:
             .order_by(StoredFile.id)
         )
         types = list(self.catalog.record_types.values())
-        return [
-            f
-            for f in files
-            if f.rendered_as is None
-            or self.access.sees_all_of(self.actor, Actor.from_json(f.rendered_as), types)
-        ]
+        sights: dict[str, bool] = {}  # a report's versions share a few renderers: each judged once
+
+        def readable(stored: StoredFile) -> bool:
+            if stored.rendered_as is None:
+                return True
+            key = json.dumps(stored.rendered_as, sort_keys=True)
+            if key not in sights:
+                sights[key] = self.access.sees_all_of(self.actor, Actor.from_json(stored.rendered_as), types)
+            return sights[key]
+
+        return [f for f in files if readable(f)]
 
     def related(
         self, type_name: str, record_id: int, limit: int = 20

@@ -15,10 +15,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from rq import Queue, Retry
 from sqlalchemy import or_, select, update
 
-from itpm.automations.jobs import FAILURE_TTL, JOB_TIMEOUT, RESULT_TTL, RETRY_INTERVALS, STALE, worker_runtime
+from itpm.automations.jobs import JOB_TIMEOUT, STALE, enqueue_claimed, job, worker_runtime
 from itpm.db import utcnow
 from itpm.models import ReportRequest
 from itpm.reports.requests import ABANDONED, PENDING, QUEUED, RUNNING, fail_request, render_requested_report
@@ -44,11 +43,7 @@ def job_id(request_id: int) -> str:
 
 
 def dispatch_requests(runtime: Any, queue: Any, limit: int = 500) -> int:
-    """Put requests that are not on the queue yet there, oldest first; how many.
-
-    Each is claimed in the database first (two dispatchers never both send it)
-    and released if Redis refuses it.
-    """
+    """Put requests that are not on the queue yet there, oldest first; how many."""
     with runtime.session() as session:
         ids = list(
             session.scalars(
@@ -58,50 +53,18 @@ def dispatch_requests(runtime: Any, queue: Any, limit: int = 500) -> int:
                 .limit(limit)
             )
         )
-        if not ids:
-            return 0
-        claimed_at = utcnow()
-        session.execute(
-            update(ReportRequest)
-            .where(ReportRequest.id.in_(ids), ReportRequest.dispatched_at.is_(None))
-            .values(dispatched_at=claimed_at)
-        )
-        session.commit()
-        mine = list(
-            session.scalars(
-                select(ReportRequest.id).where(
-                    ReportRequest.id.in_(ids), ReportRequest.dispatched_at == claimed_at
-                )
-            )
-        )
-    try:
-        with queue.connection.pipeline() as pipe:
-            queue.enqueue_many(
-                [
-                    Queue.prepare_data(
-                        render_request,
-                        (request_id,),
-                        job_id=job_id(request_id),
-                        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-                        timeout=JOB_TIMEOUT,
-                        result_ttl=RESULT_TTL,
-                        failure_ttl=FAILURE_TTL,
-                    )
-                    for request_id in mine
-                ],
-                pipeline=pipe,
-            )
-            pipe.execute()
-    except Exception:
-        with runtime.session() as session:  # not sent after all: the next round sends them
-            session.execute(
-                update(ReportRequest)
-                .where(ReportRequest.id.in_(mine), ReportRequest.dispatched_at == claimed_at)
-                .values(dispatched_at=None)
-            )
-            session.commit()
-        raise
-    return len(mine)
+    if not ids:
+        return 0
+    sent = enqueue_claimed(
+        runtime,
+        queue,
+        ReportRequest,
+        ids,
+        lambda mine, _claimed_at: [
+            job(render_request, request_id, job_id(request_id)) for request_id in mine
+        ],
+    )
+    return len(sent)
 
 
 def resend_lost_requests(runtime: Any, queue: Any, now: dt.datetime) -> int:
