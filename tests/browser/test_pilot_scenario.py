@@ -36,20 +36,22 @@ TITLE = "紧急：网银登录增加短信验证 / SMS check at online banking l
 @pytest.fixture
 def company(fresh_database: Any, tmp_path: Any) -> Iterator[tuple[Any, Cast, str]]:
     """A company on the embedded default (automations in a thread of the app), served on a loopback port."""
-    app = create_app(settings_for(fresh_database("sqlite"), tmp_path, jobs="thread"))
-    runtime = app.extensions["itpm"]
-    people = cast(app, runtime)
-    flask_app = app.dispatcher.app
+    url = fresh_database("sqlite")
+    # the people and the project first, by an app without automations (the setup is not the scenario)
+    setup = create_app(settings_for(url, tmp_path))
+    people = cast(setup, setup.extensions["itpm"])
+    flask_app = setup.dispatcher.app
     with flask_app.app_context():
         sm = flask_app.appbuilder.sm
-        department = sm.session.get(Person, people.ids["pm"]).department_id
-        sm.session.commit()  # on SQLite, a write after a read in one transaction may meet the jobs thread's commit
         am = sm.add_user(
             "am", "Amy", "Account", "am@itpm.invalid", [sm.find_role("account_manager")], PASSWORD
         )
-        am.department_id = department
+        am.department_id = sm.session.get(Person, people.ids["pm"]).department_id
         sm.session.commit()
         people.ids["am"] = am.id
+    setup.extensions["itpm"].dispose()
+    app = create_app(settings_for(url, tmp_path, jobs="thread"))
+    runtime = app.extensions["itpm"]
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
