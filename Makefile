@@ -15,13 +15,18 @@ DEMO ?= yes
 
 .PHONY: run test bench setup lint translations clean
 
+CATALOGUE := platform/itpm/translations/zh/LC_MESSAGES/messages
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The compiled catalogue is built, not kept in git (two branches' binaries cannot be merged).
+$(CATALOGUE).mo: $(CATALOGUE).po $(STAMP)
+	$(VENV)/bin/pybabel compile -q -d platform/itpm/translations
+
+setup: $(STAMP) $(CATALOGUE).mo
 
 run: setup
 	.ci/system-packages run
