@@ -97,3 +97,33 @@ def test_people_without_the_ability_cannot_open_the_page(app: Any) -> None:
     dev = app.test_client()
     login(dev, "dev", "password-123")
     assert dev.get("/my-department/").status_code == 403
+
+
+def test_a_department_admin_gives_only_roles_bounded_by_their_department_and_none_to_themselves(
+    app: Any, runtime: Any
+) -> None:
+    ids = setup_people(app)
+    boss = app.test_client()
+    login(boss, "boss", "password-123")
+    boss.get("/lang/en")
+    page = boss.get("/my-department/").get_data(as_text=True)
+    assert 'value="finance"' not in page and 'value="engineer"' in page
+    assert f"/my-department/roles/{ids['boss']}" not in page  # no form for their own roles
+    token = csrf_token(boss, "/my-department/")
+    # finance reads every project of the company; a client reads a client organisation's rows
+    for role in ("finance", "client", "account_manager", "department_admin"):
+        answer = boss.post(
+            f"/my-department/roles/{ids['dev']}",
+            data={"role": [role], "csrf_token": token},
+            follow_redirects=True,
+        )
+        assert "You may not give the roles" in answer.get_data(as_text=True)
+    answer = boss.post(
+        f"/my-department/roles/{ids['boss']}",
+        data={"role": ["project_manager"], "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "Your own roles are given by an admin." in answer.get_data(as_text=True)
+    with runtime.session() as session:
+        roles = {p.username: sorted(r.name for r in p.roles) for p in session.scalars(select(Person))}
+    assert roles["dev"] == ["engineer"] and roles["boss"] == ["department_admin"]

@@ -2,22 +2,49 @@
 
 A person with the `manage_department` ability (given by an admin through a
 role) may switch the pilots their department runs on or off, and give the
-people of their department the roles that carry no abilities of their own.
-Everything else stays with the admins.
+other people of their department the roles bounded by the department: roles
+with no abilities whose every rule reaches only rows the holder's own place
+decides (their own, assigned, team's or department's). Everything else, and
+their own roles, stays with the admins.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask_appbuilder.security.sqla.models import Role
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from itpm.access import Actor
+from itpm.access import ACTIONS, Actor
 from itpm.catalog import Catalog
 from itpm.definitions.registry import Registry
 from itpm.models import AuditEntry, Department, Person
-from itpm.records.fields import RecordTypeSpec
+from itpm.records.fields import CLIENT_TYPE, RecordTypeSpec
+
+#: The rows a role's rule may reach for a department admin to give it: those of the holder's own
+#: place (a person of the department), never every row nor a client organisation's.
+DEPARTMENT_SCOPES = frozenset({"own", "assigned", "team", "department"})
+
+
+def bounded_by_department(body: dict[str, Any]) -> bool:
+    """Whether a role definition gives nothing beyond its holder's department.
+
+    No abilities, and every rule of every action on rows of the holder's own
+    place. Reading the client organisations is the one exception: staff pick
+    a project's client from that directory, whichever department they work in.
+    """
+    if body.get("abilities"):
+        return False
+    for type_name, entry in body.get("records", {}).items():
+        for action in ACTIONS:
+            rows = entry.get(action)
+            if rows is None or (action == "read" and type_name == CLIENT_TYPE):
+                continue
+            if not set([rows] if isinstance(rows, str) else rows) <= DEPARTMENT_SCOPES:
+                return False
+    return True
 
 
 class DepartmentRefused(PermissionError):
@@ -66,14 +93,16 @@ class DepartmentAdministration:
         )
 
     def assignable_roles(self) -> list[str]:
-        """The roles a department admin may give: those that carry no abilities."""
-        return sorted(name for name, body in self.catalog.roles.items() if not body.get("abilities"))
+        """The roles a department admin may give: those bounded by the department."""
+        return sorted(name for name, body in self.catalog.roles.items() if bounded_by_department(body))
 
     def set_roles(self, person_id: int, roles: list[str]) -> None:
-        """Give a person of this department exactly these assignable roles (others they hold stay)."""
+        """Give another person of this department exactly these assignable roles (others they hold stay)."""
         person = self.session.get(Person, person_id)
         if person is None or person.department_id != self.department.id:
             raise DepartmentRefused(_("That person is not in your department."))
+        if person.id == self.actor.id:
+            raise DepartmentRefused(_("Your own roles are given by an admin."))
         assignable = set(self.assignable_roles())
         unknown = sorted(set(roles) - assignable)
         if unknown:

@@ -169,6 +169,7 @@ class DepartmentAdminView(BaseView):
         return self.render_template(
             "itpm/my_department.html",
             department=administration.department,
+            me=administration.actor.id,
             pilots=administration.pilots(),
             people=people,
             assignable=administration.assignable_roles(),
