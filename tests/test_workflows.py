@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from conftest import api_token, csrf_token, login
 from itpm.access import Actor
-from itpm.models import ApprovalRequest, AuditEntry, Department, Person, RecordEvent, Team
+from itpm.models import ApprovalRequest, AuditEntry, Delegation, Department, Person, RecordEvent, Team
 from itpm.records.service import Conflict, Forbidden, Invalid, NotFound, Records
 from itpm.workflows.engine import Workflows
 
@@ -324,18 +324,69 @@ def test_a_delegate_decides_while_the_approver_is_away(app: Any, runtime: Any) -
     record_id = change_request(runtime, people)
     approval_id = ask_approval(runtime, people, record_id)
     session, _records, workflows = act(runtime, people.actor(runtime, "pm"))
-    workflows.delegate(people.ids["boss"], NOW.date(), NOW.date() + dt.timedelta(days=7))
+    workflows.delegate(people.ids["cfo"], NOW.date(), NOW.date() + dt.timedelta(days=7))
     session.commit()
     session.close()
-    session, _records, workflows = act(runtime, people.actor(runtime, "boss"))
+    session, _records, workflows = act(runtime, people.actor(runtime, "cfo"))
     assert [t.approval_id for t in workflows.inbox()] == [approval_id]
     session.close()
-    approval = decide(runtime, people, "boss", approval_id, comment="for the PM")
-    assert approval.tasks[0].decided_by == "boss" and approval.tasks[0].approver_id == people.ids["pm"]
+    approval = decide(runtime, people, "cfo", approval_id, comment="for the PM")
+    assert approval.tasks[0].decided_by == "cfo" and approval.tasks[0].approver_id == people.ids["pm"]
     later = NOW + dt.timedelta(days=30)
-    session, _records, workflows = act(runtime, people.actor(runtime, "boss"), later)
+    session, _records, workflows = act(runtime, people.actor(runtime, "cfo"), later)
     assert workflows.inbox() == []  # the delegation is over
     session.close()
+
+
+def test_approvals_are_delegated_only_to_staff_who_could_decide_them(app: Any, runtime: Any) -> None:
+    """Not to a client of another organisation, nor to staff whose roles approve nothing of the kind."""
+    people = cast(app, runtime)
+    with runtime.session() as session:
+        other = Records(session, runtime.catalog(), Actor.system()).create("customer", {"name": "Rival"}).id
+        session.commit()
+    flask_app = app.dispatcher.app
+    with flask_app.app_context():
+        sm = flask_app.appbuilder.sm
+        stranger = sm.add_user("stranger", "S", "T", "s@itpm.invalid", [sm.find_role("client")], PASSWORD)
+        stranger.client_id = other
+        sm.session.commit()
+        stranger_id = stranger.id
+    record_id = change_request(runtime, people)
+    approval_id = ask_approval(runtime, people, record_id)
+    week = (NOW.date(), NOW.date() + dt.timedelta(days=7))
+    for delegate, reason in ((stranger_id, "is a client's user"), (people.ids["boss"], "change_request")):
+        session, _records, workflows = act(runtime, people.actor(runtime, "pm"))
+        with pytest.raises(Invalid, match="could decide your approvals") as refused:
+            workflows.delegate(delegate, *week)
+        assert reason in " ".join(str(p.message) for p in refused.value.problems)
+        session.close()
+    # the same refusal on the page, and nothing delegated
+    client = app.test_client()
+    login(client, "pm", PASSWORD)
+    client.get("/lang/en")
+    token = csrf_token(client, "/approvals/delegations")
+    page = client.post(
+        "/approvals/delegations",
+        data={"to": stranger_id, "starts_on": "2026-03-16", "ends_on": "2026-03-23", "csrf_token": token},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Delegate to a colleague who could decide your approvals" in page
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(Delegation)) == 0
+    # a delegation to the stranger made before this rule (written straight to the table) gives them nothing
+    with runtime.session() as session:
+        session.add(
+            Delegation(from_id=people.ids["pm"], to_id=stranger_id, starts_on=week[0], ends_on=week[1])
+        )
+        session.commit()
+    people.ids["stranger"] = stranger_id
+    session, records, workflows = act(runtime, people.actor(runtime, "stranger"))
+    with pytest.raises(NotFound):
+        records.get("change_request", record_id)
+    assert workflows.inbox() == []
+    session.close()
+    with pytest.raises(NotFound):
+        decide(runtime, people, "stranger", approval_id)
 
 
 def test_an_undecided_step_escalates_after_its_business_hours(app: Any, runtime: Any) -> None:

@@ -158,23 +158,23 @@ class Access:
         or by name may stand outside the rows their role reads; they must see
         what they decide. Their role's field rules still apply.
         """
-        from itpm.models import ApprovalRequest, ApprovalTask, Delegation
+        from itpm.models import ApprovalRequest, ApprovalTask, Delegation, Person
 
         today = func.current_date()  # a delegate reads what they stand in for while the delegation runs
         delegators = select(Delegation.from_id).where(
             Delegation.to_id == actor.id, Delegation.starts_on <= today, Delegation.ends_on >= today
         )
+        if actor.client_id is not None:  # a client's user stands in only for their own organisation
+            delegators = delegators.where(
+                Delegation.from_id.in_(select(Person.id).where(Person.client_id == actor.client_id))
+            )
+        whose = [ApprovalTask.approver_id == actor.id, ApprovalTask.decided_by_id == actor.id]
+        if self.can(actor, spec, "approve"):  # only one who could hold the step stands in for another
+            whose.append(ApprovalTask.approver_id.in_(delegators))
         asked = (
             select(ApprovalRequest.record_id)
             .join(ApprovalTask, ApprovalTask.approval_id == ApprovalRequest.id)
-            .where(
-                ApprovalRequest.record_type == spec.name,
-                or_(
-                    ApprovalTask.approver_id == actor.id,
-                    ApprovalTask.decided_by_id == actor.id,
-                    ApprovalTask.approver_id.in_(delegators),
-                ),
-            )
+            .where(ApprovalRequest.record_type == spec.name, or_(*whose))
         )
         return table.c.id.in_(asked)
 

@@ -142,18 +142,28 @@ class Workflows:
         delegators = select(Delegation.from_id).where(
             Delegation.to_id == self.actor.id, Delegation.starts_on <= today, Delegation.ends_on >= today
         )
-        return list(
-            self.session.scalars(
-                select(ApprovalTask)
-                .join(ApprovalRequest)
-                .where(
-                    ApprovalTask.decision == PENDING,
-                    ApprovalRequest.state == PENDING,
-                    or_(ApprovalTask.approver_id == self.actor.id, ApprovalTask.approver_id.in_(delegators)),
-                )
-                .order_by(ApprovalTask.id)
+        tasks = self.session.scalars(
+            select(ApprovalTask)
+            .join(ApprovalRequest)
+            .where(
+                ApprovalTask.decision == PENDING,
+                ApprovalRequest.state == PENDING,
+                or_(ApprovalTask.approver_id == self.actor.id, ApprovalTask.approver_id.in_(delegators)),
             )
+            .order_by(ApprovalTask.id)
         )
+        return [t for t in tasks if t.approver_id == self.actor.id or self._stands_in(t)]
+
+    def _stands_in(self, task: ApprovalTask) -> bool:
+        """Whether the actor could hold the step of a task delegated to them (a delegation made before
+        the rules, or before their roles changed, gives nothing more)."""
+        spec = self.records.catalog.record_types.get(task.approval.record_type)
+        if spec is None or not self.records.access.can(self.actor, spec, "approve"):
+            return False
+        if self.actor.client_id is None:
+            return True
+        approver = self.session.get(Person, task.approver_id)
+        return approver is not None and approver.client_id == self.actor.client_id
 
     # --- taking transitions ------------------------------------------------
 
@@ -461,7 +471,11 @@ class Workflows:
                 )
             )
         )
-        mine = [t for t in approval.tasks if t.approver_id == self.actor.id or t.approver_id in delegators]
+        mine = [
+            t
+            for t in approval.tasks
+            if t.approver_id == self.actor.id or (t.approver_id in delegators and self._stands_in(t))
+        ]
         pending = [t for t in mine if t.step == approval.step and t.decision == PENDING]
         if pending:
             return next((t for t in pending if t.approver_id == self.actor.id), pending[0])
@@ -545,12 +559,40 @@ class Workflows:
     # --- delegation --------------------------------------------------------
 
     def delegate(self, to_id: int, starts_on: dt.date, ends_on: dt.date) -> Delegation:
+        """Let `to_id` decide the actor's approvals for a while: someone who could hold their steps.
+
+        The delegate is an active person who may approve every record type the
+        actor approves (by role, or is waiting to decide): staff of the roles
+        that approve, or a client user of the actor's own organisation.
+        """
         if ends_on < starts_on:
             raise Invalid(
                 _("A delegation ends after it starts."), [Problem("", "/ends_on", _("is before the start"))]
             )
-        if to_id == self.actor.id or self.session.get(Person, to_id) is None:
+        delegate = self.session.get(Person, to_id)
+        if to_id == self.actor.id or delegate is None or not delegate.active:
             raise Invalid(_("Delegate to someone else."), [Problem("", "/to", _("names nobody else"))])
+        stand_in = Actor.of(delegate)
+        if stand_in.client_id is not None and stand_in.client_id != self.actor.client_id:
+            raise Invalid(
+                _("Delegate to a colleague who could decide your approvals."),
+                [Problem("", "/to", _("is a client's user"))],
+            )
+        access, types = self.records.access, self.records.catalog.record_types
+        approved = {name for name, spec in types.items() if access.can(self.actor, spec, "approve")}
+        approved |= set(
+            self.session.scalars(
+                select(ApprovalRequest.record_type)
+                .join(ApprovalTask, ApprovalTask.approval_id == ApprovalRequest.id)
+                .where(ApprovalTask.approver_id == self.actor.id, ApprovalTask.decision == PENDING)
+            )
+        )
+        beyond = sorted(n for n in approved if n in types and not access.can(stand_in, types[n], "approve"))
+        if beyond:
+            raise Invalid(
+                _("Delegate to a colleague who could decide your approvals."),
+                [Problem("", "/to", _("may not approve %(type)s", type=name)) for name in beyond],
+            )
         delegation = Delegation(from_id=self.actor.id, to_id=to_id, starts_on=starts_on, ends_on=ends_on)
         self.session.add(delegation)
         self.session.flush()

@@ -103,7 +103,8 @@ class ApprovalsView(BaseView):
                     flash(_("Give the first and last day as dates."), "danger")
                 except RecordError as error:
                     records.session.rollback()
-                    flash(str(error.message), "danger")
+                    reasons = "; ".join(str(p.message) for p in error.problems)
+                    flash(f"{error.message} ({reasons})" if reasons else str(error.message), "danger")
             return redirect(url_for(".delegations"))
         given = workflows.delegations()
         names = {
