@@ -13,6 +13,7 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -37,6 +38,7 @@ from itpm.models import (
     WebhookDelivery,
 )
 from itpm.records.service import Records
+from itpm.webhooks import allow_list
 from itpm.workflows.engine import Workflows
 
 
@@ -624,6 +626,7 @@ def test_a_webhook_is_signed_retried_with_backoff_and_logged(
     app: Any, runtime: Any, receiver: Any, monkeypatch: Any
 ) -> None:
     url, handler = receiver
+    runtime.settings = replace(runtime.settings, webhook_allow=allow_list("127.0.0.1"))  # the receiver's
     monkeypatch.setenv("HOOK_SECRET", "s3cret")
     handler.answers = [500]
     publish(

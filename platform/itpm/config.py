@@ -25,6 +25,15 @@ class ConfigurationError(RuntimeError):
     """The installation is configured in a way that must not run."""
 
 
+def _webhook_allow(text: str) -> tuple[Any, ...]:
+    from itpm.webhooks import allow_list
+
+    try:
+        return allow_list(text)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -47,6 +56,8 @@ class Settings:
     jobs: str = "auto"
     #: When each person's daily digest goes out, in their own time zone (HH:MM).
     digest_time: str = "08:00"
+    #: Addresses outside the public internet that webhooks may still call (`itpm.webhooks.allow_list`).
+    webhook_allow: tuple[Any, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -69,6 +80,7 @@ class Settings:
             "smtp_tls": env.get("ITPM_SMTP_TLS", "") in ("1", "true", "yes"),
             "jobs": env.get("ITPM_JOBS", "auto"),
             "digest_time": env.get("ITPM_DIGEST_TIME", "08:00"),
+            "webhook_allow": _webhook_allow(env.get("ITPM_WEBHOOK_ALLOW", "")),
         }
         values.update(overrides)
         return cls(**values).checked()

@@ -529,6 +529,7 @@ class Automations:
             data=data,
             secret=secret,
             now=self.clock(),
+            allow=self.runtime.settings.webhook_allow,
         )
 
     def _report(self, records: Records, action: dict[str, Any], record: Any, key: str) -> dict[str, Any]:

@@ -103,4 +103,4 @@ def retry_webhooks(runtime: Any, now: dt.datetime) -> int:
         return os.environ.get(name) if name else None
 
     with runtime.session() as session:
-        return retry_due(session, now, secret_for)
+        return retry_due(session, now, secret_for, allow=runtime.settings.webhook_allow)
