@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 
 from itpm.definitions.documents import Document
 from itpm.definitions.meta import MetaSchemas
+from itpm.definitions.patterns import pattern_problems
 from itpm.definitions.problems import Problem, pointer, problems_from_errors
 from itpm.records.fields import BUILTIN_REFS, EDITABLE_SYSTEM, SYSTEM
 
@@ -88,6 +89,8 @@ def check_configuration(
         found = _kind_problems(document, meta)
         if not found:
             found = meta.problems(document.kind, document.body, document.file)
+        if not found:
+            found = list(pattern_problems(document.body, document.file))  # before any check runs one
         if not found:
             meta.import_checks(document.kind)
             if document.kind in CHECKS:

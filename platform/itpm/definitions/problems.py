@@ -77,8 +77,11 @@ def problem_from_error(error: ValidationError, file: str = "", prefix: Sequence[
         missing = next(p for p in error.validator_value if p not in instance)
         return Problem(file, pointer([*path, missing]), _("is required"))
     if keyword == "additionalProperties":
+        from itpm.definitions.patterns import matches_any
+
         known = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(instance) - set(known))
+        patterns = list(error.schema.get("patternProperties", {}))
+        extra = sorted(k for k in set(instance) - set(known) if not matches_any(patterns, k))
         return Problem(
             file,
             pointer([*path, extra[0]]),

@@ -13,8 +13,9 @@ import re
 from typing import Any
 
 from flask_babel import lazy_gettext as _
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import FormatChecker
 
+from itpm.definitions.patterns import Validator
 from itpm.definitions.problems import Problem, pointer, problems_from_errors
 from itpm.records.fields import RecordTypeSpec
 from itpm.records.forms import FormSpec, holds
@@ -56,7 +57,7 @@ class RecordValidator:
         self.spec = spec
         self.form = form
         schema = {k: v for k, v in spec.schema.items() if k != "required"}
-        self._validator = Draft202012Validator(schema, format_checker=FORMATS)
+        self._validator = Validator(schema, format_checker=FORMATS)
 
     def shown(self, name: str, values: dict[str, Any]) -> bool:
         entry = self.form.entry(name) if self.form else None

@@ -15,10 +15,10 @@ from functools import cached_property
 from typing import Any
 
 from flask_babel import lazy_gettext as _
-from jsonschema import Draft202012Validator
 
 from itpm.catalog import Catalog
 from itpm.definitions.documents import file_bytes
+from itpm.definitions.patterns import Validator
 from itpm.definitions.problems import Problem, pointer, problems_from_errors
 from itpm.records.service import Invalid, NotFound
 
@@ -143,8 +143,8 @@ class ReportDefinition:
         }
 
     @cached_property
-    def _validator(self) -> Draft202012Validator:
-        return Draft202012Validator(self.body["parameters"])
+    def _validator(self) -> Any:
+        return Validator(self.body["parameters"])
 
     def arguments(self, given: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
         """The parameters' values from what a person gave (text from a form or the command line is
