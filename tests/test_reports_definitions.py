@@ -140,3 +140,31 @@ def test_a_report_is_validated_by_the_command_line(tmp_path: Path) -> None:
     assert (
         "/attach_to: must name a parameter that refers to a record (an integer with x-ref)" in result.output
     )
+
+
+def test_a_template_is_checked_without_evaluating_what_it_computes(tmp_path: Path, monkeypatch: Any) -> None:
+    """A template is checked on every save of its draft: nothing in it is worked out then (Jinja folds
+    constants while compiling: `"x" * 10 ** 9` was a gigabyte built in the web process). What it
+    computes is evaluated only when it renders, in a child process within its time and memory limits."""
+    from itpm.reports import templates
+
+    evaluated: list[Any] = []
+    monkeypatch.setitem(templates.FILTERS, "spy", lambda value: evaluated.append(value) or "")
+    folder = a_copy(tmp_path)
+    edit(
+        folder / "client_status" / "template.html",
+        "</body>",
+        '{{ "x" * 10 ** 9 }}{{ "y" | center(10 ** 9) }}{{ "constant" | spy }}</body>',
+    )
+    assert problems_of(folder) == []
+    assert evaluated == []
+
+
+def test_a_template_may_not_switch_escaping_off(tmp_path: Path) -> None:
+    folder = a_copy(tmp_path)
+    line = edit(
+        folder / "client_status" / "template.html",
+        "</body>",
+        "{% autoescape false %}{{ 1 }}{% endautoescape %}</body>",
+    )
+    assert any(f"line {line}: templates may not change escaping" in p for p in problems_of(folder))

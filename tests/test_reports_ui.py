@@ -64,3 +64,30 @@ def test_bad_parameters_are_shown_on_the_form(admin_client: Any) -> None:
     html = response.get_data(as_text=True)
     assert "/parameters/month: must be a month (YYYY-MM)" in html
     assert "/parameters/project: is required" in html
+
+
+def test_previews_are_limited_per_person(fresh_database: Any, tmp_path: Any) -> None:
+    """Each preview runs the admin's template for up to a minute: a person gets so many per period,
+    and someone else still gets theirs."""
+    from conftest import ADMIN, login, settings_for
+    from itpm.web.app import create_app
+
+    app = create_app(
+        settings_for(fresh_database("sqlite"), tmp_path, extra={"ITPM_PREVIEW_LIMIT": "2 per hour"})
+    )
+    try:
+        flask_app = app.dispatcher.app
+        with flask_app.app_context():
+            sm = flask_app.appbuilder.sm
+            sm.add_user(
+                "second", "Second", "Admin", "second@itpm.invalid", [sm.find_role("admin")], "pw-for-tests-2"
+            )
+        first, second = app.test_client(), app.test_client()
+        login(first, *ADMIN)
+        login(second, "second", "pw-for-tests-2")
+        preview = "/reports/client_status/preview/?project=999999"
+        assert [first.get(preview).status_code for _ in range(3)] == [404, 404, 429]
+        assert second.get(preview).status_code == 404
+        assert first.get("/reports/client_status/preview/style.css").status_code == 200  # only previews count
+    finally:
+        app.extensions["itpm"].dispose()

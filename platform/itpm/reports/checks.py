@@ -150,8 +150,14 @@ def _template(report: ReportDefinition, name: str, text: str, file: str) -> Iter
         yield Problem(file, path, _("line %(line)d: %(message)s", line=error.lineno, message=error.message))
         return
     known = {*CONTEXT, *report.sources, *environment({}).globals}
-    for unknown in sorted(meta.find_undeclared_variables(tree) - known):
+    for unknown in sorted(_undeclared(tree) - known):
         yield Problem(file, path, _("uses %(name)r, which is no data source of this report", name=unknown))
+    for node in tree.find_all((nodes.EvalContextModifier, nodes.ScopedEvalContextModifier)):
+        yield Problem(
+            file,
+            path,
+            _("line %(line)d: templates may not change escaping (autoescape)", line=node.lineno),
+        )
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         key = _key(node)
         if key is None:
@@ -172,6 +178,22 @@ def _template(report: ReportDefinition, name: str, text: str, file: str) -> Iter
             )
         elif _named(node, "texts") and key not in report.body.get("texts", {}):
             yield Problem(file, path, _("line %(line)d: names no text: %(name)r", line=node.lineno, name=key))
+
+
+class _Introspection(meta.TrackingCodeGenerator):
+    """`jinja2.meta`'s look at what a template reads, without the optimizer: it would work out the
+    template's constant expressions (a gigabyte string, say) in this process, outside any limit."""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.optimizer = None
+
+
+def _undeclared(tree: nodes.Template) -> set[str]:
+    """The names a template reads from its context (as `jinja2.meta.find_undeclared_variables`)."""
+    codegen = _Introspection(tree.environment)
+    codegen.visit(tree)
+    return codegen.undeclared_identifiers
 
 
 def _key(node: Any) -> str | None:

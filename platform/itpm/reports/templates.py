@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from jinja2 import FunctionLoader, TemplateSyntaxError
+from jinja2 import FunctionLoader, TemplateSyntaxError, pass_context
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -68,13 +68,29 @@ def number(value: Any, digits: int = 0) -> str:
 FILTERS: dict[str, Callable[..., str]] = {"money": money, "percent": percent, "number": number}
 
 
+@pass_context
+def _at_render(_context: Any, value: Any) -> Any:
+    """Output as it is; needing the context, it keeps Jinja from working output out at compile time."""
+    return value
+
+
 def environment(templates: Mapping[str, str]) -> ReportSandbox:
     """The sandbox over `templates` (path: text): only they can be loaded, included or imported."""
 
     def load(name: str) -> tuple[str, str, Callable[[], bool]] | None:
         return (templates[name], name, lambda: True) if name in templates else None
 
-    sandbox = ReportSandbox(loader=FunctionLoader(load), autoescape=True, auto_reload=False)
+    # Nothing worked out while compiling: Jinja folds constant expressions then (the optimizer, and any
+    # output whose finalize needs no context), so `"x" * 10**9` would be built wherever a template is
+    # checked or compiled (the draft being saved), outside the limits a rendering runs in. Unfolded,
+    # it is evaluated only when rendered, in its bounded child process.
+    sandbox = ReportSandbox(
+        loader=FunctionLoader(load),
+        autoescape=True,
+        auto_reload=False,
+        optimized=False,
+        finalize=_at_render,
+    )
     sandbox.filters.update(FILTERS)
     sandbox.globals.update(charts=CHARTS, measures=MEASURES)
     return sandbox

@@ -11,9 +11,10 @@ from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, request, send_file, url_for
 from flask_appbuilder import AppBuilder, BaseView, expose
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.decorators import has_access, limit
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import select
 
 from itpm.files import file_path
@@ -29,6 +30,23 @@ from itpm.web.views.records import current_catalog, records_service
 #: The preview is the admin's HTML: it may load its own files and inline images, and run no script.
 PREVIEW_POLICY = "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self'"
 PICKER_SIZE = 200
+#: Previews a person may ask for (each renders the admin's template in a child process for up to a
+#: minute), counted in the rate limits' store: Redis when configured, so every process counts alike.
+PREVIEW_LIMIT = "20 per minute"
+
+
+def _preview_limit() -> str:
+    return current_app.config.get("ITPM_PREVIEW_LIMIT", PREVIEW_LIMIT)
+
+
+def _previewer() -> str:
+    """Whose previews count (the limits run before Flask-AppBuilder sets `g.user`)."""
+    who = current_user.get_id() if current_user.is_authenticated else f"address:{request.remote_addr}"
+    return f"report-preview:{who}"
+
+
+def _not_a_preview() -> bool:
+    return request.endpoint != "ReportsView.preview"
 
 
 class ReportsView(BaseView):
@@ -85,6 +103,7 @@ class ReportsView(BaseView):
 
     @expose("/<name>/preview/")
     @has_access
+    @limit(_preview_limit, key_func=_previewer, exempt_when=_not_a_preview)
     def preview(self, name: str) -> Any:
         records = records_service()
         given, lang = self._given(records, name)
