@@ -10,7 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
+from flask_babel.speaklater import LazyString
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
 
 SUPPORTED = ("zh", "en")
 
@@ -39,13 +43,59 @@ def text(value: Any, lang: str | None = None) -> str:
     return "" if value is None else str(value)
 
 
+class DefinitionText(LazyString):
+    """A definition's bilingual text, read in the request's language when shown: text, never markup.
+
+    Flask-Babel's lazy strings mark themselves safe (`__html__` returns them as
+    they are); an admin's title is escaped like any other value.
+    """
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        super().__init__(text, texts)
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
+
+
+@pass_context
+def template_gettext(context: Context, message: Any, **variables: Any) -> str:
+    """Templates' `_()` and `gettext()`: the translation of `message`, escaped.
+
+    Jinja's own marks the translation safe and %-formats it even without
+    variables, so `_(label)` with a label an admin wrote (Flask-AppBuilder's
+    menus do this) put their markup in the page, and a `%` in it made the page
+    fail. Translations are text here: escaped, and formatted only with variables.
+    """
+    translated = get_translations().ugettext(str(message))
+    if not context.eval_ctx.autoescape:
+        return translated % variables if variables else translated
+    safe = Markup(escape(translated))
+    return safe % variables if variables else safe
+
+
+@pass_context
+def template_ngettext(context: Context, singular: Any, plural: Any, num: int, **variables: Any) -> str:
+    variables.setdefault("num", num)
+    translated = get_translations().ungettext(str(singular), str(plural), num)
+    if not context.eval_ctx.autoescape:
+        return translated % variables
+    return Markup(escape(translated)) % variables
+
+
+def html_texts(texts: Mapping[str, Any]) -> dict[str, str]:
+    """Each text as HTML (escaped), for scripts that insert texts as HTML (Flask-AppBuilder's filters)."""
+    return {key: str(escape(str(value))) for key, value in texts.items()}
+
+
 def install(app: Flask) -> None:
     from itpm.sla.tickets import duration_text
     from itpm.web.record_display import local_time, safe_html
     from itpm.web.views.records import sla_status_label
 
     app.extensions["babel"].locale_selector = select_locale
+    app.jinja_env.globals.update(gettext=template_gettext, ngettext=template_ngettext)
     app.jinja_env.filters["tr"] = text
+    app.jinja_env.filters["html_texts"] = html_texts
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["safe_html"] = safe_html
     app.jinja_env.globals["language"] = language

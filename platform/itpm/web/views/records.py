@@ -53,7 +53,7 @@ from itpm.sla.tickets import (
     sla_summary,
     time_left,
 )
-from itpm.web.i18n import language, text
+from itpm.web.i18n import DefinitionText, language, text
 from itpm.web.record_display import (
     Bilingual,
     choice_label,
@@ -91,8 +91,8 @@ def records_service() -> Records:
 
 
 def lazy_text(texts: dict[str, str]) -> LazyString:
-    """A bilingual text for FAB's labels and menus, read in the request's language."""
-    return LazyString(lambda: text(texts))
+    """A bilingual text for FAB's labels and menus, read in the request's language (and escaped)."""
+    return DefinitionText(texts)
 
 
 class RecordInterface(SQLAInterface):
