@@ -180,7 +180,7 @@ def test_refusals_change_nothing(app: Any, runtime: Any) -> None:
     )
     session.commit()
     version, record_id = record.version, record.id
-    with pytest.raises(Conflict, match="leaves from assessed only"):
+    with pytest.raises(Conflict, match="leaves from .+ only"):  # states by their titles
         workflows.take("change_request", record_id, "approve")  # from the wrong state
     with pytest.raises(Invalid) as missing:
         workflows.take("change_request", record_id, "submit")  # the description is required

@@ -46,7 +46,8 @@ EVERYONE = {
     "My work": None,
     "My approvals": None,
     "My delegations": None,
-    "UserDBModelView": ("can_userinfo", "resetmypassword", "userinfoedit"),
+    # the people screens are itpm's PersonView (a UserDBModelView): permissions go by the class name
+    "PersonView": ("can_userinfo", "resetmypassword", "userinfoedit"),
 }
 #: The views (and menu entries) each ability opens; None means every permission on the view.
 ABILITY_VIEWS: dict[str, dict[str, tuple[str, ...] | None]] = {
@@ -57,7 +58,7 @@ ABILITY_VIEWS: dict[str, dict[str, tuple[str, ...] | None]] = {
         **{f"definitions_{kind}": None for kind in MetaSchemas().kinds},  # a menu entry per kind
     },
     "manage_users": {
-        "UserDBModelView": None,
+        "PersonView": None,
         "RoleModelView": ("can_list", "can_show"),
         "DepartmentView": None,
         "TeamView": None,

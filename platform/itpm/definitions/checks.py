@@ -20,7 +20,10 @@ from itpm.definitions.documents import Document
 from itpm.definitions.meta import MetaSchemas
 from itpm.definitions.patterns import pattern_problems
 from itpm.definitions.problems import Problem, pointer, problems_from_errors
-from itpm.records.fields import BUILTIN_REFS, EDITABLE_SYSTEM, SYSTEM
+from itpm.expressions import check_expression
+from itpm.records.fields import BUILTIN_REFS, EDITABLE_SYSTEM, SYSTEM, schema_type
+from itpm.records.forms import CONDITION_KEYWORDS
+from itpm.records.validation import FORMATS, RecordSchemaValidator
 
 #: Fields every record has, whatever its type; lists and filters may name them.
 SYSTEM_FIELDS = tuple(SYSTEM)
@@ -170,6 +173,8 @@ def _record_type(document: Document, configuration: Configuration) -> Iterator[P
                 _("a field name may not end in _id; refer to a record with x-ref instead"),
             )
     yield from _fields(properties, ["schema", "properties"], file, configuration)
+    yield from _schema_keywords(schema, ["schema"], file)
+    yield from _rules(body.get("rules", []), properties, file)
     names = set(properties) | set(SYSTEM_FIELDS)
     if "belongs_to" in body:
         target = properties.get(body["belongs_to"], {})
@@ -256,8 +261,99 @@ def _field(
                     )
     if field.get("type") == "array" and "items" not in field:
         yield Problem(file, pointer([*path, "items"]), _("is required for an array field"))
-    if field.get("type") == "object" and "properties" not in field:
-        yield Problem(file, pointer([*path, "properties"]), _("is required for an object field"))
+    if field.get("type") == "object" and not {
+        "properties",
+        "additionalProperties",
+        "patternProperties",
+    } & set(field):
+        yield Problem(
+            file,
+            pointer([*path, "properties"]),
+            _("is required for an object field (or additionalProperties for a field of named values)"),
+        )
+    if "default" in field:
+        checker = RecordSchemaValidator(
+            {k: v for k, v in field.items() if k != "default"}, format_checker=FORMATS
+        )
+        for problem in problems_from_errors(checker.iter_errors(field["default"]), file, [*path, "default"]):
+            yield Problem(
+                file,
+                problem.path,
+                _("the default breaks the field's own rule: %(problem)s", problem=problem.message),
+            )
+
+
+#: Keywords of a subschema whose values are subschemas, and those whose values map names to subschemas.
+_SUBSCHEMA = ("items", "contains", "not", "if", "then", "else", "additionalProperties", "propertyNames")
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas", "$defs", "definitions")
+
+
+def _schema_keywords(schema: Any, path: list[Any], file: str) -> Iterator[Problem]:
+    """Keywords the engine would otherwise ignore, and conditions the browser could not evaluate."""
+    if not isinstance(schema, dict):
+        return
+    if "dependencies" in schema:
+        yield Problem(
+            file,
+            pointer([*path, "dependencies"]),
+            _(
+                "is draft-07, not draft 2020-12: write dependentRequired (a field needs others) "
+                "or dependentSchemas (a field brings a schema) instead"
+            ),
+        )
+    if isinstance(schema.get("items"), list):
+        yield Problem(
+            file, pointer([*path, "items"]), _("is draft-07's tuple form: write prefixItems instead")
+        )
+    conditions = [("if", schema.get("if"))] + [
+        (f"dependentSchemas/{name}", part) for name, part in (schema.get("dependentSchemas") or {}).items()
+    ]
+    for where, condition in conditions:
+        if isinstance(condition, dict):
+            for bad in _unsupported(condition):
+                yield Problem(
+                    file,
+                    pointer([*path, *where.split("/")]),
+                    _(
+                        "%(keyword)s cannot be evaluated in the form; a condition may use: %(known)s",
+                        keyword=bad,
+                        known=", ".join(sorted(CONDITION_KEYWORDS)),
+                    ),
+                )
+    for key in _SUBSCHEMA:
+        yield from _schema_keywords(schema.get(key), [*path, key], file)
+    for key in _SUBSCHEMA_LISTS:
+        for index, part in enumerate(schema.get(key) or [] if isinstance(schema.get(key), list) else []):
+            yield from _schema_keywords(part, [*path, key, index], file)
+    for key in _SUBSCHEMA_MAPS:
+        parts = schema.get(key)
+        for name, part in parts.items() if isinstance(parts, dict) else []:
+            yield from _schema_keywords(part, [*path, key, name], file)
+
+
+def _unsupported(condition: Any) -> set[str]:
+    """The keywords of a condition (at any depth) outside those the browser evaluates."""
+    if isinstance(condition, list):
+        return set().union(*(_unsupported(c) for c in condition)) if condition else set()
+    if not isinstance(condition, dict):
+        return set()
+    found = set(condition) - CONDITION_KEYWORDS
+    for key in ("items", "contains", "not", "allOf", "anyOf", "oneOf"):
+        found |= _unsupported(condition.get(key))
+    for part in (condition.get("properties") or {}).values():
+        found |= _unsupported(part)
+    return found
+
+
+def _rules(rules: list[dict[str, Any]], properties: Mapping[str, Any], file: str) -> Iterator[Problem]:
+    for index, rule in enumerate(rules):
+        for error in check_expression(rule["check"], properties):
+            yield Problem(file, pointer(["rules", index, "check"]), str(error))
+        if "field" in rule and rule["field"] not in properties:
+            yield Problem(
+                file, pointer(["rules", index, "field"]), _("names no field: %(name)r", name=rule["field"])
+            )
 
 
 def _numbering(pattern: str, file: str) -> Iterator[Problem]:
@@ -282,7 +378,7 @@ WIDGETS_BY_TYPE = {
     "string": {"text", "textarea", "richtext", "date", "datetime", "select", "radio", "file"},
     "integer": {"integer", "number", "money", "percent", "select", "radio", "reference", "user"},
     "number": {"number", "money", "percent", "select", "radio"},
-    "boolean": {"checkbox", "select", "radio"},
+    "boolean": {"checkbox", "yesno", "select", "radio"},
     "array": {"multiselect", "checkboxes", "reference", "user", "file"},
     "object": set(),
 }
@@ -323,7 +419,7 @@ def _form(document: Document, configuration: Configuration) -> Iterator[Problem]
                 yield Problem(file, pointer(here), _("%(name)r is already on the form", name=name))
             seen.add(name)
             widget = spec.get("widget")
-            kind = fields[name].get("type")
+            kind = schema_type(fields[name])
             if widget and widget not in WIDGETS_BY_TYPE.get(kind, set()):
                 yield Problem(
                     file,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ class Problem:
         return f"{self.file}: {self.path}: {self.message}" if self.file else f"{self.path}: {self.message}"
 
     def as_json(self) -> dict[str, str]:
-        data = {"path": self.path, "message": self.message}
+        data = {"path": self.path, "message": str(self.message)}  # a lazy or bilingual text, read now
         if self.file:
             data["file"] = self.file
         return data
@@ -111,20 +112,18 @@ def problem_from_error(error: ValidationError, file: str = "", prefix: Sequence[
             _("must be of type %(type)s; got %(value)s", type=error.validator_value, value=_short(instance)),
         )
     if keyword == "pattern":
-        description = error.schema.get("description")
-        if description:
-            return Problem(
-                file,
-                pointer(path),
-                _("%(value)s is not valid: %(rule)s", value=_short(instance), rule=description),
-            )
-        return Problem(
-            file,
-            pointer(path),
-            _("%(value)s does not match %(pattern)s", value=_short(instance), pattern=error.validator_value),
-        )
+        return Problem(file, pointer(path), _pattern_message(error.schema, _short(instance)))
     if keyword == "format":
         return Problem(file, pointer(path), _format_message(error.validator_value))
+    if keyword == "dependentRequired":  # jsonschema says which in its message only
+        from itpm.records.fields import schema_title
+        from itpm.texts import Bilingual
+
+        missing, needing = re.match(r"'(.+)' is a dependency of '(.+)'", error.message).groups()
+        title = Bilingual(schema_title(error.schema.get("properties", {}).get(needing, {}), needing))
+        return Problem(
+            file, pointer([*path, missing]), _("is required when %(field)s has a value", field=title)
+        )
     if keyword == "uniqueItems":
         return Problem(file, pointer(path), _("must not repeat an item"))
     if keyword == "minLength" and error.validator_value == 1:
@@ -139,9 +138,26 @@ def problem_from_error(error: ValidationError, file: str = "", prefix: Sequence[
         "minItems",
         "maxItems",
         "minProperties",
+        "multipleOf",
     ):
         return Problem(file, pointer(path), _limit(keyword, error.validator_value, _short(instance)))
     return Problem(file, pointer(path), _short_message(error.message))
+
+
+def _pattern_message(schema: Mapping[str, Any], value: str) -> Any:
+    """What a pattern expects, in the reader's language: its x-message, else its description;
+    never the regular expression itself."""
+    from itpm.texts import Bilingual
+
+    if isinstance(schema.get("x-message"), Mapping):
+        rule: Any = Bilingual(schema["x-message"])
+    elif schema.get("description"):
+        rule = Bilingual(
+            {"en": schema["description"], "zh": schema.get("x-description-zh", schema["description"])}
+        )
+    else:
+        return _("%(value)s is not in the form this field expects", value=value)
+    return _("%(value)s is not valid: %(rule)s", value=value, rule=rule)
 
 
 def _format_message(format_name: str) -> Any:
@@ -151,6 +167,14 @@ def _format_message(format_name: str) -> Any:
         return _("must be a date and time with its offset, e.g. 2026-03-14T09:30:00+08:00")
     if format_name == "email":
         return _("must be an e-mail address")
+    if format_name == "time":
+        return _("must be a time with its offset, e.g. 09:30:00+08:00")
+    if format_name == "uri":
+        return _("must be a full address with its scheme, e.g. https://example.com/page")
+    if format_name == "uuid":
+        return _("must be a UUID, e.g. 123e4567-e89b-12d3-a456-426614174000")
+    if format_name == "ipv4":
+        return _("must be an IPv4 address, e.g. 192.168.1.10")
     return _("must be a valid %(format)s", format=format_name)
 
 
@@ -165,6 +189,7 @@ def _limit(keyword: str, limit: Any, value: str) -> Any:
         "exclusiveMinimum": lambda: _("must be more than %(limit)s; got %(value)s", limit=limit, value=value),
         "exclusiveMaximum": lambda: _("must be less than %(limit)s; got %(value)s", limit=limit, value=value),
         "minProperties": lambda: _("must have at least %(limit)s entries", limit=limit),
+        "multipleOf": lambda: _("must be a multiple of %(limit)s; got %(value)s", limit=limit, value=value),
     }[keyword]()
 
 

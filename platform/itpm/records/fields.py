@@ -86,7 +86,7 @@ class FieldSpec:
 
     @property
     def title(self) -> dict[str, str]:
-        return {"en": self.schema["title"], "zh": self.schema.get("x-title-zh", self.schema["title"])}
+        return schema_title(self.schema, self.name)
 
     @property
     def help(self) -> dict[str, str] | None:
@@ -100,28 +100,86 @@ class FieldSpec:
     @property
     def choices(self) -> list[tuple[Any, dict[str, str]]]:
         """The allowed values with their labels (for enums and lists of enums)."""
-        source = self.schema.get("items", {}) if self.kind == ENUM_LIST else self.schema
-        labels = source.get("x-enum-titles", {})
-        return [
-            (value, labels.get(str(value), {"en": str(value), "zh": str(value)}))
-            for value in source.get("enum", [])
-        ]
+        return schema_choices(self.schema.get("items", {}) if self.kind == ENUM_LIST else self.schema) or []
 
     @property
     def is_list(self) -> bool:
         return self.kind in (ENUM_LIST, REF_LIST, USER_LIST, FILE_LIST)
 
 
+def schema_title(schema: dict[str, Any], name: str) -> dict[str, str]:
+    """The label of a field or sub-field in both languages (its name when it has no title)."""
+    title = schema.get("title") or name.replace("_", " ").capitalize()
+    return {"en": title, "zh": schema.get("x-title-zh", title)}
+
+
+def schema_choices(schema: dict[str, Any]) -> list[tuple[Any, dict[str, str]]] | None:
+    """The choices a schema allows, with their labels, or None when it is no list of choices.
+
+    `enum` (labelled by x-enum-titles), or `oneOf`/`anyOf` of `const` each with its
+    `title` (and `x-title-zh`), the way JSON Schema writers label choices.
+    """
+    if "enum" in schema:
+        labels = schema.get("x-enum-titles", {})
+        return [(v, labels.get(str(v), {"en": str(v), "zh": str(v)})) for v in schema["enum"]]
+    for keyword in ("oneOf", "anyOf"):
+        options = schema.get(keyword)
+        if (
+            isinstance(options, list)
+            and options
+            and all(isinstance(o, dict) and "const" in o for o in options)
+        ):
+            return [(o["const"], schema_title(o, str(o["const"]))) for o in options]
+    return None
+
+
+def resolve_refs(schema: Any, root: dict[str, Any], seen: frozenset[str] = frozenset()) -> Any:
+    """`schema` with its local references (`#/$defs/address`, draft-07's `#/definitions/...`) put in place,
+    so that a field reads as what it refers to. A recursive reference is left as it is."""
+    if isinstance(schema, list):
+        return [resolve_refs(item, root, seen) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/") and ref not in seen:
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = (
+                target.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(target, dict) else None
+            )
+        if isinstance(target, dict):
+            siblings = {k: v for k, v in schema.items() if k != "$ref"}
+            return resolve_refs({**target, **siblings}, root, seen | {ref})
+    return {
+        key: resolve_refs(value, root, seen) if key not in ("const", "enum", "default") else value
+        for key, value in schema.items()
+    }
+
+
+def schema_type(schema: dict[str, Any]) -> str | None:
+    """The one type a schema has (`["string", "null"]` is a string), guessed from its keywords if unsaid."""
+    declared = schema.get("type")
+    if isinstance(declared, list):
+        others = [t for t in declared if t != "null"]
+        declared = others[0] if len(others) == 1 else None
+    if declared is None:
+        if "properties" in schema or "additionalProperties" in schema or "patternProperties" in schema:
+            return "object"
+        if "items" in schema:
+            return "array"
+    return declared
+
+
 def field_kind(schema: dict[str, Any]) -> tuple[str, str | None]:
     """The kind of a field (and the type it refers to) from its JSON Schema."""
-    type_ = schema.get("type")
+    type_ = schema_type(schema)
     ref = schema.get("x-ref")
     if type_ == "string":
         if schema.get("format") == "date":
             return DATE, None
         if schema.get("format") == "date-time":
             return DATETIME, None
-        if "enum" in schema:
+        if schema_choices(schema) is not None:
             return ENUM, None
         if schema.get("contentMediaType") == "text/html":
             return RICHTEXT, None
@@ -138,7 +196,7 @@ def field_kind(schema: dict[str, Any]) -> tuple[str, str | None]:
         items = schema.get("items", {})
         if items.get("x-ref"):
             return {"user": USER_LIST, "file": FILE_LIST}.get(items["x-ref"], REF_LIST), items["x-ref"]
-        if "enum" in items:
+        if schema_choices(items) is not None:
             return ENUM_LIST, None
     return JSON, None
 
@@ -169,6 +227,7 @@ class RecordTypeSpec:
     def fields(self) -> dict[str, FieldSpec]:
         result = {}
         for name, schema in self.schema["properties"].items():
+            schema = resolve_refs(schema, self.schema)
             kind, target = field_kind(schema)
             result[name] = FieldSpec(name, schema, kind, target)
         return result
@@ -202,6 +261,11 @@ class RecordTypeSpec:
     def order(self) -> tuple[str, str]:
         order = self.body.get("order", "-created_at")
         return (order.lstrip("-"), "desc" if order.startswith("-") else "asc")
+
+    @property
+    def rules(self) -> list[dict[str, Any]]:
+        """Rules on the record as a whole (one field against another), each an expression that must hold."""
+        return self.body.get("rules", [])
 
     @property
     def numbering(self) -> str:

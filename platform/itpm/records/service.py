@@ -37,7 +37,7 @@ from itpm.records.fields import (
     RecordTypeSpec,
 )
 from itpm.records.numbering import next_number
-from itpm.records.validation import empty
+from itpm.records.validation import empty, read_only_changes
 from itpm.records.values import to_column, to_json
 from itpm.sla.tickets import refresh_clocks, sla_summary
 
@@ -324,14 +324,17 @@ class Records:
         """What saving `data` would be refused for, without saving anything."""
         spec = self.spec(type_name)
         try:
-            self._check_writable(spec, data, system, creating=record_id is None)
-            values = self._system_values(spec, system)
             if record_id is None:
+                self._check_writable(spec, data, system, creating=True)
+                values = self._system_values(spec, system)
                 self._validate(spec, self._with_defaults(spec, data), values)
             else:
                 record = self.get(type_name, record_id, "write")
+                stored = self._stored_data(record)
+                self._check_writable(spec, data, system, creating=False, stored=stored)
+                values = self._system_values(spec, system)
                 before = {n: getattr(record, f"{n}_id") for n in EDITABLE_SYSTEM}
-                self._validate(spec, {**self._stored_data(record), **data}, {**before, **values})
+                self._validate(spec, {**stored, **data}, {**before, **values}, stored)
         except RecordError as error:
             return error.problems
         return []
@@ -423,12 +426,13 @@ class Records:
                 ),
                 self.as_json(record),
             )
-        self._check_writable(spec, data, system, creating=False)
+        stored = self._stored_data(record)
+        self._check_writable(spec, data, system, creating=False, stored=stored)
         before = self.data(record)
         before_system = {n: getattr(record, f"{n}_id") for n in EDITABLE_SYSTEM}
-        merged = {**self._stored_data(record), **data}
+        merged = {**stored, **data}
         values = {**before_system, **self._system_values(spec, system)}
-        self._validate(spec, merged, values)
+        self._validate(spec, merged, values, stored)
         for name, value in data.items():
             field = spec.fields[name]
             setattr(record, field.column, to_column(field, value))
@@ -481,9 +485,10 @@ class Records:
         spec = self.spec(record.__record_type__)
         before = self.data(record)
         before_state = record.state
-        merged = {**self._stored_data(record), **data}
+        stored = self._stored_data(record)
+        merged = {**stored, **data}
         system = {n: getattr(record, f"{n}_id") for n in EDITABLE_SYSTEM}
-        self._validate(spec, merged, system)
+        self._validate(spec, merged, system, stored)
         for name, value in data.items():
             field = spec.fields[name]
             setattr(record, field.column, to_column(field, value))
@@ -566,8 +571,15 @@ class Records:
         return self._team_members
 
     def _check_writable(
-        self, spec: RecordTypeSpec, data: dict[str, Any], system: dict[str, Any], creating: bool
+        self,
+        spec: RecordTypeSpec,
+        data: dict[str, Any],
+        system: dict[str, Any],
+        creating: bool,
+        stored: dict[str, Any] | None = None,
     ) -> None:
+        """Refuse fields the actor may not write: by their roles, or marked readOnly in the schema
+        (people may send a readOnly value back unchanged; only the system changes one)."""
         if not isinstance(data, dict):
             raise Invalid(_("data must be an object."), [Problem("", "/data", _("must be an object"))])
         unknown = [n for n in system if n not in EDITABLE_SYSTEM]  # the state moves by transitions only
@@ -578,8 +590,18 @@ class Records:
         problems += [
             Problem("", pointer(["data", n]), _("is read-only for you")) for n in data if n in read_only
         ]
+        if not self.actor.is_system:
+            before = stored if stored is not None else self._with_defaults(spec, {})
+            for name, value in data.items():
+                if name in spec.fields and name not in read_only:
+                    problems += [
+                        Problem("", pointer(["data", *where]), _("is read-only"))
+                        for where in read_only_changes(
+                            spec.fields[name].schema, value, before.get(name), [name]
+                        )
+                    ]
         if problems:
-            status = Forbidden if any(n in read_only for n in data) else Invalid
+            status = Forbidden if any(p.path.startswith("/data/") for p in problems) else Invalid
             raise status(_("Some fields cannot be written."), problems)
 
     def _with_defaults(self, spec: RecordTypeSpec, data: dict[str, Any]) -> dict[str, Any]:
@@ -621,7 +643,15 @@ class Records:
             raise Invalid(_("The record has problems."), problems)
         return values
 
-    def _validate(self, spec: RecordTypeSpec, data: dict[str, Any], system: dict[str, Any]) -> None:
+    def _validate(
+        self,
+        spec: RecordTypeSpec,
+        data: dict[str, Any],
+        system: dict[str, Any],
+        stored: dict[str, Any] | None = None,
+    ) -> None:
+        """Check `data` against the type's rules; references must name records the actor may see,
+        except those the record already held (`stored`): a change keeps what it does not touch."""
         problems = self.catalog.validators[spec.name].problems(data, system)
         bad = {p.path for p in problems}
         for name, field in spec.fields.items():
@@ -629,7 +659,13 @@ class Records:
             path = pointer(["data", name])
             if empty(value) or path in bad:
                 continue
-            ids = value if isinstance(value, list) else [value]
+            if field.kind not in (REF, REF_LIST, USER, USER_LIST, FILE, FILE_LIST):
+                continue
+            held = (stored or {}).get(name)
+            kept = set(held if isinstance(held, list) else [held])
+            ids = [i for i in (value if isinstance(value, list) else [value]) if i not in kept]
+            if not ids:
+                continue
             if field.kind in (REF, REF_LIST):
                 missing = sorted(set(ids) - self._visible(field.target, ids))
                 if missing:

@@ -206,6 +206,9 @@ class RecordModels:
             attributes["client"] = relationship(
                 f"Record_{CLIENT_TYPE}",
                 primaryjoin=lambda: foreign(table.c.client_id) == self.tables[CLIENT_TYPE].c.id,
+                # a customer is its own client: without remote_side the mapper reads that as a list
+                remote_side=[self.tables[CLIENT_TYPE].c.id] if spec.name == CLIENT_TYPE else None,
+                uselist=False,
                 viewonly=True,
                 lazy="raise_on_sql",
             )

@@ -8,42 +8,61 @@ JSON pointer under /data.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _
-from jsonschema import FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
+from itpm import expressions
 from itpm.definitions.patterns import Validator
 from itpm.definitions.problems import Problem, pointer, problems_from_errors
 from itpm.records.fields import RecordTypeSpec
 from itpm.records.forms import FormSpec, holds
-from itpm.records.values import parse_datetime, to_json
+from itpm.records.values import to_column, to_json
+from itpm.texts import Bilingual
 
-FORMATS = FormatChecker(formats=["email", "uuid", "ipv4", "ipv6", "regex"])
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$")
-
-
-@FORMATS.checks("date", raises=ValueError)
-def _is_date(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if not _DATE.match(value):
-        raise ValueError("not YYYY-MM-DD")
-    dt.date.fromisoformat(value)
-    return True
+#: The formats checked, by jsonschema's own checkers (date-time and time need rfc3339-validator,
+#: uri rfc3986-validator: both are dependencies).
+FORMATS = FormatChecker(formats=())
+FORMATS.checkers = {
+    name: check
+    for name, check in Draft202012Validator.FORMAT_CHECKER.checkers.items()  # draft 2020-12's `time`
+    if name in ("date", "date-time", "time", "email", "uri", "uuid", "ipv4", "ipv6", "regex")
+}
 
 
-@FORMATS.checks("date-time", raises=ValueError)
-def _is_datetime(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if not _DATETIME.match(value):
-        raise ValueError("not an RFC 3339 date-time")
-    parse_datetime(value)
-    return True
+def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> Any:
+    """multipleOf in decimal: 1234.56 is a multiple of 0.01 (in binary floating point it is not)."""
+    if not validator.is_type(instance, "number"):
+        return
+    if (Decimal(str(instance)) % Decimal(str(divisor))) != 0:
+        yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
+
+
+#: Draft 2020-12 with patterns on RE2 (definitions.patterns), and multipleOf as people mean it.
+RecordSchemaValidator = validators.extend(Validator, {"multipleOf": _multiple_of})
+
+
+def read_only_changes(schema: dict[str, Any], new: Any, old: Any, path: list[Any]) -> list[list[Any]]:
+    """Where `new` changes a value that `schema` marks readOnly (at any depth), by path."""
+    if new == old:
+        return []
+    if schema.get("readOnly"):
+        return [path]
+    found: list[list[Any]] = []
+    if isinstance(new, dict):
+        before = old if isinstance(old, dict) else {}
+        for name, sub in (schema.get("properties") or {}).items():
+            if isinstance(sub, dict) and (name in new or name in before):
+                found += read_only_changes(sub, new.get(name), before.get(name), [*path, name])
+    elif isinstance(new, list) and isinstance(schema.get("items"), dict):
+        before = old if isinstance(old, list) else []
+        for index, item in enumerate(new):
+            found += read_only_changes(
+                schema["items"], item, before[index] if index < len(before) else None, [*path, index]
+            )
+    return found
 
 
 def empty(value: Any) -> bool:
@@ -57,7 +76,7 @@ class RecordValidator:
         self.spec = spec
         self.form = form
         schema = {k: v for k, v in spec.schema.items() if k != "required"}
-        self._validator = Validator(schema, format_checker=FORMATS)
+        self._validator = RecordSchemaValidator(schema, format_checker=FORMATS)
 
     def shown(self, name: str, values: dict[str, Any]) -> bool:
         entry = self.form.entry(name) if self.form else None
@@ -83,11 +102,30 @@ class RecordValidator:
         present = {k: v for k, v in data.items() if not empty(v) and k in self.spec.fields}
         problems += problems_from_errors(self._validator.iter_errors(present), "", ["data"])
         values = {**(system or {}), **present}
+        told = {p.path for p in problems}
         for name in self.required(values):
+            if pointer(["data", name]) in told:
+                continue  # the schema's own condition said it already
             if name in self.spec.fields and name not in present:
                 problems.append(Problem("", pointer(["data", name]), _("is required")))
             elif name not in self.spec.fields and empty(values.get(name)):
                 problems.append(Problem("", pointer([name]), _("is required")))
+        bad = {p.path for p in problems}
+        problems += self.rule_problems({n: v for n, v in present.items() if pointer(["data", n]) not in bad})
+        return list(dict.fromkeys(problems))  # a rule the schema and the form both state is told once
+
+    def rule_problems(self, present: dict[str, Any]) -> list[Problem]:
+        """The record's own rules (one field against another), each where its message belongs;
+        `present` holds valid values only."""
+        problems = []
+        columns = {n: to_column(self.spec.fields[n], v) for n, v in present.items() if n in self.spec.fields}
+        for rule in self.spec.rules:
+            expression = expressions.parse_expression(rule["check"])
+            if not expression.fields <= set(columns):
+                continue  # a rule compares values that are there: a missing one is `required`'s business
+            if not expressions.holds(expression, columns):
+                path = pointer(["data", rule["field"]]) if "field" in rule else "/data"
+                problems.append(Problem("", path, Bilingual(rule["message"])))
         return problems
 
     def stored_problems(self, columns: dict[str, Any]) -> list[Problem]:

@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from itpm.config import Settings
 from itpm.db import will_write
 from itpm.runtime import Runtime
-from itpm.web import i18n
+from itpm.web import errors, i18n
 from itpm.web.dispatcher import RevisionDispatcher
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -70,6 +70,7 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
     with app.app_context():
         appbuilder = AppBuilder(app, runtime.sessions)
         i18n.install(app)
+        errors.install(app)
         _add_views(appbuilder)
         appbuilder.post_init()
     return app

@@ -10,13 +10,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import get_locale, get_translations
+from flask_babel import get_translations
 from flask_babel.speaklater import LazyString
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from itpm.texts import language, text
+
 SUPPORTED = ("zh", "en")
+__all__ = [
+    "SUPPORTED", "DefinitionText", "html_texts", "install", "language", "select_locale", "template_gettext",
+    "template_ngettext", "text",
+]  # fmt: skip
 
 
 def select_locale() -> str:
@@ -28,19 +34,6 @@ def select_locale() -> str:
     if chosen in SUPPORTED:
         return chosen
     return request.accept_languages.best_match(SUPPORTED) or default
-
-
-def language() -> str:
-    """The language of the current request: zh or en."""
-    return "zh" if str(get_locale() or "zh").startswith("zh") else "en"
-
-
-def text(value: Any, lang: str | None = None) -> str:
-    """A bilingual text in the request's language (or `lang`), falling back to the other."""
-    if isinstance(value, Mapping):
-        lang = lang or language()
-        return str(value.get(lang) or value.get("en") or value.get("zh") or "")
-    return "" if value is None else str(value)
 
 
 class DefinitionText(LazyString):
@@ -89,6 +82,7 @@ def html_texts(texts: Mapping[str, Any]) -> dict[str, str]:
 
 def install(app: Flask) -> None:
     from itpm.sla.tickets import duration_text
+    from itpm.web.form_nodes import field_node
     from itpm.web.record_display import local_time, safe_html
     from itpm.web.views.records import sla_status_label
 
@@ -99,5 +93,6 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["safe_html"] = safe_html
     app.jinja_env.globals["language"] = language
+    app.jinja_env.globals["field_node"] = field_node
     app.jinja_env.filters["duration"] = lambda minutes: duration_text(minutes, language())
     app.jinja_env.globals["sla_status"] = sla_status_label

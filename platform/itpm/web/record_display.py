@@ -33,26 +33,12 @@ from itpm.records.fields import (
     RecordTypeSpec,
 )
 from itpm.records.values import parse_datetime, sanitise_html
-from itpm.web.i18n import text
+from itpm.texts import Bilingual, text
 
-
-class Bilingual:
-    """A text in both languages that reads in the language of the request showing it."""
-
-    def __init__(self, texts: dict[str, str]) -> None:
-        self.texts = texts
-
-    def __str__(self) -> str:
-        return text(self.texts)
-
-    def __html__(self) -> str:
-        return str(escape(str(self)))
-
-    def __hash__(self) -> int:
-        return hash(self.texts.get("en"))
-
-    def __eq__(self, other: object) -> bool:
-        return str(self) == str(other)
+__all__ = [  # Bilingual too: the views take it from here
+    "Bilingual", "choice_label", "display", "format_number", "list_formatters", "local_time",
+    "person_name", "person_zone", "record_link", "safe_html",
+]  # fmt: skip
 
 
 def person_name(person: Any) -> str:
@@ -104,7 +90,7 @@ def display(
     if kind == ENUM_LIST:
         return "、".join(choice_label(field, v) for v in value)
     if kind in (INTEGER, NUMBER):
-        if field.schema.get("x-enum-titles"):  # a labelled scale (satisfaction: 4 reads "Satisfied")
+        if field.choices:  # a labelled scale (satisfaction: 4 reads "Satisfied")
             return choice_label(field, value)
         return format_number(value, widget)
     if kind == BOOLEAN:

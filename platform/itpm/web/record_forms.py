@@ -8,8 +8,6 @@ its field, like every other problem the service finds.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +18,15 @@ from werkzeug.datastructures import MultiDict
 from itpm.definitions.problems import Problem, pointer
 from itpm.records.fields import EDITABLE_SYSTEM, RecordTypeSpec
 from itpm.records.forms import Entry, FormSpec
-from itpm.records.values import format_datetime, parse_datetime
+from itpm.web.form_nodes import (
+    integer_value,
+    local_datetime_value,
+    number_value,
+    read_value,
+    utc_datetime_value,
+)
+
+__all__ = ["ParsedForm", "field_path", "local_datetime_value", "parse_form"]
 
 NUMBER_WIDGETS = {"integer", "number", "money", "percent"}
 LIST_WIDGETS = {"multiselect", "checkboxes"}
@@ -53,6 +59,9 @@ def parse_form(
         if entry.readonly or entry.field in unwritable:
             continue
         name = entry.field
+        if entry.widget == "structured":
+            parsed.data[name] = read_value(spec.fields[name].schema, name, formdata, zone, parsed.problems)
+            continue
         try:
             value = _read(spec, entry, formdata, zone)
         except ValueError as error:
@@ -73,72 +82,33 @@ def parse_form(
 
 def _read(spec: RecordTypeSpec, entry: Entry, formdata: MultiDict, zone: ZoneInfo) -> Any:
     name, widget = entry.field, entry.widget
-    kind = spec.fields[name].kind if name in spec.fields else "ref"
+    field = spec.fields.get(name)
+    kind = field.kind if field else "ref"
     if widget == "checkbox":
         return formdata.get(name) in ("y", "on", "true", "1")
     if widget in LIST_WIDGETS or kind in ("ref_list", "user_list", "enum_list", "file_list"):
         values = [v for v in formdata.getlist(name) if v != ""]
         if kind in ("ref_list", "user_list", "file_list"):
-            return [_integer(v) for v in values]
-        return values
+            return [integer_value(v) for v in values]
+        return [_choice(field, v) for v in values] if field else values
     raw = formdata.get(name, "").strip()
     if raw == "":
         return None
+    if field and field.choices and widget in ("select", "radio"):
+        return _choice(field, raw)  # a choice keeps its type: 4, true, "P1"
     if widget in ("reference", "user", "select", "radio") and kind in ("ref", "user", "file", "integer"):
-        return _integer(raw)
-    if name == "department":
-        return _integer(raw)
-    if widget == "file":
-        return _integer(raw)
-    if kind == "integer" or widget == "integer":
-        return _integer(raw)
+        return integer_value(raw)
+    if name == "department" or widget == "file" or kind == "integer" or widget == "integer":
+        return integer_value(raw)
     if kind == "number" or widget in NUMBER_WIDGETS:
-        return _number(raw)
+        return number_value(raw)
     if kind == "boolean":
-        return raw in ("y", "on", "true", "1")
+        return {"yes": True, "no": False}.get(raw, raw in ("y", "on", "true", "1"))
     if kind == "datetime":
-        return _datetime(raw, zone)
-    if kind == "json":
-        try:
-            return json.loads(raw)
-        except ValueError as error:
-            raise ValueError(_("is not valid JSON")) from error
+        return utc_datetime_value(raw, zone)
     return raw
 
 
-def _integer(raw: str) -> int:
-    try:
-        return int(raw.replace(",", ""))
-    except ValueError as error:
-        raise ValueError(_("must be a whole number")) from error
-
-
-def _number(raw: str) -> int | float:
-    try:
-        value = float(raw.replace(",", ""))
-    except ValueError as error:
-        raise ValueError(_("must be a number")) from error
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(_("must be a number"))
-    return int(value) if value.is_integer() and "." not in raw else value
-
-
-def _datetime(raw: str, zone: ZoneInfo) -> str:
-    """A datetime-local value (the person's wall clock) as an RFC 3339 UTC date-time."""
-    try:
-        local = dt.datetime.fromisoformat(raw)
-    except ValueError as error:
-        raise ValueError(_("must be a date and time")) from error
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=zone)
-    return format_datetime(local)
-
-
-def local_datetime_value(value: str | None, zone: ZoneInfo) -> str:
-    """An RFC 3339 date-time as a datetime-local input shows it, in the person's time zone."""
-    if not value:
-        return ""
-    try:
-        return parse_datetime(value).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
-    except ValueError:
-        return value
+def _choice(field: Any, raw: str) -> Any:
+    """The choice a submitted text names (the text itself when it names none: validation tells)."""
+    return next((value for value, _label in field.choices if str(value) == raw), raw)

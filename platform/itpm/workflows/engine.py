@@ -29,6 +29,7 @@ from itpm.records.fields import RecordTypeSpec
 from itpm.records.service import Conflict, Forbidden, Invalid, NotFound, Records
 from itpm.records.validation import empty
 from itpm.sla.calendar import BusinessCalendar, add_business_time, china_days
+from itpm.texts import Bilingual
 from itpm.workflows.spec import Step, Transition, WorkflowSpec, condition_holds
 
 PENDING, APPROVED, REJECTED, WITHDRAWN, CLOSED = "pending", "approved", "rejected", "withdrawn", "closed"
@@ -184,7 +185,9 @@ class Workflows:
             raise NotFound(_("%(type)s has no transition %(name)s.", type=type_name, name=name))
         transition = workflow.transitions[name]
         if not self._may_take(transition):
-            raise Forbidden(_("Your roles may not take the transition %(name)s.", name=name))
+            raise Forbidden(
+                _("Your roles may not take the transition %(name)s.", name=Bilingual(transition.title))
+            )
         if version is not None and record.version != version:
             raise Conflict(
                 _(
@@ -205,16 +208,25 @@ class Workflows:
                 _(
                     "%(number)s is %(state)s; %(name)s leaves from %(sources)s only.",
                     number=record.number,
-                    state=state.title["en"],
-                    name=name,
-                    sources=", ".join(transition.sources),
+                    state=Bilingual(state.title),
+                    name=Bilingual(transition.title),
+                    sources=Bilingual(
+                        {
+                            "en": ", ".join(workflow.state(s).title["en"] for s in transition.sources),
+                            "zh": "、".join(workflow.state(s).title["zh"] for s in transition.sources),
+                        }
+                    ),
                 ),
                 self.records.as_json(record),
             )
         spec = self.records.spec(type_name)
         self._check_data(spec, transition, data)
         problems = [
-            Problem("", pointer(["data", n]), _("is required to %(transition)s", transition=name))
+            Problem(
+                "",
+                pointer(["data", n]),
+                _("is required to %(transition)s", transition=Bilingual(transition.title)),
+            )
             for n in transition.requires
             if empty(data.get(n, self.records._stored_data(record).get(n)))
         ]
@@ -222,7 +234,11 @@ class Workflows:
             raise Invalid(_("Some fields are needed first."), problems)
         if not self.holds(transition.when, record):
             raise Invalid(
-                _("%(number)s does not meet the condition of %(name)s.", number=record.number, name=name),
+                _(
+                    "%(number)s does not meet the condition of %(name)s.",
+                    number=record.number,
+                    name=Bilingual(transition.title),
+                ),
                 [Problem("", "/", _("the transition's condition does not hold"))],
             )
         if transition.approval is None:

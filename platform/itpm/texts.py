@@ -1,0 +1,47 @@
+"""Bilingual texts of definitions (`{"en": ..., "zh": ...}`), read in the language of the request.
+
+The lowest floor: domain code (a record rule's message) and the web layer both use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import get_locale
+from markupsafe import escape
+
+
+def language() -> str:
+    """The language of the current request (the default one outside a request): zh or en."""
+    return "zh" if str(get_locale() or "zh").startswith("zh") else "en"
+
+
+def text(value: Any, lang: str | None = None) -> str:
+    """A bilingual text in the request's language (or `lang`), falling back to the other."""
+    if isinstance(value, Mapping):
+        lang = lang or language()
+        return str(value.get(lang) or value.get("en") or value.get("zh") or "")
+    return "" if value is None else str(value)
+
+
+class Bilingual:
+    """A text in both languages that reads in the language of the request showing it."""
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        self.texts = texts
+
+    def __str__(self) -> str:
+        return text(self.texts)
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
+
+    def __hash__(self) -> int:
+        return hash(self.texts.get("en"))
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == str(other)
+
+    def __repr__(self) -> str:
+        return f"Bilingual({dict(self.texts)!r})"
