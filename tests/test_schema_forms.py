@@ -191,6 +191,9 @@ def test_a_sample_record_goes_in_by_form_and_api_reads_back_and_saves_again_unch
     form_id = int(re.search(r"/show/(\d+)", created.headers["Location"]).group(1))
     assert present(read(admin_api, name, form_id)["data"]) == data
 
+    listing = admin_client.get(f"/records/{name}/list/").get_data(as_text=True)
+    assert "{&#39;" not in listing and "[&#39;" not in listing
+
     for record_id in (api_id, form_id):
         before = read(admin_api, name, record_id)
         again = resave(admin_client, name, record_id)

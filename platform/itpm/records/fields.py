@@ -170,6 +170,21 @@ def schema_type(schema: dict[str, Any]) -> str | None:
     return declared
 
 
+def named_schema(schema: dict[str, Any], key: str) -> dict[str, Any]:
+    """The schema of a named value `key` of an object (by patternProperties, else additionalProperties;
+    for a value not yet named, the first there is)."""
+    from itpm.definitions.patterns import matches_any
+
+    for pattern, sub in (schema.get("patternProperties") or {}).items():
+        if key and matches_any([pattern], key):  # RE2: an admin's pattern never hangs a request
+            return sub
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        return extra
+    patterns = list((schema.get("patternProperties") or {}).values())
+    return patterns[0] if patterns else {}
+
+
 def field_kind(schema: dict[str, Any]) -> tuple[str, str | None]:
     """The kind of a field (and the type it refers to) from its JSON Schema."""
     type_ = schema_type(schema)

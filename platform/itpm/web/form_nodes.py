@@ -20,9 +20,8 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _
 from werkzeug.datastructures import MultiDict
 
-from itpm.definitions.patterns import matches_any
 from itpm.definitions.problems import Problem, pointer
-from itpm.records.fields import schema_choices, schema_title, schema_type
+from itpm.records.fields import named_schema, schema_choices, schema_title, schema_type
 from itpm.records.forms import schema_conditions
 from itpm.records.values import format_datetime, parse_datetime
 from itpm.texts import Bilingual
@@ -92,18 +91,6 @@ def node_kind(schema: Mapping[str, Any], in_row: bool = False) -> str:
     if type_ == "boolean":
         return "yesno" if in_row else "checkbox"
     return "json"
-
-
-def _named_schema(schema: Mapping[str, Any], key: str) -> dict[str, Any]:
-    """The schema of a named value `key` of an object (by patternProperties, else additionalProperties)."""
-    for pattern, sub in (schema.get("patternProperties") or {}).items():
-        if key and matches_any([pattern], key):  # RE2: an admin's pattern never hangs a request
-            return sub
-    extra = schema.get("additionalProperties")
-    if isinstance(extra, dict):
-        return extra
-    patterns = list((schema.get("patternProperties") or {}).values())
-    return patterns[0] if patterns else {}
 
 
 def _carries_unknown(schema: Mapping[str, Any]) -> bool:
@@ -228,7 +215,7 @@ def _entry(
     entry.errors = list(errors.get(pointer(path), [])) if key else []
     entry.children = [
         build_node(
-            _named_schema(schema, key), f"{name}.{number}.value", value, zone, errors, path, in_row=True,
+            named_schema(schema, key), f"{name}.{number}.value", value, zone, errors, path, in_row=True,
             depth=depth + 1,
         )
     ]  # fmt: skip
@@ -309,7 +296,7 @@ def _read_object(
     for number in row_numbers(formdata, name):
         key = formdata.get(f"{name}.{number}.key", "").strip()
         value = read_value(
-            _named_schema(schema, key), f"{name}.{number}.value", formdata, zone, problems,
+            named_schema(schema, key), f"{name}.{number}.value", formdata, zone, problems,
             [*path, key or number], True,
         )  # fmt: skip
         if not key:

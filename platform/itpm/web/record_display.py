@@ -22,6 +22,7 @@ from itpm.records.fields import (
     FILE,
     FILE_LIST,
     INTEGER,
+    JSON,
     NUMBER,
     REF,
     REF_LIST,
@@ -110,7 +111,46 @@ def display(
         return person_name(value) if not isinstance(value, int) else str(value)
     if kind in (REF_LIST, USER_LIST, FILE_LIST, FILE) and resolve is not None:
         return resolve(kind, value)
+    if kind == JSON:
+        return nested_display(field.schema, value, zone)
     return str(value)
+
+
+def nested_display(schema: dict[str, Any], value: Any, zone: ZoneInfo) -> Markup:
+    """A nested value as it reads: sub-fields by their titles, rows as a list, never Python's repr."""
+    from itpm.records.fields import named_schema, schema_choices, schema_title
+
+    if value is None or value == "" or value == [] or value == {}:
+        return Markup("—")
+    if isinstance(value, dict):
+        properties = schema.get("properties") or {}
+        items = []
+        for key, item in value.items():
+            sub = properties.get(key) or named_schema(schema, key)
+            label = text(schema_title(sub, key)) if key in properties else key
+            items.append(Markup("<dt>{}</dt><dd>{}</dd>").format(label, nested_display(sub, item, zone)))
+        return Markup('<dl class="dl-horizontal itpm-nested">{}</dl>').format(Markup("").join(items))
+    if isinstance(value, list):
+        item_schema = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        if all(not isinstance(v, dict | list) for v in value):
+            return Markup("、").join(nested_display(item_schema, v, zone) for v in value)
+        rows = Markup("").join(
+            Markup("<li>{}</li>").format(nested_display(item_schema, v, zone)) for v in value
+        )
+        return Markup('<ol class="itpm-nested">{}</ol>').format(rows)
+    choices = schema_choices(schema)
+    if choices:
+        return Markup("{}").format(next((text(t) for c, t in choices if c == value), value))
+    if isinstance(value, bool):
+        return Markup("{}").format(gettext("Yes") if value else gettext("No"))
+    if schema.get("format") == "date-time" and isinstance(value, str):
+        try:
+            return Markup("{}").format(parse_datetime(value).astimezone(zone).strftime("%Y-%m-%d %H:%M"))
+        except ValueError:
+            pass
+    if isinstance(value, float | int):
+        return Markup("{}").format(format_number(value))
+    return Markup("{}").format(value)
 
 
 def person_zone() -> ZoneInfo:
