@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from schema_samples import SAMPLES, field, record_type
-from test_schema_forms import publish
+from test_schema_forms import publish, resave
 
 from itpm.access import Actor
 from itpm.definitions.checks import check_configuration
@@ -91,7 +91,7 @@ def test_the_schemas_conditions_show_and_require_fields_as_the_server_does() -> 
     assert entry.when == cat and entry.required_when == cat
 
 
-def test_a_read_only_field_is_shown_but_not_written(runtime: Any, admin_api: Any) -> None:
+def test_a_read_only_field_is_shown_but_not_written(runtime: Any, admin_api: Any, admin_client: Any) -> None:
     body = with_fields(
         title=field("Title", "标题", type="string"),
         score=field("Score", "得分", type="integer", readOnly=True),
@@ -110,7 +110,12 @@ def test_a_read_only_field_is_shown_but_not_written(runtime: Any, admin_api: Any
         )
         session.commit()
         record_id = record.id
+    form = admin_client.get(f"/records/thing/edit/{record_id}").get_data(as_text=True)
+    assert 'name="score"' not in form and ">5<" in form  # shown, with no input
+    assert 'value="crm"' not in form or 'type="hidden" name="meta.source"' in form
+    assert resave(admin_client, "thing", record_id).status_code == 302  # saved unchanged from its form
     current = admin_api.get(f"/api/v1/records/thing/{record_id}").get_json()
+    assert current["data"]["meta"] == {"source": "crm", "note": "n"} and current["data"]["score"] == 5
     same = admin_api.put(
         f"/api/v1/records/thing/{record_id}",
         json={"data": {**current["data"], "title": "b"}, "version": current["version"]},

@@ -198,6 +198,19 @@ def field_node(spec: Any, name: str, value: Any, errors: Mapping[str, list[str]]
     return build_node(spec.fields[name].schema, name, value, person_zone(), errors)
 
 
+def field_display(spec: Any, name: str, value: Any) -> Any:
+    """A field's value (JSON) as it reads, for a form that shows it without an input."""
+    from itpm.web.record_display import nested_display, person_zone
+
+    field = spec.fields[name]
+    if field.kind == "json":
+        return nested_display(field.schema, value, person_zone())
+    if value is None or value == "":
+        return "—"
+    choices = dict((str(v), label) for v, label in field.choices)
+    return Bilingual(choices[str(value)]) if str(value) in choices else value
+
+
 def _entry(
     schema: Mapping[str, Any],
     name: str,

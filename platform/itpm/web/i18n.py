@@ -82,7 +82,7 @@ def html_texts(texts: Mapping[str, Any]) -> dict[str, str]:
 
 def install(app: Flask) -> None:
     from itpm.sla.tickets import duration_text
-    from itpm.web.form_nodes import field_node
+    from itpm.web.form_nodes import field_display, field_node
     from itpm.web.record_display import local_time, safe_html
     from itpm.web.views.records import sla_status_label
 
@@ -94,5 +94,6 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["safe_html"] = safe_html
     app.jinja_env.globals["language"] = language
     app.jinja_env.globals["field_node"] = field_node
+    app.jinja_env.globals["field_display"] = field_display
     app.jinja_env.filters["duration"] = lambda minutes: duration_text(minutes, language())
     app.jinja_env.globals["sla_status"] = sla_status_label
