@@ -140,3 +140,66 @@ def test_browser_and_server_agree_on_every_condition(seed: int) -> None:
 )
 def test_conditions_on_the_server(condition: dict[str, Any], values: dict[str, Any], expected: bool) -> None:
     assert holds(condition, values) is expected
+
+
+def schema_condition(rng: random.Random, depth: int = 0) -> dict[str, Any]:
+    """Conditions with the keywords a record schema's `if` may use besides the form's."""
+    roll = rng.random()
+    if depth < 2 and roll < 0.25:
+        key = rng.choice(["allOf", "anyOf", "oneOf"])
+        return {key: [schema_condition(rng, depth + 1) for _ in range(rng.randint(1, 3))]}
+    if depth < 2 and roll < 0.35:
+        return {"not": schema_condition(rng, depth + 1)}
+    tests: dict[str, Any] = {}
+    for name in rng.sample([*FIELDS, "tags", "place"], rng.randint(1, 2)):
+        keyword = rng.choice(["type", "pattern", "minItems", "items", "contains", "nested", "const"])
+        if keyword == "type":
+            tests[name] = {"type": rng.choice(["string", "number", "integer", "boolean", "array", "object"])}
+        elif keyword == "pattern":
+            tests[name] = {"pattern": rng.choice(["^P[12]$", "a", "^$", "[0-9]"])}
+        elif keyword == "minItems":
+            tests[name] = {"minItems": rng.randint(0, 2)}
+        elif keyword in ("items", "contains"):
+            tests[name] = {keyword: {"const": rng.choice(["a", "b", 1])}}
+        elif keyword == "nested":
+            tests[name] = {"properties": {"city": {"enum": ["Shanghai", "Berlin"]}}, "required": ["city"]}
+        else:
+            tests[name] = {"const": rng.choice(POOL)}
+    result: dict[str, Any] = {"properties": tests}
+    if rng.random() < 0.3:
+        result["required"] = rng.sample([*FIELDS, "tags", "place"], 1)
+    return result
+
+
+def nested_record(rng: random.Random) -> dict[str, Any]:
+    values = record(rng)
+    if rng.random() < 0.7:
+        values["tags"] = rng.sample(["a", "b", 1, "P1"], rng.randint(0, 3))
+    if rng.random() < 0.7:
+        values["place"] = rng.choice(
+            [{"city": "Shanghai"}, {"city": "Paris"}, {}, {"street": "x"}, "Shanghai"]
+        )
+    return values
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js runs the browser's evaluator")
+@pytest.mark.parametrize("seed", [1, 2])
+def test_browser_and_server_agree_on_schema_conditions(seed: int) -> None:
+    """The keywords a record schema's if/then and dependentSchemas may use (types, patterns, oneOf,
+    lists and nested objects) hold alike in the browser and on the server."""
+    rng = random.Random(seed)
+    cases = [(schema_condition(rng), nested_record(rng)) for _ in range(2000)]
+    script = ROOT / "platform" / "itpm" / "static" / "itpm-forms.js"
+    result = subprocess.run(
+        ["node", "-e", NODE_SCRIPT, str(script)],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    browser = json.loads(result.stdout)
+    server = [holds(c, v) for c, v in cases]
+    assert 0.2 < sum(server) / len(server) < 0.8, "the cases should both hold and fail often"
+    disagreements = [(c, v, s) for (c, v), s, b in zip(cases, server, browser, strict=True) if s != b]
+    assert disagreements[:5] == []
