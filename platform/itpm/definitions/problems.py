@@ -11,6 +11,8 @@ from typing import Any
 from flask_babel import lazy_gettext as _
 from jsonschema.exceptions import ValidationError, best_match
 
+from itpm.texts import Bilingual
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
@@ -116,11 +118,10 @@ def problem_from_error(error: ValidationError, file: str = "", prefix: Sequence[
     if keyword == "format":
         return Problem(file, pointer(path), _format_message(error.validator_value))
     if keyword == "dependentRequired":  # jsonschema says which in its message only
-        from itpm.records.fields import schema_title
-        from itpm.texts import Bilingual
-
         missing, needing = re.match(r"'(.+)' is a dependency of '(.+)'", error.message).groups()
-        title = Bilingual(schema_title(error.schema.get("properties", {}).get(needing, {}), needing))
+        field = error.schema.get("properties", {}).get(needing, {})
+        english = field.get("title", needing)
+        title = Bilingual({"en": english, "zh": field.get("x-title-zh", english)})
         return Problem(
             file, pointer([*path, missing]), _("is required when %(field)s has a value", field=title)
         )
@@ -147,8 +148,6 @@ def problem_from_error(error: ValidationError, file: str = "", prefix: Sequence[
 def _pattern_message(schema: Mapping[str, Any], value: str) -> Any:
     """What a pattern expects, in the reader's language: its x-message, else its description;
     never the regular expression itself."""
-    from itpm.texts import Bilingual
-
     if isinstance(schema.get("x-message"), Mapping):
         rule: Any = Bilingual(schema["x-message"])
     elif schema.get("description"):

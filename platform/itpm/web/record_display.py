@@ -38,7 +38,7 @@ from itpm.texts import Bilingual, text
 
 __all__ = [  # Bilingual too: the views take it from here
     "Bilingual", "choice_label", "display", "format_number", "list_formatters", "local_time",
-    "person_name", "person_zone", "record_link", "safe_html",
+    "nested_display", "person_name", "person_zone", "record_link", "reference_labels", "safe_html",
 ]  # fmt: skip
 
 
@@ -54,6 +54,13 @@ def record_link(record: Any) -> Markup:
         return Markup("")
     endpoint = f"records_{record.__record_type__}.show"
     return Markup('<a href="{}">{}</a>').format(url_for(endpoint, pk=record.id), str(record))
+
+
+def reference_labels(records: Any, type_name: str | None, ids: list[int]) -> list[tuple[int, str]]:
+    """Each referenced record by its label, in order; one the person may not see (a project outside their
+    team) is kept and named so, never by its number or title."""
+    found = dict(records.lookup_ids(type_name, ids)) if type_name and ids else {}
+    return [(i, found.get(i) or gettext("a record you cannot see")) for i in ids]
 
 
 def format_number(value: Any, widget: str | None = None) -> str:
