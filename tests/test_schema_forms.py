@@ -201,3 +201,110 @@ def test_a_sample_record_goes_in_by_form_and_api_reads_back_and_saves_again_unch
         after = read(admin_api, name, record_id)
         assert after["data"] == before["data"]
         assert after["version"] == before["version"]  # nothing changed, nothing written
+
+
+EVERY_KIND = {
+    "kind": "record_type",
+    "name": "every_kind",
+    "title": {"en": "Every kind", "zh": "每种字段"},
+    "schema": {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string", "maxLength": 80, "title": "Text", "x-title-zh": "文本"},
+            "long_text": {"type": "string", "title": "Long text", "x-title-zh": "长文本"},
+            "rich": {"type": "string", "contentMediaType": "text/html", "title": "Rich", "x-title-zh": "富文本"},
+            "choice": {"type": "string", "enum": ["a", "b"], "title": "Choice", "x-title-zh": "选项"},
+            "whole": {"type": "integer", "title": "Whole", "x-title-zh": "整数"},
+            "scale": {
+                "type": "integer", "title": "Scale", "x-title-zh": "评分",
+                "enum": [1, 2, 3], "x-enum-titles": {str(i): {"en": str(i), "zh": str(i)} for i in (1, 2, 3)},
+            },
+            "amount": {"type": "number", "title": "Amount", "x-title-zh": "金额"},
+            "flag": {"type": "boolean", "title": "Flag", "x-title-zh": "标记"},
+            "day": {"type": "string", "format": "date", "title": "Day", "x-title-zh": "日期"},
+            "moment": {"type": "string", "format": "date-time", "title": "Moment", "x-title-zh": "时间"},
+            "customer": {"type": "integer", "x-ref": "customer", "title": "Customer", "x-title-zh": "客户"},
+            "person": {"type": "integer", "x-ref": "user", "title": "Person", "x-title-zh": "人员"},
+            "attachment": {"type": "integer", "x-ref": "file", "title": "Attachment", "x-title-zh": "附件"},
+            "choices": {
+                "type": "array", "items": {"type": "string", "enum": ["x", "y", "z"]}, "title": "Choices",
+                "x-title-zh": "多选",
+            },
+            "customers": {
+                "type": "array", "items": {"type": "integer", "x-ref": "customer"}, "title": "Customers",
+                "x-title-zh": "多个客户",
+            },
+            "people": {
+                "type": "array", "items": {"type": "integer", "x-ref": "user"}, "title": "People",
+                "x-title-zh": "多人",
+            },
+            "files": {
+                "type": "array", "items": {"type": "integer", "x-ref": "file"}, "title": "Files",
+                "x-title-zh": "文件",
+            },
+            "nested": {
+                "type": "object", "title": "Nested", "x-title-zh": "嵌套",
+                "properties": {"a": {"type": "string"}, "b": {"type": "array", "items": {"type": "number"}}},
+            },
+            "anything": {"title": "Anything", "x-title-zh": "任意"},
+        },
+    },
+}  # fmt: skip
+
+
+def test_a_record_of_every_field_kind_saves_again_unchanged_from_its_form(
+    runtime: Any, admin_client: Any, admin_api: Any
+) -> None:
+    import io
+
+    publish(runtime, EVERY_KIND)
+    customers = [
+        admin_api.post("/api/v1/records/customer/", json={"data": {"name": n}}).get_json()["id"]
+        for n in ("Acme", "Globex")
+    ]
+    token = csrf_token(admin_client, "/records/every_kind/add/")
+    created = admin_client.post(
+        "/records/every_kind/add/",
+        data=MultiDict(
+            [
+                ("csrf_token", token),
+                ("text", "short"),
+                ("attachment", (io.BytesIO(b"one"), "one.txt")),
+                ("files", (io.BytesIO(b"two"), "two.txt")),
+                ("files", (io.BytesIO(b"three"), "three.txt")),
+            ]
+        ),
+        content_type="multipart/form-data",
+    )
+    assert created.status_code == 302, re.findall(r'itpm-error">([^<]*)<', created.get_data(as_text=True))
+    record_id = int(re.search(r"/show/(\d+)", created.headers["Location"]).group(1))
+    current = read(admin_api, "every_kind", record_id)
+    data = {
+        **current["data"],
+        "long_text": "line one\nline two",
+        "rich": "<p><b>bold</b> text</p>",
+        "choice": "b",
+        "whole": 42,
+        "scale": 2,
+        "amount": 12.5,
+        "flag": True,
+        "day": "2026-03-14",
+        "moment": "2026-03-14T01:30:00Z",
+        "customer": customers[0],
+        "person": 1,
+        "choices": ["x", "z"],
+        "customers": customers,
+        "people": [1],
+        "nested": {"a": "x", "b": [1, 2.5]},
+        "anything": [1, {"two": None}],
+    }
+    changed = admin_api.put(
+        f"/api/v1/records/every_kind/{record_id}", json={"data": data, "version": current["version"]}
+    )
+    assert changed.status_code == 200, changed.get_json()
+    before = read(admin_api, "every_kind", record_id)
+    assert before["data"] == data and len(data["files"]) == 2 and data["attachment"]
+    again = resave(admin_client, "every_kind", record_id)
+    assert again.status_code == 302, re.findall(r'itpm-error">([^<]*)<', again.get_data(as_text=True))
+    after = read(admin_api, "every_kind", record_id)
+    assert after["data"] == before["data"] and after["version"] == before["version"]
