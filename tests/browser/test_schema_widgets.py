@@ -96,3 +96,41 @@ def test_a_field_the_schemas_condition_needs_appears_and_is_required(
         page.wait_for_url("**/records/s_conditions/show/**")
     finally:
         context.close()
+
+
+def test_nested_groups_read_and_edit_at_any_depth(live_server: str, browser: Any, sqlite_app: Any) -> None:
+    from itpm.access import Actor
+    from itpm.records.service import Records
+
+    runtime = sqlite_app.extensions["itpm"]
+    definition, data = SAMPLES["s_references"]
+    publish(runtime, definition)
+    with runtime.session() as session:
+        record = Records(session, runtime.catalog(), Actor.system()).create("s_references", data)
+        session.commit()
+        record_id = record.id
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        log_in(page, live_server, *ADMIN)
+        page.goto(f"{live_server}/lang/zh")
+        page.goto(f"{live_server}/records/s_references/show/{record_id}")
+        assert "Babel" in page.content()
+        screenshot(page, "schema-nested-page-zh")
+        page.goto(f"{live_server}/records/s_references/edit/{record_id}")
+        leaves = page.locator("[data-name='tree.level_one.level_two.leaves'] .itpm-row-list > .itpm-row")
+        assert leaves.count() == 2
+        page.locator("[data-name='tree.level_one.level_two.leaves'] .itpm-row-add").click()
+        leaves.last.locator("input[type=text]").fill("z")
+        screenshot(page, "schema-nested-form-zh")
+        page.locator("#itpm-save").click()
+        page.wait_for_url("**/records/s_references/show/**")
+        saved = page.request.get(f"{live_server}/api/v1/records/s_references/{record_id}").json()["data"]
+        assert saved["tree"]["level_one"]["level_two"]["leaves"] == [
+            {"label": "x"},
+            {"label": "y"},
+            {"label": "z"},
+        ]
+        assert saved["billing_address"] == data["billing_address"]
+    finally:
+        context.close()

@@ -136,7 +136,7 @@ def nested_display(schema: dict[str, Any], value: Any, zone: ZoneInfo) -> Markup
             sub = properties.get(key) or named_schema(schema, key)
             label = text(schema_title(sub, key)) if key in properties else key
             items.append(Markup("<dt>{}</dt><dd>{}</dd>").format(label, nested_display(sub, item, zone)))
-        return Markup('<dl class="dl-horizontal itpm-nested">{}</dl>').format(Markup("").join(items))
+        return Markup('<dl class="itpm-nested">{}</dl>').format(Markup("").join(items))
     if isinstance(value, list):
         item_schema = schema.get("items") if isinstance(schema.get("items"), dict) else {}
         if all(not isinstance(v, dict | list) for v in value):
