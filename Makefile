@@ -1,4 +1,5 @@
-# itpm: `make run` serves the app, `make test` runs the whole suite, `make bench` the benchmarks.
+# itpm: `make run` serves the app, `make test` runs the whole suite, `make bench` the benchmarks,
+# `make audit` looks for known vulnerabilities in the installed packages.
 # Each works on a fresh machine: it creates .venv and installs what is missing.
 
 SHELL := /bin/bash
@@ -13,7 +14,7 @@ PYTEST_ARGS ?=
 # `make run` loads the demo data into a database without records (DEMO=no: it does not)
 DEMO ?= yes
 
-.PHONY: run test bench setup lint translations clean
+.PHONY: run test bench setup lint audit translations clean
 
 CATALOGUE := platform/itpm/translations/zh/LC_MESSAGES/messages
 $(STAMP): pyproject.toml
@@ -48,6 +49,14 @@ bench: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# Known vulnerabilities in the installed packages (pip-audit asks PyPI's advisory service, so it
+# needs the network; --strict: a package it could not check fails the run instead of passing
+# unchecked). pip-audit runs from a venv of its own and audits the project's.
+AUDIT_VENV ?= .venv-audit
+audit: setup
+	test -x $(AUDIT_VENV)/bin/pip-audit || ($(PYTHON) -m venv $(AUDIT_VENV) && $(AUDIT_VENV)/bin/pip install -q 'pip-audit>=2.10')
+	PIPAPI_PYTHON_LOCATION=$(PY) $(AUDIT_VENV)/bin/pip-audit --strict --skip-editable --progress-spinner off
+
 # Refresh the message catalogue after changing texts; translate the new entries in
 # platform/itpm/translations/zh/LC_MESSAGES/messages.po, then compile.
 translations: setup
@@ -56,4 +65,4 @@ translations: setup
 	$(VENV)/bin/pybabel compile -d platform/itpm/translations
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) $(AUDIT_VENV) instance .pytest_cache

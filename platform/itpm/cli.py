@@ -54,6 +54,7 @@ def main() -> None:
 def init(admin_user: str | None, admin_password: str | None, no_starter_pack: bool) -> None:
     """Create or upgrade the database, the admin account and the starter pack."""
     from itpm.installation import STARTER_PACK, initialise
+    from itpm.passwords import PasswordRefused
     from itpm.web.app import create_app
 
     if bool(admin_user) != bool(admin_password) and admin_password:
@@ -68,6 +69,8 @@ def init(admin_user: str | None, admin_password: str | None, no_starter_pack: bo
     except DefinitionError as error:
         _report(error.problems)
         sys.exit(1)
+    except PasswordRefused as error:
+        raise click.ClickException(f"--admin-password: {error} Nothing was changed.") from error
     if result.starter_pack is not None:
         pack = result.starter_pack
         if pack.revision:
@@ -178,7 +181,7 @@ def demo(seed: int, scale: float, if_empty: bool, force: bool) -> None:
     try:
         plan = Demo(runtime, seed=seed, scale=scale)
         with click.progressbar(length=plan.total, label="Loading demo data", show_pos=True) as bar:
-            result = plan.load(new_password(), bar.update)
+            result = plan.load(new_password(runtime.settings.password_min_length), bar.update)
     except DemoRefused as error:
         raise click.ClickException(f"No demo data loaded: {error}.") from error
     click.echo(f"Loaded in {result.seconds:.1f} s:")

@@ -58,6 +58,8 @@ class Settings:
     digest_time: str = "08:00"
     #: Addresses outside the public internet that webhooks may still call (`itpm.webhooks.allow_list`).
     webhook_allow: tuple[Any, ...] = ()
+    #: The shortest password anyone may set (see `itpm.passwords`).
+    password_min_length: int = 12
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -81,6 +83,7 @@ class Settings:
             "jobs": env.get("ITPM_JOBS", "auto"),
             "digest_time": env.get("ITPM_DIGEST_TIME", "08:00"),
             "webhook_allow": _webhook_allow(env.get("ITPM_WEBHOOK_ALLOW", "")),
+            "password_min_length": int(env.get("ITPM_PASSWORD_MIN_LENGTH", "12")),
         }
         values.update(overrides)
         return cls(**values).checked()
@@ -103,6 +106,10 @@ class Settings:
             raise ConfigurationError(
                 f"ITPM_DIGEST_TIME is a time of day such as 08:00, not {self.digest_time!r}"
             ) from None
+        if self.password_min_length < 8:
+            raise ConfigurationError(
+                f"ITPM_PASSWORD_MIN_LENGTH is at least 8, not {self.password_min_length}"
+            )
         if not self.secret_key:
             return self._replace(secret_key=DEVELOPMENT_KEY)
         return self
@@ -129,10 +136,13 @@ class Settings:
             "AUTH_TYPE": AUTH_DB,
             "AUTH_ROLE_ADMIN": "admin",
             "AUTH_ROLE_PUBLIC": "public",
+            # Failed password checks (sign-in, API sign-in, one's own password change), counted
+            # per address and per user name: `itpm.web.sign_in`. With Redis, counted across processes.
             "AUTH_RATE_LIMITED": True,
-            "AUTH_RATE_LIMIT": "10 per 20 second",
+            "AUTH_RATE_LIMIT": "10 per 20 second; 100 per hour",
             "RATELIMIT_ENABLED": True,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
+            "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After on a refusal
             "FAB_API_SWAGGER_UI": True,
             "FAB_API_MAX_PAGE_SIZE": 100,
             # Alembic owns the schema and `itpm init` the permissions: a serving
@@ -153,6 +163,8 @@ class Settings:
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.production,
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SECURE": self.production,
             "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
             "ITPM_SETTINGS": self,
         }

@@ -46,6 +46,7 @@ from itpm.models import (
     Person,
     Team,
 )
+from itpm.passwords import password_problems
 from itpm.records import fields as kinds
 from itpm.records.fields import FieldSpec, RecordTypeSpec
 from itpm.records.service import RecordError, Records
@@ -1160,6 +1161,9 @@ class Demo:
 
     def load(self, password: str, progress: Callable[[int], None] | None = None) -> DemoResult:
         """Write the plan in one transaction; the people's password is `password`."""
+        problems = password_problems(password, min_length=self.runtime.settings.password_min_length)
+        if problems:
+            raise DemoRefused(f"the demo accounts' password is refused: {' '.join(problems)}")
         started = time.perf_counter()
         progress = progress or (lambda _n: None)
         self.clock = _Clock(self.now)
@@ -1613,9 +1617,9 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(ZONE).isoformat(timespec="seconds")
 
 
-def new_password() -> str:
-    """The demo accounts' password: random, made for each load."""
-    return "demo-" + secrets.token_hex(6)
+def new_password(min_length: int = 12) -> str:
+    """The demo accounts' password: random, made for each load, as long as the policy asks."""
+    return "demo-" + secrets.token_hex(max(6, (min_length - 4) // 2))
 
 
 def load_demo(
@@ -1627,7 +1631,9 @@ def load_demo(
     progress: Callable[[int], None] | None = None,
 ) -> DemoResult:
     """Plan and write the demo (no questions asked: see `presence` for whether it should be)."""
-    return Demo(runtime, seed, scale, now).load(password or new_password(), progress)
+    return Demo(runtime, seed, scale, now).load(
+        password or new_password(runtime.settings.password_min_length), progress
+    )
 
 
 def write_accounts(path: Path, result: DemoResult, database: str) -> None:

@@ -17,6 +17,7 @@ from itpm.config import ROOT
 from itpm.definitions.checks import Configuration
 from itpm.definitions.documents import read_documents
 from itpm.definitions.registry import ImportResult
+from itpm.passwords import check_password
 from itpm.permissions import sync_roles
 from itpm.runtime import Runtime
 
@@ -41,6 +42,12 @@ def initialise(
 ) -> Initialised:
     """Create or upgrade everything an installation needs; report what was created."""
     result = Initialised()
+    if admin_password is not None:  # refused before anything is written
+        check_password(
+            admin_password,
+            [admin_user, "admin", f"{admin_user}@itpm.invalid"],
+            runtime.settings.password_min_length,
+        )
     migrate.upgrade(runtime.engine)
     sync_security(_newest(app))  # the screens' own permissions, before roles are given theirs
     if starter_pack:
@@ -57,7 +64,7 @@ def initialise(
         if admin_user or not has_admin:
             username = admin_user or "admin"
             if sm.find_user(username=username) is None:
-                password = admin_password or secrets.token_urlsafe(12)
+                password = admin_password or secrets.token_urlsafe(18)
                 user = sm.add_user(
                     username, "Admin", "User", f"{username}@itpm.invalid", [admin_role], password
                 )

@@ -168,6 +168,9 @@ class Person(FabUser):
     skills: Mapped[list[Any] | None] = mapped_column(JSONType, nullable=True)
     #: Away (leave, travel) until this day, included: not assigned new work meanwhile.
     away_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    #: Raised when the person signs out or their password changes: sessions and tokens carry the
+    #: generation they were made in, and stop working once it is raised (`itpm.web.sign_in`).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     department: Mapped[Department | None] = relationship(Department, foreign_keys=[department_id])
     team: Mapped[Team | None] = relationship(Team, foreign_keys=[team_id])

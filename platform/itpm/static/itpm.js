@@ -1,4 +1,17 @@
-/* itpm's page scripts: the definition editor's live validation. */
+/* itpm's page scripts. Pages carry no inline handlers (the Content-Security-Policy refuses them):
+   behaviour is bound here. */
+
+/* A form with data-confirm asks before it is sent (deleting a record, purging data). */
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var question = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { e.preventDefault(); }
+  }, true);
+})();
+
+/* The definition editor's live validation. */
 (function () {
   "use strict";
   function csrfToken() {

@@ -16,6 +16,7 @@ from itpm.db import will_write
 from itpm.runtime import Runtime
 from itpm.web import errors, i18n
 from itpm.web.dispatcher import RevisionDispatcher
+from itpm.web.protection import protect
 
 PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -66,7 +67,8 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
     # first of all (before Flask-AppBuilder loads the user with a read): a request that changes things
     app.before_request_funcs.setdefault(None, []).insert(0, _writes)
 
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
+    protect(app, csrf, runtime.settings)
     with app.app_context():
         appbuilder = AppBuilder(app, runtime.sessions)
         i18n.install(app)

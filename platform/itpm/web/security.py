@@ -2,13 +2,17 @@
 
 Users, roles and logins stay Flask-AppBuilder's; what each role may do with
 records is decided by the domain's access rules (`itpm.access`), not here.
-What is here: itpm's user model, and permission checks that cost one query per
-request instead of one per menu item, link and view.
+What is here: itpm's user model; permission checks that cost one query per
+request instead of one per menu item, link and view; and the sign-in rules of
+`itpm.web.sign_in` wired in: rate limits on password checks, the password policy,
+and sessions and tokens that end when their person signs out or changes password.
 """
 
 from __future__ import annotations
 
-from flask import current_app, g, has_request_context
+from typing import Any
+
+from flask import Flask, current_app, g, has_request_context, jsonify, session
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import (
     Permission,
@@ -17,16 +21,135 @@ from flask_appbuilder.security.sqla.models import (
     ViewMenu,
     assoc_permissionview_role,
 )
+from flask_jwt_extended import JWTManager
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, user_logged_in
 from sqlalchemy import select
+from werkzeug.security import generate_password_hash
 
 from itpm.access import Actor
 from itpm.models import Person
+from itpm.passwords import check_password
+from itpm.web.sign_in import (
+    SESSION_GENERATION,
+    TOKEN_GENERATION,
+    AuthDBView,
+    ResetMyPasswordView,
+    ResetPasswordView,
+    SecurityApi,
+    attempted_name,
+    min_password_length,
+    not_a_password_check,
+    password_policy,
+    password_refused,
+    personal_details,
+)
 from itpm.web.views.people import PersonView
 
 
 class ItpmSecurityManager(SecurityManager):
     user_model = Person
     userdbmodelview = PersonView
+    authdbview = AuthDBView
+    resetmypasswordview = ResetMyPasswordView
+    resetpasswordview = ResetPasswordView
+    security_api = SecurityApi
+
+    def __init__(self, appbuilder: Any) -> None:
+        super().__init__(appbuilder)
+        # Every password form of Flask-AppBuilder (user add, both resets, its user API) asks itpm's policy.
+        current_app.config["FAB_PASSWORD_COMPLEXITY_ENABLED"] = True
+        current_app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = password_policy
+
+    # --- rate limits on password checks ------------------------------------
+
+    @property
+    def is_auth_limited(self) -> bool:
+        """Flask-AppBuilder's own limit (every sign-in per address) is replaced by `_limit_password_checks`."""
+        return False
+
+    def register_views(self) -> None:
+        super().register_views()
+        if current_app.config.get("AUTH_RATE_LIMITED"):
+            self._limit_password_checks()
+
+    def _limit_password_checks(self) -> None:
+        """The same limits on every password check, HTML or API, counted together.
+
+        Every attempt on a user name counts (so no burst of parallel guesses gets past it);
+        per address only failures count, so that an office behind one address can sign in.
+        """
+        limit = current_app.config["AUTH_RATE_LIMIT"]
+        for name in ("AuthDBView", "SecurityApi", "ResetMyPasswordView"):
+            blueprint = current_app.blueprints[name]
+            self.limiter.shared_limit(
+                limit,
+                scope="itpm-password-name",
+                key_func=attempted_name,
+                methods=["POST"],
+                exempt_when=not_a_password_check,
+            )(blueprint)
+            self.limiter.shared_limit(
+                limit,
+                scope="itpm-password-address",
+                key_func=get_remote_address,
+                methods=["POST"],
+                exempt_when=not_a_password_check,
+                deduct_when=password_refused,
+            )(blueprint)
+
+    def auth_user_db(self, username: str, password: str) -> Any:
+        user = super().auth_user_db(username, password)
+        if user is None:
+            g.itpm_password_refused = True
+        return user
+
+    # --- passwords -----------------------------------------------------------
+
+    def reset_password(self, userid: Any, password: str) -> None:
+        """Set a password that meets the policy; the person's other sessions and tokens end."""
+        user = self.get_user_by_id(userid)
+        check_password(password, personal_details(user), min_password_length())
+        user.password = generate_password_hash(
+            password=password,
+            method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+            salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16),
+        )
+        self.end_sessions(user)
+
+    # --- sessions and tokens -------------------------------------------------
+
+    def end_sessions(self, user: Person) -> None:
+        """Every session cookie and token of `user` stops working (except this session, if it is theirs)."""
+        user.session_generation = (user.session_generation or 0) + 1
+        self.update_user(user)
+        if has_request_context() and current_user.is_authenticated and current_user.id == user.id:
+            session[SESSION_GENERATION] = user.session_generation
+
+    def load_user(self, pk: Any) -> Any:
+        """The person a session cookie names, if the session was made in their current generation."""
+        user = super().load_user(pk)
+        if user is not None and session.get(SESSION_GENERATION) != user.session_generation:
+            return None
+        return user
+
+    def load_user_jwt(self, _jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> Any:
+        """The person a token names, if the token was made in their current generation."""
+        user = self.get_user_by_id(int(jwt_data["sub"]))
+        if user is None or not user.is_active or jwt_data.get(TOKEN_GENERATION) != user.session_generation:
+            return None
+        g.user = user
+        return user
+
+    def create_jwt_manager(self, app: Flask) -> JWTManager:
+        manager = super().create_jwt_manager(app)
+        manager.additional_claims_loader(self._token_claims)
+        manager.user_lookup_error_loader(_token_refused)
+        return manager
+
+    def _token_claims(self, identity: Any) -> dict[str, Any]:
+        user = self.get_user_by_id(int(identity))
+        return {TOKEN_GENERATION: user.session_generation if user is not None else None}
 
     def permissions_of_roles(self, role_ids: frozenset[int]) -> frozenset[tuple[str, str]]:
         """Every (permission, view) the roles hold; read once per request."""
@@ -73,3 +196,13 @@ class ItpmSecurityManager(SecurityManager):
             role_id = self.session.scalar(select(Role.id).where(Role.name == self.auth_role_public))
             cache["ids"] = frozenset([role_id] if role_id else [])
         return bool(cache["ids"]) and (permission_name, view_name) in self.permissions_of_roles(cache["ids"])
+
+
+def _token_refused(_jwt_header: dict[str, Any], _jwt_data: dict[str, Any]) -> Any:
+    return jsonify(msg="This token is no longer valid: sign in again."), 401
+
+
+@user_logged_in.connect
+def _stamp_session(_app: Flask, user: Any) -> None:
+    """A new session carries its person's current generation (`load_user` compares)."""
+    session[SESSION_GENERATION] = getattr(user, "session_generation", 0) or 0

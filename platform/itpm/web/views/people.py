@@ -22,6 +22,7 @@ from itpm.definitions.problems import DefinitionError
 from itpm.departments import DepartmentAdministration, DepartmentRefused
 from itpm.models import AuditEntry, Department, Team
 from itpm.records.fields import CLIENT_TYPE
+from itpm.web.sign_in import new_password_field
 
 PEOPLE_COLUMNS = ["department", "team", "client_id", "manager_id", "locale", "timezone"]
 PEOPLE_LABELS = {
@@ -84,7 +85,11 @@ class PersonView(UserDBModelView):
     ]
     search_columns = ["first_name", "last_name", "username", "email", "department", "team", "active", "roles"]
     label_columns = {**UserDBModelView.label_columns, **PEOPLE_LABELS}
-    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, **PEOPLE_FIELDS}
+    add_form_extra_fields = {
+        **UserDBModelView.add_form_extra_fields,
+        "password": new_password_field(_l("Password")),
+        **PEOPLE_FIELDS,
+    }
     edit_form_extra_fields = PEOPLE_FIELDS
 
 
