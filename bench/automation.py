@@ -38,6 +38,7 @@ from itpm.config import Settings
 from itpm.installation import initialise
 from itpm.models import ActionRun, OutboxEvent, Team
 from itpm.records.service import Records
+from itpm.runtime import NoJobs
 from itpm.web.app import create_app
 
 REDIS_URL = os.environ.get("ITPM_BENCH_REDIS", "redis://127.0.0.1:6379/15")
@@ -192,7 +193,9 @@ def itpm_latency(runtime: Any, url: str, folder: Path) -> tuple[list[float], flo
 
 def itpm_backlog(runtime: Any, url: str, folder: Path) -> tuple[float, int]:
     """Seconds two workers take to drain BACKLOG new incidents' events, and how many events they handled."""
-    runtime._jobs_mode = "none"  # saved with no dispatcher: the backlog waits in the outbox
+    runtime._start_jobs = lambda _runtime: (
+        NoJobs()
+    )  # saved with no dispatcher: the backlog waits in the outbox
     with runtime.session() as session:
         records = Records(session, runtime.catalog(), Actor.system())
         for n in range(BACKLOG):

@@ -32,7 +32,7 @@ from test_workflows import Cast
 
 from conftest import csrf_token, login, settings_for
 from itpm.access import Actor
-from itpm.automations.jobs import rq_queue
+from itpm.automations.queue import rq_queue
 from itpm.automations.scheduler import tick
 from itpm.db import utcnow
 from itpm.models import Notification, Person, ReportRequest, StoredFile

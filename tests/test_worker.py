@@ -26,7 +26,8 @@ from test_schema_changes import publish
 
 from conftest import PG_SERVER, SECRET, settings_for
 from itpm.access import Actor
-from itpm.automations.jobs import STALE, dispatch, resend_lost, rq_queue
+from itpm.automations.jobs import dispatch, resend_lost, start_jobs
+from itpm.automations.queue import STALE, rq_queue
 from itpm.db import utcnow
 from itpm.models import ActionRun, OutboxEvent, RecordEvent
 from itpm.records.service import Records
@@ -134,7 +135,7 @@ def redis_url() -> Iterator[str]:
 
 
 def runtime_on(database: str, folder: Path, redis_url: str | None = None, jobs: str = "none") -> Runtime:
-    return Runtime(settings_for(database, folder, redis_url=redis_url, jobs=jobs))
+    return Runtime(settings_for(database, folder, redis_url=redis_url, jobs=jobs), jobs=start_jobs)
 
 
 def new_incidents(runtime: Runtime, count: int, **data: Any) -> list[int]:

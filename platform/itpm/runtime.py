@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any
+from typing import Protocol
 
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
@@ -27,10 +27,30 @@ from itpm.models import Revision
 from itpm.records import schema_changes
 
 
+class Jobs(Protocol):
+    """What runs automations and report requests for a process (`itpm.automations.jobs.start_jobs`)."""
+
+    def wake(self) -> None:
+        """Committed events or report requests are waiting."""
+
+    def stop(self) -> None: ...
+
+
+class NoJobs:
+    """Events stay in the outbox until someone drains them (tests, workers, commands that exit at once)."""
+
+    def wake(self) -> None:
+        return
+
+    def stop(self) -> None:
+        return
+
+
 class Runtime:
-    def __init__(self, settings: Settings, jobs: str | None = None) -> None:
+    def __init__(self, settings: Settings, jobs: Callable[[Runtime], Jobs] | None = None) -> None:
+        """`jobs` starts what runs automations for this process, on first use; without it, nothing does."""
         self.settings = settings
-        self._jobs_mode = jobs or settings.jobs
+        self._start_jobs = jobs or (lambda _runtime: NoJobs())
         if settings.is_sqlite:
             settings.instance_path.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = make_engine(settings.database_url)
@@ -38,19 +58,14 @@ class Runtime:
         self.publish_hooks: list[PublishHook] = [schema_changes.publish_hook, permissions.publish_hook]
         self._catalogs: OrderedDict[int, Catalog] = OrderedDict()
         self._catalog_lock = threading.Lock()
-        self._jobs: Any = None
+        self._jobs: Jobs | None = None
         event.listen(self.sessions.session_factory, "after_commit", self._after_commit)
 
     @property
-    def jobs(self) -> Any:
+    def jobs(self) -> Jobs:
         """What runs automations for this process (started on first use)."""
         if self._jobs is None:
-            from itpm.automations.jobs import NoJobs, RedisJobs, ThreadJobs
-
-            mode = self._jobs_mode
-            if mode == "auto":
-                mode = "rq" if self.settings.redis_url else "thread"
-            self._jobs = {"rq": RedisJobs, "thread": ThreadJobs}.get(mode, lambda _runtime: NoJobs())(self)
+            self._jobs = self._start_jobs(self)
         return self._jobs
 
     def _after_commit(self, session: Session) -> None:

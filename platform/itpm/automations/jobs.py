@@ -16,22 +16,18 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from rq import Queue
+from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import select, update
 
+from itpm.automations.engine import Automations, undispatched_events, unhandled_events
+from itpm.automations.queue import STALE, enqueue_claimed, job, rq_queue, worker_runtime
+from itpm.automations.scheduler import tick
 from itpm.db import utcnow
 from itpm.models import OutboxEvent
+from itpm.reports.jobs import dispatch_requests, run_pending_requests
+from itpm.runtime import Jobs, NoJobs, Runtime
 
 log = logging.getLogger(__name__)
-
-QUEUE = "itpm"
-#: Job retries: after 2 s, 10 s, 1 min, 5 min (a job runs at least once, its actions once).
-RETRY_INTERVALS = [2, 10, 60, 300]
-#: A job's time limit; a worker that stops beating for a minute past its last heartbeat is presumed dead.
-JOB_TIMEOUT = 600
-RESULT_TTL = 60
-FAILURE_TTL = 7 * 24 * 3600
-
 
 #: How long the app's dispatcher lets events gather while the queue is not empty (the workers are busy).
 GATHER_SECONDS = 0.05
@@ -41,38 +37,12 @@ BATCH = 50
 
 def run_events(event_ids: list[int]) -> None:
     """The RQ job of a batch of outbox events, oldest first (in a worker process)."""
-    from itpm.automations.engine import Automations
-
     Automations(worker_runtime()).handle_many(event_ids)
 
 
 def run_event(event_id: int) -> None:
     """The job of one event, as versions before batches enqueued it (such jobs may still wait in Redis)."""
     run_events([event_id])
-
-
-_worker_runtime: Any = None
-
-
-def worker_runtime() -> Any:
-    """The runtime of a worker process, from its environment (one per process)."""
-    global _worker_runtime
-    if _worker_runtime is None:
-        from itpm.config import Settings
-        from itpm.runtime import Runtime
-
-        _worker_runtime = Runtime(Settings.from_env(), jobs="none")
-    return _worker_runtime
-
-
-class NoJobs:
-    """Events stay in the outbox until someone drains them (tests, and commands that exit at once)."""
-
-    def wake(self) -> None:
-        return
-
-    def stop(self) -> None:
-        return
 
 
 class Background:
@@ -126,8 +96,6 @@ class RedisJobs(Background):
         super().__init__(every=60)
 
     def work(self) -> None:
-        from itpm.reports.jobs import dispatch_requests
-
         if self.queue.count:  # the workers are behind: let a few more commits gather, to go in fewer jobs
             self._stop.wait(GATHER_SECONDS)
         dispatch(self.runtime, self.queue)
@@ -138,18 +106,8 @@ class RedisJobs(Background):
         self.queue.connection.close()
 
 
-def rq_queue(redis_url: str) -> Any:
-    from redis import Redis
-    from rq import Queue
-
-    redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30)
-    return Queue(QUEUE, connection=redis)
-
-
 def dispatch(runtime: Any, queue: Any, limit: int = 500) -> int:
     """Enqueue outbox events not sent yet, oldest first, in batches; how many were sent."""
-    from itpm.automations.engine import undispatched_events
-
     sent = 0
     while True:
         with runtime.session() as session:
@@ -172,69 +130,6 @@ def dispatch(runtime: Any, queue: Any, limit: int = 500) -> int:
             return sent
 
 
-def job(function: Callable[..., Any], argument: Any, job_id: str) -> Any:
-    """An itpm job on the queue: retried with backoff, within its time limit, its failure kept a week."""
-    from rq import Retry
-
-    return Queue.prepare_data(
-        function,
-        (argument,),
-        job_id=job_id,
-        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-        timeout=JOB_TIMEOUT,
-        result_ttl=RESULT_TTL,
-        failure_ttl=FAILURE_TTL,
-    )
-
-
-def enqueue_claimed(
-    runtime: Any,
-    queue: Any,
-    model: Any,
-    ids: list[int],
-    jobs: Callable[[list[int], dt.datetime], list[Any]],
-) -> list[int]:
-    """Claim the rows `ids` of `model` (an outbox event, a report request) and put their `jobs` on the queue.
-
-    Claimed in the database first (its `dispatched_at`), so two dispatchers
-    never both send a row; released if Redis refuses them, for the next round.
-    The rows this call claimed, oldest first.
-    """
-    with runtime.session() as session:
-        claimed_at = utcnow()
-        session.execute(
-            update(model)
-            .where(model.id.in_(ids), model.dispatched_at.is_(None))
-            .values(dispatched_at=claimed_at)
-        )
-        session.commit()
-        mine = list(
-            session.scalars(
-                select(model.id)
-                .where(model.id.in_(ids), model.dispatched_at == claimed_at)
-                .order_by(model.id)
-            )
-        )
-    if not mine:
-        return mine
-    try:
-        with queue.connection.pipeline() as pipe:
-            queue.enqueue_many(jobs(mine, claimed_at), pipeline=pipe)
-            pipe.execute()
-    except Exception:
-        with runtime.session() as session:  # not sent after all: the next round sends them
-            session.execute(
-                update(model)
-                .where(model.id.in_(mine), model.dispatched_at == claimed_at)
-                .values(dispatched_at=None)
-            )
-            session.commit()
-        raise
-    return mine
-
-
-#: An event sent (or claimed by a job) this long ago and still not handled is looked for in Redis.
-STALE = dt.timedelta(minutes=5)
 _JOB_EVENTS = re.compile(r"^itpm-events?-(\d+)(?:-(\d+))?(?:-\d+)?$")
 
 
@@ -274,8 +169,6 @@ def resend_lost(runtime: Any, queue: Any, now: dt.datetime) -> int:
 
 def _job_spans(queue: Any) -> list[tuple[int, int]]:
     """The event ids (first, last) of every itpm job Redis still holds, in any state."""
-    from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
-
     ids = list(queue.get_job_ids())
     for registry in (StartedJobRegistry, ScheduledJobRegistry, DeferredJobRegistry, FailedJobRegistry):
         ids += registry(queue=queue).get_job_ids(cleanup=False)
@@ -310,14 +203,10 @@ class ThreadJobs(Background):
         super().__init__(every=tick_seconds)
 
     def work(self) -> None:
-        from itpm.reports.jobs import run_pending_requests
-
         self.drain()
         run_pending_requests(self.runtime)  # report PDFs people asked for, rendered here without Redis
         now = self.clock()
         if (now - self._last_tick).total_seconds() >= self.every:
-            from itpm.automations.scheduler import tick
-
             tick(self.runtime, self._last_tick, now)
             self._last_tick = now
 
@@ -328,8 +217,6 @@ class ThreadJobs(Background):
 
 def drain(runtime: Any, lock: threading.Lock | None = None, clock: Callable[[], dt.datetime] = utcnow) -> int:
     """Handle events until none is left unhandled (those the handling makes included); how many."""
-    from itpm.automations.engine import Automations, unhandled_events
-
     lock = lock or threading.Lock()
     handled = 0
     with lock:
@@ -341,3 +228,12 @@ def drain(runtime: Any, lock: threading.Lock | None = None, clock: Callable[[], 
             automations = Automations(runtime, clock)
             for batch in batches(ids):
                 handled += automations.handle_many(batch)
+
+
+def start_jobs(runtime: Runtime) -> Jobs:
+    """What runs automations for `runtime`, by its settings: RQ workers fed from a thread (rq),
+    a thread of this process (thread), or nobody (none: events wait in the outbox)."""
+    mode = runtime.settings.jobs
+    if mode == "auto":
+        mode = "rq" if runtime.settings.redis_url else "thread"
+    return {"rq": RedisJobs, "thread": ThreadJobs}.get(mode, lambda _runtime: NoJobs())(runtime)

@@ -25,7 +25,8 @@ from rq import SimpleWorker
 from rq.utils import now as rq_now
 from rq.worker import BaseWorker, WorkerStatus
 
-from itpm.automations.jobs import QUEUE, dispatch, resend_lost, rq_queue, worker_runtime
+from itpm.automations.jobs import dispatch, resend_lost
+from itpm.automations.queue import QUEUE, rq_queue, worker_runtime
 from itpm.db import utcnow
 from itpm.reports.jobs import dispatch_requests, resend_lost_requests
 

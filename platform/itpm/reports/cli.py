@@ -9,6 +9,7 @@ import click
 from sqlalchemy import select
 
 from itpm.access import Actor
+from itpm.automations.jobs import start_jobs
 from itpm.config import ConfigurationError, Settings
 from itpm.models import Person
 from itpm.records.service import RecordError, Records
@@ -20,7 +21,7 @@ from itpm.runtime import Runtime
 
 def _runtime() -> Runtime:
     try:
-        return Runtime(Settings.from_env())
+        return Runtime(Settings.from_env(), jobs=start_jobs)
     except ConfigurationError as error:
         raise click.ClickException(str(error)) from error
 

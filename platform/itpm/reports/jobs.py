@@ -1,7 +1,7 @@
 """Who renders the report PDFs people request: an RQ worker when there is Redis, else a thread of this process.
 
 Beside the automations' jobs (`itpm.automations.jobs`), on the same queue with
-the same retries and time limit. A request goes on the queue from whichever
+the same retries and time limit (`itpm.automations.queue`). A request goes on the queue from whichever
 process sees it first: the web process right after its commit, or a worker's
 dispatcher within a second (so one made while Redis was down goes once it is
 back); one whose job Redis lost is put there again by the scheduler's tick.
@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from itpm.automations.jobs import JOB_TIMEOUT, STALE, enqueue_claimed, job, worker_runtime
+from itpm.automations.queue import JOB_TIMEOUT, STALE, enqueue_claimed, job, worker_runtime
 from itpm.db import utcnow
 from itpm.models import ReportRequest
 from itpm.reports.requests import ABANDONED, PENDING, QUEUED, RUNNING, fail_request, render_requested_report

@@ -7,16 +7,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, request
 from flask_appbuilder import AppBuilder
 from flask_wtf.csrf import CSRFProtect
 
+from itpm.automations.jobs import start_jobs
 from itpm.config import Settings
 from itpm.db import will_write
 from itpm.runtime import Runtime
-from itpm.web import errors, i18n
+from itpm.web import errors, i18n, record_display
+from itpm.web.api.approvals import ApprovalsApi
+from itpm.web.api.definitions import DefinitionsApi
+from itpm.web.api.records import add_record_apis
+from itpm.web.context import current_catalog
 from itpm.web.dispatcher import RevisionDispatcher
+from itpm.web.form_nodes import field_display, field_node
 from itpm.web.protection import protect
+from itpm.web.views.approvals import add_approval_views
+from itpm.web.views.definitions import add_definition_views
+from itpm.web.views.jobs import add_job_views
+from itpm.web.views.notifications import add_notification_views
+from itpm.web.views.people import add_people_views
+from itpm.web.views.records import add_record_views
+from itpm.web.views.reports import add_report_views
 
 PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -32,7 +45,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         settings = config.checked()
     else:
         settings = Settings.from_env({**os.environ, **{k: str(v) for k, v in (config or {}).items()}})
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, jobs=start_jobs)
     dispatcher = RevisionDispatcher(runtime, build_app)
     shell = Flask("itpm.shell", root_path=str(PACKAGE))
     shell.config.update(settings.flask_config())
@@ -73,26 +86,15 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
         appbuilder = AppBuilder(app, runtime.sessions)
         i18n.install(app)
         errors.install(app)
+        record_display.install(app)
+        app.jinja_env.globals.update(field_node=field_node, field_display=field_display)
         _add_views(appbuilder)
         appbuilder.post_init()
     return app
 
 
 def _add_views(appbuilder: AppBuilder) -> None:
-    from flask import current_app
-
-    from itpm.web.api.approvals import ApprovalsApi
-    from itpm.web.api.definitions import DefinitionsApi
-    from itpm.web.api.records import add_record_apis
-    from itpm.web.views.approvals import add_approval_views
-    from itpm.web.views.definitions import add_definition_views
-    from itpm.web.views.jobs import add_job_views
-    from itpm.web.views.notifications import add_notification_views
-    from itpm.web.views.people import add_people_views
-    from itpm.web.views.records import add_record_views
-    from itpm.web.views.reports import add_report_views
-
-    catalog = current_app.extensions["itpm_catalog"]
+    catalog = current_catalog()
     add_record_views(appbuilder, catalog)
     add_people_views(appbuilder)
     add_approval_views(appbuilder)
@@ -103,15 +105,3 @@ def _add_views(appbuilder: AppBuilder) -> None:
     add_report_views(appbuilder)
     add_notification_views(appbuilder)
     add_job_views(appbuilder)
-
-
-def current_runtime() -> Runtime:
-    from flask import current_app
-
-    return current_app.extensions["itpm"]
-
-
-def actor_name() -> str:
-    """Who is acting, for history and the audit log."""
-    user = getattr(g, "user", None)
-    return getattr(user, "username", None) or "anonymous"

@@ -20,8 +20,8 @@ from itpm.texts import language, text
 
 SUPPORTED = ("zh", "en")
 __all__ = [
-    "SUPPORTED", "DefinitionText", "html_texts", "install", "language", "select_locale", "template_gettext",
-    "template_ngettext", "text",
+    "SUPPORTED", "DefinitionText", "html_texts", "install", "language", "lazy_text", "select_locale",
+    "template_gettext", "template_ngettext", "text",
 ]  # fmt: skip
 
 
@@ -80,20 +80,15 @@ def html_texts(texts: Mapping[str, Any]) -> dict[str, str]:
     return {key: str(escape(str(value))) for key, value in texts.items()}
 
 
-def install(app: Flask) -> None:
-    from itpm.sla.tickets import duration_text
-    from itpm.web.form_nodes import field_display, field_node
-    from itpm.web.record_display import local_time, safe_html
-    from itpm.web.views.records import sla_status_label
+def lazy_text(texts: Mapping[str, str]) -> DefinitionText:
+    """A bilingual text for FAB's labels and menus, read in the request's language (and escaped)."""
+    return DefinitionText(texts)
 
+
+def install(app: Flask) -> None:
+    """The request's language, translations in templates, and bilingual texts (`tr`, `language()`)."""
     app.extensions["babel"].locale_selector = select_locale
     app.jinja_env.globals.update(gettext=template_gettext, ngettext=template_ngettext)
     app.jinja_env.filters["tr"] = text
     app.jinja_env.filters["html_texts"] = html_texts
-    app.jinja_env.filters["local_time"] = local_time
-    app.jinja_env.filters["safe_html"] = safe_html
     app.jinja_env.globals["language"] = language
-    app.jinja_env.globals["field_node"] = field_node
-    app.jinja_env.globals["field_display"] = field_display
-    app.jinja_env.filters["duration"] = lambda minutes: duration_text(minutes, language())
-    app.jinja_env.globals["sla_status"] = sla_status_label

@@ -1,5 +1,6 @@
 """How record values read on a page: choice labels, dates in the person's time zone,
-money and percentages, links to referenced records, people by name, safe rich text.
+money and percentages, links to referenced records, people by name, safe rich text,
+states and SLA clocks; and the template filters that show them.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import url_for
+from flask import Flask, url_for
 from flask_babel import gettext
 from markupsafe import Markup, escape
 
+from itpm.db import utcnow
 from itpm.records.fields import (
     BOOLEAN,
     DATE,
@@ -34,11 +36,13 @@ from itpm.records.fields import (
     RecordTypeSpec,
 )
 from itpm.records.values import parse_datetime, sanitise_html
-from itpm.texts import Bilingual, text
+from itpm.sla.tickets import AT_RISK, BREACHED, MET, ON_TRACK, PAUSED, STATUS_TITLES, duration_text, time_left
+from itpm.texts import Bilingual, language, text
 
 __all__ = [  # Bilingual too: the views take it from here
     "Bilingual", "choice_label", "display", "format_number", "list_formatters", "local_time",
     "nested_display", "person_name", "person_zone", "record_link", "reference_labels", "safe_html",
+    "sla_formatters", "sla_status_label", "state_formatter", "install",
 ]  # fmt: skip
 
 
@@ -217,3 +221,72 @@ def _formatter(field: FieldSpec, zone: ZoneInfo, widget: str | None) -> Callable
         )
 
     return format_value
+
+
+SLA_LABELS = {ON_TRACK: "success", AT_RISK: "warning", PAUSED: "default", BREACHED: "danger", MET: "info"}
+
+
+def sla_status_label(status: str | None) -> Markup:
+    if not status:
+        return Markup("")
+    return Markup('<span class="label label-{} itpm-sla itpm-sla-{}">{}</span>').format(
+        SLA_LABELS.get(status, "default"),
+        status,
+        Bilingual(STATUS_TITLES.get(status, {"en": status, "zh": status})),
+    )
+
+
+def sla_formatters(policy: Any) -> dict[str, Any]:
+    """The SLA columns of a list: when due with the business time left, the status, whether breached."""
+
+    def due(value: dt.datetime | None) -> Markup:
+        if value is None:
+            return Markup("")
+        shown = value.astimezone(person_zone()).strftime("%Y-%m-%d %H:%M")
+        if policy is None:
+            return Markup("{}").format(shown)
+        now = utcnow()
+        left = int(time_left(policy, value, now).total_seconds() // 60)
+        lang = language()
+        if value <= now:  # past due, if perhaps by no business time yet (overnight)
+            note = (
+                gettext("%(time)s overdue", time=duration_text(left, lang))
+                if left < 0
+                else gettext("overdue"),
+                "text-danger",
+            )
+        else:
+            note = (gettext("%(time)s left", time=duration_text(left, lang)), "text-muted")
+        return Markup('{} <small class="{}">{}</small>').format(shown, note[1], note[0])
+
+    return {
+        "sla_due": due,
+        "sla_status": sla_status_label,
+        "sla_breached": lambda v: (
+            Markup('<span class="text-danger">{}</span>').format(gettext("Yes"))
+            if v
+            else (gettext("No") if v is False else "")
+        ),
+    }
+
+
+def state_formatter(workflow: Any) -> Any:
+    """A state in a list: its title, coloured by its category."""
+
+    def format_state(name: str) -> Markup:
+        if workflow is None:
+            return Markup("{}").format(name)
+        state = workflow.state(name)
+        return Markup('<span class="label itpm-state itpm-state-{}">{}</span>').format(
+            state.category, Bilingual(state.title)
+        )
+
+    return format_state
+
+
+def install(app: Flask) -> None:
+    """The template filters that show values as this module does."""
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["safe_html"] = safe_html
+    app.jinja_env.filters["duration"] = lambda minutes: duration_text(minutes, language())
+    app.jinja_env.globals["sla_status"] = sla_status_label

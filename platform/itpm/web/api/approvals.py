@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from itpm.models import ApprovalRequest, ApprovalTask
 from itpm.records.service import RecordError
-from itpm.web.views.records import records_service
+from itpm.web.context import records_service
 from itpm.workflows.engine import Workflows
 
 LIST_SCHEMA = {

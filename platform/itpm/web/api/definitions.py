@@ -17,7 +17,7 @@ from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
 from itpm.models import Definition, DefinitionVersion
 from itpm.records.publishing import publish_preview, purge_kept_data
-from itpm.web.app import actor_name, current_runtime
+from itpm.web.context import actor_name, current_runtime
 from itpm.web.views.definitions import PERMISSIONS
 
 LIST_SCHEMA = {

@@ -13,9 +13,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from itpm.models import Delegation, Person
+from itpm.permissions import record_view_name
 from itpm.records.service import RecordError
+from itpm.web.context import current_catalog, records_service
 from itpm.web.record_display import Bilingual, person_name
-from itpm.web.views.records import current_catalog, records_service, view_name
 from itpm.workflows.engine import Workflows
 
 
@@ -36,7 +37,7 @@ def inbox_rows(workflows: Workflows) -> list[dict[str, Any]]:
                 "task": task,
                 "approval": approval,
                 "record": record,
-                "record_view": view_name(approval.record_type),
+                "record_view": record_view_name(approval.record_type),
                 "type": Bilingual(current_catalog().record_types[approval.record_type].title),
                 "transition": Bilingual(transition.title) if transition else approval.transition,
                 "step": Bilingual(step.title) if step else task.step_name,

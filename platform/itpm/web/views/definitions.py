@@ -22,7 +22,7 @@ from itpm.models import Definition
 from itpm.records.fields import RecordTypeSpec
 from itpm.records.publishing import publish_preview, purge_kept_data
 from itpm.records.schema_changes import kept_columns
-from itpm.web.app import actor_name, current_runtime
+from itpm.web.context import actor_name, current_runtime
 from itpm.web.i18n import language, text
 from itpm.workflows.diagram import draw
 from itpm.workflows.spec import WorkflowSpec

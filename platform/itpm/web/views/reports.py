@@ -24,8 +24,8 @@ from itpm.reports.definition import ReportDefinition, report_definition, report_
 from itpm.reports.requests import PENDING, request_report, requests_of
 from itpm.reports.service import DEPARTMENT, LANGUAGES, Subject, preview_report, stored_report, stored_reports
 from itpm.reports.templates import RenderError
+from itpm.web.context import current_catalog, records_service
 from itpm.web.i18n import language, text
-from itpm.web.views.records import current_catalog, records_service
 
 #: The preview is the admin's HTML: it may load its own files and inline images, and run no script.
 PREVIEW_POLICY = "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self'"

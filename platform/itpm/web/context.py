@@ -1,0 +1,40 @@
+"""What a request is served with: the installation's runtime, the definitions revision's
+catalog, the person acting, and the records service for them.
+
+Below every screen and API module (they all import it; it imports none of them).
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g
+
+from itpm.access import Actor
+from itpm.catalog import Catalog
+from itpm.records.service import Records
+from itpm.runtime import Runtime
+
+
+def current_runtime() -> Runtime:
+    return current_app.extensions["itpm"]
+
+
+def current_catalog() -> Catalog:
+    return current_app.extensions["itpm_catalog"]
+
+
+def current_actor() -> Actor:
+    user = getattr(g, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Actor(None, "anonymous")
+    return Actor.of(user)
+
+
+def actor_name() -> str:
+    """Who is acting, for history and the audit log."""
+    user = getattr(g, "user", None)
+    return getattr(user, "username", None) or "anonymous"
+
+
+def records_service() -> Records:
+    runtime = current_runtime()
+    return Records(runtime.sessions(), current_catalog(), current_actor(), timezone=runtime.settings.timezone)
