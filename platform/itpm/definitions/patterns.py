@@ -11,42 +11,20 @@ cannot run (back-references, look-around) before it is published.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 import re2
 from flask_babel import lazy_gettext as _
 from jsonschema import Draft202012Validator, ValidationError, validators
 
+from itpm.definitions.matching import compiled, matches_any, search
 from itpm.definitions.problems import Problem, pointer
-
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False  # a refused pattern is reported to the admin, not to stderr
-
-
-@lru_cache(maxsize=1024)
-def compiled(pattern: str) -> Any:
-    """The RE2 program of a pattern; raises `re2.error` for one RE2 cannot run."""
-    return re2.compile(pattern, _OPTIONS)
-
-
-def _search(pattern: str, text: str) -> bool:
-    try:
-        return compiled(pattern).search(text) is not None
-    except re2.error:
-        # Published before patterns were checked: nothing matches, so the value is refused, not hung on.
-        return False
-
-
-def matches_any(patterns: list[str], text: str) -> bool:
-    """Whether any of the patterns finds a match in `text` (a property name, say)."""
-    return any(_search(p, text) for p in patterns)
 
 
 def _pattern(
     validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
 ) -> Iterator[ValidationError]:
-    if validator.is_type(instance, "string") and not _search(pattern, instance):
+    if validator.is_type(instance, "string") and not search(pattern, instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
@@ -57,7 +35,7 @@ def _pattern_properties(
         return
     for pattern, subschema in patterns.items():
         for key, value in instance.items():
-            if _search(pattern, key):
+            if search(pattern, key):
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 

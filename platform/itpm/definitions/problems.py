@@ -11,6 +11,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _
 from jsonschema.exceptions import ValidationError, best_match
 
+from itpm.definitions.matching import matches_any
 from itpm.texts import Bilingual
 
 
@@ -80,8 +81,6 @@ def problem_from_error(error: ValidationError, file: str = "", prefix: Sequence[
         missing = next(p for p in error.validator_value if p not in instance)
         return Problem(file, pointer([*path, missing]), _("is required"))
     if keyword == "additionalProperties":
-        from itpm.definitions.patterns import matches_any
-
         known = sorted(error.schema.get("properties", {}))
         patterns = list(error.schema.get("patternProperties", {}))
         extra = sorted(k for k in set(instance) - set(known) if not matches_any(patterns, k))

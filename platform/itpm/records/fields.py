@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from itpm.definitions.matching import matches_any
+
 #: System fields every record has, with their storage column and kind.
 SYSTEM = {
     "id": ("id", "integer"),
@@ -173,8 +175,6 @@ def schema_type(schema: dict[str, Any]) -> str | None:
 def named_schema(schema: dict[str, Any], key: str) -> dict[str, Any]:
     """The schema of a named value `key` of an object (by patternProperties, else additionalProperties;
     for a value not yet named, the first there is)."""
-    from itpm.definitions.patterns import matches_any
-
     for pattern, sub in (schema.get("patternProperties") or {}).items():
         if key and matches_any([pattern], key):  # RE2: an admin's pattern never hangs a request
             return sub
