@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 
 # The compiled catalogue is built, not kept in git (two branches' binaries cannot be merged).
 $(CATALOGUE).mo: $(CATALOGUE).po $(STAMP)
-	$(VENV)/bin/pybabel compile -q -d platform/itpm/translations
+	$(VENV)/bin/pybabel -q compile -d platform/itpm/translations
 
 setup: $(STAMP) $(CATALOGUE).mo
 
