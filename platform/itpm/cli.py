@@ -333,8 +333,9 @@ def defs_publish(kind: str, name: str, comment: str, dry_run: bool) -> None:
                     for sample in plan.violations.sample:
                         reasons = "; ".join(f"{p['path']}: {p['message']}" for p in sample["problems"])
                         click.echo(f"    {sample['number']}: {reasons}")
-            if problems:
-                _report(problems)
+            refused = [problem for plan in plans for problem in plan.problems]
+            if problems or refused:
+                _report([*problems, *refused])
                 sys.exit(1)
             return
         try:

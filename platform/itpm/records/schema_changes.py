@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import lazy_gettext as _
-from sqlalchemy import Column, MetaData, Table, inspect, select, text, update
+from sqlalchemy import Column, MetaData, Table, inspect, literal_column, null, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, CreateColumn, CreateIndex, CreateTable
@@ -63,6 +63,9 @@ class TypePlan:
     violations: Violations = field(default_factory=Violations)
     # (sql ops) applied in order
     ops: list[tuple[str, Any]] = field(default_factory=list)
+    #: Where each field's value is before the publish: an SQL expression over the table as it
+    #: is, or None when the publish adds its column (the preview reads these, never new columns).
+    sources: dict[str, str | None] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -133,6 +136,7 @@ def _plan_columns(
             if new.column in columns:
                 archive(new.column)
             plan.ops.append(("rename", (previous.column, new.column)))
+            plan.sources[name] = _quoted(previous.column)
             columns[new.column] = columns.pop(previous.column)
             plan.steps.append(
                 _("rename the field %(old)s to %(new)s, keeping its data", old=renamed_from, new=name)
@@ -161,6 +165,7 @@ def _plan_columns(
                     )
                 )
                 continue
+            plan.sources[name] = conversion[dialect].format(old=_quoted(new.column))
             old_column = archive(new.column)
             plan.ops.append(("add", field_column(new)))
             plan.ops.append(("convert", (new.column, conversion[dialect].format(old=old_column))))
@@ -190,7 +195,9 @@ def _plan_columns(
             else:
                 if previous is None:
                     plan.steps.append(_("bring back the kept data of the field %(name)s", name=name))
+                plan.sources[name] = _quoted(new.column)
                 continue
+        plan.sources[name] = None
         plan.ops.append(("add", field_column(new)))
         plan.steps.append(_("add the field %(name)s", name=name))
     for name in old_fields:
@@ -198,6 +205,10 @@ def _plan_columns(
             f.schema.get("x-renamed-from") == name for f in spec.fields.values()
         ):
             plan.steps.append(_("stop showing the field %(name)s; its data is kept until purged", name=name))
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
 
 
 def _plan_indexes(plan: TypePlan, spec: RecordTypeSpec, existing: set[str]) -> None:
@@ -266,11 +277,27 @@ def _add_column(connection: Connection, table_name: str, column: Column) -> None
 
 
 def find_violations(
-    session: Session, spec: RecordTypeSpec, validator: RecordValidator, flag: bool, sample: int = 5
+    session: Session,
+    spec: RecordTypeSpec,
+    validator: RecordValidator,
+    flag: bool,
+    sample: int = 5,
+    sources: dict[str, str | None] | None = None,
 ) -> Violations:
-    """Records that break `spec`'s rules: counted, sampled, and (with `flag`) flagged until edited."""
+    """Records that break `spec`'s rules: counted, sampled, and (with `flag`) flagged until edited.
+
+    With `sources` (a plan's, before it is applied), each field is read from where its value is
+    now, and a field whose column the publish would add reads as empty.
+    """
     table = build_table(spec, MetaData())
-    columns = [table.c.id, table.c.number, *[table.c[f.column] for f in spec.fields.values()]]
+    columns = [table.c.id, table.c.number]
+    for f in spec.fields.values():
+        if sources is None or f.name not in sources:
+            columns.append(table.c[f.column])
+        elif sources[f.name] is None:
+            columns.append(null().label(f.column))
+        else:
+            columns.append(literal_column(sources[f.name], type_=table.c[f.column].type).label(f.column))
     found = Violations()
     flagged: dict[int, list[dict[str, str]]] = {}
     clear: list[int] = []
@@ -302,7 +329,9 @@ def preview(session: Session, before: Configuration, after: Configuration) -> li
     for plan in plans:
         if not plan.create and not plan.problems:
             spec = specs[plan.name]
-            plan.violations = find_violations(session, spec, RecordValidator(spec), flag=False)
+            plan.violations = find_violations(
+                session, spec, RecordValidator(spec), flag=False, sources=plan.sources
+            )
     return plans
 
 
