@@ -144,6 +144,7 @@ class Settings:
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After on a refusal
             "FAB_API_SWAGGER_UI": True,
+            "FAB_ADD_OPENAPI_VIEWS": False,  # itpm's own OpenApi view (`itpm.web.api.openapi`) serves them
             "FAB_API_MAX_PAGE_SIZE": 100,
             # Alembic owns the schema and `itpm init` the permissions: a serving
             # process never writes either when it builds an app.

@@ -69,6 +69,19 @@ STORAGE = {
     ENUM_LIST: "json", REF_LIST: "json", USER_LIST: "json", FILE_LIST: "json", JSON: "json",
 }  # fmt: skip
 
+#: The largest id (ids are INTEGER columns: 32 bits on PostgreSQL).
+ID_MAX = 2**31 - 1
+#: The values each kind's column holds (`records.store.column_type`: BIGINT, NUMERIC(20, 4), INTEGER ids).
+BOUNDS = {
+    INTEGER: (-(2**63 - 1), 2**63 - 1),
+    NUMBER: (-(10**15), 10**15),
+    REF: (1, ID_MAX),
+    USER: (1, ID_MAX),
+    FILE: (1, ID_MAX),
+}
+#: Lists of ids hold ids: their items are bounded as single references are.
+LIST_ITEM_KIND = {REF_LIST: REF, USER_LIST: USER, FILE_LIST: FILE}
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -107,6 +120,33 @@ class FieldSpec:
     @property
     def is_list(self) -> bool:
         return self.kind in (ENUM_LIST, REF_LIST, USER_LIST, FILE_LIST)
+
+    @property
+    def column_bounds(self) -> dict[str, Any] | None:
+        """The limits of what the field's column holds that its own schema does not already set, as
+        JSON Schema (for its items, for a list of ids); None when there are none."""
+        if self.kind in LIST_ITEM_KIND:
+            items = self.schema.get("items")
+            bounds = _narrower(items if isinstance(items, dict) else {}, *BOUNDS[LIST_ITEM_KIND[self.kind]])
+            return {"items": bounds} if bounds else None
+        if self.kind in BOUNDS:
+            return _narrower(self.schema, *BOUNDS[self.kind]) or None
+        return None
+
+
+def _narrower(schema: dict[str, Any], low: int, high: int) -> dict[str, Any]:
+    """`minimum: low` and `maximum: high`, each unless `schema` already keeps values inside it."""
+
+    def number(key: str) -> float | None:
+        value = schema.get(key)
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    bounds: dict[str, Any] = {}
+    if not any(v is not None and v >= low for v in (number("minimum"), number("exclusiveMinimum"))):
+        bounds["minimum"] = low
+    if not any(v is not None and v <= high for v in (number("maximum"), number("exclusiveMaximum"))):
+        bounds["maximum"] = high
+    return bounds
 
 
 def schema_title(schema: dict[str, Any], name: str) -> dict[str, str]:

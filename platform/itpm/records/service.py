@@ -30,6 +30,7 @@ from itpm.records.fields import (
     EDITABLE_SYSTEM,
     FILE,
     FILE_LIST,
+    ID_MAX,
     REF,
     REF_LIST,
     USER,
@@ -628,6 +629,19 @@ class Records:
             if not isinstance(value, int) or isinstance(value, bool):
                 problems.append(Problem("", f"/{name}", _("must be an id (an integer)")))
                 continue
+            if not 1 <= value <= ID_MAX:  # no such id, and no column could hold it
+                problems.append(
+                    Problem(
+                        "", f"/{name}", _("must be at least %(limit)s; got %(value)s", limit=1, value=value)
+                    )
+                    if value < 1
+                    else Problem(
+                        "",
+                        f"/{name}",
+                        _("must be at most %(limit)s; got %(value)s", limit=ID_MAX, value=value),
+                    )
+                )
+                continue
             if name in ("owner", "assignee") and not self.session.scalar(
                 select(Person.id).where(Person.id == value, Person.active.is_(True))
             ):
@@ -657,8 +671,8 @@ class Records:
         for name, field in spec.fields.items():
             value = data.get(name)
             path = pointer(["data", name])
-            if empty(value) or path in bad:
-                continue
+            if empty(value) or any(b == path or b.startswith(f"{path}/") for b in bad):
+                continue  # a problem with the value (or an item of it) is told already
             if field.kind not in (REF, REF_LIST, USER, USER_LIST, FILE, FILE_LIST):
                 continue
             held = (stored or {}).get(name)

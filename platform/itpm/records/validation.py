@@ -76,6 +76,11 @@ class RecordValidator:
         self.spec = spec
         self.form = form
         schema = {k: v for k, v in spec.schema.items() if k != "required"}
+        # A value beyond what its column holds is refused as any other out of range, never by the database.
+        schema["properties"] = {
+            name: {"allOf": [sub, bounds]} if (bounds := spec.fields[name].column_bounds) else sub
+            for name, sub in schema.get("properties", {}).items()
+        }
         self._validator = RecordSchemaValidator(schema, format_checker=FORMATS)
 
     def shown(self, name: str, values: dict[str, Any]) -> bool:

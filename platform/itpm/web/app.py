@@ -7,17 +7,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, abort, current_app, request
 from flask_appbuilder import AppBuilder
+from flask_appbuilder.api.manager import SwaggerView
 from flask_wtf.csrf import CSRFProtect
 
 from itpm.automations.jobs import start_jobs
 from itpm.config import Settings
 from itpm.db import will_write
+from itpm.records.fields import ID_MAX
 from itpm.runtime import Runtime
 from itpm.web import errors, i18n, record_display
 from itpm.web.api.approvals import ApprovalsApi
 from itpm.web.api.definitions import DefinitionsApi
+from itpm.web.api.openapi import OpenApi
 from itpm.web.api.records import add_record_apis
 from itpm.web.context import current_catalog
 from itpm.web.dispatcher import RevisionDispatcher
@@ -80,6 +83,13 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
     # first of all (before Flask-AppBuilder loads the user with a read): a request that changes things
     app.before_request_funcs.setdefault(None, []).insert(0, _writes)
 
+    @app.url_value_preprocessor
+    def _no_such_id(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+        """An `<int:...>` in the URL larger than any id column holds names nothing: 404, not a database
+        error. (Not a converter's max: Werkzeug then answers 405 when the path has other methods.)"""
+        if any(isinstance(v, int) and v > ID_MAX for v in (values or {}).values()):
+            abort(404)
+
     csrf = CSRFProtect(app)
     protect(app, csrf, runtime.settings)
     with app.app_context():
@@ -99,6 +109,9 @@ def _add_views(appbuilder: AppBuilder) -> None:
     add_people_views(appbuilder)
     add_approval_views(appbuilder)
     add_record_apis(appbuilder, catalog)
+    if current_app.config.get("FAB_API_SWAGGER_UI"):
+        appbuilder.add_api(OpenApi)
+        appbuilder.add_view_no_menu(SwaggerView)
     add_definition_views(appbuilder)
     appbuilder.add_api(DefinitionsApi)
     appbuilder.add_api(ApprovalsApi)

@@ -1,4 +1,4 @@
-"""Error pages in the reader's language and the app's look; JSON for the API.
+"""Error pages in the reader's language and the app's look; JSON for the API (every error under /api/).
 
 (Flask has logged an unhandled exception before its 500 handler runs.)
 
@@ -38,6 +38,17 @@ PLAIN = """<!doctype html><html><head><meta charset="utf-8"><title>{code}</title
 def install(app: Flask) -> None:
     for code in PAGES:
         app.register_error_handler(code, _page)
+    app.register_error_handler(HTTPException, _other)
+
+
+def _other(error: HTTPException) -> Any:
+    """Any other HTTP error (405, 400...): JSON under /api/, Werkzeug's page elsewhere."""
+    if request.path.startswith("/api/") and error.code:
+        response = error.get_response()  # keeps its headers, e.g. Allow on a 405
+        response.set_data(jsonify(message=error.description).get_data())
+        response.mimetype = "application/json"
+        return response
+    return error
 
 
 def _page(error: Exception) -> Any:

@@ -145,6 +145,7 @@ class ItpmSecurityManager(SecurityManager):
         manager = super().create_jwt_manager(app)
         manager.additional_claims_loader(self._token_claims)
         manager.user_lookup_error_loader(_token_refused)
+        manager.invalid_token_loader(_token_invalid)
         return manager
 
     def _token_claims(self, identity: Any) -> dict[str, Any]:
@@ -200,6 +201,11 @@ class ItpmSecurityManager(SecurityManager):
 
 def _token_refused(_jwt_header: dict[str, Any], _jwt_data: dict[str, Any]) -> Any:
     return jsonify(msg="This token is no longer valid: sign in again."), 401
+
+
+def _token_invalid(reason: str) -> Any:
+    """A token that is malformed, forged or of the wrong kind: 401, as for none (the library says 422)."""
+    return jsonify(msg=f"This token is not valid ({reason}): sign in again."), 401
 
 
 @user_logged_in.connect

@@ -89,6 +89,15 @@ class DefinitionsApi(BaseApi):
     }
     allow_browser_login = True
 
+    def _options(self) -> dict[str, Any] | Response:
+        """The request's JSON object (`{}` without a body), or the 422 for a body that is not one."""
+        if not request.get_data(cache=True):
+            return {}
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return self._problems([Problem("", "/", "the request body must be a JSON object")])
+        return body
+
     def _problems(self, problems: list[Problem]) -> Response:
         return self.response(
             422, message="The definition has problems", errors=[p.as_json() for p in problems]
@@ -181,7 +190,7 @@ class DefinitionsApi(BaseApi):
                 schema: {type: object}
           responses:
             200: {description: The draft was saved}
-            422: {description: Problems, each with a JSON path and a message}
+            422: {description: 'Problems, each with a JSON path and a message'}
         """
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
@@ -255,9 +264,12 @@ class DefinitionsApi(BaseApi):
           responses:
             200: {description: The new version and revision}
             404: {$ref: '#/components/responses/404'}
-            422: {description: Problems, each with a JSON path and a message}
+            422: {description: 'Problems, each with a JSON path and a message'}
         """
-        comment = str((request.get_json(silent=True) or {}).get("comment", ""))
+        options = self._options()
+        if isinstance(options, Response):
+            return options
+        comment = str(options.get("comment", ""))
         registry = current_runtime().registry()
         try:
             revision = registry.publish([(kind, name)], actor_name(), comment)
@@ -320,7 +332,10 @@ class DefinitionsApi(BaseApi):
             404: {$ref: '#/components/responses/404'}
             422: {description: A column that holds no kept data}
         """
-        columns = (request.get_json(silent=True) or {}).get("columns")
+        options = self._options()
+        if isinstance(options, Response):
+            return options
+        columns = options.get("columns")
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             return self._problems([Problem("", "/columns", "must be a list of column names")])
         try:
@@ -413,7 +428,10 @@ class DefinitionsApi(BaseApi):
             404: {$ref: '#/components/responses/404'}
             422: {description: The old version no longer fits the configuration}
         """
-        comment = str((request.get_json(silent=True) or {}).get("comment", ""))
+        options = self._options()
+        if isinstance(options, Response):
+            return options
+        comment = str(options.get("comment", ""))
         try:
             restored = current_runtime().registry().restore(kind, name, version, actor_name(), comment)
         except NotFound:

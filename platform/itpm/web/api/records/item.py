@@ -60,7 +60,7 @@ class RecordItemApi(RecordApiBase):
                   schema: {$ref: '#/components/schemas/RecordTemplate'}
             403: {$ref: '#/components/responses/403'}
             413: {description: The body is too large}
-            422: {description: Problems, each with its JSON path}
+            422: {description: 'Problems, each with its JSON path'}
         """
         payload = self._body(("data", *EDITABLE_SYSTEM))
         if isinstance(payload, Response):
@@ -102,7 +102,7 @@ class RecordItemApi(RecordApiBase):
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
             409: {description: The record changed since that version; the current record is returned}
-            422: {description: Problems, each with its JSON path}
+            422: {description: 'Problems, each with its JSON path'}
         """
         payload = self._body(("data", "version", *EDITABLE_SYSTEM))
         if isinstance(payload, Response):
@@ -144,11 +144,20 @@ class RecordItemApi(RecordApiBase):
             200: {description: Deleted}
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
-            409: {description: Changed since that version, or referred to by other records}
+            409: {description: 'Changed since that version, or referred to by other records'}
         """
+        given = request.args.get("version")
+        try:  # not request.args.get(type=int): it takes "abc" for no version, and deletes unchecked
+            version = None if given is None else int(given)
+        except ValueError:
+            return self.response(
+                422,
+                message="version must be an integer.",
+                errors=[{"path": "?version", "message": "must be an integer"}],
+            )
         records = records_service()
         try:
-            records.delete(self.type_name, pk, request.args.get("version", type=int))
+            records.delete(self.type_name, pk, version)
             records.session.commit()
         except RecordError as error:
             records.session.rollback()

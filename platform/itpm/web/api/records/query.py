@@ -14,6 +14,7 @@ from sqlalchemy import not_
 
 from itpm.records.fields import (
     BOOLEAN,
+    BOUNDS,
     DATE,
     DATETIME,
     ENUM,
@@ -55,7 +56,7 @@ LIST_SCHEMA = {
         },
         "order_column": {"type": "string"},
         "order_direction": {"enum": ["asc", "desc"]},
-        "page": {"type": "integer", "minimum": 0},
+        "page": {"type": "integer", "minimum": 0, "maximum": 10**7},  # an offset any database can take
         "page_size": {"type": "integer", "minimum": 1, "maximum": 100},
         "search": {"type": "string", "maxLength": 200},
     },
@@ -246,6 +247,9 @@ def _value(kind: str, value: Any, column: str) -> Any:
             )
         if kind in (INTEGER, REF, USER, "file"):
             if isinstance(value, bool) or not isinstance(value, int | str):
+                raise ValueError
+            low, high = BOUNDS[REF if column == "id" or kind == "file" else kind]
+            if not low <= int(value) <= high:  # beyond what its column holds
                 raise ValueError
             return int(value)
         if kind == NUMBER:

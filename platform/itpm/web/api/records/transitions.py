@@ -77,8 +77,8 @@ class RecordTransitionsApi(RecordApiBase):
             202: {description: The transition waits for approval; the record and the approval}
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
-            409: {description: The record is in another state, changed, or waits for an approval}
-            422: {description: Required fields missing, or the condition does not hold}
+            409: {description: 'The record is in another state, changed, or waits for an approval'}
+            422: {description: 'Required fields missing, or the condition does not hold'}
         """
         payload = self._body(("data", "version", "comment"))
         if isinstance(payload, Response):
