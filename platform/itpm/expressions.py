@@ -30,11 +30,19 @@ import datetime as dt
 import difflib
 import math
 import operator
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _
+
+#: Held by every conversion between Python's AST objects and its compiler in itpm: `ast.parse` here, and
+#: Werkzeug compiling a route's builder while an app is built (`itpm.web.app`). CPython 3.11.7 keeps the
+#: depth of that conversion in one counter for all threads, so two at once (a request parsing a rule while
+#: a publish rebuilds the app in another thread) can fail with "SystemError: AST constructor recursion
+#: depth mismatch".
+AST_LOCK = threading.RLock()
 
 MAX_LENGTH = 1000
 MAX_NODES = 200
@@ -215,7 +223,8 @@ def parse_expression(source: str) -> Expression:
         raise ExpressionError(str(_("is empty")))
     source = source.strip()
     try:
-        tree = ast.parse(source, mode="eval")
+        with AST_LOCK:
+            tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         lines = source.splitlines()
         # Python gives no column when the expression ends too early: point past its end.

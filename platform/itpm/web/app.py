@@ -11,10 +11,12 @@ from flask import Flask, abort, current_app, request
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.api.manager import SwaggerView
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import Map, RuleFactory
 
 from itpm.automations.jobs import start_jobs
 from itpm.config import Settings
 from itpm.db import will_write
+from itpm.expressions import AST_LOCK
 from itpm.records.fields import ID_MAX
 from itpm.runtime import Runtime
 from itpm.web import errors, i18n, record_display
@@ -50,7 +52,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         settings = Settings.from_env({**os.environ, **{k: str(v) for k, v in (config or {}).items()}})
     runtime = Runtime(settings, jobs=start_jobs)
     dispatcher = RevisionDispatcher(runtime, build_app)
-    shell = Flask("itpm.shell", root_path=str(PACKAGE))
+    shell = ItpmFlask("itpm.shell", root_path=str(PACKAGE))
     shell.config.update(settings.flask_config())
     shell.wsgi_app = dispatcher  # type: ignore[method-assign]
     shell.extensions["itpm"] = runtime
@@ -58,9 +60,23 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     return shell
 
 
+class SerialMap(Map):
+    """Werkzeug compiles each route it adds from a Python AST: under `AST_LOCK`, one thread at a time."""
+
+    def add(self, rulefactory: RuleFactory) -> None:
+        with AST_LOCK:
+            super().add(rulefactory)
+
+
+class ItpmFlask(Flask):
+    """Flask, its routes compiled one thread at a time (`SerialMap`)."""
+
+    url_map_class = SerialMap
+
+
 def build_app(runtime: Runtime, revision: int) -> Flask:
     """The Flask-AppBuilder app serving definitions revision `revision`."""
-    app = Flask(
+    app = ItpmFlask(
         "itpm",
         root_path=str(PACKAGE),
         template_folder="templates",
