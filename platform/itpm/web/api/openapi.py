@@ -3,7 +3,8 @@
 Flask-AppBuilder marks every protected operation as open to `jwt` or `api_key`,
 and describes the `api_key` scheme, whether or not API keys are enabled
 (FAB_API_KEY_ENABLED); a client that believed it would send keys that are
-refused. Here the scheme and its mentions go unless keys are enabled. The record
+refused. Here the scheme and its mentions go unless keys are enabled, and the
+menu's separators and the problems of a refused body are described as what they are. The record
 types' own parts of the document are `itpm.web.api.records.openapi`.
 """
 
@@ -55,6 +56,8 @@ class OpenApi(FabOpenApi):
         document = api_spec.to_dict()
         if not current_app.config.get("FAB_API_KEY_ENABLED", False):
             without_api_keys(document)
+        with_menu_separators(document)
+        with_field_problems(document)
         return self.response(200, **document)
 
 
@@ -65,3 +68,33 @@ def without_api_keys(document: dict[str, Any]) -> None:
         for operation in operations.values():
             if isinstance(operation, dict) and isinstance(operation.get("security"), list):
                 operation["security"] = [s for s in operation["security"] if "api_key" not in s]
+
+
+def with_menu_separators(document: dict[str, Any]) -> None:
+    """Flask-AppBuilder's menu API lists a separator between entries as "-", where its document
+    says every entry is an object."""
+    try:
+        listing = document["paths"]["/api/v1/menu/"]["get"]["responses"]["200"]["content"]["application/json"]
+        entry = listing["schema"]["properties"]["result"]["items"]["properties"]["childs"]
+    except KeyError:
+        return
+    entry["items"] = {"oneOf": [entry["items"], {"type": "string", "enum": ["-"]}]}
+
+
+def with_field_problems(document: dict[str, Any]) -> None:
+    """Flask-AppBuilder answers a body its schema refuses (its sign-in, say) with 400 or 422 whose message
+    is the problems by field name, where its document says the message is a sentence."""
+    for status in ("400", "422"):
+        response = document.get("components", {}).get("responses", {}).get(status, {})
+        body = response.get("content", {}).get("application/json", {}).get("schema", {})
+        if "message" in body.get("properties", {}):
+            body["properties"]["message"] = {
+                "oneOf": [
+                    {"type": "string"},
+                    {
+                        "type": "object",
+                        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    },
+                ],
+                "description": "What is wrong: a sentence, or the problems of each field by its name",
+            }
