@@ -12,6 +12,7 @@ from sqlalchemy import select
 from itpm.config import ConfigurationError, Settings
 from itpm.definitions.checks import check_configuration
 from itpm.definitions.documents import read_documents
+from itpm.definitions.packs import held_lines, import_pack
 from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
 from itpm.models import Department
@@ -75,8 +76,10 @@ def init(admin_user: str | None, admin_password: str | None, no_starter_pack: bo
         pack = result.starter_pack
         if pack.revision:
             click.echo(f"Starter pack: {len(pack.drafts)} definitions published as revision {pack.revision}.")
-        else:
+        elif not pack.held:
             click.echo(f"Starter pack: up to date ({len(pack.unchanged)} definitions).")
+        for line in held_lines(pack):
+            click.echo(f"Starter pack: {line}")
     for note in result.notes:
         click.echo(note)
     if result.admin_user:
@@ -256,7 +259,11 @@ def defs_validate(paths: tuple[str, ...]) -> None:
     help="Enable the record types imported for this department only (repeat for several): a pilot.",
 )
 def defs_import(paths: tuple[str, ...], publish: bool, comment: str, pilots: tuple[str, ...]) -> None:
-    """Import definition files as drafts: all of them, or none."""
+    """Import definition files as drafts: all of them, or none.
+
+    A folder is a pack: a definition you changed is never replaced by its text (that waits as a
+    draft beside yours). A file named on its own is imported (and published) as it is.
+    """
     documents, problems = _read(paths)
     runtime = _runtime()
     with runtime.session() as session:
@@ -273,9 +280,16 @@ def defs_import(paths: tuple[str, ...], publish: bool, comment: str, pilots: tup
             for document in documents:
                 if document.kind == "record_type":
                     document.body["departments"] = sorted(set(pilots))
+        named = {str(Path(p)) for p in paths if Path(p).is_file()}
         try:
-            result = runtime.registry(session).import_documents(
-                documents, CLI_ACTOR, publish=publish, comment=comment, read_problems=problems
+            result = import_pack(
+                runtime.registry(session),
+                documents,
+                CLI_ACTOR,
+                publish=publish,
+                comment=comment,
+                read_problems=problems,
+                own={d.key for d in documents if d.file in named},
             )
         except DefinitionError as error:
             _report(error.problems)
@@ -283,6 +297,8 @@ def defs_import(paths: tuple[str, ...], publish: bool, comment: str, pilots: tup
     click.echo(f"{len(result.drafts)} imported, {len(result.unchanged)} unchanged.")
     if result.revision:
         click.echo(f"Published as revision {result.revision}.")
+    for line in held_lines(result, "the folder"):
+        click.echo(line)
 
 
 @defs.command("export")

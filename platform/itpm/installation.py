@@ -1,7 +1,8 @@
 """Setting up an installation: the database, the permissions, the first admin, the starter pack.
 
 `itpm init` runs `initialise`; it is safe to run again (each step does only
-what is missing), which is what `make run` does at every start.
+what is missing), which is what `make run` does at every start: the starter
+pack never replaces a definition an admin changed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from itpm import migrate
 from itpm.config import ROOT
 from itpm.definitions.checks import Configuration
 from itpm.definitions.documents import read_documents
+from itpm.definitions.packs import import_pack
 from itpm.definitions.registry import ImportResult
 from itpm.passwords import check_password
 from itpm.permissions import sync_roles
@@ -83,10 +85,11 @@ def _newest(app: Flask) -> Flask:
 
 
 def import_starter_pack(runtime: Runtime, folders: list[Path]) -> ImportResult:
+    """Publish what is new in the pack, never over a definition an admin changed (see definitions.packs)."""
     documents, problems = read_documents(folders)
     with runtime.session() as session:
-        return runtime.registry(session).import_documents(
-            documents, SYSTEM_ACTOR, publish=True, comment="starter pack", read_problems=problems
+        return import_pack(
+            runtime.registry(session), documents, SYSTEM_ACTOR, comment="starter pack", read_problems=problems
         )
 
 

@@ -46,6 +46,9 @@ class Definition(Base):
     draft_updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     draft_updated_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     published_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The text a pack (the starter pack, an imported folder) last brought: while the live
+    #: version is this text, no admin changed it and a newer pack may replace it.
+    pack_body: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -61,6 +64,22 @@ class Definition(Base):
         if self.published_version is None:
             return "draft"
         return "changed" if self.draft is not None else "published"
+
+    @property
+    def pack_update(self) -> str | None:
+        """Whose newer text waits as the draft beside the live version: "starter pack", or "pack"
+        (an imported folder); None when the draft, if any, is an admin's."""
+        if self.draft is None or self.published_version is None or self.draft != self.pack_body:
+            return None
+        return "starter pack" if self.draft_updated_by == "system" else "pack"
+
+    @property
+    def status(self) -> str:
+        """The state as the definitions list shows it: a pack's update apart from an admin's draft."""
+        update = self.pack_update
+        return (
+            {"starter pack": "starter_pack_update", "pack": "pack_update"}[update] if update else self.state
+        )
 
     @property
     def titles(self) -> dict[str, str]:

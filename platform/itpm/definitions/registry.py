@@ -35,10 +35,27 @@ class NotFound(LookupError):
 
 
 @dataclass
+class Held:
+    """A pack's definition left unpublished, so as not to replace an admin's work.
+
+    why: "changed" (the admin changed the live version: the pack's new text is now the draft),
+    "waiting" (a text the pack brought before still waits as the draft),
+    "draft" (the admin has a draft of their own, left alone: the pack's text is not kept),
+    "conflict" (it would not fit beside the admin's versions: the pack's text is the draft).
+    """
+
+    key: Key
+    why: str
+    version: int | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
 class ImportResult:
     drafts: list[Key] = field(default_factory=list)
     unchanged: list[Key] = field(default_factory=list)
     revision: int | None = None
+    held: list[Held] = field(default_factory=list)
 
 
 class Registry:

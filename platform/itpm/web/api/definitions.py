@@ -48,6 +48,8 @@ def _summary(definition: Definition) -> dict[str, Any]:
         "name": definition.name,
         "title": definition.titles,
         "state": definition.state,
+        #: "starter pack" (or "pack") when the draft is a pack's update waiting beside a changed version.
+        "update_from": definition.pack_update,
         "published_version": definition.published_version,
         "updated_at": definition.updated_at.isoformat(),
     }

@@ -57,7 +57,13 @@ def _title(definition: Definition) -> str:
 
 
 def _state_badge(state: str) -> Markup:
-    labels = {"draft": _("Draft"), "published": _("Published"), "changed": _("Draft changes")}
+    labels = {
+        "draft": _("Draft"),
+        "published": _("Published"),
+        "changed": _("Draft changes"),
+        "starter_pack_update": _("Update available from the starter pack"),
+        "pack_update": _("Update available from an imported pack"),
+    }
     return Markup('<span class="label label-state-{}">{}</span>').format(state, labels[state])
 
 
@@ -70,7 +76,7 @@ class DefinitionView(ModelView):
     datamodel = SQLAInterface(Definition)
     list_title = _l("Definitions")
     show_title = _l("Definition")
-    list_columns = ["kind", "name", "titles", "state", "published_version", "updated_at"]
+    list_columns = ["kind", "name", "titles", "status", "published_version", "updated_at"]
     search_columns = ["kind", "name", "title_en", "title_zh", "published_version"]
     order_columns = ["kind", "name", "published_version", "updated_at"]
     base_order = ("kind", "asc")
@@ -82,6 +88,7 @@ class DefinitionView(ModelView):
         "title_en": _l("Title (English)"),
         "title_zh": _l("Title (Chinese)"),
         "state": _l("State"),
+        "status": _l("State"),
         "published_version": _l("Version"),
         "updated_at": _l("Updated"),
     }
@@ -89,6 +96,7 @@ class DefinitionView(ModelView):
         "kind": _kind_label,
         "titles": lambda titles: text(titles),
         "state": _state_badge,
+        "status": _state_badge,
         "updated_at": lambda value: value.strftime("%Y-%m-%d %H:%M") if value else "",
     }
     # A definition is never deleted (its versions are its history); a draft is discarded.
@@ -115,7 +123,7 @@ class DefinitionView(ModelView):
             self.show_template,
             definition=definition,
             title=_title(definition),
-            state_badge=_state_badge(definition.state),
+            state_badge=_state_badge(definition.status),
             published_text=canonical_json(published) if published is not None else None,
             draft_diff=registry.diff(definition.kind, definition.name)
             if definition.draft is not None and published is not None
