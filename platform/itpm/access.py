@@ -11,7 +11,8 @@ they may read or write. The rules are the published `role` definitions:
   assigned to someone of their team), department, client (their client
   organisation), all; whoever may read a type also reads the records whose
   approval chain asks them to decide;
-- per field: hidden, or read-only;
+- per field: hidden, or read-only (the system references owner, assignee,
+  client and department may be read-only too);
 - abilities over the whole system (manage definitions, users, audit, jobs).
 
 A person with several roles gets the union of their rows, and of each field
@@ -27,7 +28,7 @@ from typing import Any
 from sqlalchemy import false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from itpm.records.fields import RecordTypeSpec
+from itpm.records.fields import EDITABLE_SYSTEM, RecordTypeSpec
 
 ACTIONS = ("read", "create", "write", "delete", "approve", "export", "import", "report")
 SCOPES = ("own", "assigned", "team", "department", "client", "all")
@@ -227,7 +228,7 @@ class Access:
             return {}
         rank = {HIDDEN: 2, READ_ONLY: 1}
         rules: dict[str, str] = {}
-        for name in spec.fields:
+        for name in (*spec.fields, *EDITABLE_SYSTEM):
             restrictions = [entry.get("fields", {}).get(name) for entry in readers]
             least = min(restrictions, key=lambda r: rank.get(r, 0))
             if least is not None:

@@ -471,8 +471,15 @@ def _role(document: Document, configuration: Configuration) -> Iterator[Problem]
                 _("names no record type: %(name)r", name=type_name),
             )
             continue
-        for field in grant.get("fields", {}):
-            if field not in fields:
+        for field, rule in grant.get("fields", {}).items():
+            if field in EDITABLE_SYSTEM:  # owner, assignee, client, department: every record has them
+                if rule != "read_only":
+                    yield Problem(
+                        document.file,
+                        pointer(["records", type_name, "fields", field]),
+                        _("a system field can be read_only, not %(rule)s", rule=rule),
+                    )
+            elif field not in fields:
                 yield Problem(
                     document.file,
                     pointer(["records", type_name, "fields", field]),

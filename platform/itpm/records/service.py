@@ -25,6 +25,8 @@ from itpm.catalog import Catalog
 from itpm.db import utcnow
 from itpm.definitions.problems import Problem, pointer
 from itpm.models import Comment, Department, OutboxEvent, Person, RecordEvent, StoredFile
+from itpm.people import nameable_people
+from itpm.records.attachments import acceptable_files, link_files
 from itpm.records.fields import (
     CLIENT_TYPE,
     EDITABLE_SYSTEM,
@@ -332,9 +334,9 @@ class Records:
             else:
                 record = self.get(type_name, record_id, "write")
                 stored = self._stored_data(record)
-                self._check_writable(spec, data, system, creating=False, stored=stored)
-                values = self._system_values(spec, system)
-                before = {n: getattr(record, f"{n}_id") for n in EDITABLE_SYSTEM}
+                before = self._system_of(record)
+                self._check_writable(spec, data, system, creating=False, stored=stored, before=before)
+                values = self._system_values(spec, system, before)
                 self._validate(spec, {**stored, **data}, {**before, **values}, stored)
         except RecordError as error:
             return error.problems
@@ -377,6 +379,7 @@ class Records:
         record.number = next_number(self.session, spec.name, spec.numbering, now.astimezone(self.zone).date())
         self.session.add(record)
         self.session.flush()
+        link_files(self.session, spec, record, data, {})
         if spec.name == CLIENT_TYPE:
             record.client_id = record.id
         changes = [
@@ -428,11 +431,11 @@ class Records:
                 self.as_json(record),
             )
         stored = self._stored_data(record)
-        self._check_writable(spec, data, system, creating=False, stored=stored)
+        before_system = self._system_of(record)
+        self._check_writable(spec, data, system, creating=False, stored=stored, before=before_system)
         before = self.data(record)
-        before_system = {n: getattr(record, f"{n}_id") for n in EDITABLE_SYSTEM}
         merged = {**stored, **data}
-        values = {**before_system, **self._system_values(spec, system)}
+        values = {**before_system, **self._system_values(spec, system, before_system)}
         self._validate(spec, merged, values, stored)
         for name, value in data.items():
             field = spec.fields[name]
@@ -472,6 +475,7 @@ class Records:
                 ),
                 self.as_json(current),
             ) from error
+        link_files(self.session, spec, record, data, stored)
         self._event(spec, record, "updated", changes)
         return record
 
@@ -488,8 +492,7 @@ class Records:
         before_state = record.state
         stored = self._stored_data(record)
         merged = {**stored, **data}
-        system = {n: getattr(record, f"{n}_id") for n in EDITABLE_SYSTEM}
-        self._validate(spec, merged, system, stored)
+        self._validate(spec, merged, self._system_of(record), stored)
         for name, value in data.items():
             field = spec.fields[name]
             setattr(record, field.column, to_column(field, value))
@@ -497,6 +500,7 @@ class Records:
         record.updated_at = self.clock()
         record.updated_by_id = self.actor.id
         self.session.flush()
+        link_files(self.session, spec, record, data, stored)
         after = self.data(record)
         changes = [{"path": "/state", "old": before_state, "new": state}] if before_state != state else []
         changes += [
@@ -571,6 +575,11 @@ class Records:
             )
         return self._team_members
 
+    def check_writable(self, record: Any, data: dict[str, Any]) -> None:
+        """Refuse the fields in `data` the actor may not write on `record` (a transition's form asks here)."""
+        spec = self.spec(record.__record_type__)
+        self._check_writable(spec, data, {}, creating=False, stored=self._stored_data(record))
+
     def _check_writable(
         self,
         spec: RecordTypeSpec,
@@ -578,9 +587,12 @@ class Records:
         system: dict[str, Any],
         creating: bool,
         stored: dict[str, Any] | None = None,
+        before: dict[str, Any] | None = None,
     ) -> None:
         """Refuse fields the actor may not write: by their roles, or marked readOnly in the schema
-        (people may send a readOnly value back unchanged; only the system changes one)."""
+        (people may send a readOnly value back unchanged; only the system changes one). A system
+        field (owner, assignee, client, department) read-only for the actor keeps the value it has
+        (`before`), or on creation the one the record would get without it."""
         if not isinstance(data, dict):
             raise Invalid(_("data must be an object."), [Problem("", "/data", _("must be an object"))])
         unknown = [n for n in system if n not in EDITABLE_SYSTEM]  # the state moves by transitions only
@@ -588,9 +600,16 @@ class Records:
         read_only = self.access.read_only_fields(self.actor, spec) | self.access.hidden_fields(
             self.actor, spec
         )
-        problems += [
+        unchanged = before if before is not None else self._system_defaults()
+        refused = [
             Problem("", pointer(["data", n]), _("is read-only for you")) for n in data if n in read_only
         ]
+        refused += [
+            Problem("", f"/{n}", _("is read-only for you"))
+            for n, value in system.items()
+            if n in read_only and n in EDITABLE_SYSTEM and value != unchanged.get(n)
+        ]
+        problems += refused
         if not self.actor.is_system:
             before = stored if stored is not None else self._with_defaults(spec, {})
             for name, value in data.items():
@@ -602,8 +621,20 @@ class Records:
                         )
                     ]
         if problems:
-            status = Forbidden if any(p.path.startswith("/data/") for p in problems) else Invalid
-            raise status(_("Some fields cannot be written."), problems)
+            forbidden = refused or any(p.path.startswith("/data/") for p in problems)
+            raise (Forbidden if forbidden else Invalid)(_("Some fields cannot be written."), problems)
+
+    def _system_defaults(self) -> dict[str, Any]:
+        """The system fields a new record gets when the request names none."""
+        return {
+            "owner": self.actor.id,
+            "assignee": None,
+            "client": self.actor.client_id,
+            "department": self.actor.department_id,
+        }
+
+    def _system_of(self, record: Any) -> dict[str, Any]:
+        return {n: getattr(record, f"{n}_id") for n in EDITABLE_SYSTEM}
 
     def _with_defaults(self, spec: RecordTypeSpec, data: dict[str, Any]) -> dict[str, Any]:
         defaults = {
@@ -615,8 +646,11 @@ class Records:
         spec = self.spec(record.__record_type__)
         return {name: to_json(field, getattr(record, field.column)) for name, field in spec.fields.items()}
 
-    def _system_values(self, spec: RecordTypeSpec, system: dict[str, Any]) -> dict[str, Any]:
-        """The system fields given, checked: people exist and are active, a client and department exist."""
+    def _system_values(
+        self, spec: RecordTypeSpec, system: dict[str, Any], before: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The system fields given, checked: people exist, are active and the actor may see them (`itpm.people`),
+        a client and department exist. A value the record already has (`before`) is kept as it is."""
         values: dict[str, Any] = {}
         problems = []
         for name in EDITABLE_SYSTEM:
@@ -628,6 +662,9 @@ class Records:
                 continue
             if not isinstance(value, int) or isinstance(value, bool):
                 problems.append(Problem("", f"/{name}", _("must be an id (an integer)")))
+                continue
+            if before is not None and value == before.get(name):
+                values[name] = value
                 continue
             if not 1 <= value <= ID_MAX:  # no such id, and no column could hold it
                 problems.append(
@@ -642,9 +679,7 @@ class Records:
                     )
                 )
                 continue
-            if name in ("owner", "assignee") and not self.session.scalar(
-                select(Person.id).where(Person.id == value, Person.active.is_(True))
-            ):
+            if name in ("owner", "assignee") and not nameable_people(self.session, self.actor, [value]):
                 problems.append(
                     Problem("", f"/{name}", _("there is no active user with id %(id)s", id=value))
                 )
@@ -695,10 +730,7 @@ class Records:
                         )
                     )
             elif field.kind in (USER, USER_LIST):
-                found = set(
-                    self.session.scalars(select(Person.id).where(Person.id.in_(ids), Person.active.is_(True)))
-                )
-                missing = sorted(set(ids) - found)
+                missing = sorted(set(ids) - nameable_people(self.session, self.actor, ids))
                 if missing:
                     problems.append(
                         Problem(
@@ -708,16 +740,16 @@ class Records:
                         )
                     )
             elif field.kind in (FILE, FILE_LIST):
-                found = set(
-                    self.session.scalars(
-                        select(StoredFile.id).where(StoredFile.id.in_(ids), StoredFile.deleted.is_(False))
-                    )
-                )
-                missing = sorted(set(ids) - found)
+                missing = sorted(set(ids) - acceptable_files(self.session, self.actor, spec.name, ids))
                 if missing:
                     problems.append(
                         Problem(
-                            "", path, _("there is no file with id %(ids)s", ids=", ".join(map(str, missing)))
+                            "",
+                            path,
+                            _(
+                                "file %(ids)s is neither in this field nor a new upload of yours",
+                                ids=", ".join(map(str, missing)),
+                            ),
                         )
                     )
         if problems:

@@ -221,6 +221,7 @@ class Workflows:
             )
         spec = self.records.spec(type_name)
         self._check_data(spec, transition, data)
+        self.records.check_writable(record, data)  # what the person brings obeys their field rules
         problems = [
             Problem(
                 "",
@@ -276,6 +277,8 @@ class Workflows:
     def _complete(
         self, spec: RecordTypeSpec, record: Any, transition: Transition, data: dict[str, Any], comment: str
     ) -> None:
+        # The fields the workflow itself sets (`set`) are the definition's act, not the person's: they are
+        # written whatever the person's field rules, as its roles and conditions allow the transition.
         values = {**data, **transition.sets}
         self.records.move(record, transition.target, values, f"transition {transition.name}", comment)
         self._audit("transition", record, {"transition": transition.name, "to": transition.target})

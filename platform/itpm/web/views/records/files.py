@@ -7,10 +7,8 @@ from typing import Any
 from flask import Response, abort, send_file
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
-from sqlalchemy import select
 
 from itpm.files import file_path, store_file
-from itpm.models import StoredFile
 from itpm.records.fields import FILE_LIST, RecordTypeSpec
 from itpm.records.service import Records
 from itpm.web.context import current_runtime, records_service
@@ -37,7 +35,8 @@ class RecordFiles(RecordViewBase):
 
 
 def attach_uploads(records: Records, spec: RecordTypeSpec, parsed: Any) -> None:
-    """Store files uploaded with the form; their ids join the field's value."""
+    """Store files uploaded with the form; their ids join the field's value (the records service links them
+    to the record it saves, and only them)."""
     root = current_runtime().settings.instance_path
     for name, uploads in parsed.uploads.items():
         stored = [
@@ -59,14 +58,3 @@ def attach_uploads(records: Records, spec: RecordTypeSpec, parsed: Any) -> None:
             parsed.data[name] = [*(parsed.data.get(name) or []), *ids]
         else:
             parsed.data[name] = ids[-1]
-
-
-def link_uploads(records: Records, record: Any, parsed: Any) -> None:
-    """The files uploaded with a form belong to the record saved with it."""
-    ids = []
-    for name in parsed.uploads:
-        value = parsed.data.get(name)
-        ids += value if isinstance(value, list) else [value]
-    if ids:
-        for stored in records.session.scalars(select(StoredFile).where(StoredFile.id.in_(ids))):
-            stored.record_id = record.id

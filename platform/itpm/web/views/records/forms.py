@@ -14,8 +14,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from itpm.files import FileRefused
-from itpm.models import Department, StoredFile
+from itpm.models import Department
 from itpm.permissions import record_view_name
+from itpm.records.attachments import nameable_files
 from itpm.records.fields import EDITABLE_SYSTEM, RecordTypeSpec
 from itpm.records.service import Conflict, RecordError, Records
 from itpm.web.context import current_catalog, records_service
@@ -23,7 +24,7 @@ from itpm.web.i18n import text
 from itpm.web.record_display import Bilingual, person_zone
 from itpm.web.record_forms import field_path, local_datetime_value, parse_form
 from itpm.web.views.records.base import RecordViewBase
-from itpm.web.views.records.files import attach_uploads, link_uploads
+from itpm.web.views.records.files import attach_uploads
 from itpm.web.views.records.history import readable_history
 from itpm.web.views.records.lookups import people_options
 
@@ -57,7 +58,6 @@ class RecordForms(RecordViewBase):
                 try:
                     attach_uploads(records, self.spec, parsed)
                     record = records.create(self.type_name, parsed.data, parsed.system)
-                    link_uploads(records, record, parsed)
                     records.session.commit()
                     flash(_("%(number)s was created.", number=record.number), "success")
                     return redirect(url_for(".show", pk=record.id))
@@ -97,7 +97,6 @@ class RecordForms(RecordViewBase):
                     updated = records.update(
                         self.type_name, pk, parsed.data, submitted_version, parsed.system
                     )
-                    link_uploads(records, updated, parsed)
                     records.session.commit()
                     flash(_("%(number)s was saved.", number=updated.number), "success")
                     return redirect(url_for(".show", pk=pk))
@@ -185,7 +184,7 @@ class RecordForms(RecordViewBase):
                     continue
                 entries.append(
                     field_widget(
-                        records, spec, entry, values.get(entry.field), zone, entry.field in read_only
+                        records, spec, entry, values.get(entry.field), zone, entry.field in read_only, record
                     )
                 )
             sections.append(
@@ -207,9 +206,15 @@ class RecordForms(RecordViewBase):
 
 
 def field_widget(
-    records: Records, spec: RecordTypeSpec, entry: Any, value: Any, zone: ZoneInfo, read_only: bool
+    records: Records,
+    spec: RecordTypeSpec,
+    entry: Any,
+    value: Any,
+    zone: ZoneInfo,
+    read_only: bool,
+    record: Any = None,
 ) -> dict[str, Any]:
-    """What the form template needs to draw one field."""
+    """What the form template needs to draw one field (of `record`, or of a new one)."""
     name = entry.field
     field = spec.fields.get(name)
     required = field is not None and name in spec.required and entry.when is None
@@ -248,10 +253,10 @@ def field_widget(
             widget["options"] = people_options(records, ids)
         if field.kind in ("file", "file_list"):
             ids = value if isinstance(value, list) else ([value] if value else [])
-            widget["options"] = [
-                (f.id, f.filename)
-                for f in records.session.scalars(select(StoredFile).where(StoredFile.id.in_(ids)))
-            ]
+            files = nameable_files(
+                records.session, records.actor, spec.name, record.id if record else None, ids
+            )
+            widget["options"] = [(f.id, f.filename) for f in files]
     elif name in ("assignee", "owner"):
         widget["lookup"] = url_for("PeopleLookup.lookup")
         widget["options"] = people_options(records, [value] if value else [])

@@ -41,6 +41,8 @@ class RecordTransitions(RecordViewBase):
         transition = workflow.transitions[name]
         values = records.data(record)
         problems: list[Any] = []
+        hidden = records.access.hidden_fields(records.actor, self.spec)
+        unwritable = hidden | records.access.read_only_fields(records.actor, self.spec)
         if request.method == "POST":
             form = current_catalog().forms[self.type_name]
             entries = [e for e in form.entries if e.field in transition.requires]
@@ -50,6 +52,7 @@ class RecordTransitions(RecordViewBase):
                 request.form,
                 request.files,
                 person_zone(),
+                unwritable,
             )
             problems = parsed.problems
             if not problems:
@@ -84,9 +87,17 @@ class RecordTransitions(RecordViewBase):
             values = {**values, **parsed.data}
         form = current_catalog().forms[self.type_name]
         widgets = [
-            field_widget(records, self.spec, entry, values.get(entry.field), person_zone(), False)
+            field_widget(
+                records,
+                self.spec,
+                entry,
+                values.get(entry.field),
+                person_zone(),
+                entry.field in unwritable,
+                record,
+            )
             for entry in form.entries
-            if entry.field in transition.requires
+            if entry.field in transition.requires and entry.field not in hidden
         ]
         for widget in widgets:
             widget["required"] = True

@@ -1,0 +1,38 @@
+"""Which people an actor may see, and so find in a picker and name on a record.
+
+A client organisation's user sees the company's staff (people of no client
+organisation) and the people of their own organisation; staff and the system
+see everyone. The records service (person fields, owner, assignee) and the
+people pickers ask here, so a client can neither find nor name another
+organisation's people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import or_, select, true
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from itpm.access import Actor
+from itpm.models import Person
+
+
+def visible_people(actor: Actor) -> ColumnElement[bool]:
+    """A condition on `Person` selecting the people `actor` may see."""
+    if actor.is_system or actor.client_id is None:
+        return true()
+    return or_(Person.client_id.is_(None), Person.client_id == actor.client_id)
+
+
+def nameable_people(session: Session, actor: Actor, ids: Iterable[int]) -> set[int]:
+    """Which of `ids` are active people `actor` may name on a record (as owner, assignee, in a person field)."""
+    ids = list(ids)
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Person.id).where(Person.id.in_(ids), Person.active.is_(True), visible_people(actor))
+        )
+    )
