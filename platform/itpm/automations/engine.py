@@ -39,6 +39,8 @@ MAX_DEPTH = 3
 #: Minutes to wait before each retry of a failed action.
 BACKOFF = (1, 5, 30, 120, 720)
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+#: What a notification says in place of a field its reader may not see.
+HIDDEN_VALUE = "—"
 
 
 def fill(template: str, values: dict[str, Any]) -> str:
@@ -493,19 +495,32 @@ class Automations:
         values.update(
             (event.payload or {}).get("values", {}) if event is not None else {}
         )  # an SLA event's due time
-        notify(
-            records.session,
-            self.runtime.settings,
-            people,
-            key,
-            action["subject"],
-            action.get("body", {"en": "", "zh": ""}),
-            values,
-            values.get("link", self.runtime.settings.base_url),
-            tuple(action.get("channels", ("app", "email"))),
-            now=self.clock(),
-            automation=key.rsplit(":", 2)[-2] if key.count(":") >= 2 else "",
-        )
+        # each reader is told only the fields their roles show them: one message per set of hidden fields
+        audiences: dict[frozenset[str], list[Person]] = {}
+        for person in people:
+            hidden = (
+                records.access.hidden_fields(Actor.of(person), records.spec(record.__record_type__))
+                if record is not None
+                else frozenset()
+            )
+            audiences.setdefault(hidden, []).append(person)
+        for hidden, readers in audiences.items():
+            shown = {n: HIDDEN_VALUE if n in hidden else v for n, v in values.items()}
+            if values.get("title") in [values.get(n) for n in hidden]:  # the title is a hidden field's value
+                shown["title"] = values.get("number", "")
+            notify(
+                records.session,
+                self.runtime.settings,
+                readers,
+                key,
+                action["subject"],
+                action.get("body", {"en": "", "zh": ""}),
+                shown,
+                values.get("link", self.runtime.settings.base_url),
+                tuple(action.get("channels", ("app", "email"))),
+                now=self.clock(),
+                automation=key.rsplit(":", 2)[-2] if key.count(":") >= 2 else "",
+            )
 
     def _webhook(
         self, records: Records, action: dict[str, Any], record: Any, key: str, event: OutboxEvent | None

@@ -278,9 +278,11 @@ class Records:
         )
 
     def files(self, type_name: str, record_id: int) -> list[StoredFile]:
-        """The record's files the actor may read: its attachments, and the reports rendered with no more
-        rights than theirs (a project manager's report shows the risk register, which the client may not read)."""
+        """The record's files the actor may read: its attachments but those of fields hidden from them, and
+        the reports rendered with no more rights than theirs (a project manager's report shows the risk
+        register, which the client may not read)."""
         self.get(type_name, record_id)
+        hidden = self.access.hidden_fields(self.actor, self.spec(type_name))
         files = self.session.scalars(
             select(StoredFile)
             .where(
@@ -294,6 +296,8 @@ class Records:
         sights: dict[str, bool] = {}  # a report's versions share a few renderers: each judged once
 
         def readable(stored: StoredFile) -> bool:
+            if stored.field in hidden:
+                return False
             if stored.rendered_as is None:
                 return True
             key = json.dumps(stored.rendered_as, sort_keys=True)

@@ -41,7 +41,7 @@ from itpm.texts import Bilingual, language, text
 
 __all__ = [  # Bilingual too: the views take it from here
     "Bilingual", "choice_label", "display", "format_number", "list_formatters", "local_time",
-    "nested_display", "person_name", "person_zone", "record_link", "reference_labels", "safe_html",
+    "nested_display", "person_name", "person_zone", "record_link", "reference_labels", "safe_html", "visible_link",
     "sla_formatters", "sla_status_label", "state_formatter", "install",
 ]  # fmt: skip
 
@@ -58,6 +58,18 @@ def record_link(record: Any) -> Markup:
         return Markup("")
     endpoint = f"records_{record.__record_type__}.show"
     return Markup('<a href="{}">{}</a>').format(url_for(endpoint, pk=record.id), str(record))
+
+
+def visible_link(record: Any) -> Markup:
+    """A referenced record as a link to it, or "a record you cannot see" when the person may not read it
+    (a timesheet's task outside their rows): never its number or title."""
+    if record is None:
+        return Markup("")
+    from itpm.web.context import records_service  # the request's person: context imports this module
+
+    if not records_service().lookup_ids(record.__record_type__, [record.id]):
+        return escape(gettext("a record you cannot see"))
+    return record_link(record)
 
 
 def reference_labels(records: Any, type_name: str | None, ids: list[int]) -> list[tuple[int, str]]:
@@ -117,7 +129,7 @@ def display(
     if kind == TEXT:
         return Markup("<br>").join(escape(value).split("\n"))
     if kind == REF:
-        return record_link(value) if not isinstance(value, int) else str(value)
+        return visible_link(value) if not isinstance(value, int) else str(value)
     if kind == USER:
         return person_name(value) if not isinstance(value, int) else str(value)
     if kind in (REF_LIST, USER_LIST, FILE_LIST, FILE) and resolve is not None:
@@ -203,7 +215,7 @@ def list_formatters(
         "created_by": person_name,
         "updated_by": person_name,
         "department": lambda d: text(d.titles) if d else "",
-        "client": record_link,
+        "client": visible_link,
     }
     for name, field in spec.fields.items():
         formatters[name] = _formatter(field, zone, widgets.get(name))

@@ -20,7 +20,7 @@ from markupsafe import Markup
 from itpm.records.fields import EDITABLE_SYSTEM, RecordTypeSpec
 from itpm.records.service import Records
 from itpm.web.i18n import text
-from itpm.web.record_display import display, person_name
+from itpm.web.record_display import display, person_name, visible_link
 
 #: The most rows one export holds.
 EXPORT_LIMIT = 50_000
@@ -52,7 +52,7 @@ def export_csv(
             record.state,
             person_name(record.assignee),
             person_name(record.owner),
-            str(record.client) if getattr(record, "client", None) else "",
+            _plain(visible_link(getattr(record, "client", None))),
             text(record.department.titles) if record.department else "",
             record.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             record.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),

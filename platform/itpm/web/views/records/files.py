@@ -10,7 +10,7 @@ from flask_appbuilder.security.decorators import has_access
 
 from itpm.files import file_path, store_file
 from itpm.records.fields import FILE_LIST, RecordTypeSpec
-from itpm.records.service import Records
+from itpm.records.service import RecordError, Records
 from itpm.web.context import current_runtime, records_service
 from itpm.web.views.records.base import RecordViewBase
 
@@ -22,7 +22,10 @@ class RecordFiles(RecordViewBase):
     @has_access
     def download(self, pk: int, file_id: int) -> Response:
         records = records_service()
-        files = {f.id: f for f in records.files(self.type_name, pk)}  # checks the record is visible
+        try:
+            files = {f.id: f for f in records.files(self.type_name, pk)}  # checks the record is visible
+        except RecordError as error:
+            abort(error.status)
         stored = files.get(file_id)
         if stored is None:
             abort(404)

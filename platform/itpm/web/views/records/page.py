@@ -28,6 +28,7 @@ from itpm.web.record_display import (
     person_zone,
     sla_formatters,
     sla_status_label,
+    visible_link,
 )
 from itpm.web.views.records.base import RecordViewBase
 from itpm.web.views.records.history import readable_history
@@ -165,14 +166,7 @@ class RecordPage(RecordViewBase):
             state = workflow.states.get(record.state) if workflow else None
             return text(state.title) if state else record.state
         if name == "client":
-            client = getattr(record, "client", None)
-            return (
-                Markup('<a href="{}">{}</a>').format(
-                    url_for("records_customer.show", pk=client.id), str(client)
-                )
-                if client
-                else ""
-            )
+            return visible_link(getattr(record, "client", None))
         return getattr(record, name) or ""
 
     @expose("/comment/<int:pk>", methods=["POST"])
