@@ -216,6 +216,11 @@ def _record_type(document: Document, configuration: Configuration) -> Iterator[P
             )
 
 
+#: What an admin may write for a file field before reading how (x-ref `file`): told the spelling.
+FILE_FORMATS = frozenset({"file", "files", "file_list", "binary", "attachment", "attachments", "upload"})
+FILE_REFS = FILE_FORMATS - {"file"}
+
+
 def _fields(
     properties: Mapping[str, Any], path: list[Any], file: str, configuration: Configuration
 ) -> Iterator[Problem]:
@@ -234,7 +239,16 @@ def _field(
     field: Mapping[str, Any], path: list[Any], file: str, configuration: Configuration
 ) -> Iterator[Problem]:
     ref = field.get("x-ref")
-    if ref is not None:
+    if ref in FILE_REFS or field.get("format") in FILE_FORMATS:
+        yield Problem(
+            file,
+            pointer([*path, "x-ref" if ref in FILE_REFS else "format"]),
+            _(
+                'a file field is written {"type": "integer", "x-ref": "file"}; a list of files '
+                '{"type": "array", "items": {"type": "integer", "x-ref": "file"}}'
+            ),
+        )
+    elif ref is not None:
         if ref not in BUILTIN_TYPES and ref not in configuration.names("record_type"):
             yield Problem(file, pointer([*path, "x-ref"]), _("names no record type: %(name)r", name=ref))
         if field.get("type") not in ("integer", "array"):

@@ -50,6 +50,8 @@ CONDITION_KEYWORDS = frozenset({
     "required", "allOf", "anyOf", "oneOf", "not", "title", "description", "$comment",
 })  # fmt: skip
 SYSTEM_WIDGETS = {"assignee": "user", "owner": "user", "client": "reference", "department": "select"}
+#: The last section of a form: the fields none of its sections places.
+OTHER_FIELDS = {"en": "Other fields", "zh": "其他字段"}
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,21 @@ def form_spec(spec: RecordTypeSpec, body: dict[str, Any] | None) -> FormSpec:
         sections.append(
             Section(section["title"], section.get("columns", 1), entries, section.get("description"))
         )
+    others = unplaced(spec, body)
+    if others:  # a field published since the form was written is in the form at once, until placed
+        entries = tuple(_entry(spec, {"field": n}, derived, radio_up_to) for n in others)
+        sections.append(Section(OTHER_FIELDS, 1, entries))
     return FormSpec(tuple(sections))
+
+
+def unplaced(spec: RecordTypeSpec, body: dict[str, Any]) -> list[str]:
+    """The fields of `spec` that no section of the form `body` names, in the schema's order."""
+    placed = {
+        raw if isinstance(raw, str) else raw.get("field")
+        for section in body.get("sections", [])
+        for raw in section.get("fields", [])
+    }
+    return [name for name in spec.fields if name not in placed]
 
 
 def _entry(

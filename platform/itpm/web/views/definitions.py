@@ -20,6 +20,7 @@ from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
 from itpm.models import Definition
 from itpm.records.fields import RecordTypeSpec
+from itpm.records.forms import unplaced
 from itpm.records.publishing import publish_preview, purge_kept_data
 from itpm.records.schema_changes import kept_columns
 from itpm.web.context import actor_name, current_runtime
@@ -132,6 +133,7 @@ class DefinitionView(ModelView):
             versions=list(reversed(definition.versions)),
             kind_label=_kind_label(definition.kind),
             kept=self._kept(definition),
+            unplaced=self._unplaced(definition, body),
             diagram=Markup(draw(WorkflowSpec(body), language()))
             if definition.kind == "workflow" and not self._has_problems(body)
             else None,
@@ -140,6 +142,22 @@ class DefinitionView(ModelView):
     def _has_problems(self, body: dict[str, Any]) -> bool:
         """A draft may be broken; only a sound workflow is drawn."""
         return bool(current_runtime().registry().problems([Document("", body)]))
+
+    def _unplaced(self, definition: Definition, body: dict[str, Any]) -> list[tuple[str, str]]:
+        """A form's fields that no section names (shown under "Other fields"), with their titles."""
+        if definition.kind != "form" or not isinstance(body.get("record_type"), str):
+            return []
+        spec = next(
+            (
+                RecordTypeSpec(d.body)
+                for d in current_runtime().registry().live()
+                if d.key == ("record_type", body["record_type"])
+            ),
+            None,
+        )
+        if spec is None:
+            return []
+        return [(name, text(spec.fields[name].title)) for name in unplaced(spec, body)]
 
     def _kept(self, definition: Definition) -> list[str]:
         """A record type's columns that hold data of removed fields, which an admin may purge."""
