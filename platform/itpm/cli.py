@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -100,14 +101,25 @@ def run(host: str, port: int) -> None:
 
     from itpm.web.app import create_app
 
-    app = create_app(_settings(jobs=os.environ.get("ITPM_JOBS", "auto")))
+    overrides = {"jobs": os.environ.get("ITPM_JOBS", "auto")}
+    if not os.environ.get("ITPM_BASE_URL"):  # links in e-mails lead where this serves
+        overrides["base_url"] = served_at(host, port)
+    app = create_app(_settings(**overrides))
     app.dispatcher.app  # noqa: B018 - build the first app now, so errors show at start
     runtime = app.extensions["itpm"]
     runtime.jobs  # noqa: B018 - automations start now: events left waiting are handled, schedules tick
     if runtime.settings.redis_url and runtime.settings.jobs in ("auto", "rq"):
         click.echo("Automations run on RQ workers: start `itpm worker` beside this.")
-    click.echo(f"itpm is serving on http://{host}:{port}/")
+    click.echo(f"itpm is serving on http://{host}:{port}/ (links in e-mails: {runtime.settings.base_url})")
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def served_at(host: str, port: int) -> str:
+    """The address people open for `itpm run --host HOST --port PORT` (this machine's name when it
+    serves on every interface)."""
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.getfqdn()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @main.command()
