@@ -123,3 +123,25 @@ def test_unknown_paths_and_methods_under_the_api_answer_json(admin_api: Any) -> 
         response = getattr(admin_api, method)(path)
         assert response.status_code == status, (path, response.get_data(as_text=True)[:300])
         assert response.is_json and response.get_json()["message"]
+
+
+def test_text_with_a_nul_character_is_refused_naming_where_and_writes_nothing(admin_api: Any) -> None:
+    """PostgreSQL's text cannot hold U+0000: it was a 500 there (schemathesis on PostgreSQL)."""
+    created = admin_api.post(
+        "/api/v1/records/incident/",
+        json={"data": {"title": "VPN\x00down", "priority": "P3", "category": "network"}},
+    )
+    assert created.status_code == 422
+    assert created.get_json()["errors"] == [
+        {"path": "/data/title", "message": "must not hold the NUL character (U+0000)"}
+    ]
+    draft = admin_api.put(
+        "/api/v1/definitions/record_type/zz",
+        json={"kind": "record_type", "name": "zz", "title": {"en": "Z", "zh": "Z\x00"}, "schema": {}},
+    )
+    assert draft.status_code == 422 and draft.get_json()["errors"][0]["path"] == "/title/zh"
+    listed = admin_api.get(f"/api/v1/records/incident/?q={prison.dumps({'search': 'a' + chr(0)})}")
+    assert listed.status_code == 400 and listed.is_json
+    assert admin_api.get("/api/v1/definitions/record_type/a%00b").status_code == 404
+    assert admin_api.get("/api/v1/records/incident/").get_json()["count"] == 0
+    assert admin_api.get("/api/v1/definitions/record_type/zz").status_code == 404

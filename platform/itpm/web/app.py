@@ -20,6 +20,7 @@ from itpm.expressions import AST_LOCK
 from itpm.records.fields import ID_MAX
 from itpm.runtime import Runtime
 from itpm.web import errors, i18n, record_display
+from itpm.web.api import nul_characters
 from itpm.web.api.approvals import ApprovalsApi
 from itpm.web.api.definitions import DefinitionsApi
 from itpm.web.api.openapi import OpenApi
@@ -106,6 +107,7 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
         if any(isinstance(v, int) and v > ID_MAX for v in (values or {}).values()):
             abort(404)
 
+    nul_characters.install(app)
     csrf = CSRFProtect(app)
     protect(app, csrf, runtime.settings)
     with app.app_context():
