@@ -145,3 +145,12 @@ def test_text_with_a_nul_character_is_refused_naming_where_and_writes_nothing(ad
     assert admin_api.get("/api/v1/definitions/record_type/a%00b").status_code == 404
     assert admin_api.get("/api/v1/records/incident/").get_json()["count"] == 0
     assert admin_api.get("/api/v1/definitions/record_type/zz").status_code == 404
+
+
+def test_a_transition_whose_version_is_not_a_number_is_422_not_a_conflict(admin_api: Any) -> None:
+    record = create_incident(admin_api)
+    path = f"/api/v1/records/incident/{record['id']}"
+    response = admin_api.post(f"{path}/transitions/assign", json={"version": "1"})
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == [{"path": "/version", "message": "must be an integer"}]
+    assert admin_api.get(path).get_json()["state"] == record["state"]

@@ -83,6 +83,13 @@ class RecordTransitionsApi(RecordApiBase):
         payload = self._body(("data", "version", "comment"))
         if isinstance(payload, Response):
             return payload
+        version = payload.get("version")
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            return self.response(
+                422,
+                message="version must be an integer.",
+                errors=[{"path": "/version", "message": "must be an integer"}],
+            )
         if not isinstance(payload.get("data", {}), dict):
             return self.response(
                 422,
@@ -97,7 +104,7 @@ class RecordTransitionsApi(RecordApiBase):
                 name,
                 payload.get("data", {}),
                 str(payload.get("comment", "")),
-                payload.get("version"),
+                version,
             )
             records.session.commit()
         except RecordError as error:
