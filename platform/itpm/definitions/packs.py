@@ -50,10 +50,11 @@ def import_pack(
             why = _why_held(registry, existing, document)
             if why is None:
                 take.append(document)
-            elif why == "unchanged":
-                existing.pack_body = document.body  # the live version is the pack's text
+            elif why in ("unchanged", "seen"):  # seen: offered before, and the admin kept theirs
+                if why == "unchanged" and existing.pack_body != document.body:
+                    existing.pack_body = document.body  # the live version is the pack's text
                 result.unchanged.append(key)
-            elif why != "seen":
+            else:
                 result.held.append(Held(key, why, existing.published_version))
     if publish:
         take = _fitting(registry, take, result, own)
