@@ -193,7 +193,7 @@ def test_the_openapi_document_describes_each_types_fields(admin_api: Any) -> Non
     assert "/api/v1/records/incident/" in spec["paths"]
     schemas = spec["components"]["schemas"]
     data = schemas["IncidentRecordData"]["properties"]
-    assert data["priority"]["enum"] == ["P1", "P2", "P3", "P4"]
+    assert data["priority"]["enum"] == ["P1", "P2", "P3", "P4", None]  # nullable: an empty field reads null
     assert data["project"]["x-ref"] == "project"
     listing = spec["paths"]["/api/v1/records/incident/"]["get"]["responses"]["200"]["content"][
         "application/json"
