@@ -326,6 +326,29 @@ def test_a_client_names_only_people_they_may_see(app: Any, runtime: Any, world: 
     assert form.get("/people/lookup/?q=gina@itpm").get_json()["results"] == []
 
 
+def test_a_client_organisations_user_is_named_only_on_their_organisations_records(
+    app: Any, runtime: Any, world: World, admin_api: Any
+) -> None:
+    """Even staff who see everyone: an automation would write to Globex's user about Acme's record."""
+    gina = world.people["gina"]
+    refused = admin_api.post(
+        "/api/v1/records/incident/",
+        json={"data": {**INCIDENT, "watchers": [gina]}, "client": world.acme, "assignee": gina},
+    )
+    assert refused.status_code == 422, refused.get_json()
+    message = f"user {gina} belongs to another client organisation than this record"
+    assert errors(refused) == {"/assignee": message, "/data/watchers": message}
+
+    theirs = admin_api.post(
+        "/api/v1/records/incident/", json={"data": INCIDENT, "client": world.globex, "assignee": gina}
+    )
+    assert theirs.status_code == 201, theirs.get_json()
+    moved = admin_api.put(
+        f"/api/v1/records/incident/{theirs.get_json()['id']}", json={"version": 1, "client": world.acme}
+    )
+    assert moved.status_code == 422 and errors(moved) == {"/assignee": message}
+
+
 # --- system references under field rules (finding 8) -----------------------------------
 
 

@@ -4,7 +4,9 @@ A client organisation's user sees the company's staff (people of no client
 organisation) and the people of their own organisation; staff and the system
 see everyone. The records service (person fields, owner, assignee) and the
 people pickers ask here, so a client can neither find nor name another
-organisation's people.
+organisation's people. And nobody names a client organisation's user on a
+record of another organisation (or of none): automations would write to them
+about it.
 """
 
 from __future__ import annotations
@@ -36,3 +38,14 @@ def nameable_people(session: Session, actor: Actor, ids: Iterable[int]) -> set[i
             select(Person.id).where(Person.id.in_(ids), Person.active.is_(True), visible_people(actor))
         )
     )
+
+
+def of_other_organisations(session: Session, ids: Iterable[int], client_id: int | None) -> set[int]:
+    """Which of `ids` are users of a client organisation other than `client_id` (a record's client)."""
+    ids = list(ids)
+    if not ids:
+        return set()
+    query = select(Person.id).where(Person.id.in_(ids), Person.client_id.is_not(None))
+    if client_id is not None:
+        query = query.where(Person.client_id != client_id)
+    return set(session.scalars(query))

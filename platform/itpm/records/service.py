@@ -25,7 +25,7 @@ from itpm.catalog import Catalog
 from itpm.db import utcnow
 from itpm.definitions.problems import Problem, pointer
 from itpm.models import Comment, Department, OutboxEvent, Person, RecordEvent, StoredFile
-from itpm.people import nameable_people
+from itpm.people import nameable_people, of_other_organisations
 from itpm.records.attachments import acceptable_files, link_files
 from itpm.records.fields import (
     CLIENT_TYPE,
@@ -374,6 +374,7 @@ class Records:
             field = spec.fields[name]
             setattr(record, field.column, to_column(field, value))
         self._inherit(spec, record)
+        self._check_people_of_the_client(spec, record, data, values, {}, None)
         if not self.access.allows(self.actor, spec, record, "create", self.team()):
             raise Forbidden(
                 _(
@@ -448,6 +449,7 @@ class Records:
             if name in system:
                 setattr(record, f"{name}_id", values.get(name))
         self._inherit(spec, record)
+        self._check_people_of_the_client(spec, record, data, values, stored, before_system)
         if not self.access.allows(self.actor, spec, record, "write", self.team()):
             raise Forbidden(_("This change would move the record out of what you may change."))
         after = self.data(record)
@@ -756,6 +758,50 @@ class Records:
                             ),
                         )
                     )
+        if problems:
+            raise Invalid(_("The record has problems."), problems)
+
+    def _check_people_of_the_client(
+        self,
+        spec: RecordTypeSpec,
+        record: Any,
+        data: dict[str, Any],
+        system: dict[str, Any],
+        stored: dict[str, Any],
+        before: dict[str, Any] | None,
+    ) -> None:
+        """Refuse a client organisation's user newly named on a record of another organisation (or of none):
+        as owner, assignee or in a person field. When the record moves to another client, everyone on it counts."""
+        moved = before is not None and before.get("client") != record.client_id
+        named: dict[str, list[int]] = {}
+        for name in ("owner", "assignee"):
+            value = getattr(record, f"{name}_id")
+            if value is not None and (moved or (name in system and value != (before or {}).get(name))):
+                named[f"/{name}"] = [value]
+        for name, field in spec.fields.items():
+            if field.kind not in (USER, USER_LIST):
+                continue
+            value = data.get(name, stored.get(name) if moved else None)
+            ids = [i for i in (value if isinstance(value, list) else [value]) if isinstance(i, int)]
+            held = stored.get(name)
+            kept = set() if moved else set(held if isinstance(held, list) else [held])
+            if ids := [i for i in ids if i not in kept]:
+                named[pointer(["data", name])] = ids
+        foreign = of_other_organisations(
+            self.session, {i for ids in named.values() for i in ids}, record.client_id
+        )
+        problems = [
+            Problem(
+                "",
+                path,
+                _(
+                    "user %(ids)s belongs to another client organisation than this record",
+                    ids=", ".join(str(i) for i in ids if i in foreign),
+                ),
+            )
+            for path, ids in named.items()
+            if foreign & set(ids)
+        ]
         if problems:
             raise Invalid(_("The record has problems."), problems)
 
