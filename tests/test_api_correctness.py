@@ -154,3 +154,13 @@ def test_a_transition_whose_version_is_not_a_number_is_422_not_a_conflict(admin_
     assert response.status_code == 422
     assert response.get_json()["errors"] == [{"path": "/version", "message": "must be an integer"}]
     assert admin_api.get(path).get_json()["state"] == record["state"]
+
+
+def test_a_page_whose_address_holds_an_id_beyond_any_column_is_404(admin_client: Any) -> None:
+    for path in (
+        "/users/show/99999999999999999999",
+        "/roles/show/99999999999999999999",
+        "/definitions/publish/99999999999999999999",
+        "/records/incident/show/99999999999999999999",
+    ):
+        assert admin_client.get(path).status_code == 404, path

@@ -102,10 +102,14 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
 
     @app.url_value_preprocessor
     def _no_such_id(_endpoint: str | None, values: dict[str, Any] | None) -> None:
-        """An `<int:...>` in the URL larger than any id column holds names nothing: 404, not a database
-        error. (Not a converter's max: Werkzeug then answers 405 when the path has other methods.)"""
-        if any(isinstance(v, int) and v > ID_MAX for v in (values or {}).values()):
-            abort(404)
+        """An id in the URL larger than any id column holds names nothing: 404, not a database error.
+        (`<int:...>`, and Flask-AppBuilder's `<pk>` of its pages; not a converter's max: Werkzeug then
+        answers 405 when the path has other methods.)"""
+        for name, value in (values or {}).items():
+            if name == "pk" and isinstance(value, str) and value.isascii() and value.isdigit():
+                value = int(value)
+            if isinstance(value, int) and value > ID_MAX:
+                abort(404)
 
     nul_characters.install(app)
     csrf = CSRFProtect(app)
