@@ -298,3 +298,22 @@ def test_an_empty_file_is_refused(admin_client: Any, runtime: Any) -> None:
         content_type="multipart/form-data",
     )
     assert response.status_code == 200 and "empty.txt is empty." in response.get_data(as_text=True)
+
+
+def test_a_list_page_holds_at_most_as_many_records_as_an_api_page(admin_client: Any, runtime: Any) -> None:
+    """A page size in the address larger than the API allows shows the API's largest page (issue 13, finding 17)."""
+    from itpm.access import Actor
+    from itpm.records.list_fields import MAX_PAGE_SIZE
+    from itpm.records.service import Records
+
+    with runtime.session() as session:
+        system = Records(session, runtime.catalog(), Actor.system())
+        for n in range(MAX_PAGE_SIZE + 5):
+            system.create("customer", {"name": f"Client {n:03}"})
+        session.commit()
+    page = admin_client.get("/records/customer/list/?psize_records_customer=100000").get_data(as_text=True)
+    assert page.count("/records/customer/show/") == MAX_PAGE_SIZE
+    assert admin_client.get("/records/customer/list/?psize_records_customer=lots").status_code == 400
+    assert admin_client.get("/records/customer/list/?page_records_customer=99999999999").status_code == 400
+    api = admin_client.get(f"/api/v1/records/customer/?q=(page_size:{MAX_PAGE_SIZE + 1})")
+    assert api.status_code == 400

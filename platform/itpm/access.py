@@ -29,6 +29,7 @@ from sqlalchemy import false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from itpm.records.fields import EDITABLE_SYSTEM, RecordTypeSpec
+from itpm.records.list_fields import ListFields, list_fields
 
 ACTIONS = ("read", "create", "write", "delete", "approve", "export", "import", "report")
 SCOPES = ("own", "assigned", "team", "department", "client", "all")
@@ -261,6 +262,10 @@ class Access:
 
     def read_only_fields(self, actor: Actor, spec: RecordTypeSpec) -> frozenset[str]:
         return frozenset(n for n, rule in self.field_rules(actor, spec).items() if rule == READ_ONLY)
+
+    def list_fields(self, actor: Actor, spec: RecordTypeSpec) -> ListFields:
+        """The fields the actor may see as list columns, filter, sort, search and export on: never a hidden one."""
+        return list_fields(spec, self.hidden_fields(actor, spec))
 
 
 def _covers(reader: Actor, scopes: frozenset[str], author: Actor, scope: str) -> bool:

@@ -39,6 +39,7 @@ from itpm.records.fields import (
     USER_LIST,
     RecordTypeSpec,
 )
+from itpm.records.list_fields import ListFields
 from itpm.records.numbering import next_number
 from itpm.records.validation import empty, read_only_changes
 from itpm.records.values import to_column, to_json
@@ -122,13 +123,17 @@ class Records:
         """The records of `type_name` the actor may `action`, as a query to refine."""
         return select(self.model(type_name)).where(self.scope(type_name, action))
 
+    def list_fields(self, type_name: str) -> ListFields:
+        """The fields of `type_name` the actor may list, filter, sort, search and export on."""
+        return self.access.list_fields(self.actor, self.spec(type_name))
+
     def search_condition(self, type_name: str, words: str) -> Any:
-        """Records whose number or search fields contain every word of `words`."""
+        """Records whose number or search fields (those the actor may read) contain every word of `words`."""
         spec = self.spec(type_name)
         model = self.model(type_name)
         columns = [
             model.number,
-            *[getattr(model, spec.fields[n].column) for n in spec.search if n in spec.fields],
+            *[getattr(model, spec.fields[n].column) for n in self.list_fields(type_name).search],
         ]
         conditions = []
         for word in words.split()[:8]:
@@ -316,6 +321,8 @@ class Records:
         for spec, field in self.catalog.referring_fields(type_name):
             if not self.access.enabled(self.actor, spec):
                 continue
+            if field in self.access.hidden_fields(self.actor, spec):
+                continue  # a reference one may not read does not tell which records hold it
             model = self.model(spec.name)
             column = getattr(model, spec.fields[field].column)
             count, rows = self.page(spec.name, where=[column == record_id], page_size=limit)

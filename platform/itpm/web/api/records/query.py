@@ -26,6 +26,7 @@ from itpm.records.fields import (
     USER,
     RecordTypeSpec,
 )
+from itpm.records.list_fields import MAX_PAGE, MAX_PAGE_SIZE, SYSTEM_FILTERS, ListFields
 from itpm.records.service import RecordError, Records
 from itpm.records.values import parse_datetime
 from itpm.web.api.records.base import RecordApiBase
@@ -33,14 +34,7 @@ from itpm.web.context import records_service
 from itpm.web.record_display import person_zone
 from itpm.web.record_export import EXPORT_LIMIT, export_csv, export_relations
 
-#: System fields the list can filter and order on, with their kind.
-SYSTEM_FILTERS = {
-    "id": INTEGER, "number": TEXT, "state": TEXT, "assignee": USER, "owner": USER, "client": REF,
-    "department": REF, "created_by": USER, "created_at": DATETIME, "updated_by": USER, "updated_at": DATETIME,
-    "sla_due": DATETIME, "sla_status": TEXT, "sla_breached": BOOLEAN,
-}  # fmt: skip
 OPERATORS = {"eq", "neq", "gt", "gte", "lt", "lte", "in", "ct", "sw", "empty"}
-SCALAR_KINDS = {TEXT, RICHTEXT, ENUM, INTEGER, NUMBER, BOOLEAN, DATE, DATETIME, REF, USER, "file"}
 
 LIST_SCHEMA = {
     "type": "object",
@@ -56,8 +50,8 @@ LIST_SCHEMA = {
         },
         "order_column": {"type": "string"},
         "order_direction": {"enum": ["asc", "desc"]},
-        "page": {"type": "integer", "minimum": 0, "maximum": 10**7},  # an offset any database can take
-        "page_size": {"type": "integer", "minimum": 1, "maximum": 100},
+        "page": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE},  # an offset any database can take
+        "page_size": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
         "search": {"type": "string", "maxLength": 200},
     },
     "additionalProperties": False,
@@ -160,43 +154,34 @@ class RecordListApi(RecordApiBase):
     def _where_and_order(
         self, records: Records, spec: RecordTypeSpec, args: dict[str, Any]
     ) -> tuple[list[Any], list[Any]]:
-        """The conditions and order of a list query (rison `q`); BadQuery names what is wrong."""
+        """The conditions and order of a list query (rison `q`) on the fields the caller may read;
+        BadQuery names what is wrong (a hidden field as much as one that does not exist)."""
         model = records.model(self.type_name)
-        where = [query_filter(spec, model, f) for f in args.get("filters", [])]
-        order = query_order(spec, model, args.get("order_column"), args.get("order_direction", "asc"))
+        sight = records.list_fields(self.type_name)
+        where = [query_filter(sight, spec, model, f) for f in args.get("filters", [])]
+        order = query_order(sight, spec, model, args.get("order_column"), args.get("order_direction", "asc"))
         if args.get("search"):
             where.append(records.search_condition(self.type_name, args["search"]))
         return where, order
 
 
-def query_column(spec: RecordTypeSpec, model: Any, name: str) -> tuple[Any, str]:
-    if name in SYSTEM_FILTERS:
-        column = "id" if name == "id" else (f"{name}_id" if SYSTEM_FILTERS[name] in (REF, USER) else name)
-        return getattr(model, column), SYSTEM_FILTERS[name]
-    if (
-        name in spec.fields
-        and name in {*spec.filters, *spec.columns}
-        and spec.fields[name].kind in SCALAR_KINDS
-    ):
-        field = spec.fields[name]
-        return getattr(model, field.column), field.kind
-    allowed = sorted(
-        {
-            *SYSTEM_FILTERS,
-            *[
-                n
-                for n in {*spec.filters, *spec.columns}
-                if n in spec.fields and spec.fields[n].kind in SCALAR_KINDS
-            ],
-        }
-    )
+def _column(spec: RecordTypeSpec, model: Any, name: str) -> Any:
+    """The table column of a defined or system field."""
+    if name in spec.fields:
+        return getattr(model, spec.fields[name].column)
+    return getattr(model, f"{name}_id" if SYSTEM_FILTERS.get(name) in (REF, USER) else name)
+
+
+def query_column(sight: ListFields, spec: RecordTypeSpec, model: Any, name: str) -> tuple[Any, str]:
+    if name in sight.queryable:
+        return _column(spec, model, name), sight.queryable[name]
     raise BadQuery(
-        f"{name!r} is not a field this list can filter or order on; these are: {', '.join(allowed)}"
+        f"{name!r} is not a field this list can filter or order on; these are: {', '.join(sorted(sight.queryable))}"
     )
 
 
-def query_filter(spec: RecordTypeSpec, model: Any, rule: dict[str, Any]) -> Any:
-    column, kind = query_column(spec, model, rule["col"])
+def query_filter(sight: ListFields, spec: RecordTypeSpec, model: Any, rule: dict[str, Any]) -> Any:
+    column, kind = query_column(sight, spec, model, rule["col"])
     operator = rule["opr"]
     if operator not in OPERATORS:
         raise BadQuery(f"{operator!r} is not a filter operator; these are: {', '.join(sorted(OPERATORS))}")
@@ -224,11 +209,14 @@ def query_filter(spec: RecordTypeSpec, model: Any, rule: dict[str, Any]) -> Any:
     }[operator]()
 
 
-def query_order(spec: RecordTypeSpec, model: Any, name: str | None, direction: str) -> list[Any]:
-    if not name:
-        field, direction = spec.order
-        name = field
-    column, _kind = query_column(spec, model, name)
+def query_order(
+    sight: ListFields, spec: RecordTypeSpec, model: Any, name: str | None, direction: str
+) -> list[Any]:
+    if name:
+        column, _kind = query_column(sight, spec, model, name)
+    else:
+        name, direction = sight.default_order
+        column = _column(spec, model, name)
     return [column.desc() if direction == "desc" else column.asc()]
 
 

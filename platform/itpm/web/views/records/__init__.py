@@ -22,6 +22,7 @@ from itpm.access import Actor
 from itpm.catalog import Catalog
 from itpm.permissions import record_view_name
 from itpm.records.fields import RecordTypeSpec
+from itpm.records.list_fields import list_fields
 from itpm.web.context import current_catalog, current_runtime
 from itpm.web.i18n import lazy_text
 from itpm.web.record_display import list_formatters, sla_formatters, state_formatter
@@ -41,38 +42,8 @@ def record_view_class(spec: RecordTypeSpec, catalog: Catalog, zone: ZoneInfo) ->
     model = catalog.models.models[spec.name]
     form = catalog.forms[spec.name]
     widgets = {e.field: e.widget for e in form.entries}
-    columns = [c for c in spec.columns if c != "id"]
-    searchable = [
-        c
-        for c in spec.filters
-        if c in spec.fields
-        or c
-        in (
-            "state",
-            "assignee",
-            "owner",
-            "client",
-            "department",
-            "created_at",
-            "updated_at",
-            "sla_due",
-            "sla_status",
-            "sla_breached",
-        )
-    ]
-    searchable = [c for c in searchable if not (c in spec.fields and spec.fields[c].is_list)]
-    order_columns = [
-        c
-        for c in columns
-        if c not in ("client", "department", "assignee", "owner", "created_by", "updated_by")
-        and not (
-            c in spec.fields
-            and spec.fields[c].kind in ("ref", "user")
-            or (c in spec.fields and spec.fields[c].is_list)
-        )
-    ]
-    field, direction = spec.order
-    base_order = (spec.fields[field].column if field in spec.fields else field, direction)
+    every = list_fields(spec)  # each request narrows these to the fields its person may read
+    columns, searchable = list(every.columns), list(every.filters)
     attributes = {
         "type_name": spec.name,
         "route_base": f"/records/{spec.name}",
@@ -80,8 +51,7 @@ def record_view_class(spec: RecordTypeSpec, catalog: Catalog, zone: ZoneInfo) ->
         "list_title": lazy_text(spec.title),
         "list_columns": columns,
         "search_columns": searchable,
-        "order_columns": order_columns,
-        "base_order": base_order,
+        "order_columns": list(every.order),
         "label_columns": {n: lazy_text(spec.title_of(n)) for n in {*columns, *searchable, *spec.fields}},
         "formatters_columns": {
             **list_formatters(spec, widgets, zone),

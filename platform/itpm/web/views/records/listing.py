@@ -4,6 +4,7 @@ its filters' pickers, the CSV export of the same rows, and the type-ahead of its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,14 +12,16 @@ from flask import Response, jsonify, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
-from flask_appbuilder.urltools import get_filter_args
+from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder.widgets import ListWidget
+from flask_babel import gettext
 from markupsafe import Markup
 from wtforms import StringField
 
 from itpm.catalog import Catalog
 from itpm.permissions import record_view_name
 from itpm.records.fields import RecordTypeSpec
+from itpm.records.list_fields import MAX_PAGE, MAX_PAGE_SIZE, ListFields
 from itpm.web.context import records_service
 from itpm.web.i18n import lazy_text
 from itpm.web.record_display import person_zone
@@ -36,6 +39,11 @@ class RecordInterface(SQLAInterface):
         self.action = action
         #: The relations the list shows, loaded with each page (none else: no query per row, none wasted).
         self.shown = list(shown)
+
+    def is_float(self, col_name: str) -> bool:
+        """Number fields (stored as NUMERIC) too: FAB's filters then compare them with numbers, not text
+        (which PostgreSQL refuses)."""
+        return super().is_float(col_name) or self.is_numeric(col_name)
 
     def get_related_interface(self, col_name: str) -> SQLAInterface:
         """Related records are read through the service too (a filter's choices never leak rows)."""
@@ -88,22 +96,144 @@ class RecordListWidget(ListWidget):
     template = "itpm/records/list_widget.html"
 
 
+class BadListQuery(ValueError):
+    """A list address asking for what the list does not offer (a filter, sort or page); the message says which."""
+
+
 class RecordList(RecordViewBase):
-    """The list's own endpoints beside FAB's list: the export and the type-ahead."""
+    """FAB's list on the fields the person may read, its export and the type-ahead.
+
+    FAB builds a view's columns, filters and sort keys once per class; a record type's
+    list takes them from the person's own fields (`Records.list_fields`) on each request,
+    and refuses (400, naming it) a filter or sort key that is not among them, hidden or unknown.
+    """
 
     list_widget = RecordListWidget
+
+    @expose("/list/")
+    @has_access
+    def list(self) -> Any:
+        self.update_redirect()
+        try:
+            widgets = self._list()
+        except BadListQuery as error:
+            return self.render_template(
+                "itpm/error.html",
+                code=400,
+                icon="fa-filter",
+                heading=gettext("This list cannot be shown so"),
+                explanation=str(error),
+            ), 400
+        return self.render_template(self.list_template, title=self.list_title, widgets=widgets)
+
+    def _list(self, **kwargs: Any) -> dict[str, Any]:
+        sight = records_service().list_fields(self.type_name)
+        name = self.__class__.__name__
+        order_column, order_direction = get_order_args().get(name, ("", ""))
+        if order_column and order_column not in sight.order:
+            raise BadListQuery(
+                gettext(
+                    "The list cannot be sorted by %(field)s; it can be by: %(fields)s.",
+                    field=order_column,
+                    fields=", ".join(sight.order),
+                )
+            )
+        if order_column in self.spec.fields:
+            order_column = self.spec.fields[order_column].column
+        filters = self._request_filters(sight)
+        widgets = self._get_list_widget(
+            filters=filters,
+            order_column=order_column,
+            order_direction=order_direction,
+            page=_whole_number(f"page_{name}", 0, MAX_PAGE),
+            page_size=min(_whole_number(f"psize_{name}", 1) or self.page_size, MAX_PAGE_SIZE),
+            sight=sight,
+            **kwargs,
+        )
+        widgets["search"] = self.search_widget(
+            route_base=self.route_base,
+            form=self.search_form.refresh(),
+            include_cols=list(sight.filters),
+            exclude_cols=[],
+            filters=filters,
+        )
+        return widgets
+
+    def _request_filters(self, sight: ListFields, interface: SQLAInterface | None = None) -> Any:
+        """The list's filters from the address (`_flt_<n>_<field>`), only on fields the person may filter on."""
+        filters = (interface or self.datamodel).get_filters(list(sight.filters))
+        for arg in request.args:
+            match = re.fullmatch(r"_flt_(\d+)_(.*)", arg)
+            if match and match.group(2) not in sight.filters:
+                raise BadListQuery(
+                    gettext(
+                        "The list cannot be filtered by %(field)s; it can be by: %(fields)s.",
+                        field=match.group(2),
+                        fields=", ".join(sight.filters),
+                    )
+                )
+            if match and int(match.group(1)) >= len(filters.get_search_filters()[match.group(2)]):
+                raise BadListQuery(gettext("%(arg)s is not a filter of this list.", arg=arg))
+        get_filter_args(filters)
+        return filters
+
+    def _get_list_widget(
+        self,
+        filters: Any,
+        actions: Any = None,
+        order_column: str = "",
+        order_direction: str = "",
+        page: int | None = None,
+        page_size: int | None = None,
+        widgets: dict[str, Any] | None = None,
+        sight: ListFields | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """FAB's list widget, with the person's columns and sort keys."""
+        sight = sight or records_service().list_fields(self.type_name)
+        widgets = widgets or {}
+        page_size = page_size or self.page_size
+        if not order_column:
+            order_column, order_direction = self._default_order(sight)
+        count, rows = self.datamodel.query(
+            filters.get_joined_filters(self._base_filters), order_column, order_direction, page, page_size
+        )
+        columns = list(sight.columns)
+        widgets["list"] = self.list_widget(
+            label_columns=self.label_columns,
+            include_columns=columns,
+            value_columns=self.datamodel.get_values(rows, columns),
+            order_columns=list(sight.order),
+            formatters_columns=self.formatters_columns,
+            page=page,
+            page_size=page_size,
+            count=count,
+            pks=self.datamodel.get_keys(rows),
+            actions=actions or self.actions,
+            filters=filters,
+            modelview_name=self.__class__.__name__,
+            **kwargs,
+        )
+        return widgets
+
+    def _default_order(self, sight: ListFields) -> tuple[str, str]:
+        field, direction = sight.default_order
+        return (self.spec.fields[field].column if field in self.spec.fields else field), direction
 
     @expose("/export/", methods=["GET"])
     @has_access
     def export(self) -> Response:
         """The list as a CSV file, with the list's filters, search and order; the rows one may export."""
         records = records_service()
+        sight = records.list_fields(self.type_name)
         exporting = RecordInterface(
             self.datamodel.obj, self.type_name, export_relations(records, self.spec), "export"
         )
-        filters = exporting.get_filters(self.search_columns)
-        get_filter_args(filters)
-        order_column, order_direction = self.base_order
+        try:
+            filters = self._request_filters(sight, exporting)
+        except BadListQuery as error:
+            return Response(str(error), status=400, mimetype="text/plain")
+        order_column, order_direction = self._default_order(sight)
         _count, rows = exporting.query(
             filters.get_joined_filters(self._base_filters), order_column, order_direction, 0, EXPORT_LIMIT
         )
@@ -132,6 +262,21 @@ class FilterPicker:
         return Markup(
             '<select class="form-control itpm-filter-picker" name="{}" data-lookup="{}"></select>'
         ).format(field.name, url_for(self.endpoint))
+
+
+def _whole_number(arg: str, least: int, most: int | None = None) -> int | None:
+    """A page or page size from the address; None when not given, BadListQuery when not a whole number
+    of at least `least` (and at most `most`)."""
+    value = request.args.get(arg)
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < least:
+        raise BadListQuery(
+            gettext("%(arg)s must be a whole number of at least %(least)s.", arg=arg, least=least)
+        )
+    if most is not None and int(value) > most:
+        raise BadListQuery(gettext("%(arg)s must be a whole number of at most %(most)s.", arg=arg, most=most))
+    return int(value)
 
 
 def filter_pickers(spec: RecordTypeSpec, catalog: Catalog, searchable: list[str]) -> dict[str, Any]:

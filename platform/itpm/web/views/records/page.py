@@ -133,6 +133,7 @@ class RecordPage(RecordViewBase):
                     record_view_name(other.name),
                     field,
                     _state_titles(records.catalog, other.name),
+                    field in records.list_fields(other.name).filters,  # whether "All" can open their list
                 )
                 for other, field, count, rows in records.related(self.type_name, record.id)
             ],
