@@ -1,29 +1,46 @@
 """Records as a CSV file a person opens in a spreadsheet: the columns they may see, as they read them.
 
 Headers are field titles in the person's language, values are what the pages
-show (choice labels, names, local times), hidden fields are left out, and the
-rows are those the person's roles let them export. UTF-8 with a byte order
-mark, so that spreadsheet programs read Chinese correctly.
+show (state and choice labels, names, local times; numbers as plain numbers),
+hidden fields are left out, and the rows are those the person's roles let them
+export. UTF-8 with a byte order mark, so that spreadsheet programs read Chinese
+correctly.
+
+No cell runs as a formula (OWASP's advice on CSV injection): every cell is quoted,
+and text starting with a character that starts a formula (= + - @, a tab or a
+carriage return, or their full-width forms) gets a leading single quote, which the
+spreadsheet shows as text. Numbers that are genuinely numbers (-5, 1,234.5) stay numbers.
+
+What the file leaves out is said in it, below the records after one empty row:
+spreadsheets treat the rows up to the first empty one as the table (sorting,
+filters, pivot tables), so the note stays out of the data and the header stays row 1.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response
+from flask_babel import gettext
 from markupsafe import Markup
 
-from itpm.records.fields import EDITABLE_SYSTEM, RecordTypeSpec
+from itpm.records.fields import INTEGER, NUMBER, TEXT, RecordTypeSpec
 from itpm.records.service import Records
 from itpm.web.i18n import text
 from itpm.web.record_display import display, person_name, visible_link
 
 #: The most rows one export holds.
 EXPORT_LIMIT = 50_000
+
+#: What makes a spreadsheet read a cell as a formula, and the full-width forms Chinese input methods type.
+FORMULA_STARTS = frozenset("=+-@＝＋－＠")
+#: A number as the pages write it: an optional sign, digits (maybe in thousands), maybe decimals.
+GENUINE_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 
 
 def _plain(value: Any) -> str:
@@ -33,38 +50,75 @@ def _plain(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def cell(value: Any) -> str:
+    """A value as a cell no spreadsheet runs as a formula."""
+    content = _plain(value)
+    if GENUINE_NUMBER.fullmatch(content):
+        return content
+    if content[:1] in ("\t", "\r", "\n") or content.lstrip()[:1] in FORMULA_STARTS:
+        return "'" + content
+    return content
+
+
+def _number(value: Any) -> str:
+    """A number as a spreadsheet reads one: no thousands separators, no currency sign."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
 def export_csv(
     records: Records, spec: RecordTypeSpec, rows: Iterable[Any], zone: ZoneInfo, filename: str
 ) -> Response:
-    hidden = records.access.hidden_fields(records.actor, spec)
-    fields = [
-        f
-        for name, f in spec.fields.items()
-        if name not in hidden and f.kind not in ("file", "file_list", "json")
-    ]
-    system = ["number", "state", *EDITABLE_SYSTEM, "created_at", "updated_at"]
+    sight = records.list_fields(spec.name)
+    fields = [spec.fields[n] for n in sight.export]
+    system = list(sight.export_system)
+    workflow = records.catalog.workflows.get(spec.name)
+    states = {name: text(state.title) for name, state in workflow.states.items()} if workflow else {}
+    system_values = {
+        "number": lambda r: r.number,
+        "state": lambda r: states.get(r.state, r.state),
+        "assignee": lambda r: person_name(r.assignee),
+        "owner": lambda r: person_name(r.owner),
+        "client": lambda r: _plain(visible_link(getattr(r, "client", None))),
+        "department": lambda r: text(r.department.titles) if r.department else "",
+        "created_at": lambda r: r.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        "updated_at": lambda r: r.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+    }
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([text(spec.title_of(n)) for n in system] + [text(f.title) for f in fields])
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
+    writer.writerow([cell(text(spec.title_of(n))) for n in system] + [cell(text(f.title)) for f in fields])
     for record in rows:
-        line = [
-            record.number,
-            record.state,
-            person_name(record.assignee),
-            person_name(record.owner),
-            _plain(visible_link(getattr(record, "client", None))),
-            text(record.department.titles) if record.department else "",
-            record.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            record.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-        ]
+        line = [cell(system_values[n](record)) for n in system]
         for field in fields:
             raw = (
                 getattr(record, field.name)
                 if field.kind in ("ref", "user")
                 else getattr(record, field.column)
             )
-            line.append(_plain(display(field, raw, zone)))
+            if field.kind in (INTEGER, NUMBER) and not field.choices:
+                line.append(cell(_number(raw)))
+            elif field.kind == TEXT:  # as written, line breaks and all (a page's markup would fold them)
+                line.append(cell(raw))
+            else:
+                line.append(cell(display(field, raw, zone)))
         writer.writerow(line)
+    notes = []
+    if sight.not_exported:
+        notes.append(
+            gettext(
+                "Not in this file: %(columns)s (files and nested values have no cell; open the records to see them).",
+                columns=", ".join(text(spec.title_of(n)) for n in sight.not_exported),
+            )
+        )
+    if records.access.hidden_fields(records.actor, spec):
+        notes.append(gettext("Fields your roles do not let you read are not in this file."))
+    if notes:
+        writer.writerow([])
+        for note in notes:
+            writer.writerow([cell(note)])
     return Response(
         "\ufeff" + buffer.getvalue(),
         mimetype="text/csv",
