@@ -68,8 +68,9 @@ from itpm.records.fields import (
     FieldSpec,
     schema_type,
 )
-from itpm.records.service import Records
+from itpm.records.service import RecordError, Records
 from itpm.web.app import create_app
+from itpm.workflows.engine import Workflows
 
 PASSWORD = "leak-test-password-7Q"
 FOREIGN = "ZQFOREIGN"  # the marker of organisation B's records: ZQFOREIGN<type>X
@@ -434,7 +435,27 @@ def build_world(app: Any, root: Path) -> World:
                         department_id=places["d2"], client_id=world.places["org_b"])
             )  # fmt: skip
         session.commit()
+    ask_for_approvals(runtime, world)
     return world
+
+
+def ask_for_approvals(runtime: Any, world: World) -> None:
+    """Each record whose workflow has an approval on a way out of its state waits for it: the people
+    asked see it in their inbox (organisation B's too, asked of its own approvers)."""
+    records = [*((t, i) for (_, t), i in world.mine.items()), *world.foreign.items()]
+    with runtime.session() as session:
+        system = Records(session, world.catalog, Actor.system())
+        for type_name, record_id in records:
+            workflow = world.catalog.workflows.get(type_name)
+            state = system.get(type_name, record_id).state
+            asked = [t for t in workflow.leaving(state) if t.approval] if workflow else []
+            if not asked:
+                continue
+            try:
+                Workflows(system).take(type_name, record_id, asked[0].name)
+                session.commit()
+            except RecordError:  # the record lacks what the transition requires: no approval then
+                session.rollback()
 
 
 def sampled_types(world: World, backend: str) -> list[str]:
