@@ -152,7 +152,7 @@ def leaks(world: World, role: str, text: str) -> list[str]:
 
 
 def unique_choice(catalog: Any, spec: Any, name: str) -> tuple[Any, str] | None:
-    """A choice of the field whose label is no other field's choice, title or value anywhere."""
+    """A choice of the field whose label and value are no other field's choice, title or value anywhere."""
     elsewhere: set[str] = set()
     for other in catalog.record_types.values():
         for f in other.fields.values():
@@ -162,7 +162,7 @@ def unique_choice(catalog: Any, spec: Any, name: str) -> tuple[Any, str] | None:
                 elsewhere.update(str(v) for v, _ in f.choices)
         elsewhere.update(str(w) for w in [other.title["en"], other.category["en"]])
     for value, label in sorted(spec.fields[name].choices, key=lambda c: -len(c[1]["en"])):
-        if label["en"] not in elsewhere and len(label["en"]) >= 5:
+        if label["en"] not in elsewhere and str(value) not in elsewhere and len(label["en"]) >= 5:
             return value, label["en"]
     return None
 
@@ -203,7 +203,7 @@ class Seeder:
         elif f.kind == ENUM:
             choice = unique_choice(self.world.catalog, spec, f.name)
             if choice is not None:
-                found = Marker(spec.name, f.name, choice[0], [choice[1]])
+                found = Marker(spec.name, f.name, choice[0], [choice[1], json.dumps(choice[0])])
         elif f.kind in (USER, USER_LIST):
             person, name = self.person(spec, f)
             found = Marker(spec.name, f.name, person if f.kind == USER else [person], [name])
