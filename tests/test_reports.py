@@ -123,7 +123,7 @@ def build_demo(runtime: Any) -> Demo:
             ("方案评审 Design sign-off", "2026-02-02", "2026-02-20", 100, True, zhao, "2026-02-25", 0),
             ("网络割接 Network cut-over", "2026-02-21", "2026-03-10", 60, False, li, None, 1),
             ("数据迁移 Data migration", "2026-03-01", "2026-04-15", 30, False, zhao, None, 1),
-            ("用户验收 User acceptance", "2026-04-16", "2026-04-10", 0, True, zhao, None, 3),
+            ("用户验收 User acceptance", "2026-04-06", "2026-04-10", 0, True, zhao, None, 3),
             ("上线 Go-live", "2026-04-11", "2026-04-11", 0, True, li, None, 4),
         ]
         made: list[Any] = []
