@@ -19,8 +19,10 @@ from sqlalchemy import select
 from itpm.access import Actor
 from itpm.cli import main
 from itpm.models import AuditEntry, Department, Person, Team
-from itpm.records.service import Invalid, NotFound, Records
+from itpm.records.service import Forbidden, Invalid, NotFound, Records
+from itpm.reports.definition import Source
 from itpm.reports.service import render_report, store_report, stored_report, stored_reports
+from itpm.reports.sources import _read
 from itpm.workflows.engine import Workflows
 
 NOW = dt.datetime(2026, 3, 20, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
@@ -397,3 +399,26 @@ def test_the_command_line_renders_a_report_to_a_file(
         main, ["report", "render", "client_status", "--param", "project", "--out", str(out)]
     )
     assert refused.exit_code != 0 and "KEY=VALUE" in refused.output
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"record_type": "project", "where": {"health": "health"}},
+        {"record_type": "project", "order": ["-health"]},
+    ],
+    ids=["where", "order"],
+)
+def test_a_report_source_cannot_pick_rows_by_a_field_hidden_from_its_reader(
+    runtime: Any, demo: Demo, body: dict[str, Any]
+) -> None:
+    """A parameter on a hidden field would tell a client, one value at a time, which projects hold it."""
+    source = Source("projects", body)
+    client = Actor(demo.client_user, "hx_client", frozenset({"client"}), client_id=demo.customer)
+    with runtime.session() as session:
+        records = Records(session, runtime.catalog(), client)
+        assert "health" in records.access.hidden_fields(client, records.spec("project"))
+        with pytest.raises(Forbidden, match="health"):
+            _read(records, source, {"health": "red"})
+        admin = Records(session, runtime.catalog(), Actor.system())
+        assert _read(admin, source, {"health": "red"}) is not None

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import nh3
+from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from itpm.models import Department, Person, Team
@@ -34,7 +35,7 @@ from itpm.records.fields import (
     USER_LIST,
     FieldSpec,
 )
-from itpm.records.service import NotFound, Records
+from itpm.records.service import Forbidden, NotFound, Records
 from itpm.records.values import parse_datetime
 from itpm.reports.definition import SYSTEM_FILTERS, ReportDefinition, Source
 from itpm.reports.measures import month_end, month_start, months
@@ -67,6 +68,7 @@ def _read(records: Records, source: Source, arguments: Mapping[str, Any]) -> lis
         raise
     if source.id:
         return [records.get(spec.name, arguments[source.id])]
+    _refuse_hidden(records, source)
     model = records.model(spec.name)
     where = []
     for name, parameter in source.where.items():
@@ -89,6 +91,26 @@ def _read(records: Records, source: Source, arguments: Mapping[str, Any]) -> lis
         for name in source.order
     ]
     return records.page(spec.name, where, order, page_size=source.limit)[1]
+
+
+def _refuse_hidden(records: Records, source: Source) -> None:
+    """A source that picks or orders its rows by a field hidden from the person is refused, naming it:
+    its rows would tell, one parameter value at a time, what the field holds."""
+    named = [
+        *source.where,
+        *([source.within["field"]] if source.within else []),
+        *(n.lstrip("-") for n in source.order),
+    ]
+    hidden = records.access.hidden_fields(records.actor, records.spec(source.record_type))
+    for name in named:
+        if name in hidden:
+            raise Forbidden(
+                _(
+                    "This report selects %(type)s records by the field %(field)s, which you may not see.",
+                    type=source.record_type,
+                    field=name,
+                )
+            )
 
 
 def _column(model: Any, fields: Mapping[str, FieldSpec], name: str) -> Any:
