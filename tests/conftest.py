@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask
+from flask import Flask, got_request_exception
 from flask.testing import FlaskClient
 
 from itpm.config import Settings
@@ -44,6 +44,30 @@ def pytest_configure(config: pytest.Config) -> None:
         catalog = read_po(source, locale="zh")
     with mo.open("wb") as target:
         write_mo(target, catalog)
+
+
+#: Unhandled exceptions in requests of the running test (a 500 where a 4xx or an answer belongs).
+_server_errors: list[str] = []
+
+
+def _record_server_error(sender: Flask, exception: BaseException, **_: Any) -> None:
+    _server_errors.append(f"{type(exception).__name__}: {exception}")
+
+
+got_request_exception.connect(_record_server_error)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Every test fails when one of its requests ended in an unhandled exception, whatever it asserted,
+    unless it is marked `server_error` (it makes a page fail on purpose)."""
+    _server_errors.clear()
+    result = yield
+    if _server_errors and item.get_closest_marker("server_error") is None:
+        errors = "; ".join(_server_errors[:3])
+        _server_errors.clear()
+        pytest.fail(f"a request answered 500 (unhandled): {errors}", pytrace=False)
+    return result
 
 
 def _worker() -> str:

@@ -170,6 +170,7 @@ def test_page_not_found_is_themed_and_in_the_readers_language(admin_client: Any,
     assert missing.status_code == 404 and 'class="navbar' in missing.get_data(as_text=True)
 
 
+@pytest.mark.server_error
 def test_a_server_error_page_is_themed_and_in_the_readers_language(app: Any, admin_client: Any) -> None:
     admin_client.get("/lang/zh")
     flask_app = app.dispatcher.app
