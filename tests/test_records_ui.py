@@ -317,3 +317,11 @@ def test_a_list_page_holds_at_most_as_many_records_as_an_api_page(admin_client: 
     assert admin_client.get("/records/customer/list/?page_records_customer=99999999999").status_code == 400
     api = admin_client.get(f"/api/v1/records/customer/?q=(page_size:{MAX_PAGE_SIZE + 1})")
     assert api.status_code == 400
+
+
+def test_text_with_a_nul_character_is_refused_at_its_field_on_the_form(admin_client: Any) -> None:
+    """The API's door refused U+0000 but the form reached PostgreSQL with it: a 500 there."""
+    response = add_incident(admin_client, title="VPN\x00down", priority="P3", category="network")
+    assert response.status_code == 200
+    assert "U+0000" in response.get_data(as_text=True)
+    assert "VPN" not in admin_client.get("/records/incident/list/").get_data(as_text=True)

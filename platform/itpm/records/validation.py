@@ -19,7 +19,7 @@ from itpm.definitions.patterns import Validator
 from itpm.definitions.problems import Problem, pointer, problems_from_errors
 from itpm.records.fields import RecordTypeSpec
 from itpm.records.forms import FormSpec, holds
-from itpm.records.values import to_column, to_json
+from itpm.records.values import nul_path, to_column, to_json
 from itpm.texts import Bilingual
 
 #: The formats checked, by jsonschema's own checkers (date-time and time need rfc3339-validator,
@@ -106,6 +106,12 @@ class RecordValidator:
         ]
         present = {k: v for k, v in data.items() if not empty(v) and k in self.spec.fields}
         problems += problems_from_errors(self._validator.iter_errors(present), "", ["data"])
+        # PostgreSQL cannot store U+0000: refused here for every writer (forms, API, imports), never a 500
+        problems += [
+            Problem("", pointer(path), _("must not hold the NUL character (U+0000)"))
+            for name, value in present.items()
+            if (path := nul_path(value, ["data", name])) is not None
+        ]
         values = {**(system or {}), **present}
         told = {p.path for p in problems}
         for name in self.required(values):

@@ -64,3 +64,22 @@ def parse_datetime(value: str) -> dt.datetime:
 
 def format_datetime(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def nul_path(value: Any, path: list[Any]) -> list[Any] | None:
+    """The path of the first string (value or key) in `value` that holds U+0000, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return [*path, key.replace("\x00", "?")]
+            found = nul_path(item, [*path, key])
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_path(item, [*path, index])
+            if found is not None:
+                return found
+    return None

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 
 from itpm.definitions.problems import pointer
+from itpm.records.values import nul_path
 
 
 def install(app: Flask) -> None:
@@ -35,23 +36,4 @@ def _refuse_nul() -> Any:
                 message="Text may not hold the NUL character (U+0000).",
                 errors=[{"path": pointer(path), "message": "must not hold the NUL character (U+0000)"}],
             ), 422
-    return None
-
-
-def nul_path(value: Any, path: list[Any]) -> list[Any] | None:
-    """The path of the first string (value or key) in `value` that holds U+0000, or None."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in key:
-                return [*path, key.replace("\x00", "?")]
-            found = nul_path(item, [*path, key])
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = nul_path(item, [*path, index])
-            if found is not None:
-                return found
     return None
