@@ -277,6 +277,33 @@ def test_the_command_loads_a_fresh_database_once_and_keeps_the_logins_private(
     assert again.exit_code == 0 and password in again.output  # `make run` shows the logins again
 
 
+#: Moments the demo is loaded at: a Monday morning in Beijing (the fewest working hours since the
+#: weekend), Thursday afternoon (when CI once found no change request waiting for pm.demo), a Sunday,
+#: and the first working day after the National Day holiday.
+DEMO_DAYS = (
+    dt.datetime(2026, 11, 30, 1, 30, tzinfo=dt.UTC),
+    dt.datetime(2026, 12, 3, 7, 10, tzinfo=dt.UTC),
+    dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC),
+    dt.datetime(2026, 10, 9, 1, 5, tzinfo=dt.UTC),
+)
+
+
+@pytest.mark.parametrize("now", DEMO_DAYS, ids=lambda moment: moment.strftime("%a-%m-%d-%H%M"))
+def test_recent_change_requests_reach_the_step_they_wait_at_on_any_day(demo: Loaded, now: dt.datetime) -> None:
+    """The inboxes the demo promises (the project manager's, the client's, finance's) are filled
+    whatever day `itpm demo` runs: each waiting request's chain up to its step lies before now."""
+    if demo.url.startswith("postgresql"):
+        pytest.skip("the plan does not depend on the database")
+    plans = Demo(demo.runtime, scale=1.0, now=now).plans["change_request"]
+    waiting = [planned for planned in plans if planned.waits_at]
+    assert {planned.waits_at for planned in waiting} == {"project_manager", "client_signoff", "finance"}
+    for planned in waiting:
+        done = [step.do for step in planned.steps]
+        decided = 0 if planned.waits_at == "project_manager" else 2
+        assert "approve" in done and done.count("decide") == decided, (planned.waits_at, done)
+        assert planned.steps[-1].at <= now
+
+
 def test_the_full_demo_has_about_800_tasks_and_400_tickets(fresh_database: Any, tmp_path: Path) -> None:
     loaded = _load(fresh_database("sqlite"), tmp_path, 1.0)
     try:

@@ -72,6 +72,9 @@ CHANGE_OUTCOMES = (
 )  # fmt: skip
 #: The steps of a change request's approval that recent requests wait at, most recent first.
 WAITING = ("project_manager", "client_signoff", "finance")
+#: Working hours from a waiting change request's creation to the step it waits at, at most (its
+#: steps are drawn quick, see `Demo._change`); it is created at least this long before now.
+WAITING_CHAIN_HOURS = 24
 #: The record types the demo knows, and those it fills in when the starter pack has them (in writing order).
 CORE_TYPES = ("customer", "project", "task", "incident", "change_request")
 OPTIONAL_TYPES = ("deliverable", "risk", "service_request", "timesheet", "client_feedback")
@@ -121,6 +124,8 @@ class Planned:
     #: and the record walks its workflow towards a state of this category.
     fitted: bool = False
     goal: str | None = None
+    #: The approval step a recent change request is left waiting at (WAITING).
+    waits_at: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
     #: The record while it is written, then its id (other records refer to it).
     record: Any = None
@@ -873,6 +878,9 @@ class Demo:
             if last > -1:  # recent ones wait in the inboxes: the project manager's, the client's, finance's
                 for index, waiting in enumerate(WAITING[: max(1, count // 3)]):
                     created = self.time.at(self.rng.uniform(-9 - 7 * index, -5 - 7 * index))
+                    # its chain reaches the step it waits at before now, whatever weekday or holiday today is
+                    while self.time.later(created, WAITING_CHAIN_HOURS) > self.now:
+                        created -= dt.timedelta(days=1)
                     plans[-1 - index] = self._change(brief, created, waiting)
         plans.sort(key=lambda p: p.at)
         self.plans["change_request"] = plans
@@ -908,12 +916,17 @@ class Demo:
             "planned_end": self.time.iso(start_day + self.rng.uniform(3, 20)),
             "rollback_plan": self._text(company.NOTES["rollback_plan"], language),
         }
-        planned = Planned("change_request", created, by, data)
+        planned = Planned("change_request", created, by, data, waits_at=waiting)
+
+        def hours(low: float, high: float) -> float:
+            """Working hours until the next step; quick for a request that waits (WAITING_CHAIN_HOURS)."""
+            return self.rng.uniform(low, min(high, low + 2) if waiting else high)
+
         age = self.time.days_ago(created)
         outcomes = next(weights for older_than, weights in CHANGE_OUTCOMES if age > older_than)
         outcome = "pending" if waiting else self.rng.choices(list(outcomes), list(outcomes.values()))[0]
         steps: list[Step] = []
-        moment = self.time.later(created, self.rng.uniform(0.5, 6))
+        moment = self.time.later(created, hours(0.5, 6))
         if outcome != "draft":
             steps.append(Step(moment, by, "submit"))
         if outcome == "cancelled":
@@ -922,7 +935,7 @@ class Demo:
                 Step(self.time.later(moment, self.rng.uniform(4, 40)), brief.manager, "cancel", note=note)
             )
         elif outcome not in ("draft", "submitted"):
-            moment = self.time.later(moment, self.rng.uniform(4, 24))
+            moment = self.time.later(moment, hours(4, 24))
             # finance approves what costs more than 5% of the budget
             share = {"finance": (0.055, 0.09), None: (-0.01, 0.09)}.get(waiting, (-0.01, 0.045))
             cost = round(self.rng.uniform(*share) * brief.budget, -3)
@@ -933,13 +946,13 @@ class Demo:
             }
             steps.append(Step(moment, self.rng.choice([brief.manager, brief.lead]), "assess", impact_data))
             if outcome != "assessed":
-                moment = self.time.later(moment, self.rng.uniform(1, 8))
+                moment = self.time.later(moment, hours(1, 8))
                 steps.append(Step(moment, asker, "approve"))
                 decisions = {"pending": self.rng.choice([0, 1]), "rejected": 2}.get(outcome, 4)
                 if waiting:  # the project manager's and technical lead's steps come first
                     decisions = 0 if waiting == "project_manager" else 2
                 for index in range(decisions):
-                    moment = self.time.later(moment, self.rng.uniform(2, 16))
+                    moment = self.time.later(moment, hours(2, 16))
                     reject = outcome == "rejected" and index == 1
                     note = self._text(
                         self.rng.choice(company.REJECTION_NOTES if reject else company.APPROVAL_NOTES),
