@@ -289,7 +289,9 @@ DEMO_DAYS = (
 
 
 @pytest.mark.parametrize("now", DEMO_DAYS, ids=lambda moment: moment.strftime("%a-%m-%d-%H%M"))
-def test_recent_change_requests_reach_the_step_they_wait_at_on_any_day(demo: Loaded, now: dt.datetime) -> None:
+def test_recent_change_requests_reach_the_step_they_wait_at_on_any_day(
+    demo: Loaded, now: dt.datetime
+) -> None:
     """The inboxes the demo promises (the project manager's, the client's, finance's) are filled
     whatever day `itpm demo` runs: each waiting request's chain up to its step lies before now."""
     if demo.url.startswith("postgresql"):
