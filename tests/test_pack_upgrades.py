@@ -312,3 +312,32 @@ def test_the_make_run_sequence_twice_keeps_an_admins_change(tmp_path: Path) -> N
     subprocess.run([itpm_bin, "defs", "export", str(exported)], env=env, check=True, capture_output=True)
     assert json.loads((exported / "schemas/customer.json").read_text("utf-8")) == customer
     assert copy.deepcopy(customer) != pack_file("schemas/customer.json")
+
+
+def test_the_p1_around_the_clock_reaches_an_install_of_the_earlier_pack(
+    tmp_path: Path, cli_env: dict[str, str], runtime: Any
+) -> None:
+    """Issue 16, item 3: an install whose SLAs are the earlier pack's text (P1 on business hours) gets
+    the 24×7 P1 at its next `itpm init`; one whose admin changed an SLA gets it as a draft beside theirs."""
+    from itpm.installation import import_starter_pack
+
+    earlier = tmp_path / "earlier"
+    for name in PACK:
+        shutil.copytree(ROOT / name, earlier / name)
+    for name in ("incident_sla", "service_request_sla"):
+        edit_pack(earlier, f"workflows/sla/{name}.json", lambda b: b["targets"]["P1"].pop("around_the_clock"))
+    import_starter_pack(runtime, [earlier / name for name in PACK])
+    assert "around_the_clock" not in live_bodies(runtime)[("sla", "incident_sla")]["targets"]["P1"]
+    with runtime.session() as session:  # the admin changed the service request SLA meanwhile
+        registry = runtime.registry(session)
+        body = copy.deepcopy(registry.published_body(registry.get("sla", "service_request_sla")))
+        body["warning_share"] = 0.7
+        registry.save_draft(body, "admin")
+        registry.publish([("sla", "service_request_sla")], "admin")
+        session.commit()
+
+    output = itpm(cli_env, "init")
+    live = live_bodies(runtime)
+    assert live[("sla", "incident_sla")]["targets"]["P1"]["around_the_clock"] is True
+    assert live[("sla", "service_request_sla")]["warning_share"] == 0.7
+    assert "sla/service_request_sla: kept as you changed it" in output

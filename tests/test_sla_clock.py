@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from zoneinfo import ZoneInfo
@@ -42,8 +43,10 @@ def terms(clock: str, priority: str, client: str | None = None) -> Terms:
     return found
 
 
-P1_RESPONSE = terms(FIRST_RESPONSE, "P1")
-P1_RESOLUTION = terms(RESOLUTION, "P1")
+# The clock's mechanics are shown on the P1 targets counted in business time (the starter P1 itself
+# runs around the clock: see the tests of the starter policy below).
+P1_RESPONSE = dataclasses.replace(terms(FIRST_RESPONSE, "P1"), calendar=CALENDAR)
+P1_RESOLUTION = dataclasses.replace(terms(RESOLUTION, "P1"), calendar=CALENDAR)
 OPENED_MONDAY_9 = [(at(17, 9), "open")]
 
 
@@ -66,10 +69,46 @@ def test_a_p3_incident_opened_on_monday_morning_is_due_on_thursday_morning() -> 
     assert reading.due_at == at(20, 10)
 
 
-def test_a_p1_incident_opened_the_evening_before_national_day_is_due_after_the_holiday() -> None:
+def test_a_p2_incident_opened_the_evening_before_national_day_is_due_after_the_holiday() -> None:
     history = [(at(30, 17, month=9), "open")]
-    reading = read_clock(history, P1_RESOLUTION, now=at(30, 17, month=9))
-    assert reading.due_at == at(9, 12, month=10)
+    reading = read_clock(history, terms(RESOLUTION, "P2"), now=at(30, 17, month=9))
+    assert reading.due_at == at(9, 17, month=10)  # 1 hour on 30 September, 7 on 9 October
+
+
+def test_a_p1_incident_opened_at_2_44_beijing_time_is_answered_within_the_hour() -> None:
+    """The starter P1 runs around the clock (24×7); P2 waits for the morning."""
+    history = [(at(18, 2, 44), "open")]
+    response = read_clock(history, terms(FIRST_RESPONSE, "P1"), now=at(18, 2, 44))
+    resolution = read_clock(history, terms(RESOLUTION, "P1"), now=at(18, 2, 44))
+    assert (response.due_at, response.warn_at) == (at(18, 3, 14), at(18, 3, 8))
+    assert resolution.due_at == at(18, 6, 44)
+    assert read_clock(history, terms(FIRST_RESPONSE, "P2"), now=at(18, 2, 44)).due_at == at(18, 10)
+    national_day = [(at(1, 23, month=10), "open")]  # holidays and weekends count too
+    assert read_clock(national_day, terms(RESOLUTION, "P1"), now=at(1, 23, month=10)).due_at == at(
+        2, 3, month=10
+    )
+
+
+def test_a_clients_contract_says_whether_its_p1_runs_around_the_clock() -> None:
+    body = {
+        **STARTER,
+        "clients": {
+            "CUS-0001": {"P1": {"first_response_minutes": 60}},  # business hours: its contract says so
+            "CUS-0002": {"P2": {"first_response_minutes": 30, "around_the_clock": True}},
+        },
+    }
+    policy = policy_from_definition(body)
+    history = [(at(18, 2, 44), "open")]
+
+    def due(priority: str, client: str | None) -> dt.datetime | None:
+        found = policy.terms(FIRST_RESPONSE, priority, client)
+        assert found is not None
+        return read_clock(history, found, now=at(18, 2, 44)).due_at
+
+    assert due("P1", "CUS-0001") == at(18, 10)
+    assert due("P1", "CUS-0002") == at(18, 3, 14)  # no P1 of its own: the general P1, around the clock
+    assert due("P2", "CUS-0002") == at(18, 3, 14)
+    assert due("P2", None) == at(18, 10)
 
 
 def test_a_policy_without_a_target_for_a_priority_gives_no_terms() -> None:
@@ -279,7 +318,11 @@ STEPS = st.lists(
     max_size=6,
 )
 TARGETS = st.sampled_from(
-    [terms(clock, p) for clock in (FIRST_RESPONSE, RESOLUTION) for p in ("P1", "P2", "P3", "P4")]
+    [
+        dataclasses.replace(terms(clock, p), calendar=CALENDAR)
+        for clock in (FIRST_RESPONSE, RESOLUTION)
+        for p in ("P1", "P2", "P3", "P4")
+    ]
 )
 PROPERTY = settings(max_examples=300, deadline=None)
 

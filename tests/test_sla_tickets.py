@@ -1,7 +1,7 @@
 """SLA clocks on tickets: kept on the record as it changes, escalated by the scheduler, shown everywhere.
 
 The starter incident SLA: Monday to Friday 09:00-12:00 and 13:00-18:00 in
-Shanghai; P1 answers in 30 minutes and resolves in 4 hours, P2 in 1 and 8,
+Shanghai, except P1 which runs around the clock (24×7); P1 answers in 30 minutes and resolves in 4 hours, P2 in 1 and 8,
 P3 in 4 and 24; a warning at 80 %; the clocks stand still while waiting.
 Monday 16 March 2026 is an ordinary working day.
 """
@@ -96,7 +96,7 @@ def test_a_new_ticket_has_its_clocks_due_at_once(runtime: Any, people: Cast) -> 
         n: (c["target_minutes"], local(c["due"]), c["minutes_left"]) for n, c in found["clocks"].items()
     } == {
         "first_response": (30, "Mon 16 10:30", 20),
-        "resolution": (240, "Mon 16 15:00", 230),  # the lunch hour does not count
+        "resolution": (240, "Mon 16 14:00", 230),  # P1 runs around the clock: the lunch hour counts
     }
 
 
@@ -169,6 +169,26 @@ def test_waiting_for_the_client_pauses_and_a_new_priority_keeps_the_pause(runtim
         "Thu 19 10:00",
         60,
     )
+
+
+def test_raising_a_ticket_to_p1_replans_its_clock_around_the_clock_keeping_the_pause(
+    runtime: Any, people: Cast
+) -> None:
+    record = open_incident(runtime, people, at(16, 10), "P2")
+    change(runtime, record, at(16, 10, 10), "take")
+    change(runtime, record, at(16, 10, 30), "wait")
+    change(runtime, record, at(16, 17), priority="P1")  # raised while waiting, late in the day
+    change(runtime, record, at(16, 17, 30), "resume")
+    clock = sla(runtime, record, at(16, 17, 30))["clocks"]["resolution"]
+    # 30 minutes counted on business hours before the pause; the pause (10:30-17:00 less lunch, then
+    # 17:00-17:30 around the clock) is kept; P1's 4 hours run on through the evening
+    assert (clock["elapsed_minutes"], clock["paused_minutes"]) == (30, 330 + 30)
+    assert (clock["target_minutes"], local(clock["due"]), clock["around_the_clock"]) == (
+        240,
+        "Mon 16 21:00",
+        True,
+    )
+    assert clock["minutes_left"] == 210
 
 
 def test_lists_filter_by_the_sla_and_the_page_shows_the_clocks(

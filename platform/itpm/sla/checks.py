@@ -90,6 +90,12 @@ def _target_lengths(body: Mapping[str, Any], file: str) -> Iterator[Problem]:
     for path, targets in _targets(body):
         for priority, minutes in targets.items():
             response, resolution = minutes.get("first_response_minutes"), minutes.get("resolution_minutes")
+            if not response and not resolution:
+                yield Problem(
+                    file,
+                    pointer([*path, priority]),
+                    _("sets no target: give first_response_minutes or resolution_minutes"),
+                )
             if response and resolution and response > resolution:
                 yield Problem(
                     file,

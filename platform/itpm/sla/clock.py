@@ -19,9 +19,12 @@ import datetime as dt
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from itpm.sla.calendar import (
+    MINUTES_PER_DAY,
     BusinessCalendar,
     add_business_time,
     business_time_between,
@@ -71,6 +74,8 @@ class ClockReading:
     breached_at: dt.datetime | None
     is_paused: bool
     is_stopped: bool
+    #: The calendar the clock counts in now (the terms in force last).
+    calendar: BusinessCalendar | None = None
 
     @property
     def time_left(self) -> dt.timedelta:
@@ -152,6 +157,7 @@ def read_clock(
         breached_at=due_at if due_at is not None and due_at < end else None,
         is_paused=is_paused and not is_stopped,
         is_stopped=is_stopped,
+        calendar=current.calendar,
     )
 
 
@@ -188,6 +194,15 @@ class SlaPolicy:
     priority_field: str = "priority"
     #: States that count as the first response; empty: any state but the first.
     response_states: frozenset[str] = frozenset()
+    #: The priorities whose clocks run around the clock (24×7) rather than on the calendar's hours.
+    around_the_clock: frozenset[str] = frozenset()
+    #: client -> the priorities of the client's own targets that run around the clock
+    client_around_the_clock: Mapping[str, frozenset[str]] = field(default_factory=dict, hash=False)
+
+    @property
+    def all_hours(self) -> BusinessCalendar:
+        """The calendar of a priority that runs around the clock: every hour of every day, in the same zone."""
+        return all_hours_calendar(self.calendar.zone.key)
 
     def terms(self, clock: str, priority: str, client: str | None = None) -> Terms | None:
         """The terms of a ticket's clock, or None if the policy sets no target for it.
@@ -200,7 +215,11 @@ class SlaPolicy:
         target = own.get(clock) or self.targets.get(priority, {}).get(clock)
         if target is None:
             return None
-        return Terms(self.calendar, target, self.pausing_states, self.warning_share)
+        # a client's contract for the priority says how its clocks run; else the general terms do
+        contract = self.client_around_the_clock.get(client or "") if own else None
+        around = priority in (contract if contract is not None else self.around_the_clock)
+        calendar = self.all_hours if around else self.calendar
+        return Terms(calendar, target, self.pausing_states, self.warning_share)
 
 
 def policy_from_definition(body: Mapping[str, Any]) -> SlaPolicy:
@@ -216,7 +235,21 @@ def policy_from_definition(body: Mapping[str, Any]) -> SlaPolicy:
         warning_share=body.get("warning_share"),
         priority_field=body.get("priority_field", "priority"),
         response_states=frozenset(body.get("response_states", ())),
+        around_the_clock=_around_the_clock(body["targets"]),
+        client_around_the_clock={
+            client: _around_the_clock(by_priority) for client, by_priority in body.get("clients", {}).items()
+        },
     )
+
+
+def _around_the_clock(by_priority: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    return frozenset(p for p, targets in by_priority.items() if targets.get("around_the_clock"))
+
+
+@cache
+def all_hours_calendar(zone: str) -> BusinessCalendar:
+    """Every hour of every day in `zone`, holidays included (a 24×7 service)."""
+    return BusinessCalendar(ZoneInfo(zone), (((0, MINUTES_PER_DAY),),) * 7)
 
 
 def _targets(minutes: Mapping[str, int]) -> dict[str, dt.timedelta]:

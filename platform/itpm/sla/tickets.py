@@ -182,6 +182,7 @@ def refresh_clocks(records: Any, record: Any, now: dt.datetime) -> None:
             "is_paused": reading.is_paused,
             "is_stopped": reading.is_stopped,
             "sent": sorted(set(sent)),
+            **({"around_the_clock": True} if reading.calendar == policy.all_hours else {}),
         }
     active = next((readings[n] for n in CLOCKS if n in readings and not readings[n].is_stopped), None)
     values = {
@@ -249,11 +250,15 @@ def _emit(
     )
 
 
-def time_left(policy: SlaPolicy, due: dt.datetime, now: dt.datetime) -> dt.timedelta:
-    """Business time from now until due; negative once it is past."""
+def time_left(
+    policy: SlaPolicy, due: dt.datetime, now: dt.datetime, around_the_clock: bool = False
+) -> dt.timedelta:
+    """Business time (or, for a clock that runs around the clock, all time) from now until due;
+    negative once it is past."""
+    calendar = policy.all_hours if around_the_clock else policy.calendar
     if now <= due:
-        return business_time_between(policy.calendar, now, due)
-    return -business_time_between(policy.calendar, due, now)
+        return business_time_between(calendar, now, due)
+    return -business_time_between(calendar, due, now)
 
 
 def _minutes(value: dt.timedelta) -> int:
@@ -284,7 +289,8 @@ def sla_summary(record: Any, policy: SlaPolicy | None, now: dt.datetime) -> dict
             continue
         due = dt.datetime.fromisoformat(kept["due"]) if kept.get("due") else None
         running = not kept["is_stopped"] and not kept["is_paused"]
-        left = _minutes(time_left(policy, due, now)) if running and due is not None else None
+        around = bool(kept.get("around_the_clock"))
+        left = _minutes(time_left(policy, due, now, around)) if running and due is not None else None
         overdue = running and due is not None and due <= now
         if kept["is_stopped"]:
             status = BREACHED if kept.get("breached") else MET
@@ -304,6 +310,7 @@ def sla_summary(record: Any, policy: SlaPolicy | None, now: dt.datetime) -> dict
             "minutes_left": left,
             "overdue": overdue,
             "status": status,
+            "around_the_clock": around,
         }
     return {
         "status": record.sla_status,
