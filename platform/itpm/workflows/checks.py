@@ -132,6 +132,19 @@ def _approval(
             problem = _user_field(approvers["field"], fields, configuration)
             if problem:
                 yield Problem(file, pointer([*here, "approvers", "field"]), problem)
+        rule = step.get("self_approval")
+        if isinstance(rule, Mapping) and rule["role"] not in roles:
+            yield Problem(
+                file,
+                pointer([*here, "self_approval", "role"]),
+                _("names no role: %(name)r", name=rule["role"]),
+            )
+        if rule is not None and step.get("allow_self"):
+            yield Problem(
+                file,
+                pointer([*here, "self_approval"]),
+                _("is never used: allow_self lets the requester decide the step themselves"),
+            )
         escalate = step.get("escalate")
         if escalate and escalate["to_role"] not in roles:
             yield Problem(

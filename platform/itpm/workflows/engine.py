@@ -294,8 +294,16 @@ class Workflows:
             step = steps[index]
             if not self.holds(step.when, record):
                 continue
-            approvers = self._approvers(spec, step, record, approval)
-            if not approvers and step.escalate_to_role:  # e.g. the project manager asked: it goes up at once
+            candidates = self._approvers(spec, step, record, approval)
+            approvers = [
+                (p, via) for p, via in candidates if step.allow_self or p != approval.requested_by_id
+            ]
+            if not approvers and candidates:  # the requester is the step's only approver
+                if step.self_approval == "skip":
+                    self.records.note(record, "approval step skipped", step.title["en"])
+                    continue
+                approvers = self._self_approvers(spec, step, index, record, approval)
+            elif not approvers and step.escalate_to_role:  # nobody holds the step: it goes up at once
                 approvers = [
                     (p, "escalation")
                     for p in self._role_approvers(spec, step.escalate_to_role, record)
@@ -337,9 +345,59 @@ class Workflows:
             calendar, self.records.clock(), dt.timedelta(hours=step.escalate_after_hours)
         ).astimezone(dt.UTC)
 
+    def _self_approvers(
+        self, spec: RecordTypeSpec, step: Step, index: int, record: Any, approval: ApprovalRequest
+    ) -> list[tuple[int, str]]:
+        """Who decides a step whose only approver asked for it, by the rule the workflow declares."""
+        rule = step.self_approval
+        where = f"/approval/steps/{index}/self_approval"
+        if rule is None:
+            raise Invalid(
+                _(
+                    "You are the only approver of the step %(step)s of your own request, and the workflow "
+                    "does not say who decides it then: ask an admin to declare its self_approval rule.",
+                    step=Bilingual(step.title),
+                ),
+                [Problem("", where, _("is not declared"))],
+            )
+        if rule == "manager":
+            requester = (
+                self.session.get(Person, approval.requested_by_id) if approval.requested_by_id else None
+            )
+            manager = (
+                self.session.get(Person, requester.manager_id) if requester and requester.manager_id else None
+            )
+            found = [manager.id] if manager is not None and manager.active else []
+            if not found:
+                raise Invalid(
+                    _(
+                        "The step %(step)s goes to your manager when you ask for your own request, "
+                        "and you have no active manager: ask an admin to set one.",
+                        step=Bilingual(step.title),
+                    ),
+                    [Problem("", where, _("names the requester's manager, who is not set"))],
+                )
+        else:
+            found = [
+                p for p in self._role_approvers(spec, rule["role"], record) if p != approval.requested_by_id
+            ]
+            if not found:
+                raise Invalid(
+                    _(
+                        "The step %(step)s goes to the role %(role)s when you ask for your own request, "
+                        "and nobody of that role may approve this record.",
+                        step=Bilingual(step.title),
+                        role=rule["role"],
+                    ),
+                    [Problem("", where, _("names a role with nobody to decide"))],
+                )
+        self.records.note(record, "approval step passed on", step.title["en"])
+        return [(p, "self_approval") for p in found]
+
     def _approvers(
         self, spec: RecordTypeSpec, step: Step, record: Any, approval: ApprovalRequest
     ) -> list[tuple[int, str]]:
+        """Everyone the step's rule names, the requester included (the caller decides about them)."""
         rule = step.approvers
         if "role" in rule:
             found, via = self._role_approvers(spec, rule["role"], record), "role"
@@ -359,8 +417,6 @@ class Workflows:
                 self.session.get(Person, approval.requested_by_id) if approval.requested_by_id else None
             )
             found, via = ([requester.manager_id] if requester and requester.manager_id else []), "manager"
-        if not step.allow_self:
-            found = [p for p in found if p != approval.requested_by_id]
         return [(p, via) for p in dict.fromkeys(found)]
 
     def _role_approvers(self, spec: RecordTypeSpec, role: str, record: Any) -> list[int]:

@@ -51,6 +51,8 @@ class Step:
     decide: str | int = "any"  # "any", "all", or the quorum
     when: dict[str, Any] | None = None
     allow_self: bool = False
+    #: When the requester is the step's only approver: "skip", "manager", {"role": ...}, or None (refused).
+    self_approval: str | dict[str, str] | None = None
     escalate_after_hours: float | None = None
     escalate_to_role: str | None = None
 
@@ -151,6 +153,7 @@ def _transition(raw: dict[str, Any]) -> Transition:
                     decide=decide["quorum"] if isinstance(decide, dict) else decide,
                     when=step.get("when"),
                     allow_self=bool(step.get("allow_self")),
+                    self_approval=step.get("self_approval"),
                     escalate_after_hours=escalate.get("after_hours"),
                     escalate_to_role=escalate.get("to_role"),
                 )

@@ -113,7 +113,15 @@ def _readable_note(workflow: Any, action: str, note: str) -> Any:
     return note
 
 
-APPROVAL_ACTIONS = ("approval requested", "approval withdrawn", "approved", "rejected", "approval escalated")
+APPROVAL_ACTIONS = (
+    "approval requested",
+    "approval withdrawn",
+    "approved",
+    "rejected",
+    "approval escalated",
+    "approval step skipped",
+    "approval step passed on",
+)
 
 
 def _moved(workflow: Any, action: str) -> Bilingual | None:
