@@ -43,7 +43,9 @@ EVERYONE = {
     "SwaggerView": None,
     "NotificationView": None,
     "ApprovalsView": None,
+    "MyWorkView": None,
     "My work": None,
+    "My to-do": None,
     "My approvals": None,
     "My delegations": None,
     # the people screens are itpm's PersonView (a UserDBModelView): permissions go by the class name

@@ -198,6 +198,22 @@ def _record_type(document: Document, configuration: Configuration) -> Iterator[P
                     f"/{key}/{index}",
                     _("%(name)r holds nested values and cannot be used here", name=name),
                 )
+    if "due" in body:
+        due = properties.get(body["due"])
+        if due is None:
+            yield Problem(file, "/due", _("names no field: %(name)r", name=body["due"]))
+        elif due.get("format") not in ("date", "date-time"):
+            yield Problem(file, "/due", _("%(name)r is not a date or date-time field", name=body["due"]))
+    if "priority" in body:
+        priority = properties.get(body["priority"])
+        if priority is None:
+            yield Problem(file, "/priority", _("names no field: %(name)r", name=body["priority"]))
+        elif not priority.get("enum"):
+            yield Problem(
+                file,
+                "/priority",
+                _("%(name)r has no list of choices (enum) to rank urgency by", name=body["priority"]),
+            )
     order = body.get("order", "").lstrip("-")
     if order and order not in names:
         yield Problem(file, "/order", _("names no field: %(name)r", name=order))

@@ -32,6 +32,7 @@ from itpm.web.protection import protect
 from itpm.web.views.approvals import add_approval_views
 from itpm.web.views.definitions import add_definition_views
 from itpm.web.views.jobs import add_job_views
+from itpm.web.views.my_work import add_my_work_views
 from itpm.web.views.notifications import add_notification_views
 from itpm.web.views.people import add_people_views
 from itpm.web.views.records import add_record_views
@@ -129,6 +130,7 @@ def _add_views(appbuilder: AppBuilder) -> None:
     catalog = current_catalog()
     add_record_views(appbuilder, catalog)
     add_people_views(appbuilder)
+    add_my_work_views(appbuilder)
     add_approval_views(appbuilder)
     add_record_apis(appbuilder, catalog)
     if current_app.config.get("FAB_API_SWAGGER_UI"):

@@ -46,6 +46,11 @@ def workflow_problems(document: Document, configuration: Configuration) -> Itera
     for index, name in enumerate(states):
         if states.index(name) != index:
             yield Problem(file, f"/states/{index}/name", _("the state %(name)r is defined twice", name=name))
+    for index, state in enumerate(body["states"]):
+        if "waits_for" in state and fields:
+            problem = _user_field(state["waits_for"]["field"], fields, configuration)
+            if problem:
+                yield Problem(file, pointer(["states", index, "waits_for", "field"]), problem)
     if body["initial"] not in states:
         yield Problem(file, "/initial", _("names no state: %(name)r", name=body["initial"]))
     roles = configuration.names("role")

@@ -35,6 +35,8 @@ class State:
     name: str
     title: dict[str, str]
     category: str
+    #: A field (or reference.field) naming whose move it is in this state, besides the assignee.
+    waits_for: str | None = None
 
     @property
     def final(self) -> bool:
@@ -110,7 +112,10 @@ class WorkflowSpec:
 
     @cached_property
     def states(self) -> dict[str, State]:
-        return {s["name"]: State(s["name"], s["title"], s["category"]) for s in self.body["states"]}
+        return {
+            s["name"]: State(s["name"], s["title"], s["category"], s.get("waits_for", {}).get("field"))
+            for s in self.body["states"]
+        }
 
     @cached_property
     def transitions(self) -> dict[str, Transition]:

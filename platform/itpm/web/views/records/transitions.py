@@ -83,7 +83,7 @@ class RecordTransitions(RecordViewBase):
                         )
                     else:
                         flash(_("%(number)s waits for approval.", number=record.number), "info")
-                    return redirect(url_for(".show", pk=pk))
+                    return redirect(_back(request.form.get("next")) or url_for(".show", pk=pk))
             values = {**values, **parsed.data}
         form = current_catalog().forms[self.type_name]
         widgets = [
@@ -136,7 +136,7 @@ class RecordTransitions(RecordViewBase):
             flash(str(error.message), "danger")
         else:
             flash(_("Your decision was recorded."), "success")
-        return redirect(request.form.get("next") or url_for(".show", pk=pk))
+        return redirect(_back(request.form.get("next")) or url_for(".show", pk=pk))
 
     @expose("/withdraw/<int:pk>/<int:approval_id>", methods=["POST"])
     @has_access
@@ -151,6 +151,13 @@ class RecordTransitions(RecordViewBase):
                 abort(404)
             flash(str(error.message), "danger")
         return redirect(url_for(".show", pk=pk))
+
+
+def _back(target: str | None) -> str | None:
+    """Where a form asked to go back to (My work), if it is a path inside the app; never elsewhere."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return None
 
 
 def workflow_panel(workflows: Workflows, record: Any) -> dict[str, Any]:

@@ -1,0 +1,114 @@
+"""My work: the page (the home of staff roles), its API (`GET /api/v1/my/work`), and the counts in the
+navigation bar. What is listed, and in which order, is `itpm.my_work`'s; the one-click actions post to
+the record's own transition and decision routes, so permissions and history are the usual ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, g
+from flask_appbuilder import AppBuilder, BaseView, expose
+from flask_appbuilder.api import BaseApi
+from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.security.decorators import has_access, protect
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from itpm.db import utcnow
+from itpm.my_work import GROUPS, MyWork
+from itpm.permissions import record_view_name
+from itpm.web.context import records_service
+from itpm.web.record_display import Bilingual, person_zone
+
+GROUP_TITLES = {
+    "overdue": _l("Overdue"),
+    "today": _l("Due today"),
+    "later": _l("Later"),
+}
+KIND_TITLES = {
+    "assigned": _l("assigned to me"),
+    "waiting": _l("waiting for me"),
+    "approval": _l("approval"),
+    "mention": _l("mentioned me"),
+}
+
+
+def my_work() -> MyWork:
+    return MyWork(records_service(), utcnow(), person_zone())
+
+
+def work_counts() -> dict[str, int]:
+    """The signed-in person's approvals waiting and overdue items, once per request however often shown."""
+    user = getattr(g, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False) or getattr(user, "client_id", None):
+        return {"approvals": 0, "overdue": 0}
+    if "itpm_work_counts" not in g:
+        g.itpm_work_counts = my_work().counts()
+    return g.itpm_work_counts
+
+
+class MyWorkView(BaseView):
+    route_base = "/my/work"
+    default_view = "index"
+
+    @expose("/", methods=["GET"])
+    @has_access
+    def index(self) -> Any:
+        items = my_work().items()
+        groups = [(name, GROUP_TITLES[name], [i for i in items if i.group == name]) for name in GROUPS]
+        return self.render_template(
+            "itpm/my_work/index.html",
+            groups=[g_ for g_ in groups if g_[2]],
+            total=len(items),
+            kinds=KIND_TITLES,
+            view_name=record_view_name,
+            Bilingual=Bilingual,
+            title=_("My work"),
+        )
+
+
+class MyWorkApi(BaseApi):
+    resource_name = "my"
+    openapi_spec_tag = "My work"
+    class_permission_name = "MyWorkView"
+    method_permission_name = {"work": "index"}
+    allow_browser_login = True
+
+    @api_expose("/work", methods=["GET"])
+    @protect()
+    def work(self) -> Response:
+        """Everything assigned to me or waiting for me, the most urgent first.
+        ---
+        get:
+          summary: My work (records assigned to me or waiting for me, approvals I decide, mentions)
+          responses:
+            200:
+              description: '{"count": N, "counts": {"approvals", "overdue"}, "result": [...]}'
+            401:
+              $ref: '#/components/responses/401'
+        """
+        work = my_work()
+        items = work.items()
+        return self.response(
+            200,
+            count=len(items),
+            counts={
+                "approvals": sum(1 for i in items if i.kind == "approval"),
+                "overdue": sum(1 for i in items if i.group == "overdue" and i.kind != "approval"),
+            },
+            result=[i.as_json() for i in items],
+        )
+
+
+def add_my_work_views(appbuilder: AppBuilder) -> None:
+    appbuilder.add_view(
+        MyWorkView,
+        "My to-do",
+        label=_l("My to-do"),
+        icon="fa-list-check",
+        category="My work",
+        category_label=_l("My work"),
+    )
+    appbuilder.add_api(MyWorkApi)
+    current_app.jinja_env.globals["work_counts"] = work_counts
