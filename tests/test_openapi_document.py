@@ -65,13 +65,24 @@ def test_the_starter_packs_document_is_valid_openapi(sqlite_app: Any) -> None:
 
 
 def test_the_document_offers_no_sign_in_the_installation_does_not_take(sqlite_app: Any) -> None:
+    """Integration tokens (the `api_key` scheme) are offered on the records API and the hooks only."""
     spec = document(sqlite_app)
-    assert "api_key" not in spec["components"]["securitySchemes"]
-    securities = [
-        s
-        for operations in spec["paths"].values()
+    assert "integration token" in spec["components"]["securitySchemes"]["api_key"]["description"]
+    offered = {
+        path
+        for path, operations in spec["paths"].items()
         for op in operations.values()
         for s in op.get("security", [])
+        if "api_key" in s
+    }
+    assert offered and all(p.startswith(("/api/v1/records/", "/api/v1/hooks/")) for p in offered)
+    assert "/api/v1/hooks/alertmanager/{name}" in offered
+    securities = [
+        s
+        for path, operations in spec["paths"].items()
+        for op in operations.values()
+        for s in op.get("security", [])
+        if path.startswith("/api/v1/definitions/")
     ]
     assert securities and all("api_key" not in s for s in securities)
 

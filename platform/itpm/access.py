@@ -51,6 +51,11 @@ class Actor:
     department: str | None = None
     #: The installation itself (automations, commands): every row, field and ability.
     is_system: bool = False
+    #: An integration token's scope, (record type, action) pairs: the person's rights, no more
+    #: (and no abilities). None: the person's whole rights.
+    limits: frozenset[tuple[str, str]] | None = None
+    #: Where the actor's changes come from, for the records' history ("integration alertmanager").
+    via: str = ""
 
     @classmethod
     def system(cls) -> Actor:
@@ -68,11 +73,19 @@ class Actor:
             "client_id": self.client_id,
             "department": self.department,
             "is_system": self.is_system,
+            **({"limits": sorted(self.limits), "via": self.via} if self.limits is not None else {}),
         }
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Actor:
-        return cls(**{**body, "roles": frozenset(body.get("roles", ()))})
+        limits = body.get("limits")
+        return cls(
+            **{
+                **body,
+                "roles": frozenset(body.get("roles", ())),
+                "limits": None if limits is None else frozenset(tuple(pair) for pair in limits),
+            }
+        )
 
     @classmethod
     def of(cls, user: Any) -> Actor:
@@ -112,6 +125,8 @@ class Access:
         """The rows (scopes) on which the actor may take `action`."""
         if actor.is_system:
             return frozenset({"all"})
+        if actor.limits is not None and (spec.name, action) not in actor.limits:
+            return frozenset()
         found: set[str] = set()
         for entry in self._entries(actor, spec):
             rows = entry.get(action)
@@ -126,6 +141,8 @@ class Access:
     def abilities(self, actor: Actor) -> frozenset[str]:
         if actor.is_system:
             return frozenset(ABILITIES)
+        if actor.limits is not None:  # an integration's token manages nothing
+            return frozenset()
         return frozenset(a for name in actor.roles for a in self.roles.get(name, {}).get("abilities", []))
 
     def enabled(self, actor: Actor, spec: RecordTypeSpec) -> bool:

@@ -16,6 +16,7 @@ from itpm.definitions.documents import read_documents
 from itpm.definitions.packs import held_lines, import_pack
 from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
+from itpm.integrations.cli import integrations
 from itpm.models import Department
 from itpm.reports.cli import report
 from itpm.runtime import Runtime
@@ -453,6 +454,7 @@ def defs_restore(kind: str, name: str, version: int, comment: str) -> None:
 
 
 main.add_command(report)
+main.add_command(integrations)
 
 if __name__ == "__main__":
     main()

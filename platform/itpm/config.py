@@ -146,6 +146,9 @@ class Settings:
             "FAB_API_SWAGGER_UI": True,
             "FAB_ADD_OPENAPI_VIEWS": False,  # itpm's own OpenApi view (`itpm.web.api.openapi`) serves them
             "FAB_API_MAX_PAGE_SIZE": 100,
+            # Integration tokens (`itpm.integrations.tokens`) take the place of Flask-AppBuilder's API keys.
+            "FAB_API_KEY_ENABLED": True,
+            "FAB_API_KEY_PREFIXES": ["itpm_"],
             # Alembic owns the schema and `itpm init` the permissions: a serving
             # process never writes either when it builds an app.
             "FAB_CREATE_DB": False,

@@ -432,3 +432,60 @@ class ReportRequest(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     file: Mapped[StoredFile | None] = relationship(StoredFile)
+
+
+class IntegrationToken(Base):
+    """A long-lived key of one integration (`itpm.integrations.tokens`): only its SHA-256 is kept.
+
+    It acts as its service person, within its scope: record type -> actions.
+    """
+
+    __tablename__ = "itpm_integration_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64), index=True)
+    #: SHA-256 (hex) of the whole token: found by it, compared in constant time.
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The token's first characters, to tell tokens apart on screens (not enough to use one).
+    prefix: Mapped[str] = mapped_column(String(20))
+    person_id: Mapped[int] = mapped_column(ForeignKey(FabUser.id, ondelete="CASCADE"))
+    #: {"incident": ["read", "create", "write"], "customer": ["read"]}
+    scope: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+    person: Mapped[Person] = relationship(Person)
+
+
+class IntegrationItem(Base):
+    """What an integration delivered once, by its key: the record it became and where it stands.
+
+    The unique (integration, key) is what makes a retried or concurrent delivery find the first
+    one's record instead of making another (an alert by its fingerprint and start; a client by
+    its ERP id).
+    """
+
+    __tablename__ = "itpm_integration_item"
+    __table_args__ = (
+        UniqueConstraint("integration", "key"),
+        Index("ix_itpm_integration_item_group", "integration", "group_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(500))
+    #: What a new key may continue (an alert's fingerprint: it fires again after resolving).
+    group_key: Mapped[str] = mapped_column(String(500), default="")
+    record_type: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: firing or resolved (alerts); upserted (webhooks)
+    status: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Deliveries after the first (repeats and retries).
+    repeats: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

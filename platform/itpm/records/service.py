@@ -842,6 +842,8 @@ class Records:
     ) -> None:
         """A line in the record's history, and the same change in the outbox for automations."""
         changes = sorted(changes, key=lambda change: change["path"])
+        if self.actor.via and not note:
+            note = self.actor.via
         self.session.add(
             RecordEvent(
                 record_type=spec.name,

@@ -23,12 +23,14 @@ from itpm.web import errors, i18n, record_display
 from itpm.web.api import nul_characters
 from itpm.web.api.approvals import ApprovalsApi
 from itpm.web.api.definitions import DefinitionsApi
+from itpm.web.api.hooks import HooksApi
 from itpm.web.api.openapi import OpenApi
 from itpm.web.api.records import add_record_apis
 from itpm.web.context import current_catalog
 from itpm.web.dispatcher import RevisionDispatcher
 from itpm.web.form_nodes import field_display, field_node
 from itpm.web.protection import protect
+from itpm.web.security import check_integration_token
 from itpm.web.views.approvals import add_approval_views
 from itpm.web.views.definitions import add_definition_views
 from itpm.web.views.jobs import add_job_views
@@ -117,6 +119,7 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
     protect(app, csrf, runtime.settings)
     with app.app_context():
         appbuilder = AppBuilder(app, runtime.sessions)
+        app.before_request(check_integration_token)  # after Flask-AppBuilder's: its person is the user
         i18n.install(app)
         errors.install(app)
         record_display.install(app)
@@ -139,6 +142,7 @@ def _add_views(appbuilder: AppBuilder) -> None:
     add_definition_views(appbuilder)
     appbuilder.add_api(DefinitionsApi)
     appbuilder.add_api(ApprovalsApi)
+    appbuilder.add_api(HooksApi)
     add_report_views(appbuilder)
     add_notification_views(appbuilder)
     add_job_views(appbuilder)

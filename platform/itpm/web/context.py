@@ -10,6 +10,7 @@ from flask import current_app, g
 
 from itpm.access import Actor
 from itpm.catalog import Catalog
+from itpm.integrations.tokens import token_actor
 from itpm.records.service import Records
 from itpm.runtime import Runtime
 
@@ -26,6 +27,9 @@ def current_actor() -> Actor:
     user = getattr(g, "user", None)
     if user is None or not getattr(user, "is_authenticated", False):
         return Actor(None, "anonymous")
+    token = getattr(g, "itpm_token", None)
+    if token is not None:  # an integration: its person, within the token's scope
+        return token_actor(token)
     return Actor.of(user)
 
 

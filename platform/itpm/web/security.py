@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, g, has_request_context, jsonify, session
+from flask import Flask, current_app, g, has_request_context, jsonify, request, session
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import (
     Permission,
@@ -28,7 +28,8 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from itpm.access import Actor
-from itpm.models import Person
+from itpm.integrations.tokens import PREFIX, find_token
+from itpm.models import IntegrationToken, Person
 from itpm.passwords import check_password
 from itpm.web.sign_in import (
     SESSION_GENERATION,
@@ -152,6 +153,13 @@ class ItpmSecurityManager(SecurityManager):
         user = self.get_user_by_id(int(identity))
         return {TOKEN_GENERATION: user.session_generation if user is not None else None}
 
+    # --- integration tokens (`itpm.integrations.tokens`) ------------------------
+
+    def validate_api_key(self, api_key_string: str) -> Any:
+        """The person of the integration token the request carries (`check_integration_token` found it)."""
+        token = getattr(g, "itpm_token", None)
+        return token.person if token is not None else None
+
     def permissions_of_roles(self, role_ids: frozenset[int]) -> frozenset[tuple[str, str]]:
         """Every (permission, view) the roles hold; read once per request."""
         cache = g.setdefault("_itpm_permissions", {}) if has_request_context() else {}
@@ -173,6 +181,9 @@ class ItpmSecurityManager(SecurityManager):
     def _has_view_access(self, user: object, permission_name: str, view_name: str) -> bool:
         role_ids = frozenset(role.id for role in self.get_user_roles(user))
         if (permission_name, view_name) not in self.permissions_of_roles(role_ids):
+            return False
+        token = getattr(g, "itpm_token", None) if has_request_context() else None
+        if token is not None and not _in_token_scope(token, permission_name, view_name):
             return False
         return self._record_type_enabled(user, view_name)
 
@@ -197,6 +208,49 @@ class ItpmSecurityManager(SecurityManager):
             role_id = self.session.scalar(select(Role.id).where(Role.name == self.auth_role_public))
             cache["ids"] = frozenset([role_id] if role_id else [])
         return bool(cache["ids"]) and (permission_name, view_name) in self.permissions_of_roles(cache["ids"])
+
+
+#: The record action each permission of a record type's API needs in an integration token's scope.
+TOKEN_ACTIONS = {
+    "can_list": "read",
+    "can_show": "read",
+    "can_add": "create",
+    "can_edit": "write",
+    "can_delete": "delete",
+    "can_export": "export",
+}
+
+
+def _in_token_scope(token: IntegrationToken, permission_name: str, view_name: str) -> bool:
+    """An integration token reaches the records API only, for the types and actions of its scope."""
+    type_name = view_name.removeprefix("records_")
+    action = TOKEN_ACTIONS.get(permission_name)
+    return view_name.startswith("records_") and action in token.scope.get(type_name, [])
+
+
+def check_integration_token() -> Any:
+    """Before an API request: a bearer token that looks like an integration token is one, or 401.
+
+    A valid one makes its person the request's user (as Flask-AppBuilder's API keys do, which its
+    `protect` then asks `validate_api_key` about) within the token's scope.
+    """
+    if not request.path.startswith("/api/"):
+        return None
+    header = request.headers.get("Authorization", "")
+    raw = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if not raw.startswith(PREFIX):
+        return None
+    token = find_token(current_app.appbuilder.session, raw)
+    if token is None:
+        response = jsonify(
+            message="This integration token is not valid: it is unknown, revoked, or its person is no longer active."
+        )
+        response.headers["WWW-Authenticate"] = 'Bearer realm="itpm", error="invalid_token"'
+        return response, 401
+    g.user = token.person
+    g._api_key_user = True
+    g.itpm_token = token
+    return None
 
 
 def _token_refused(_jwt_header: dict[str, Any], _jwt_data: dict[str, Any]) -> Any:

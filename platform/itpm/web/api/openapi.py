@@ -3,7 +3,8 @@
 Flask-AppBuilder marks every protected operation as open to `jwt` or `api_key`,
 and describes the `api_key` scheme, whether or not API keys are enabled
 (FAB_API_KEY_ENABLED); a client that believed it would send keys that are
-refused. Here the scheme and its mentions go unless keys are enabled, and the
+refused. Here `api_key` is an integration token, offered where one is taken
+(the records API and the hooks), and gone unless keys are enabled; the
 menu's separators and the problems of a refused body are described as what they are. The record
 types' own parts of the document are `itpm.web.api.records.openapi`.
 """
@@ -56,6 +57,8 @@ class OpenApi(FabOpenApi):
         document = api_spec.to_dict()
         if not current_app.config.get("FAB_API_KEY_ENABLED", False):
             without_api_keys(document)
+        else:
+            with_integration_tokens(document)
         with_menu_separators(document)
         with_field_problems(document)
         return self.response(200, **document)
@@ -65,6 +68,28 @@ def without_api_keys(document: dict[str, Any]) -> None:
     """Take the `api_key` security scheme, and every operation's mention of it, out of `document`."""
     document.get("components", {}).get("securitySchemes", {}).pop("api_key", None)
     for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and isinstance(operation.get("security"), list):
+                operation["security"] = [s for s in operation["security"] if "api_key" not in s]
+
+
+#: Where an integration token is taken (`itpm.web.security.check_integration_token`).
+TOKEN_PATHS = ("/api/v1/records/", "/api/v1/hooks/")
+
+
+def with_integration_tokens(document: dict[str, Any]) -> None:
+    """The `api_key` scheme is an integration token, taken by the records API and the hooks only."""
+    scheme = document.get("components", {}).get("securitySchemes", {}).get("api_key")
+    if scheme is not None:
+        scheme["bearerFormat"] = "itpm_..."
+        scheme["description"] = (
+            "An integration token (Authorization: Bearer itpm_...), made on the Integrations page or with "
+            "`itpm integrations token NAME`: it acts as its service person, within its scope of record "
+            "types and actions, on the records API and its integration's hooks."
+        )
+    for path, operations in document.get("paths", {}).items():
+        if path.startswith(TOKEN_PATHS):
+            continue
         for operation in operations.values():
             if isinstance(operation, dict) and isinstance(operation.get("security"), list):
                 operation["security"] = [s for s in operation["security"] if "api_key" not in s]
