@@ -17,6 +17,7 @@ from itpm.automations.assignment import (
     Candidate,
     next_assignee,
 )
+from itpm.planning.workload import Load
 from itpm.sla.calendar import BusinessCalendar
 from itpm.workflows.engine import company_calendar
 
@@ -35,7 +36,7 @@ def person(
     away_until: dt.date | None = None,
     calendar: BusinessCalendar = SHANGHAI,
 ) -> Candidate:
-    return Candidate(id, calendar, open_work=work, skills=frozenset(skills), away_until=away_until)
+    return Candidate(id, calendar, load=Load(open_items=work), skills=frozenset(skills), away_until=away_until)
 
 
 # --- examples ------------------------------------------------------------------------------------
@@ -166,5 +167,5 @@ def test_least_work_and_skills_pick_someone_with_the_least_open_work(
             assert chosen is None
             continue
         assert chosen is not None
-        assert chosen.open_work == min(c.open_work for c in pool)
-        assert chosen.id == min(c.id for c in pool if c.open_work == chosen.open_work)
+        assert chosen.load.key == min(c.load.key for c in pool)
+        assert chosen.id == min(c.id for c in pool if c.load.key == chosen.load.key)

@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from flask_appbuilder.security.sqla.models import User as FabUser
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from itpm.db import Base, JSONType, UTCDateTime, utcnow
@@ -187,6 +187,10 @@ class Person(FabUser):
     skills: Mapped[list[Any] | None] = mapped_column(JSONType, nullable=True)
     #: Away (leave, travel) until this day, included: not assigned new work meanwhile.
     away_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    #: Hours a week the person gives to planned work (None: the company's usual 40).
+    weekly_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: Leave ahead, as people write it: "2026-12-10..2026-12-14, 2027-01-04" (`itpm.planning.workload.parse_leave`).
+    leave: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: Raised when the person signs out or their password changes: sessions and tokens carry the
     #: generation they were made in, and stop working once it is raised (`itpm.web.sign_in`).
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

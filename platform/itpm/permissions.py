@@ -76,6 +76,10 @@ ABILITY_VIEWS: dict[str, dict[str, tuple[str, ...] | None]] = {
 }
 
 
+#: The planning screens and the schedule API, for staff: roles that read some records beyond their
+#: client organisation's (the screens refuse a client organisation's user whatever their role).
+PLANNING_VIEWS: dict[str, tuple[str, ...] | None] = {"Planning": None, "Workload": None}
+
 #: The reports screen, for roles that may report on some records.
 REPORT_VIEWS: dict[str, tuple[str, ...] | None] = {"ReportsView": None, "Reports": None}
 
@@ -144,9 +148,16 @@ def role_permissions(
             granted.add(permission_view(session, "menu_access", spec.category["en"]))
     for ability in body.get("abilities", []):
         granted.update(_on_views(session, ABILITY_VIEWS.get(ability, {})))
+    if any(_reads_beyond_client(entry.get("read")) for entry in records.values() if entry):
+        granted.update(_on_views(session, PLANNING_VIEWS))
     if any(entry.get("report") is not None for entry in records.values()):
         granted.update(_on_views(session, REPORT_VIEWS))  # which reports, on which records: the report rows
     return granted
+
+
+def _reads_beyond_client(scopes: Any) -> bool:
+    given = scopes if isinstance(scopes, list) else [scopes] if scopes else []
+    return any(scope != "client" for scope in given)
 
 
 def publish_hook(session: Session, before: Configuration, after: Configuration) -> None:

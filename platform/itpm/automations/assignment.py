@@ -1,7 +1,8 @@
 """Who gets the next piece of work in a team: round robin, least open work, or by skill. Pure.
 
-The engine turns the team's people into `Candidate`s (their open work
-counted, their calendar built from their time zone) and writes the choice;
+The engine turns the team's people into `Candidate`s (their load of this week,
+`itpm.planning.workload.Load`, the figure the workload screens show, and their
+calendar built from their time zone) and writes the choice;
 here only the choice is made, from those candidates and the moment `now`.
 
 Nobody away is chosen: a person is away through `away_until`, a day read in
@@ -19,6 +20,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from itpm.planning.workload import Load
 from itpm.sla.calendar import BusinessCalendar, is_working_time
 
 ROUND_ROBIN = "round_robin"
@@ -34,8 +36,8 @@ class Candidate:
     id: int
     #: When the person works, in their own time zone (e.g. `company_calendar(person.timezone)`).
     calendar: BusinessCalendar
-    #: How many open items they have now.
-    open_work: int = 0
+    #: How busy they are this week: planned hours against capacity, then open items.
+    load: Load = Load()
     skills: frozenset[str] = frozenset()
     #: Away until this day, included (a date in their time zone).
     away_until: dt.date | None = None
@@ -58,7 +60,8 @@ def next_assignee(
     """The candidate who takes the work, or None when nobody can.
 
     round_robin: the first by id after `last_assigned` (wrapping round);
-    least_work: the fewest open items, the lowest id on a tie;
+    least_work: the least load (the smallest share of capacity planned, then the fewest
+    open items), the lowest id on a tie;
     skills: least work among those with every needed skill.
     Needed skills narrow the choice under every strategy. `now` is an aware moment.
     """
@@ -74,4 +77,4 @@ def next_assignee(
         if last_assigned is None:
             return pool[0]
         return next((c for c in pool if c.id > last_assigned), pool[0])
-    return min(pool, key=lambda c: c.open_work)
+    return min(pool, key=lambda c: c.load.key)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,10 +27,10 @@ from itpm.access import Actor
 from itpm.automations.spec import AutomationSpec, Event
 from itpm.catalog import Catalog
 from itpm.db import utcnow
-from itpm.models import ActionRun, OutboxEvent, Person, Team
+from itpm.models import ActionRun, OutboxEvent, Person
 from itpm.records.service import RecordError, Records
 from itpm.runtime import Runtime
-from itpm.workflows.engine import Workflows, company_calendar
+from itpm.workflows.engine import Workflows
 
 log = logging.getLogger(__name__)
 
@@ -353,26 +353,22 @@ class Automations:
 
     # --- assignment --------------------------------------------------------
 
-    def _team(self, session: Session, name: str) -> list[tuple[Any, ...]]:
-        """The active members of a team (id, time zone, skills, away until), read once per job."""
+    def _team(self, session: Session, name: str) -> list[Any]:
+        """The active members of a team (`itpm.planning.service.Member`), read once per job."""
+        from itpm.planning.service import members_of_team
+
         if name not in self._teams:
-            team = session.scalar(select(Team).where(Team.name == name))
-            if team is None:
-                raise RuntimeError(f"there is no team {name!r}")
-            self._teams[name] = [
-                tuple(row)
-                for row in session.execute(
-                    select(Person.id, Person.timezone, Person.skills, Person.away_until)
-                    .where(Person.team_id == team.id, Person.active.is_(True))
-                    .order_by(Person.id)
-                )
-            ]
+            try:
+                self._teams[name] = members_of_team(session, name)
+            except LookupError as error:
+                raise RuntimeError(str(error)) from None
         return self._teams[name]
 
     def _assignee(
         self, records: Records, automation: AutomationSpec, action: dict[str, Any], record: Any
     ) -> int | None:
-        from itpm.automations.assignment import Candidate, next_assignee
+        from itpm.automations.assignment import next_assignee
+        from itpm.planning.service import candidates as team_candidates
 
         team_name = None
         if "by" in action:
@@ -385,26 +381,8 @@ class Automations:
         people = self._team(session, team_name)
         if not people:
             return None
-        model = records.model(record.__record_type__)
-        workflow = records.catalog.workflows.get(record.__record_type__)
-        open_states = [s.name for s in workflow.states.values() if not s.final] if workflow else None
-        counts_query = select(model.assignee_id, func.count()).where(
-            model.assignee_id.in_([p[0] for p in people])
-        )
-        if open_states is not None:
-            counts_query = counts_query.where(model.state.in_(open_states))
-        counts = dict(session.execute(counts_query.group_by(model.assignee_id)).all())
         now = self.clock()
-        candidates = [
-            Candidate(
-                id=person_id,
-                calendar=company_calendar(timezone or self.runtime.settings.timezone),
-                open_work=counts.get(person_id, 0),
-                skills=frozenset(skills or ()),
-                away_until=away_until,
-            )
-            for person_id, timezone, skills, away_until in people
-        ]
+        candidates = team_candidates(session, records.catalog, people, now, self.runtime.settings.timezone)
         needed = ()
         if action.get("strategy") == "skills" and action.get("skills_from"):
             skill = records.data(record).get(action["skills_from"])

@@ -219,6 +219,7 @@ def _record_type(document: Document, configuration: Configuration) -> Iterator[P
         yield Problem(file, "/order", _("names no field: %(name)r", name=order))
     if "numbering" in body:
         yield from _numbering(body["numbering"], file)
+    yield from _planning(body, properties, file, configuration)
     for name, field in properties.items():
         old = field.get("x-renamed-from")
         if old is not None and old in properties:
@@ -230,6 +231,48 @@ def _record_type(document: Document, configuration: Configuration) -> Iterator[P
                     name=old,
                 ),
             )
+
+
+#: What each planning role asks of the field it names.
+PLANNING_FIELDS: dict[str, tuple[Callable[[Mapping[str, Any], str], bool], Any]] = {
+    "start": (lambda f, _t: f.get("type") == "string" and f.get("format") == "date", _("a date")),
+    "due": (lambda f, _t: f.get("type") == "string" and f.get("format") == "date", _("a date")),
+    "date": (lambda f, _t: f.get("type") == "string" and f.get("format") == "date", _("a date")),
+    "estimate": (lambda f, _t: f.get("type") in ("number", "integer"), _("a number")),
+    "hours": (lambda f, _t: f.get("type") in ("number", "integer"), _("a number")),
+    "progress": (lambda f, _t: f.get("type") in ("number", "integer"), _("a number")),
+    "milestone": (lambda f, _t: f.get("type") == "boolean", _("true or false")),
+    "task": (lambda f, _t: f.get("type") == "integer" and "x-ref" in f, _("a reference to a record")),
+    "depends_on": (
+        lambda f, t: f.get("type") == "array" and (f.get("items") or {}).get("x-ref") == t,
+        _("a list of references to this record type"),
+    ),
+}
+
+
+def _planning(
+    body: Mapping[str, Any], properties: Mapping[str, Any], file: str, configuration: Configuration
+) -> Iterator[Problem]:
+    """The fields `planning` names exist and hold what their role needs; its baseline state is a state."""
+    planning = body.get("planning") or {}
+    for role, name in planning.items():
+        if role == "baseline_state":
+            flows = [
+                d.body for d in configuration.of_kind("workflow") if d.body.get("record_type") == body["name"]
+            ]
+            states = {s.get("name") for flow in flows for s in flow.get("states", [])}
+            if name not in states:
+                yield Problem(
+                    file,
+                    f"/planning/{role}",
+                    _("names no state of this type's workflow: %(name)r", name=name),
+                )
+            continue
+        accepts, needed = PLANNING_FIELDS[role]
+        if name not in properties:
+            yield Problem(file, f"/planning/{role}", _("names no field: %(name)r", name=name))
+        elif not accepts(properties[name], body["name"]):
+            yield Problem(file, f"/planning/{role}", _("%(name)r must be %(what)s", name=name, what=needed))
 
 
 #: What an admin may write for a file field before reading how (x-ref `file`): told the spelling.

@@ -305,6 +305,11 @@ class RecordTypeSpec:
         return self.body.get("filters", [])
 
     @property
+    def planning(self) -> dict[str, str]:
+        """What the type's fields mean to planning: {"start": "start_date", "due": ..., ...}."""
+        return self.body.get("planning", {})
+
+    @property
     def search(self) -> list[str]:
         return self.body.get("search", [])
 

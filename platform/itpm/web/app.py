@@ -25,6 +25,7 @@ from itpm.web.api.approvals import ApprovalsApi
 from itpm.web.api.definitions import DefinitionsApi
 from itpm.web.api.hooks import HooksApi
 from itpm.web.api.openapi import OpenApi
+from itpm.web.api.planning import PlanningApi
 from itpm.web.api.records import add_record_apis
 from itpm.web.context import current_catalog
 from itpm.web.dispatcher import RevisionDispatcher
@@ -37,6 +38,7 @@ from itpm.web.views.jobs import add_job_views
 from itpm.web.views.my_work import add_my_work_views
 from itpm.web.views.notifications import add_notification_views
 from itpm.web.views.people import add_people_views
+from itpm.web.views.planning import add_planning_views
 from itpm.web.views.records import add_record_views
 from itpm.web.views.reports import add_report_views
 
@@ -143,6 +145,8 @@ def _add_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(DefinitionsApi)
     appbuilder.add_api(ApprovalsApi)
     appbuilder.add_api(HooksApi)
+    appbuilder.add_api(PlanningApi)
+    add_planning_views(appbuilder)
     add_report_views(appbuilder)
     add_notification_views(appbuilder)
     add_job_views(appbuilder)

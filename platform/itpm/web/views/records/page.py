@@ -9,6 +9,7 @@ from typing import Any
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -16,6 +17,7 @@ from itpm.catalog import Catalog
 from itpm.db import utcnow
 from itpm.models import Person
 from itpm.permissions import record_view_name
+from itpm.planning.service import plan_type_of
 from itpm.records.fields import EDITABLE_SYSTEM, FILE, FILE_LIST, REF_LIST, USER_LIST
 from itpm.records.service import RecordError, Records
 from itpm.sla.tickets import CLOCK_TITLES, sla_summary
@@ -48,6 +50,7 @@ class RecordPage(RecordViewBase):
             "itpm/records/show.html",
             **self._page(records, record),
             **workflow_panel(Workflows(records), record),
+            gantt_texts=gantt_texts() if plan_type_of(records.catalog, self.type_name) else None,
             title=str(record),
         )
 
@@ -183,6 +186,29 @@ class RecordPage(RecordViewBase):
                 abort(404)
             flash(str(error.message), "danger")
         return redirect(url_for(".show", pk=pk) + "#comments")
+
+
+def gantt_texts() -> dict[str, str]:
+    """What the Gantt chart's script says, in the reader's language."""
+    return {
+        "chart": _("Gantt chart of the project's tasks"),
+        "bar": _("%(number)s %(title)s: %(start)s to %(due)s"),
+        "summary": _("%(count)s dated tasks."),
+        "unscheduled": _("%(count)s without dates are not drawn."),
+        "baseline_gate": _("Baseline: the plan as approved at the planning gate."),
+        "baseline_first": _(
+            "Baseline: the first dates saved (the project has not passed its planning gate)."
+        ),
+        "moving": _("%(number)s %(title)s moves to %(start)s – %(due)s."),
+        "also": _("These %(count)s dependants move with it:"),
+        "dependant": _("%(number)s %(title)s: from %(old)s to %(start)s – %(due)s"),
+        "alone": _("No dependant has to move."),
+        "save": _("Save"),
+        "cancel": _("Cancel"),
+        "saved": _("Saved: %(count)s tasks moved."),
+        "conflict": _("Not saved: someone changed the plan meanwhile."),
+        "reload": _("Reload the chart"),
+    }
 
 
 def _state_titles(catalog: Catalog, type_name: str) -> dict[str, Bilingual]:
