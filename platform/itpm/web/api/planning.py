@@ -193,7 +193,7 @@ class PlanningApi(BaseApi):
           responses:
             200: {description: The tasks that move and the critical path afterwards}
             404: {$ref: '#/components/responses/404'}
-            422: {description: A task or date that is not right, named by path}
+            422: {description: 'A task or date that is not right, named by path'}
         """
         records = records_service()
         found = self._plan(records, project_type, pk)
@@ -249,8 +249,8 @@ class PlanningApi(BaseApi):
             200: {description: The schedule after the move}
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
-            409: {description: A task changed since the versions given; nothing was saved}
-            422: {description: A task or date that is not right, named by path}
+            409: {description: 'A task changed since the versions given; nothing was saved'}
+            422: {description: 'A task or date that is not right, named by path'}
         """
         records = records_service()
         found = self._plan(records, project_type, pk)
