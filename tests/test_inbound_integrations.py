@@ -11,6 +11,7 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from itpm.integrations.tokens import new_token, revoke, service_person, signing_
 from itpm.models import Department, IntegrationItem, IntegrationToken, RecordEvent
 from itpm.records.service import Records
 from itpm.web.app import create_app
-from tests.conftest import SECRET, databases, settings_for
+from tests.conftest import ADMIN, SECRET, csrf_token, databases, login, settings_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "alertmanager"
 FIRING = json.loads((FIXTURES / "firing_grouped.json").read_text("utf-8"))
@@ -496,3 +497,49 @@ def test_concurrent_deliveries_of_one_alert_make_one_incident_on_postgres(
             assert world.count() == 2
         finally:
             app.extensions["itpm"].dispose()
+
+
+# --- the admin page ----------------------------------------------------------------------------
+
+
+def test_the_admin_makes_a_token_on_the_page_sees_it_once_and_revokes_it(world: World) -> None:
+    browser = world.app.test_client()
+    login(browser, *ADMIN)
+    browser.get("/lang/en")
+    page = browser.get("/integrations/")
+    assert page.status_code == 200 and "Make a token" in page.get_data(as_text=True)
+    made = browser.post(
+        "/integrations/make",
+        data={
+            "csrf_token": csrf_token(browser, "/integrations/"),
+            "integration": "alertmanager",
+            "person": "svc_alertmanager",
+        },
+    )
+    html = made.get_data(as_text=True)
+    assert made.status_code == 200 and "not shown again" in html
+    raw = re.search(r'id="itpm-new-token"[^>]*value="(itpm_[^"]+)"', html).group(1)
+    assert "/api/v1/hooks/alertmanager/alertmanager" in html
+    listing = browser.get("/integrations/").get_data(as_text=True)
+    assert raw not in listing and raw[:11] in listing
+    body = payload(alert("page-1", "firing", "2026-12-03T16:00:00Z"))
+    assert world.hook("alertmanager", body, token=raw).status_code == 200
+    with world.runtime.session() as session:
+        token_id = session.scalar(select(IntegrationToken.id).where(IntegrationToken.prefix == raw[:11]))
+    browser.post(
+        "/integrations/revoke", data={"csrf_token": csrf_token(browser, "/integrations/"), "id": token_id}
+    )
+    assert world.hook("alertmanager", body, token=raw).status_code == 401
+    refused = browser.post(
+        "/integrations/make",
+        data={
+            "csrf_token": csrf_token(browser, "/integrations/"),
+            "integration": "alertmanager",
+            "scope": "nothing:read",
+        },
+    )
+    assert refused.status_code == 422 and "/scope/nothing" in refused.get_data(as_text=True)
+    browser.get("/lang/zh")
+    assert "集成令牌" in browser.get("/integrations/").get_data(as_text=True)
+    engineer = world.app.test_client()
+    assert engineer.get("/integrations/").status_code in (302, 401, 403)

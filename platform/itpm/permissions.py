@@ -69,6 +69,8 @@ ABILITY_VIEWS: dict[str, dict[str, tuple[str, ...] | None]] = {
         "List Roles": None,
         "Departments": None,
         "Teams": None,
+        "IntegrationTokensView": None,
+        "Integration tokens": None,
     },
     "read_audit": {"AuditView": None, "Audit log": None},
     "administer_jobs": {"JobsView": None, "Jobs": None, "Configuration": None},

@@ -34,6 +34,7 @@ from itpm.web.protection import protect
 from itpm.web.security import check_integration_token
 from itpm.web.views.approvals import add_approval_views
 from itpm.web.views.definitions import add_definition_views
+from itpm.web.views.integrations import add_integration_views
 from itpm.web.views.jobs import add_job_views
 from itpm.web.views.my_work import add_my_work_views
 from itpm.web.views.notifications import add_notification_views
@@ -150,3 +151,4 @@ def _add_views(appbuilder: AppBuilder) -> None:
     add_report_views(appbuilder)
     add_notification_views(appbuilder)
     add_job_views(appbuilder)
+    add_integration_views(appbuilder)

@@ -40,6 +40,7 @@ KIND_LABELS = {
     "report": _l("Reports"),
     "automation": _l("Automations"),
     "dashboard": _l("Dashboards"),
+    "integration": _l("Integrations"),
 }
 KIND_ICONS = {
     "record_type": "fa-table",
@@ -50,6 +51,7 @@ KIND_ICONS = {
     "report": "fa-file-pdf",
     "automation": "fa-bolt",
     "dashboard": "fa-tachometer-alt",
+    "integration": "fa-plug",
 }
 
 
