@@ -17,6 +17,7 @@ def test_an_admin_makes_and_revokes_an_integration_token(live_server: str, page:
     screenshot(page, "integration-tokens-zh")
     page.select_option("#itpm-integration", "alertmanager")
     page.click("button:has-text('生成令牌')")
+    page.locator("#itpm-new-token").wait_for()
     token = page.input_value("#itpm-new-token")
     assert token.startswith("itpm_") and page.locator("pre").inner_text().count(token) == 1
     screenshot(page, "integration-token-made-zh")
@@ -27,7 +28,7 @@ def test_an_admin_makes_and_revokes_an_integration_token(live_server: str, page:
     page.set_viewport_size({"width": 375, "height": 800})
     screenshot(page, "integration-tokens-en-375")
     page.click("button:has-text('Revoke')")
-    assert "is revoked" in page.content()
+    page.locator("text=is revoked").wait_for()
     assert page.locator("button:has-text('Revoke')").count() == 0
     page.goto(f"{live_server}/lang/zh")
     page.goto(f"{live_server}/integrations/")
