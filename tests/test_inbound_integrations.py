@@ -372,6 +372,16 @@ def test_a_token_works_on_the_records_api_within_its_scope_only(world: World) ->
         == 403
     )
     assert world.client.get("/api/v1/definitions/", headers=headers).status_code in (401, 403)
+    with world.runtime.session() as session:  # a token that only reads takes no transition
+        person = service_person(session, "alertmanager", "support_agent")
+        _made, reader = new_token(
+            session, world.runtime.catalog(), "alertmanager", person, "test", {"incident": ["read"]}
+        )
+        session.commit()
+    incident = made.get_json()["id"]
+    take = f"/api/v1/records/incident/{incident}/transitions/take"
+    assert world.client.post(take, json={}, headers={"Authorization": f"Bearer {reader}"}).status_code == 403
+    assert world.client.post(take, json={}, headers=headers).status_code == 200
     assert world.client.get("/records/incident/list/", headers=headers).status_code in (302, 401, 403)
 
 

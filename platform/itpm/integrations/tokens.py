@@ -192,15 +192,9 @@ def service_person(session: Session, integration: str, role: str, department: st
         email=f"{username}@itpm.invalid",
         active=True,
         password=generate_password_hash(secrets.token_urlsafe(32)),
-        roles=[found],
+        department_id=place.id if place is not None else None,
     )
-    if department:
-        place = session.scalar(select(Department).where(Department.name == department))
-        if place is None:
-            raise TokenError(
-                [Problem("", "/department", _("there is no department %(name)r", name=department))]
-            )
-        person.department_id = place.id
     session.add(person)
+    person.roles.append(found)
     session.flush()
     return person

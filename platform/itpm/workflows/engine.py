@@ -184,7 +184,8 @@ class Workflows:
         if workflow is None or name not in workflow.transitions:
             raise NotFound(_("%(type)s has no transition %(name)s.", type=type_name, name=name))
         transition = workflow.transitions[name]
-        if not self._may_take(transition):
+        limits = self.actor.limits  # an integration token takes transitions only with write in its scope
+        if not self._may_take(transition) or (limits is not None and (type_name, "write") not in limits):
             raise Forbidden(
                 _("Your roles may not take the transition %(name)s.", name=Bilingual(transition.title))
             )
