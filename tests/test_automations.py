@@ -542,14 +542,19 @@ def test_the_events_an_automation_causes_are_handled_by_the_same_job(app: Any, r
     record = incident(runtime)
     with runtime.session() as session:
         created = session.scalars(select(OutboxEvent.id).where(OutboxEvent.record_id == record)).one()
-    assert Automations(runtime, lambda: NOW).handle_many([created]) == 2  # created, and the change of impact
+    # created, the change of impact, and the comment the second rule wrote (its mentions are told)
+    assert Automations(runtime, lambda: NOW).handle_many([created]) == 3
     with runtime.session() as session:
         events = session.execute(
             select(OutboxEvent.kind, OutboxEvent.depth, OutboxEvent.dispatched_at, OutboxEvent.handled_at)
             .where(OutboxEvent.record_id == record)
             .order_by(OutboxEvent.id)
         ).all()
-    assert [(kind, depth) for kind, depth, _, _ in events] == [("created", 0), ("updated", 1)]
+    assert [(kind, depth) for kind, depth, _, _ in events] == [
+        ("created", 0),
+        ("updated", 1),
+        ("commented", 2),
+    ]
     assert all(handled for *_, handled in events)
     assert events[1][2] is not None  # claimed by the job: no dispatcher sends them again
     assert comments(runtime, "incident", record) == ["raised\nraised"]

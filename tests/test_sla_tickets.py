@@ -106,13 +106,16 @@ def test_the_scheduler_warns_then_escalates_once_each(runtime: Any, people: Cast
     assert tick(runtime, at(16, 10), at(16, 10, 20))["sla_checks"] == 0  # nothing due yet
     assert tick(runtime, at(16, 10, 20), at(16, 10, 25))["sla_checks"] == 1  # 80 % of 30 minutes: 10:24
     run(runtime, at(16, 10, 25))
-    assert notified(runtime, people.ids["dev"]) == ["SLA 预警：INC-2026-00001 Payments down"]
+    assert notified(runtime, people.ids["dev"]) == [
+        "分配给您：INC-2026-00001 Payments down",  # the platform's notice of the assignment
+        "SLA 预警：INC-2026-00001 Payments down",
+    ]
     assert sla(runtime, record, at(16, 10, 25))["status"] == "at_risk"
     tick(runtime, at(16, 10, 25), at(16, 10, 31))
     tick(runtime, at(16, 10, 31), at(16, 10, 40))  # a second look finds nothing new
     run(runtime, at(16, 10, 31))
     breached = "SLA 已超时：INC-2026-00001 Payments down"
-    assert notified(runtime, people.ids["dev"])[1:] == [breached]
+    assert notified(runtime, people.ids["dev"])[2:] == [breached]
     assert notified(runtime, people.ids["lead"]) == [breached]  # the owner
     assert notified(runtime, people.ids["pm"]) == [breached]  # a project manager who sees the incident
     assert len(comments(runtime, "incident", record)) == 1  # the starter rule noting the breach

@@ -194,6 +194,8 @@ class Person(FabUser):
     #: Raised when the person signs out or their password changes: sessions and tokens carry the
     #: generation they were made in, and stop working once it is raised (`itpm.web.sign_in`).
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The kinds of notification the person takes by e-mail (`itpm.notifications.KINDS`); None: all.
+    email_kinds: Mapped[list[str] | None] = mapped_column(JSONType, nullable=True)
 
     department: Mapped[Department | None] = relationship(Department, foreign_keys=[department_id])
     team: Mapped[Team | None] = relationship(Team, foreign_keys=[team_id])

@@ -39,6 +39,17 @@ from itpm.models import ActionRun, Notification, Person
 APP = "app"
 EMAIL = "email"
 CHANNELS = (APP, EMAIL)
+#: What a notification is about: each person chooses which kinds also reach them by e-mail
+#: (`Person.email_kinds`; None: every kind). In the app every kind is shown.
+KINDS = {
+    "assignment": {"en": "Work assigned to me", "zh": "分配给我的工作"},
+    "approval": {"en": "Approvals I am asked to decide", "zh": "需要我审批的申请"},
+    "mention": {"en": "Comments that mention me", "zh": "提到我的评论"},
+    "client_reply": {"en": "Client replies on my tickets", "zh": "客户对我处理的工单的回复"},
+    "sla": {"en": "SLA warnings and breaches", "zh": "SLA 预警与超时"},
+    "digest": {"en": "The morning digest of my work", "zh": "每日早间待办摘要"},
+    "automation": {"en": "Other notices of automations and reports", "zh": "自动化规则与报表的其他通知"},
+}
 LANGUAGES = ("zh", "en")
 #: Whoever has not chosen a language reads the company's, as in the web app.
 DEFAULT_LANGUAGE = "zh"
@@ -155,7 +166,7 @@ def compose(
 ) -> Message:
     """A notification in `lang`: templates filled from `context` (plus `{link}`), laid out as text and HTML."""
     address = absolute_link(link, base_url)
-    values = {"link": address, **context}
+    values = {**context, "link": address}  # a link in the text is always absolute: it is read outside too
     title = " ".join(fill(in_language(subject, lang), values, lang).split())  # one line: it is a header
     text = fill(in_language(body, lang), values, lang).strip()
     page = {
@@ -175,6 +186,12 @@ def compose(
         text=_templates.get_template("notification.txt").render(page),
         html=_templates.get_template("notification.html").render(page),
     )
+
+
+def wants_email(person: Person, kind: str) -> bool:
+    """Whether the person takes notifications of `kind` by e-mail (everyone does until they choose)."""
+    chosen = person.email_kinds
+    return chosen is None or kind in chosen
 
 
 def language_of(person: Person) -> str:
@@ -232,8 +249,13 @@ def notify(
     now: dt.datetime | None = None,
     automation: str = "",
     attachments: Mapping[int, Sequence[Attachment]] | None = None,
+    kind: str = "automation",
 ) -> Sent:
     """Tell each active person, in their language, on each channel, once per `key`.
+
+    `link` is the record's address inside the app (`/records/...`): the bell opens it as it is, and
+    e-mails carry it made absolute with the installation's address (`ITPM_BASE_URL`). The e-mail
+    goes only to people who take `kind` by e-mail (their preferences).
 
     `attachments` are the files that go with each person's e-mail, by person id.
 
@@ -259,7 +281,7 @@ def notify(
             if APP in channels and _write_notification(session, person, key, message, link, now):
                 sent.app.append(person.id)
             session.commit()
-            if mailer is None or not person.email:
+            if mailer is None or not person.email or not wants_email(person, kind):
                 continue
             run_key = channel_key(key, EMAIL, person.id)
             if not _claim_email(session, run_key, automation, now):

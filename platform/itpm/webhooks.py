@@ -51,6 +51,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from itpm import chat
 from itpm.models import WebhookDelivery
 
 PENDING = "pending"
@@ -198,8 +199,12 @@ def deliver(
     secret: str | None,
     now: dt.datetime,
     allow: AllowList = (),
+    chat: str | None = None,
 ) -> WebhookDelivery:
     """Post the event once per `key`: the first call records and attempts it, a later one only reports.
+
+    With `chat` (a platform of `itpm.chat`), `data` is that group robot's message, posted as the
+    robot documents it (signed per attempt as it asks) instead of the event envelope.
 
     A call for a key still pending and due (its worker died, say) attempts
     it again; one waiting for its next attempt is left to `retry_due`.
@@ -210,6 +215,8 @@ def deliver(
     delivery = session.scalar(_by_key(key))
     if delivery is None:
         payload = {"id": key, "event": event, "created_at": now.isoformat(), "data": dict(data)}
+        if chat:
+            payload["chat"] = chat
         try:
             with session.begin_nested():
                 delivery = WebhookDelivery(
@@ -288,25 +295,32 @@ def _post(
 
     A redirect is an answer other than 2xx: following it would post the event elsewhere.
     """
-    body = raw_body(delivery.payload)
-    timestamp = int(now.timestamp())
-    headers = {
-        "Content-Type": "application/json; charset=utf-8",
-        "User-Agent": USER_AGENT,
-        "X-Itpm-Delivery": delivery.key,
-        "X-Itpm-Event": str(delivery.payload.get("event", "")),
-        "X-Itpm-Timestamp": str(timestamp),
-    }
-    if secret:
-        headers["X-Itpm-Signature"] = signature(secret, timestamp, body)
-    parts = urlsplit(delivery.url)
+    platform = delivery.payload.get("chat")
+    url = delivery.url
+    if platform:  # a group robot's own message, signed the way it asks
+        url, body = chat.request(platform, url, delivery.payload["data"], secret, now)
+        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
+    else:
+        body = raw_body(delivery.payload)
+        timestamp = int(now.timestamp())
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": USER_AGENT,
+            "X-Itpm-Delivery": delivery.key,
+            "X-Itpm-Event": str(delivery.payload.get("event", "")),
+            "X-Itpm-Timestamp": str(timestamp),
+        }
+        if secret:
+            headers["X-Itpm-Signature"] = signature(secret, timestamp, body)
+    parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     connection = _connection(parts.scheme, *target)
     try:
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         if 200 <= response.status < 300:
-            return response.status, None
+            refused = chat.refusal(platform, response.read(2000)) if platform else None
+            return response.status, excerpt(refused) if refused else None
         try:
             detail = response.read(500).decode("utf-8", "replace")
         except (OSError, http.client.HTTPException):

@@ -1,16 +1,15 @@
-"""The daily digest: each member's open work, every morning at a set time in their own time zone.
+"""The daily digest: each member's work, every morning at a set time in their own time zone.
 
-A person's digest lists what is assigned to them and still open (tasks,
-tickets, change requests: every record type with a workflow), the most
-urgent first: an SLA past due, then by the SLA's due time or the record's due
-date. It goes out once per person and local day (its key says so), by e-mail
-and in the app, in the person's language; nobody with nothing open gets one.
+A person's digest is their My work (`itpm.my_work`) as of that morning: the approvals waiting for
+their decision first, then what is overdue, what is due today and the rest, the most urgent first
+(read through the access layer as that person, so it lists only what they may see). It goes out once
+per person and local day (its key says so), by e-mail (if they take digests by e-mail) and in the
+app, in the person's language; nobody with nothing waiting gets one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,24 +17,12 @@ from sqlalchemy import select
 
 from itpm.access import Actor
 from itpm.models import Person
+from itpm.my_work import APPROVAL, MENTION, OVERDUE, TODAY, MyWork, WorkItem
 from itpm.notifications import notify
 from itpm.records.service import Records
 
 #: The most items listed in one digest; the rest are counted.
 MAX_ITEMS = 30
-#: Fields holding a record's due date, looked for in this order.
-DUE_FIELDS = ("due_date", "planned_end")
-
-
-@dataclass(frozen=True)
-class Item:
-    number: str
-    title: str
-    type_title: dict[str, str]
-    state_title: dict[str, str]
-    due: dt.datetime | None
-    overdue: bool
-    link: str
 
 
 def digest_moments(time: dt.time, zone: ZoneInfo, since: dt.datetime, until: dt.datetime) -> list[dt.date]:
@@ -65,13 +52,14 @@ def send_digests(runtime: Any, since: dt.datetime, until: dt.datetime, at: dt.ti
                 due[person.id] = (person, day)
         if not due:
             return 0
-        records = Records(session, runtime.catalog(), Actor.system(), timezone=settings.timezone)
-        work = open_work(records, [p.id for p, _ in due.values()], until, settings.base_url)
+        catalog = runtime.catalog()
         for person, day in due.values():
-            items = work.get(person.id, [])
+            zone = ZoneInfo(person.timezone or settings.timezone)
+            records = Records(session, catalog, Actor.of(person), timezone=settings.timezone)
+            items = [i for i in MyWork(records, until, zone).items(transitions=False) if i.kind != MENTION]
             if not items:
                 continue
-            subject, body = compose_digest(items, ZoneInfo(person.timezone or settings.timezone))
+            subject, body = compose_digest(items, zone, settings.base_url)
             notify(
                 session,
                 settings,
@@ -80,88 +68,78 @@ def send_digests(runtime: Any, since: dt.datetime, until: dt.datetime, at: dt.ti
                 subject,
                 body,
                 {},
-                "/",
+                "/my/work/",
                 now=until,
                 automation="digest",
+                kind="digest",
             )
             sent += 1
     return sent
 
 
-def open_work(records: Records, people: list[int], now: dt.datetime, base_url: str) -> dict[int, list[Item]]:
-    """Each person's open assigned records, the most urgent first."""
-    catalog = records.catalog
-    found: dict[int, list[Item]] = {}
-    for type_name, workflow in catalog.workflows.items():
-        spec = catalog.record_types.get(type_name)
-        if spec is None:
-            continue
-        model = records.model(type_name)
-        open_states = [s.name for s in workflow.states.values() if not s.final]
-        rows = records.session.scalars(
-            select(model)
-            .where(model.assignee_id.in_(people), model.state.in_(open_states))
-            .order_by(model.id)
-        )
-        due_field = next((spec.fields[n] for n in DUE_FIELDS if n in spec.fields), None)
-        title_field = next((n for n in ("title", "name", "subject") if n in spec.fields), None)
-        for record in rows:
-            due = record.sla_due
-            if due is None and due_field is not None:
-                value = getattr(record, due_field.column)
-                if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-                    due = dt.datetime.combine(value, dt.time(23, 59), records.zone)
-            found.setdefault(record.assignee_id, []).append(
-                Item(
-                    number=record.number or f"#{record.id}",
-                    title=str(getattr(record, spec.fields[title_field].column) or "") if title_field else "",
-                    type_title=spec.title,
-                    state_title=workflow.state(record.state).title,
-                    due=due,
-                    overdue=bool(record.sla_breached) or (due is not None and due < now),
-                    link=f"{base_url.rstrip('/')}/records/{type_name}/show/{record.id}",
-                )
-            )
-    far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    for items in found.values():
-        items.sort(key=lambda item: (not item.overdue, item.due or far, item.number))
-    return found
+SECTIONS = (
+    (APPROVAL, {"en": "Approvals waiting for your decision", "zh": "等待您审批"}),
+    (OVERDUE, {"en": "Overdue", "zh": "已逾期"}),
+    (TODAY, {"en": "Due today", "zh": "今天到期"}),
+    ("later", {"en": "Later", "zh": "稍后"}),
+)
 
 
-def compose_digest(items: list[Item], zone: ZoneInfo) -> tuple[dict[str, str], dict[str, str]]:
-    """The bilingual subject and body of one person's digest."""
-    overdue = sum(1 for item in items if item.overdue)
+def compose_digest(
+    items: list[WorkItem], zone: ZoneInfo, base_url: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The bilingual subject and body of one person's digest: approvals, overdue, due today, later."""
+    approvals = sum(1 for item in items if item.kind == APPROVAL)
+    overdue = sum(1 for item in items if item.kind != APPROVAL and item.group == OVERDUE)
+    count = len(items)
     subject = {
-        "en": f"Your open work today: {len(items)} item{'s' if len(items) != 1 else ''}"
-        + (f", {overdue} overdue" if overdue else ""),
-        "zh": f"今日待办：{len(items)} 项" + (f"，其中 {overdue} 项已逾期" if overdue else ""),
+        "en": f"Your open work today: {count} item{'s' if count != 1 else ''}"
+        + (f", {overdue} overdue" if overdue else "")
+        + (f", {approvals} approval{'s' if approvals != 1 else ''} waiting" if approvals else ""),
+        "zh": f"今日待办：{count} 项"
+        + (f"，其中 {overdue} 项已逾期" if overdue else "")
+        + (f"，{approvals} 项待审批" if approvals else ""),
     }
+    sections: dict[str, list[WorkItem]] = {name: [] for name, _ in SECTIONS}
+    for item in items:
+        sections[APPROVAL if item.kind == APPROVAL else item.group].append(item)
     lines: dict[str, list[str]] = {"en": [], "zh": []}
-    for item in items[:MAX_ITEMS]:
+    listed = 0
+    for name, title in SECTIONS:
+        shown = sections[name][: max(MAX_ITEMS - listed, 0)]
+        listed += len(shown)
+        if not shown:
+            continue
         for lang in ("en", "zh"):
-            due = item.due.astimezone(zone).strftime("%Y-%m-%d %H:%M") if item.due else ""
-            if lang == "en":
-                when = (
-                    (" — OVERDUE since " if item.overdue else " — due ") + due
-                    if due
-                    else (" — overdue" if item.overdue else "")
-                )
-            else:
-                when = (
-                    ("，已逾期（截止 " + due + "）" if item.overdue else "，截止 " + due)
-                    if due
-                    else ("，已逾期" if item.overdue else "")
-                )
-            lines[lang].append(
-                f"• [{item.type_title[lang]}] {item.number} {item.title} ({item.state_title[lang]}){when}\n  {item.link}"
-            )
-    more = len(items) - MAX_ITEMS
+            lines[lang].append(("\n" if lines[lang] else "") + f"{title[lang]} ({len(sections[name])})")
+            for item in shown:
+                lines[lang].append(_line(item, lang, zone, base_url))
+    more = count - listed
     body = {
-        "en": "Good morning. This is what is assigned to you and still open, the most urgent first:\n\n"
+        "en": "Good morning. This is your work, the most urgent first:\n\n"
         + "\n".join(lines["en"])
-        + (f"\n\n…and {more} more." if more > 0 else ""),
-        "zh": "早上好！以下是分配给您且尚未完成的工作，按紧急程度排列：\n\n"
+        + (f"\n\n…and {more} more: {base_url.rstrip('/')}/my/work/" if more > 0 else ""),
+        "zh": "早上好！以下是您的工作，按紧急程度排列：\n\n"
         + "\n".join(lines["zh"])
-        + (f"\n\n……另有 {more} 项。" if more > 0 else ""),
+        + (f"\n\n……另有 {more} 项：{base_url.rstrip('/')}/my/work/" if more > 0 else ""),
     }
     return subject, body
+
+
+def _line(item: WorkItem, lang: str, zone: ZoneInfo, base_url: str) -> str:
+    due = item.due.astimezone(zone).strftime("%Y-%m-%d %H:%M") if item.due else ""
+    late = item.group == OVERDUE
+    if lang == "en":
+        when = ((" — OVERDUE since " if late else " — due ") + due) if due else (" — overdue" if late else "")
+    else:
+        when = (
+            ("，已逾期（截止 " + due + "）" if late else "，截止 " + due)
+            if due
+            else ("，已逾期" if late else "")
+        )
+    step = f" · {item.step_title[lang]}" if item.step_title else ""
+    link = f"{base_url.rstrip('/')}/records/{item.type_name}/show/{item.record.id}"
+    return (
+        f"• [{item.type_title[lang]}] {item.record.number} {item.title} ({item.state_title[lang]}{step}){when}"
+        f"\n  {link}"
+    )

@@ -116,12 +116,16 @@ class Automations:
                     for automation in automations:
                         if automation.starts_on(event):
                             self._run_for_record(automation, event, prefix or f"event:{event.id}")
+                    self._notices(event)
                 # what the actions caused: handled now (with these) when no automation starts on it
                 caused, self._followups = self._followups, []
                 later = [
                     e for e in caused if e.depth < MAX_DEPTH and any(a.starts_on(e) for a in automations)
                 ]
                 waiting = {e.id for e in later}
+                for caused_event in caused:  # no automation starts on it: its notices are sent now
+                    if caused_event.id not in waiting and caused_event.depth < MAX_DEPTH:
+                        self._notices(caused_event)
                 done = [e.id for e in events] + [e.id for e in caused if e.id not in waiting]
                 with self.runtime.session() as session:
                     session.execute(
@@ -133,6 +137,14 @@ class Automations:
         finally:
             self._followups, self._runs_of = None, set()
         return handled
+
+    def _notices(self, event: Event) -> None:
+        """The platform's own notices of the event (assignment, approval asked, mention, client reply,
+        SLA warning to the group's lead): each once per event and person (`itpm.automations.notices`)."""
+        from itpm.automations.notices import send_notices
+
+        with self.runtime.session() as session:
+            send_notices(self._records(session, event.depth), self.runtime.settings, event, self.clock())
 
     def _records(self, session: Session, depth: int, actor: Actor | None = None) -> Records:
         records = Records(
@@ -348,7 +360,7 @@ class Automations:
             "number": record.number,
             "title": title,
             "state": record.state,
-            "link": self.runtime.settings.base_url.rstrip("/") + path,
+            "link": path,  # inside the app; e-mails make it absolute with ITPM_BASE_URL
         }
 
     # --- assignment --------------------------------------------------------
@@ -494,10 +506,13 @@ class Automations:
                 action["subject"],
                 action.get("body", {"en": "", "zh": ""}),
                 shown,
-                values.get("link", self.runtime.settings.base_url),
+                values.get("link", "/"),
                 tuple(action.get("channels", ("app", "email"))),
                 now=self.clock(),
                 automation=key.rsplit(":", 2)[-2] if key.count(":") >= 2 else "",
+                kind="sla"
+                if event is not None and event.kind in ("sla_warning", "sla_breach")
+                else "automation",
             )
 
     def _webhook(
@@ -513,6 +528,24 @@ class Automations:
             "record": records.as_json(record) if record is not None else None,
         }
         secret = os.environ.get(action["secret_env"], "") if action.get("secret_env") else None
+        platform = action.get("chat")
+        if platform:  # a team chat's group robot: a message in its own format, not the event
+            from itpm import chat
+            from itpm.notifications import absolute_link, fill, in_language
+
+            lang = action.get("lang", "zh")
+            values = self._values(records, record) if record is not None else {}
+            values.update((event.payload or {}).get("values", {}) if event is not None else {})
+            shown = dict(values)  # a group of the company's staff, named by the rule
+            link = absolute_link(values.get("link", ""), self.runtime.settings.base_url)
+            shown["link"] = link
+            data = chat.message(
+                platform,
+                " ".join(fill(in_language(action["subject"], lang), shown, lang).split()),
+                fill(in_language(action.get("body", ""), lang), shown, lang).strip(),
+                link,
+                lang,
+            )
         # the delivery log keeps it from here: retries with backoff (`retry_due`), each attempt recorded
         deliver(
             records.session,
@@ -523,6 +556,7 @@ class Automations:
             secret=secret,
             now=self.clock(),
             allow=self.runtime.settings.webhook_allow,
+            chat=platform,
         )
 
     def _report(self, records: Records, action: dict[str, Any], record: Any, key: str) -> dict[str, Any]:

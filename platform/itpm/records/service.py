@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -556,7 +557,9 @@ class Records:
         self.session.flush()
 
     def add_comment(self, type_name: str, record_id: int, body: str) -> Comment:
-        self.get(type_name, record_id)
+        """A comment on a record; whoever it mentions (@username) and, for a client's reply, the assignee
+        are told (`itpm.automations.notices`, from the outbox event written here)."""
+        record = self.get(type_name, record_id)
         text = body.strip()
         if not text:
             raise Invalid(_("A comment cannot be empty."), [Problem("", "/body", _("must not be empty"))])
@@ -573,6 +576,15 @@ class Records:
         )
         self.session.add(comment)
         self.session.flush()
+        self.emit(
+            record,
+            "commented",
+            {
+                "comment": comment.id,
+                "mentions": mentions(text),
+                "by_client": self.actor.client_id is not None,
+            },
+        )
         return comment
 
     # --- rules --------------------------------------------------------------
@@ -902,6 +914,15 @@ class Records:
         self.emitted.append(row)
         if self.claimed_at is None:
             self.session.info["itpm_outbox"] = True  # the app's dispatcher sends it after the commit
+
+
+#: "@username" in a comment: a name of letters, digits, _, . and -, not inside an e-mail address.
+MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9_][A-Za-z0-9_.\-]{0,63})")
+
+
+def mentions(text: str) -> list[str]:
+    """The usernames a comment mentions, each once, in order (a sentence's full stop is not a name's)."""
+    return list(dict.fromkeys(name.rstrip(".-") for name in MENTION.findall(text)))[:20]
 
 
 def to_json_datetime(value: dt.datetime | None) -> str | None:

@@ -329,6 +329,12 @@ class Workflows:
                     )
                 )
             self.session.flush()
+            # its approvers (and their delegates) are told: `itpm.automations.notices`
+            self.records.emit(
+                record,
+                "approval_step",
+                {"approval": approval.id, "step": index, "transition": transition.name},
+            )
             return
         approval.state = APPROVED
         approval.decided_at = self.records.clock()

@@ -14,7 +14,9 @@ from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 
 from itpm.db import utcnow
-from itpm.notifications import mark_all_read, mark_read, notifications_of, unread_count
+from itpm.models import Person
+from itpm.notifications import KINDS, mark_all_read, mark_read, notifications_of, unread_count
+from itpm.web.record_display import Bilingual
 
 PER_PAGE = 50
 
@@ -66,6 +68,30 @@ class NotificationView(BaseView):
         if found is None:
             abort(404)
         return redirect(found.link if _inside(found.link) else url_for(".list"))
+
+    @expose("/settings", methods=["GET", "POST"])
+    @has_access
+    def settings(self) -> Any:
+        """Which kinds of notification also reach the person by e-mail (all, until they choose)."""
+        session = _session()
+        person = session.get(Person, _me())
+        if request.method == "POST":
+            chosen = request.form.getlist("kind")
+            unknown = sorted(set(chosen) - set(KINDS))
+            if unknown:
+                flash(_("There is no kind of notification %(kind)s.", kind=", ".join(unknown)), "danger")
+                return redirect(url_for(".settings"))
+            person.email_kinds = [k for k in KINDS if k in chosen]
+            session.commit()
+            flash(_("Your e-mail choices are saved."), "success")
+            return redirect(url_for(".settings"))
+        return self.render_template(
+            "itpm/notifications/settings.html",
+            kinds=KINDS,
+            chosen=set(KINDS) if person.email_kinds is None else set(person.email_kinds),
+            Bilingual=Bilingual,
+            title=_("What reaches me by e-mail"),
+        )
 
     @expose("/read", methods=["POST"])
     @has_access

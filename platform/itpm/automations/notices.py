@@ -1,0 +1,220 @@
+"""The platform's own notices: people are told of what is theirs to do, with no automation to write.
+
+- assignment: a record created with an assignee, or given a new one, tells the new assignee (unless
+  they assigned it to themselves);
+- approval asked: every approver of the step just opened, and whoever they delegated to today;
+- mention: a comment's @username tells each person named who may read the record;
+- client reply: a client's comment tells the record's assignee;
+- SLA warning: the assignee's manager, the lead of their group (the assignee is told by the SLA
+  policy's own `on_warning` actions).
+
+Each is in the app and by e-mail (as each person chose: `Person.email_kinds`), in the reader's
+language, once per event and person however often the job runs (the key names the event). A reader
+is told only of a record they may read, and not the title when their roles hide it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+
+from itpm.access import Actor
+from itpm.automations.spec import Event
+from itpm.config import Settings
+from itpm.models import ApprovalRequest, Comment, Delegation, Person
+from itpm.my_work import MENTION_PREFIX
+from itpm.notifications import notify
+from itpm.records.service import RecordError, Records
+
+TEXTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "assignment": (
+        {"en": "Assigned to you: {number} {title}", "zh": "分配给您：{number} {title}"},
+        {
+            "en": "{actor} assigned {number} “{title}” to you.\n\nOpen it: {link}",
+            "zh": "{actor} 将 {number}“{title}”分配给了您。\n\n打开：{link}",
+        },
+    ),
+    "approval": (
+        {"en": "Approval requested: {number} {title}", "zh": "待您审批：{number} {title}"},
+        {
+            "en": "{actor} asks for your decision on {number} “{title}” (step: {step}).\n\nDecide here: {link}",
+            "zh": "{actor} 请您审批 {number}“{title}”（审批步骤：{step}）。\n\n在此审批：{link}",
+        },
+    ),
+    "mention": (
+        {"en": "{actor} mentioned you on {number}", "zh": "{actor} 在 {number} 中提到了您"},
+        {
+            "en": "{actor} wrote on {number} “{title}”:\n\n{comment}\n\n{link}",
+            "zh": "{actor} 在 {number}“{title}”中写道：\n\n{comment}\n\n{link}",
+        },
+    ),
+    "client_reply": (
+        {"en": "Client reply on {number} {title}", "zh": "客户回复：{number} {title}"},
+        {
+            "en": "{actor} (client) wrote on {number} “{title}”:\n\n{comment}\n\n{link}",
+            "zh": "客户 {actor} 在 {number}“{title}”中写道：\n\n{comment}\n\n{link}",
+        },
+    ),
+    "sla": (
+        {"en": "SLA warning in your group: {number} {title}", "zh": "您组内的 SLA 预警：{number} {title}"},
+        {
+            "en": "{number} “{title}”, assigned to {assignee}, is near its {clock} target: it is due at {due}.\n\n{link}",
+            "zh": "{number}“{title}”（处理人：{assignee}）的{clock}时限即将到期，截止时间 {due}。\n\n{link}",
+        },
+    ),
+}
+
+
+def send_notices(records: Records, settings: Settings, event: Event, now: dt.datetime) -> None:
+    """Tell whoever the event concerns (see the module's docstring); nothing for other events."""
+    if event.record_type is None or event.record_id is None:
+        return
+    try:
+        record = records.get(event.record_type, event.record_id)
+    except RecordError:
+        return  # deleted since, or a type no longer published
+    session = records.session
+    actor_id = event.payload.get("actor_id")
+    context: dict[str, Any] = {"actor": _name(session, actor_id, event.payload.get("actor", ""))}
+    if event.kind in ("created", "updated"):
+        change = event.change("/assignee")
+        if change and change.get("new") and change["new"] != actor_id:
+            _tell(
+                records, settings, record, [change["new"]], "assignment", f"notice:{event.id}", context, now
+            )
+    elif event.kind == "approval_step":
+        approval = session.get(ApprovalRequest, event.payload.get("approval"))
+        if approval is None:
+            return
+        step = event.payload.get("step")
+        approvers = [t.approver_id for t in approval.tasks if t.step == step and t.decision == "pending"]
+        today = now.astimezone(records.zone).date()
+        delegates = session.scalars(
+            select(Delegation.to_id).where(
+                Delegation.from_id.in_(approvers), Delegation.starts_on <= today, Delegation.ends_on >= today
+            )
+        ).all()
+        workflow = records.catalog.workflows.get(approval.record_type)
+        transition = workflow.transitions.get(approval.transition) if workflow else None
+        steps = transition.approval.steps if transition and transition.approval else ()
+        context["step"] = steps[step].title if step is not None and step < len(steps) else approval.transition
+        context["actor"] = _name(session, approval.requested_by_id, approval.requested_by)
+        _tell(
+            records,
+            settings,
+            record,
+            [*approvers, *delegates],
+            "approval",
+            f"notice:{event.id}",
+            context,
+            now,
+        )
+    elif event.kind == "commented":
+        comment = session.get(Comment, event.payload.get("comment"))
+        if comment is None:
+            return
+        context["comment"] = comment.body if len(comment.body) <= 2000 else comment.body[:2000] + "…"
+        names = event.payload.get("mentions") or []
+        mentioned = (
+            session.scalars(
+                select(Person.id).where(Person.username.in_(names), Person.active.is_(True))
+            ).all()
+            if names
+            else []
+        )
+        mentioned = [p for p in mentioned if p != actor_id]
+        key = f"{MENTION_PREFIX}{record.__record_type__}:{record.id}:{comment.id}"
+        _tell(records, settings, record, mentioned, "mention", key, context, now)
+        if event.payload.get("by_client") and record.assignee_id and record.assignee_id not in mentioned:
+            _tell(
+                records,
+                settings,
+                record,
+                [record.assignee_id],
+                "client_reply",
+                f"notice:{event.id}",
+                context,
+                now,
+            )
+    elif event.kind == "sla_warning" and record.assignee_id:
+        assignee = session.get(Person, record.assignee_id)
+        if assignee is None or not assignee.manager_id:
+            return
+        values = event.payload.get("values", {})
+        context.update(
+            assignee=_name(session, assignee.id, ""), clock=values.get("clock", ""), due=values.get("due", "")
+        )
+        # one warning per clock and target to the lead too, whichever reader saw it first
+        _tell(
+            records,
+            settings,
+            record,
+            [assignee.manager_id],
+            "sla",
+            f"lead:{event.payload.get('key', event.id)}",
+            context,
+            now,
+        )
+
+
+def _name(session: Any, person_id: int | None, fallback: str) -> str:
+    person = session.get(Person, person_id) if person_id else None
+    if person is None:
+        return fallback
+    return f"{person.first_name or ''} {person.last_name or ''}".strip() or person.username
+
+
+def _tell(
+    records: Records,
+    settings: Settings,
+    record: Any,
+    people: Iterable[int],
+    kind: str,
+    key: str,
+    context: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    """Notify the active people among `people` who may read the record, each audience with the fields
+    their roles show them."""
+    ids = list(dict.fromkeys(p for p in people if p))
+    if not ids:
+        return
+    spec = records.spec(record.__record_type__)
+    session = records.session
+    audiences: dict[frozenset[str], list[Person]] = {}
+    for person in session.scalars(select(Person).where(Person.id.in_(ids), Person.active.is_(True))):
+        actor = Actor.of(person)
+        team = (
+            list(session.scalars(select(Person.id).where(Person.team_id == person.team_id)))
+            if person.team_id
+            else []
+        )
+        if not records.access.allows(actor, spec, record, "read", team):
+            continue
+        audiences.setdefault(records.access.hidden_fields(actor, spec), []).append(person)
+    subject, body = TEXTS[kind]
+    for hidden, readers in audiences.items():
+        title = next(
+            (
+                str(getattr(record, spec.fields[n].column) or "")
+                for n in ("title", "name", "subject")
+                if n in spec.fields and n not in hidden
+            ),
+            "",
+        )
+        notify(
+            session,
+            settings,
+            readers,
+            key,
+            subject,
+            body,
+            {"number": record.number, "title": title, **context},
+            f"/records/{record.__record_type__}/show/{record.id}",
+            now=now,
+            automation=f"notice:{kind}",
+            kind=kind,
+        )
