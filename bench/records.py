@@ -56,6 +56,7 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
+    select,
     text,
 )
 from sqlalchemy.engine import Engine
@@ -112,6 +113,8 @@ TICKET = {
     "kind": "record_type",
     "name": "bench_ticket",
     "title": {"en": "Bench ticket", "zh": "基准工单"},
+    "due": "due_date",
+    "priority": "priority",
     "numbering": "BT-{seq:06}",
     "columns": ["number", "title", "priority", "category", "account", "due_date", "state", "updated_at"],
     "filters": ["priority", "category", "account", "due_date", "state"],
@@ -290,6 +293,47 @@ def check_same_shape(itpm: Table, baseline: Table) -> None:
     )
 
 
+#: The tickets' states as a workflow, so My work knows which are open.
+FLOW = {
+    "kind": "workflow",
+    "name": "bench_ticket_flow",
+    "title": {"en": "Bench ticket flow", "zh": "基准工单流程"},
+    "record_type": "bench_ticket",
+    "initial": "open",
+    "states": [
+        {"name": "open", "title": {"en": "Open", "zh": "待处理"}, "category": "open"},
+        {"name": "in_progress", "title": {"en": "In progress", "zh": "处理中"}, "category": "in_progress"},
+        {"name": "resolved", "title": {"en": "Resolved", "zh": "已解决"}, "category": "done"},
+        {"name": "closed", "title": {"en": "Closed", "zh": "已关闭"}, "category": "done"},
+    ],
+    "transitions": [
+        {
+            "name": "take",
+            "title": {"en": "Take", "zh": "接手"},
+            "from": ["open"],
+            "to": "in_progress",
+            "roles": ["admin"],
+        },
+        {
+            "name": "resolve",
+            "title": {"en": "Resolve", "zh": "解决"},
+            "from": ["open", "in_progress"],
+            "to": "resolved",
+            "roles": ["admin"],
+        },
+        {
+            "name": "close",
+            "title": {"en": "Close", "zh": "关闭"},
+            "from": ["open", "in_progress"],
+            "to": "closed",
+            "roles": ["admin"],
+        },
+    ],
+}
+#: One ticket in MINE is assigned to the person whose My work is timed (the admin): 100 of 100,000.
+MINE = 1000
+
+
 # --- the data -----------------------------------------------------------------------------
 
 
@@ -310,7 +354,7 @@ def ticket_rows(count: int, admin_id: int) -> list[dict[str, Any]]:
                 "department_id": None,
                 "client_id": None,
                 "owner_id": admin_id,
-                "assignee_id": None,
+                "assignee_id": admin_id if i % MINE == 0 else None,
                 "created_by_id": admin_id,
                 "updated_by_id": admin_id,
                 "created_at": created,
@@ -552,6 +596,7 @@ def setup_itpm(url: str, folder: Path) -> Flask:
         documents = [
             Document("schemas/bench_account.json", ACCOUNT),
             Document("schemas/bench_ticket.json", TICKET),
+            Document("workflows/bench_ticket_flow.json", FLOW),
             Document(
                 "schemas/roles/admin.json", json.loads((ROOT / "schemas/roles/admin.json").read_text("utf-8"))
             ),
@@ -595,20 +640,67 @@ def run_backend(backend: str) -> tuple[Results, dict[str, Any]]:
         info = {"setup_s": loaded, "matching": matching(rows), "version": server_version(base_engine)}
         try:
             results = measure(itpm_side(app), baseline_side(base_app, base_engine), matching(rows))
+            measure_my_work(results, app, base_engine, admin_id, rows)
         finally:
             runtime.dispose()
             base_engine.dispose()
         return results, info
 
 
+def measure_my_work(
+    results: Results, app: Flask, engine: Engine, admin_id: int, rows: list[dict[str, Any]]
+) -> None:
+    """My work of a person with 1 ticket in MINE: `GET /api/v1/my/work` (every type with a workflow,
+    their approvals and mentions, through the access layer), against the hand-written query of their
+    open tickets, most urgent first, on the baseline table."""
+    client = app.test_client()
+    headers = api_headers(client, *ADMIN)
+    expected = sum(1 for r in rows if r["assignee_id"] == admin_id and r["state"] in ("open", "in_progress"))
+    answer = client.get("/api/v1/my/work", headers=headers)
+    assert answer.status_code == 200 and answer.get_json()["count"] == expected, answer.get_data(
+        as_text=True
+    )[:300]
+    table = BaselineTicket.__table__
+    query = (
+        select(table)
+        .where(table.c.assignee_id == admin_id, table.c.state.in_(["open", "in_progress"]))
+        .order_by(table.c.due_date, table.c.id)
+    )
+
+    def mine(_i: int) -> None:
+        assert client.get("/api/v1/my/work", headers=headers).status_code == 200
+
+    def hand_written(_i: int) -> None:
+        with engine.connect() as connection:
+            assert len(connection.execute(query).all()) == expected
+
+    for i in range(WARM_UP + REPEAT):
+        for name, work in (
+            (("itpm", mine), ("baseline", hand_written))
+            if i % 2
+            else (
+                ("baseline", hand_written),
+                ("itpm", mine),
+            )
+        ):
+            took = elapsed_ms(work, i)
+            if i >= WARM_UP:
+                results.timings.setdefault(("my work (API)", name), []).append(took)
+
+
 def timing_rows(backend: str, results: Results) -> list[list[str]]:
     """One row per operation: percentiles of both sides, the ratio, and whether the targets are met."""
     rows = []
-    for operation, _work in OPERATIONS:
+    for operation in [*(name for name, _work in OPERATIONS), "my work (API)"]:
         mine, base = results.timings[(operation, "itpm")], results.timings[(operation, "baseline")]
         ratio = round(p50(mine) / p50(base), 2)  # judged as printed
-        missed = [f"ratio > {MAX_RATIO}"] if ratio > MAX_RATIO else []
-        if backend == "postgres" and operation.startswith("list") and p95(mine) > MAX_LIST_P95_MS:
+        # my work is a page's worth of queries against one hand-written query: only its p95 is a target
+        missed = [f"ratio > {MAX_RATIO}"] if ratio > MAX_RATIO and operation != "my work (API)" else []
+        if (
+            backend == "postgres"
+            and operation.startswith(("list", "my work"))
+            and p95(mine) > MAX_LIST_P95_MS
+        ):
             missed.append(f"p95 > {MAX_LIST_P95_MS:.0f} ms")
         numbers = [f"{value:.1f}" for value in (p50(mine), p95(mine), p50(base), p95(base))]
         rows.append(

@@ -88,7 +88,12 @@ def world(template_databases: dict[str, Any], tmp_path_factory: pytest.TempPathF
             task("theirs", "lead", today - dt.timedelta(days=1), "high")
             incident = records.create(
                 "incident",
-                {"title": "Payments down", "priority": "P1", "category": "application"},
+                {
+                    "title": "Payments down",
+                    "priority": "P1",
+                    "category": "application",
+                    "root_cause": "A full disk",  # a P1 is resolved with its root cause
+                },
                 {"assignee": people.ids["dev"]},
             )
             world.numbers["incident"], world.ids["incident"] = incident.number, incident.id
@@ -250,3 +255,29 @@ def test_a_record_types_due_and_priority_fields_are_checked(key: str, value: str
     others = [d for d in PACK if d.name != "task"]
     found = [(p.path, str(p.message)) for p in check_configuration([*others, task], META, only=[task])]
     assert any(path == f"/{key}" and words in message for path, message in found), found
+
+
+def test_a_transition_that_needs_fields_opens_its_form_and_comes_back(world: World) -> None:
+    client = world.client("dev")
+    incident = world.ids["incident"]
+    token = csrf_token(client, "/my/work/")
+    taken = client.post(
+        f"/records/incident/transition/{incident}/take", data={"csrf_token": token, "next": "/my/work/"}
+    )
+    assert taken.headers["Location"] == "/my/work/"
+    page = client.get("/my/work/").get_data(as_text=True)
+    link = f"/records/incident/transition/{incident}/resolve?next=/my/work/"
+    assert f'href="{link}"' in page  # resolving asks for the resolution first
+    form = client.get(link).get_data(as_text=True)
+    assert 'name="next" value="/my/work/"' in form and 'href="/my/work/">Cancel' in form
+    done = client.post(
+        link,
+        data={
+            "csrf_token": csrf_token(client, link),
+            "resolution": "Replaced the uplink module",
+            "resolved_at": "2026-03-16T11:00",
+            "next": "/my/work/",
+        },
+    )
+    assert done.headers["Location"] == "/my/work/"
+    assert f'data-number="{world.numbers["incident"]}"' not in client.get("/my/work/").get_data(as_text=True)

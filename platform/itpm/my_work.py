@@ -173,6 +173,7 @@ class MyWork:
         self.now = now
         self.zone = zone or records.zone
         self.me = records.actor.id
+        self._hidden_fields: dict[str, frozenset[str]] = {}
 
     def _types(self) -> Iterable[tuple[str, RecordTypeSpec, Any]]:
         for type_name, workflow in self.records.catalog.workflows.items():
@@ -200,8 +201,14 @@ class MyWork:
         found = self._records(transitions) + self._approvals() + self._mentions()
         return sorted(found, key=WorkItem.sort_key)
 
+    def _hidden(self, spec: RecordTypeSpec) -> frozenset[str]:
+        """The fields of a type the person may not read (asked once per type)."""
+        if spec.name not in self._hidden_fields:
+            self._hidden_fields[spec.name] = self.records.access.hidden_fields(self.records.actor, spec)
+        return self._hidden_fields[spec.name]
+
     def _item(self, kind: str, type_name: str, spec: RecordTypeSpec, workflow: Any, record: Any) -> WorkItem:
-        hidden = self.records.access.hidden_fields(self.records.actor, spec)
+        hidden = self._hidden(spec)
         due, from_sla = record_due(self.records, spec, record, self.zone)
         name, choices = priority_choices(spec)
         priority = getattr(record, spec.fields[name].column) if name and name not in hidden else None

@@ -18,8 +18,8 @@ from flask_babel import lazy_gettext as _l
 from itpm.db import utcnow
 from itpm.my_work import GROUPS, MyWork
 from itpm.permissions import record_view_name
-from itpm.web.context import records_service
-from itpm.web.record_display import Bilingual, person_zone
+from itpm.web.context import current_catalog, records_service
+from itpm.web.record_display import Bilingual, choice_label, person_zone
 
 GROUP_TITLES = {
     "overdue": _l("Overdue"),
@@ -32,6 +32,27 @@ KIND_TITLES = {
     "approval": _l("approval"),
     "mention": _l("mentioned me"),
 }
+
+
+def priority_label(item: Any) -> str:
+    """An item's priority as its field's choices title it (P1, 高), not the stored value."""
+    spec = current_catalog().record_types.get(item.type_name)
+    name = spec.body.get("priority") if spec else None
+    if item.priority is None or name not in (spec.fields if spec else {}):
+        return str(item.priority or "")
+    return choice_label(spec.fields[name], item.priority)
+
+
+def due_label(item: Any) -> str:
+    """When an item is due, in the reader's zone: a time for an SLA or an approval, a date for a date field."""
+    if item.due is None:
+        return ""
+    local = item.due.astimezone(person_zone())
+    return (
+        local.strftime("%Y-%m-%d %H:%M")
+        if item.sla or item.approval is not None
+        else local.strftime("%Y-%m-%d")
+    )
 
 
 def my_work() -> MyWork:
@@ -64,6 +85,8 @@ class MyWorkView(BaseView):
             kinds=KIND_TITLES,
             view_name=record_view_name,
             Bilingual=Bilingual,
+            priority_label=priority_label,
+            due_label=due_label,
             title=_("My work"),
         )
 

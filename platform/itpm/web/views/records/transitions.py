@@ -117,6 +117,7 @@ class RecordTransitions(RecordViewBase):
             widgets=widgets,
             errors=errors,
             general_errors=general,
+            back=_back(request.values.get("next")),
             title=f"{record.number}: {text(transition.title)}",
         )
 
