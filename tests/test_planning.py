@@ -7,6 +7,7 @@ with capacity and leave, timesheets) serves the API, the screens, access and the
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -389,3 +390,62 @@ def test_the_baseline_is_the_plan_when_the_project_passed_its_planning_gate(worl
     assert design_now["baseline_start"] == design_now["start"]  # the moved dates were the plan at the gate
     html = client.get(f"/records/project/show/{project}").get_data(as_text=True)
     assert 'id="itpm-gantt"' in html and "itpm-gantt.js" in html
+
+
+def test_hours_a_week_and_leave_are_set_on_the_person_and_bad_leave_is_refused_at_the_field(
+    world: dict[str, Any],
+) -> None:
+    client = signed_in(world, "root")
+    lead = world["people"].ids["lead"]
+    with world["runtime"].session() as session:
+        person = session.get(Person, lead)
+        form = {
+            "first_name": person.first_name,
+            "last_name": person.last_name,
+            "username": person.username,
+            "email": person.email,
+            "active": "y",
+            "roles": [str(r.id) for r in person.roles],
+            "department": str(person.department_id),
+            "team": str(person.team_id),
+            "client_id": "",
+            "manager_id": "",
+            "locale": "",
+            "timezone": "",
+        }
+    token = csrf_token(client, f"/users/edit/{lead}")
+    refused = client.post(
+        f"/users/edit/{lead}",
+        data={**form, "csrf_token": token, "weekly_hours": "30", "leave": "2026-12-10..soon"},
+    )
+    assert refused.status_code == 200 and "&#39;2026-12-10..soon&#39; is not a day" in refused.get_data(
+        as_text=True
+    )
+    saved = client.post(
+        f"/users/edit/{lead}",
+        data={**form, "csrf_token": token, "weekly_hours": "30", "leave": "2026-12-10..2026-12-14"},
+    )
+    assert saved.status_code == 302, re.findall(r"Not a valid[^<]*", saved.get_data(as_text=True))
+    with world["runtime"].session() as session:
+        person = session.get(Person, lead)
+        assert (person.weekly_hours, person.leave) == (30.0, "2026-12-10..2026-12-14")
+        person.weekly_hours, person.leave = None, None
+        session.commit()
+
+
+def test_a_list_on_a_phone_shows_each_record_as_a_card_and_its_filters_in_a_drawer(
+    world: dict[str, Any],
+) -> None:
+    client = signed_in(world, "root")
+    with world["runtime"].session() as session:
+        records = Records(session, world["runtime"].catalog(), Actor.system())
+        incident = records.create("incident", {"title": "VPN down", "priority": "P1", "category": "network"})
+        session.commit()
+        number = incident.number
+    html = client.get("/records/incident/list/?_flt_0_priority=P1").get_data(as_text=True)
+    card = html[html.index('<li class="itpm-card">') :].split("</li>")[0]
+    assert number in card and "VPN down" in card and "itpm-card-state" in card
+    assert "itpm-card-priority" in card and "P1" in card and "itpm-card-due" in card  # the SLA's due time
+    assert 'id="itpm-filters" class="itpm-drawer"' in html and '<span class="badge">1</span>' in html
+    tasks = client.get("/records/task/list/").get_data(as_text=True)
+    assert tasks.count('<li class="itpm-card">') == 3 and "itpm-card-due" in tasks  # a task's due date

@@ -312,7 +312,10 @@ def test_a_list_page_holds_at_most_as_many_records_as_an_api_page(admin_client: 
             system.create("customer", {"name": f"Client {n:03}"})
         session.commit()
     page = admin_client.get("/records/customer/list/?psize_records_customer=100000").get_data(as_text=True)
-    assert page.count("/records/customer/show/") == MAX_PAGE_SIZE
+    assert (
+        page.count("/records/customer/show/") == 2 * MAX_PAGE_SIZE
+    )  # each row's link, and its card's (a phone's)
+    assert page.count('<li class="itpm-card">') == MAX_PAGE_SIZE
     assert admin_client.get("/records/customer/list/?psize_records_customer=lots").status_code == 400
     assert admin_client.get("/records/customer/list/?page_records_customer=99999999999").status_code == 400
     api = admin_client.get(f"/api/v1/records/customer/?q=(page_size:{MAX_PAGE_SIZE + 1})")

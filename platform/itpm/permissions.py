@@ -80,7 +80,12 @@ ABILITY_VIEWS: dict[str, dict[str, tuple[str, ...] | None]] = {
 
 #: The planning screens and the schedule API, for staff: roles that read some records beyond their
 #: client organisation's (the screens refuse a client organisation's user whatever their role).
-PLANNING_VIEWS: dict[str, tuple[str, ...] | None] = {"Planning": None, "Workload": None}
+PLANNING_VIEWS: dict[str, tuple[str, ...] | None] = {
+    "PlanningView": None,
+    "PlanningApi": None,
+    "Planning": None,
+    "Workload": None,
+}
 
 #: The reports screen, for roles that may report on some records.
 REPORT_VIEWS: dict[str, tuple[str, ...] | None] = {"ReportsView": None, "Reports": None}

@@ -76,6 +76,7 @@
   };
 
   Gantt.prototype.draw = function () {
+    var began = window.performance ? performance.now() : 0;
     var self = this, rows = this.rows, t = this.t;
     var first = Infinity, last = -Infinity;
     rows.forEach(function (r) {
@@ -152,6 +153,7 @@
     });
     this.root.textContent = "";
     this.root.appendChild(svg);
+    if (began) { this.root.setAttribute("data-drawn-ms", Math.round(performance.now() - began)); }
     var foot = document.getElementById("itpm-gantt-foot");
     if (foot) {
       foot.textContent = format(t.summary, {count: rows.length}) + (this.unscheduled ? " " + format(t.unscheduled, {count: this.unscheduled}) : "") +
@@ -225,7 +227,7 @@
       var ul = html("ul", {"class": "itpm-gantt-dependants"});
       others.forEach(function (m) {
         var old = self.byId[m.id];
-        ul.appendChild(html("li", {"data-task": m.id}, format(t.dependant, {number: m.number, title: m.title, old: old.start, start: m.start, due: m.due})));
+        ul.appendChild(html("li", {"data-task": m.id}, format(t.dependant, {number: m.number, title: m.title, old_start: old.start, old_due: old.due, start: m.start, due: m.due})));
       });
       box.appendChild(ul);
     } else {

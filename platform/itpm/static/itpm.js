@@ -98,3 +98,22 @@
     new MutationObserver(function () { scan(document); }).observe(document.body, {childList: true, subtree: true});
   });
 })();
+
+/* A list's filters in a drawer on a phone: the Filters button opens it, the cross or the shade closes it. */
+(function () {
+  "use strict";
+  document.addEventListener("click", function (e) {
+    var drawer = document.getElementById("itpm-filters");
+    if (!drawer || !e.target.closest) { return; }
+    var opener = e.target.closest(".itpm-drawer-open");
+    if (opener) {
+      drawer.classList.add("itpm-open");
+      opener.setAttribute("aria-expanded", "true");
+      var first = drawer.querySelector("select, input, button");
+      if (first) { first.focus(); }
+    } else if (e.target.closest(".itpm-drawer-close") || e.target.classList.contains("itpm-drawer-backdrop")) {
+      drawer.classList.remove("itpm-open");
+      document.querySelectorAll(".itpm-drawer-open").forEach(function (b) { b.setAttribute("aria-expanded", "false"); });
+    }
+  });
+})();

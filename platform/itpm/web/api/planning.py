@@ -100,7 +100,6 @@ def schedule_json(records: Records, project_type: str, project: Any, plan: Plan)
 class PlanningApi(BaseApi):
     resource_name = "planning"
     openapi_spec_tag = "Planning"
-    class_permission_name = "Planning"
     base_permissions = ["can_read"]
     method_permission_name = {"schedule": "read", "preview": "read", "save": "read"}
     allow_browser_login = True

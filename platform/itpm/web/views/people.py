@@ -15,16 +15,27 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.security.views import UserDBModelView
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from wtforms import SelectField
+from wtforms import FloatField, SelectField, StringField
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from itpm.access import Actor
 from itpm.definitions.problems import DefinitionError
 from itpm.departments import DepartmentAdministration, DepartmentRefused
 from itpm.models import AuditEntry, Department, Team
+from itpm.planning.workload import parse_leave
 from itpm.records.fields import CLIENT_TYPE
 from itpm.web.sign_in import new_password_field
 
-PEOPLE_COLUMNS = ["department", "team", "client_id", "manager_id", "locale", "timezone"]
+PEOPLE_COLUMNS = [
+    "department",
+    "team",
+    "client_id",
+    "manager_id",
+    "locale",
+    "timezone",
+    "weekly_hours",
+    "leave",
+]
 PEOPLE_LABELS = {
     "department": _l("Department"),
     "team": _l("Team"),
@@ -32,6 +43,8 @@ PEOPLE_LABELS = {
     "manager_id": _l("Manager"),
     "locale": _l("Language"),
     "timezone": _l("Time zone"),
+    "weekly_hours": _l("Hours a week"),
+    "leave": _l("Leave"),
 }
 
 
@@ -54,6 +67,14 @@ def _manager_choices() -> list[tuple[str, str]]:
     return [("", "—")] + [(str(p.id), f"{p.first_name} {p.last_name} ({p.username})") for p in people]
 
 
+def _readable_leave(_form: Any, field: Any) -> None:
+    """Leave that does not read as days or periods is refused at the field, naming the part."""
+    try:
+        parse_leave(field.data)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
 def _optional_int(value: Any) -> int | None:
     return int(value) if value not in (None, "", "None") else None
 
@@ -70,6 +91,19 @@ PEOPLE_FIELDS = {
         PEOPLE_LABELS["manager_id"], choices=_manager_choices, coerce=_optional_int, widget=Select2Widget()
     ),
     "locale": SelectField(PEOPLE_LABELS["locale"], choices=[("", "—"), ("zh", "中文"), ("en", "English")]),
+    "weekly_hours": FloatField(
+        PEOPLE_LABELS["weekly_hours"],
+        validators=[Optional(), NumberRange(min=0, max=168)],
+        description=_l("Hours a week given to planned work (40 when empty)."),
+    ),
+    "leave": StringField(
+        PEOPLE_LABELS["leave"],
+        validators=[Optional(), Length(max=2000), _readable_leave],
+        filters=[lambda v: v.strip() if isinstance(v, str) and v.strip() else None],
+        description=_l(
+            "Days away: 2026-12-10..2026-12-14, 2027-01-04 (periods or single days, separated by commas)."
+        ),
+    ),
 }
 
 

@@ -41,7 +41,6 @@ def _staff_only(records: Any) -> None:
 
 class PlanningView(BaseView):
     route_base = "/planning"
-    class_permission_name = "Planning"
     base_permissions = ["can_read"]
     method_permission_name = {"workload": "read", "project": "read"}
     default_view = "workload"

@@ -19,10 +19,11 @@ from markupsafe import Markup
 from wtforms import StringField
 
 from itpm.catalog import Catalog
+from itpm.my_work import due_field, priority_choices
 from itpm.permissions import record_view_name
 from itpm.records.fields import RecordTypeSpec
 from itpm.records.list_fields import MAX_PAGE, MAX_PAGE_SIZE, ListFields
-from itpm.web.context import records_service
+from itpm.web.context import current_catalog, records_service
 from itpm.web.i18n import lazy_text
 from itpm.web.record_display import person_zone
 from itpm.web.record_export import EXPORT_LIMIT, export_csv, export_relations
@@ -199,7 +200,10 @@ class RecordList(RecordViewBase):
             filters.get_joined_filters(self._base_filters), order_column, order_direction, page, page_size
         )
         columns = list(sight.columns)
+        card = self._card_columns()
         widgets["list"] = self.list_widget(
+            card=card,
+            card_values=self.datamodel.get_values(rows, [c for c in card.values() if c]),
             label_columns=self.label_columns,
             include_columns=columns,
             value_columns=self.datamodel.get_values(rows, columns),
@@ -215,6 +219,23 @@ class RecordList(RecordViewBase):
             **kwargs,
         )
         return widgets
+
+    def _card_columns(self) -> dict[str, str | None]:
+        """What a record's card shows on a phone: its number, title, state, priority and when it is due
+        (its SLA, else its due field), each only if the person may read it."""
+        spec = self.spec
+        hidden = records_service().access.hidden_fields(records_service().actor, spec)
+        title = next((n for n in ("title", "name", "subject") if n in spec.fields), None)
+        priority = priority_choices(spec)[0] or ("priority" if "priority" in spec.fields else None)
+        due = "sla_due" if self.type_name in current_catalog().sla_policies else due_field(spec)
+        due = due or spec.planning.get("due")
+        return {
+            "number": "number",
+            "title": title if title not in hidden else None,
+            "state": "state",
+            "priority": priority if priority not in hidden else None,
+            "due": due if due not in hidden else None,
+        }
 
     def _default_order(self, sight: ListFields) -> tuple[str, str]:
         field, direction = sight.default_order

@@ -201,7 +201,7 @@ def gantt_texts() -> dict[str, str]:
         ),
         "moving": _("%(number)s %(title)s moves to %(start)s – %(due)s."),
         "also": _("These %(count)s dependants move with it:"),
-        "dependant": _("%(number)s %(title)s: from %(old)s to %(start)s – %(due)s"),
+        "dependant": _("%(number)s %(title)s: %(old_start)s – %(old_due)s → %(start)s – %(due)s"),
         "alone": _("No dependant has to move."),
         "save": _("Save"),
         "cancel": _("Cancel"),
