@@ -73,7 +73,7 @@ def test_the_customer_page_opens_for_everyone_who_reads_customers(
 def test_the_profile_link_opens_for_staff(app: Any) -> None:
     add_person(app, "wang.engineer", "engineer")
     client = client_of(app, "wang.engineer")
-    home = client.get("/").get_data(as_text=True)
+    home = client.get("/", follow_redirects=True).get_data(as_text=True)  # staff land on My work
     profile = re.search(r'href="([^"]+)"><span class="fa fa-fw fa-user"></span>', home).group(1)
     page = client.get(profile)
     assert page.status_code == 200
