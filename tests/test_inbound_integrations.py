@@ -26,7 +26,7 @@ from itpm.access import Actor
 from itpm.definitions.documents import Document
 from itpm.definitions.problems import DefinitionError
 from itpm.integrations.tokens import new_token, revoke, service_person, signing_secret
-from itpm.models import Department, IntegrationItem, IntegrationToken, RecordEvent
+from itpm.models import AuditEntry, Department, IntegrationItem, IntegrationToken, RecordEvent
 from itpm.records.service import Records
 from itpm.web.app import create_app
 from tests.conftest import ADMIN, SECRET, csrf_token, databases, login, settings_for
@@ -338,6 +338,11 @@ def test_a_wrong_or_revoked_token_is_refused_and_writes_nothing(world: World) ->
         session.commit()
         stored = session.get(IntegrationToken, made.id)
         assert raw not in json.dumps([stored.digest, stored.prefix]) and len(stored.digest) == 64
+        audit = session.scalars(
+            select(AuditEntry).where(AuditEntry.target == "integration/alertmanager")
+        ).all()
+        assert {"integration.token", "integration.revoke"} <= {a.action for a in audit}
+        assert raw not in json.dumps([a.detail for a in audit])
     answer = world.hook("alertmanager", body, token=raw)
     assert answer.status_code == 401 and "revoked" in answer.get_json()["message"]
     assert (

@@ -28,7 +28,7 @@ from itpm.catalog import Catalog
 from itpm.db import utcnow
 from itpm.definitions.problems import Problem
 from itpm.integrations.mapping import looked_up
-from itpm.models import Department, IntegrationToken, Person
+from itpm.models import AuditEntry, Department, IntegrationToken, Person
 
 PREFIX = "itpm_"
 #: What a token may do unless told: its definition's record type read, created and changed, and
@@ -82,6 +82,7 @@ def new_token(
     )
     session.add(token)
     session.flush()
+    _audit(session, author, "integration.token", token)
     return token, raw
 
 
@@ -149,7 +150,25 @@ def revoke(session: Session, token_id: int, author: str) -> IntegrationToken | N
     if token is not None and token.revoked_at is None:
         token.revoked_at = utcnow()
         token.revoked_by = author
+        _audit(session, author, "integration.revoke", token)
     return token
+
+
+def _audit(session: Session, author: str, action: str, token: IntegrationToken) -> None:
+    """Making and revoking a token are in the audit log (never the token itself)."""
+    session.add(
+        AuditEntry(
+            actor=author,
+            action=action,
+            target=f"integration/{token.integration}",
+            detail={
+                "token": token.id,
+                "prefix": token.prefix,
+                "person": token.person_id,
+                "scope": token.scope,
+            },
+        )
+    )
 
 
 def token_actor(token: IntegrationToken) -> Actor:
