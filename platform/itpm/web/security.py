@@ -10,6 +10,7 @@ and sessions and tokens that end when their person signs out or changes password
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, jsonify, request, session
@@ -24,10 +25,11 @@ from flask_appbuilder.security.sqla.models import (
 from flask_jwt_extended import JWTManager
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, user_logged_in
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.security import generate_password_hash
 
 from itpm.access import Actor
+from itpm.db import utcnow
 from itpm.integrations.tokens import PREFIX, find_token
 from itpm.models import IntegrationToken, Person
 from itpm.passwords import check_password
@@ -250,7 +252,24 @@ def check_integration_token() -> Any:
     g.user = token.person
     g._api_key_user = True
     g.itpm_token = token
+    _stamp_use(token)
     return None
+
+
+def _stamp_use(token: IntegrationToken) -> None:
+    """When the token was last used, to the minute: a change is written with the request's own
+    changes (it holds SQLite's write lock already); a read writes it apart."""
+    now = utcnow()
+    if token.last_used_at is not None and now - token.last_used_at < dt.timedelta(minutes=1):
+        return
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        token.last_used_at = now
+        return
+    with current_app.extensions["itpm"].session() as session:
+        session.execute(
+            update(IntegrationToken).where(IntegrationToken.id == token.id).values(last_used_at=now)
+        )
+        session.commit()
 
 
 def _token_refused(_jwt_header: dict[str, Any], _jwt_data: dict[str, Any]) -> Any:
