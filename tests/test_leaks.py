@@ -569,7 +569,7 @@ def test_hidden_values_and_other_organisations_never_appear(role: str, world: tu
         if not w.entry(role, type_name).get("read"):
             continue
         found.extend(oracles(w, role, type_name, browser, headers))
-    for path in ("/", "/notifications/", "/approvals/", "/api/v1/approvals/"):
+    for path in ("/", "/notifications/", "/approvals/", "/api/v1/approvals/", "/my/work/", "/api/v1/my/work"):
         check(path, path.startswith("/api/"))
     for path in report_paths(w, role):
         check(path, False, "report")
