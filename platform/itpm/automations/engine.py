@@ -141,8 +141,10 @@ class Automations:
     def _notices(self, event: Event) -> None:
         """The platform's own notices of the event (assignment, approval asked, mention, client reply,
         SLA warning to the group's lead): each once per event and person (`itpm.automations.notices`)."""
-        from itpm.automations.notices import send_notices
+        from itpm.automations.notices import concerns, send_notices
 
+        if not concerns(event):
+            return
         with self.runtime.session() as session:
             send_notices(self._records(session, event.depth), self.runtime.settings, event, self.clock())
 

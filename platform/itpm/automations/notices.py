@@ -68,6 +68,16 @@ TEXTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
 }
 
 
+def concerns(event: Event) -> bool:
+    """Whether the event may tell anyone anything (most events do not: no session is opened for them)."""
+    if event.record_type is None or event.record_id is None:
+        return False
+    if event.kind in ("created", "updated"):
+        change = event.change("/assignee")
+        return bool(change and change.get("new"))
+    return event.kind in ("approval_step", "commented", "sla_warning")
+
+
 def send_notices(records: Records, settings: Settings, event: Event, now: dt.datetime) -> None:
     """Tell whoever the event concerns (see the module's docstring); nothing for other events."""
     if event.record_type is None or event.record_id is None:
