@@ -26,7 +26,7 @@ from itpm.access import Actor
 from itpm.definitions.documents import Document
 from itpm.definitions.problems import DefinitionError
 from itpm.integrations.tokens import new_token, revoke, service_person, signing_secret
-from itpm.models import AuditEntry, Department, IntegrationItem, IntegrationToken, RecordEvent
+from itpm.models import AuditEntry, Department, IntegrationItem, IntegrationToken, Person, RecordEvent
 from itpm.records.service import Records
 from itpm.web.app import create_app
 from tests.conftest import ADMIN, SECRET, csrf_token, databases, login, settings_for
@@ -549,6 +549,20 @@ def test_the_admin_makes_a_token_on_the_page_sees_it_once_and_revokes_it(world: 
         },
     )
     assert refused.status_code == 422 and "/scope/nothing" in refused.get_data(as_text=True)
+    fresh = browser.post(
+        "/integrations/make",
+        data={
+            "csrf_token": csrf_token(browser, "/integrations/"),
+            "integration": "am_new",
+            "department": "ops",
+        },
+    )
+    assert fresh.status_code == 200 and "svc_am_new" in fresh.get_data(as_text=True)
+    with world.runtime.session() as session:
+        person = session.scalar(select(Person).where(Person.username == "svc_am_new"))
+        assert person.department_id == world.department and [r.name for r in person.roles] == [
+            "support_agent"
+        ]
     browser.get("/lang/zh")
     assert "集成令牌" in browser.get("/integrations/").get_data(as_text=True)
     engineer = world.app.test_client()

@@ -23,7 +23,7 @@ from itpm.integrations.tokens import (
     service_person,
     signing_secret,
 )
-from itpm.models import IntegrationToken, Person
+from itpm.models import Department, IntegrationToken, Person
 from itpm.web.context import actor_name, current_catalog, current_runtime
 
 PER_PAGE = 100
@@ -54,7 +54,9 @@ class IntegrationTokensView(BaseView):
                     flash(_("There is no user %(name)s: no token was made.", name=username), "danger")
                     return self._page(form=request.form), 422
             else:
-                person = service_person(session, name, request.form.get("role") or "support_agent")
+                person = service_person(
+                    session, name, "support_agent", request.form.get("department") or None
+                )
             token, raw = new_token(
                 session, current_catalog(), name, person, actor_name(), parse_scope(scope) if scope else None
             )
@@ -103,10 +105,14 @@ class IntegrationTokensView(BaseView):
             )
             for row in rows:
                 row.person_name = row.person.username if row.person else "-"
+            departments = [
+                (d.name, d.titles) for d in session.scalars(select(Department).order_by(Department.name))
+            ]
             session.expunge_all()
         return self.render_template(
             "itpm/integrations/tokens.html",
             rows=rows,
+            departments=departments,
             integrations=integrations,
             defaults={name: scope_text(default_scope(body, catalog)) for name, body in integrations.items()},
             scope_text=scope_text,
