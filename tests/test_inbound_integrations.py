@@ -75,6 +75,15 @@ CRM = {
     },
 }
 
+#: The same, its key held by a field of the record: a client made before the integration is found by it.
+CRM_BY_FIELD = {
+    **CRM,
+    "name": "crm_by_code",
+    "key": ["/code"],
+    "key_field": "short_name",
+    "payload": {"type": "object"},
+}
+
 
 def alert(
     fingerprint: str, status: str, starts: str, ends: str | None = None, **labels: str
@@ -158,7 +167,9 @@ def build_world(app: Any) -> World:
         session.flush()
         world.department = ops.id
         runtime.registry(session).import_documents(
-            [Document(f"{b['name']}.json", b) for b in (RESOLVING, NEW_AFTER, CRM)], "test", publish=True
+            [Document(f"{b['name']}.json", b) for b in (RESOLVING, NEW_AFTER, CRM, CRM_BY_FIELD)],
+            "test",
+            publish=True,
         )
     catalog = runtime.catalog()
     with runtime.session() as session:
@@ -172,6 +183,10 @@ def build_world(app: Any) -> World:
             session, catalog, "crm_clients", crm_person, "test", {"customer": ["read", "create", "write"]}
         )
         world.secrets["crm_clients"] = signing_secret(made, SECRET)
+        made, world.tokens["crm_by_code"] = new_token(
+            session, catalog, "crm_by_code", crm_person, "test", {"customer": ["read", "create", "write"]}
+        )
+        world.secrets["crm_by_code"] = signing_secret(made, SECRET)
         session.commit()
     return world
 
@@ -426,6 +441,31 @@ def test_a_signed_push_creates_then_updates_by_its_key(world: World) -> None:
         record = session.scalar(select(model).where(model.number == number))
         assert records.data(record)["tier"] == "strategic"
         assert world.history(record.id, "customer")[0].note == "integration crm_clients"
+
+
+def test_a_push_finds_a_record_made_before_the_integration_by_its_key_field(world: World) -> None:
+    with world.runtime.session() as session:
+        earlier = world.records(session).create("customer", {"name": "Suzhou Metro", "short_name": "SZM"})
+        session.commit()
+    customers = world.count("customer")
+    push = {"code": "SZM", "name": "Suzhou Metro Group"}
+    refused = world.signed(
+        "crm_by_code", push
+    )  # the account manager's role writes its own or assigned clients
+    assert refused.status_code == 403
+    with world.runtime.session() as session:
+        assert session.scalar(select(IntegrationItem).where(IntegrationItem.key == "SZM")) is None
+        person = session.scalar(select(Person.id).where(Person.username == "svc_crm_clients"))
+        records = world.records(session)
+        records.update("customer", earlier.id, {}, earlier.version, {"assignee": person})
+        session.commit()
+    answer = world.signed("crm_by_code", push)
+    assert answer.status_code == 200 and answer.get_json()["updated"] == [earlier.number]
+    assert world.signed("crm_by_code", {"code": "NEW-1", "name": "Wuxi Port"}).get_json()["created"]
+    assert world.count("customer") == customers + 1
+    with world.runtime.session() as session:
+        records = world.records(session)
+        assert records.data(records.get("customer", earlier.id))["name"] == "Suzhou Metro Group"
 
 
 def test_a_bad_signature_an_old_timestamp_or_a_bad_body_is_refused_and_writes_nothing(world: World) -> None:
