@@ -96,7 +96,10 @@
     var defs = el("defs", {}, svg);
     var marker = el("marker", {id: "itpm-arrow", viewBox: "0 0 6 6", refX: 5, refY: 3, markerWidth: 6, markerHeight: 6, orient: "auto"}, defs);
     el("path", {d: "M0,0 L6,3 L0,6 z", "class": "itpm-g-arrowhead"}, marker);
-    /* the calendar: months and Mondays */
+    /* the rows' stripes under everything, then the calendar: months and Mondays */
+    rows.forEach(function (r, i) {
+      if (i % 2) { el("rect", {x: 0, y: HEAD + i * ROW, width: width, height: ROW, "class": "itpm-g-stripe"}, svg); }
+    });
     var grid = el("g", {"class": "itpm-g-grid"}, svg);
     for (var n = first; n <= last; n++) {
       var date = new Date(n * DAY);
@@ -104,12 +107,10 @@
         el("line", {x1: x(n), x2: x(n), y1: 20, y2: height, "class": "itpm-g-week"}, grid);
         if (scale >= 5) { el("text", {x: x(n) + 2, y: 36, "class": "itpm-g-day"}, grid).textContent = String(date.getUTCDate()); }
       }
-      if (date.getUTCDate() === 1 || n === first) {
+      var nextMonth = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) / DAY;
+      if (date.getUTCDate() === 1 || (n === first && (nextMonth - first) * scale >= 60)) {
         el("text", {x: x(n) + 2, y: 14, "class": "itpm-g-month"}, grid).textContent = iso(n).slice(0, 7);
       }
-    }
-    if (today >= first && today <= last) {
-      el("line", {x1: x(today), x2: x(today), y1: 18, y2: height, "class": "itpm-g-today"}, grid);
     }
     var row = {};
     rows.forEach(function (r, i) { row[r.id] = i; });
@@ -130,7 +131,6 @@
       var isCritical = critical ? critical.indexOf(r.id) >= 0 : r.critical;
       var moving = self.pending && self.pending.byId[r.id];
       var g = el("g", {"class": "itpm-g-row" + (isCritical ? " itpm-g-critical" : "") + (r.done ? " itpm-g-done" : "") + (moving ? " itpm-g-moving" : ""), "data-task": r.id}, bars);
-      if (i % 2) { el("rect", {x: 0, y: y, width: width, height: ROW, "class": "itpm-g-stripe"}, g); }
       var a = el("a", {href: r.link}, g);
       var name = r.number + " " + r.title, room = Math.floor((label - 10) / 7);
       el("text", {x: 4, y: y + 17, "class": "itpm-g-label"}, a).textContent = name.length > room ? name.slice(0, room - 1) + "…" : name;
@@ -151,6 +151,9 @@
       el("title", {}, shape).textContent = format(t.bar, {number: r.number, title: r.title, start: iso(d[0]), due: iso(d[1])});
       if (r.writable) { shape.classList.add("itpm-g-draggable"); self.draggable(shape, r); }
     });
+    if (today >= first && today <= last) {  /* today, over the bars */
+      el("line", {x1: x(today), x2: x(today), y1: 18, y2: height, "class": "itpm-g-today"}, svg);
+    }
     this.root.textContent = "";
     this.root.appendChild(svg);
     if (began) { this.root.setAttribute("data-drawn-ms", Math.round(performance.now() - began)); }

@@ -108,11 +108,13 @@
     var opener = e.target.closest(".itpm-drawer-open");
     if (opener) {
       drawer.classList.add("itpm-open");
+      document.body.classList.add("itpm-drawer-shown");
       opener.setAttribute("aria-expanded", "true");
       var first = drawer.querySelector("select, input, button");
       if (first) { first.focus(); }
     } else if (e.target.closest(".itpm-drawer-close") || e.target.classList.contains("itpm-drawer-backdrop")) {
       drawer.classList.remove("itpm-open");
+      document.body.classList.remove("itpm-drawer-shown");
       document.querySelectorAll(".itpm-drawer-open").forEach(function (b) { b.setAttribute("aria-expanded", "false"); });
     }
   });

@@ -54,7 +54,10 @@ class PlanningView(BaseView):
         zone = current_runtime().settings.timezone
         teams = list(session.scalars(select(Team).order_by(Team.name)))
         chosen = request.args.get("team", "")
-        query = select(Person).where(Person.active.is_(True), visible_people(records.actor))
+        # staff only: a client organisation's users take no planned work
+        query = select(Person).where(
+            Person.active.is_(True), Person.client_id.is_(None), visible_people(records.actor)
+        )
         if chosen:
             team = next((t for t in teams if t.name == chosen), None)
             if team is None:
