@@ -282,6 +282,8 @@ def test_the_team_view_shows_eight_weeks_and_highlights_who_is_over(world: dict[
         and "booked 3.0 h" in dev_row
     )
     assert 'data-person="buyer"' not in html  # the client's user is in no team
+    preview = html[html.index("itpm-assignment-preview") :].split("</p>")[0]
+    assert "next ticket to" in preview and "Dev T" not in preview  # dev is over capacity: someone else
     assert client.get("/planning/workload/?team=nope").status_code == 404
     client.get("/lang/zh")
     assert "工作负荷" in client.get("/planning/workload/").get_data(as_text=True)

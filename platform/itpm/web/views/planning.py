@@ -23,8 +23,10 @@ from itpm.models import Person, Team
 from itpm.people import visible_people
 from itpm.planning.service import (
     Member,
+    candidates,
     current_week,
     dates_of,
+    members_of_team,
     plan_of,
     team_weeks,
 )
@@ -54,6 +56,7 @@ class PlanningView(BaseView):
         zone = current_runtime().settings.timezone
         teams = list(session.scalars(select(Team).order_by(Team.name)))
         chosen = request.args.get("team", "")
+        preview = None
         # staff only: a client organisation's users take no planned work
         query = select(Person).where(
             Person.active.is_(True), Person.client_id.is_(None), visible_people(records.actor)
@@ -63,6 +66,7 @@ class PlanningView(BaseView):
             if team is None:
                 abort(404)
             query = query.where(Person.team_id == team.id)
+            preview = _assignment_preview(records, team.name, zone)
         people = list(session.scalars(query.order_by(Person.first_name, Person.last_name, Person.id)))
         weeks = weeks_from(current_week(utcnow(), zone).start)
         rows = team_weeks(session, records.catalog, people, weeks, zone)
@@ -72,6 +76,7 @@ class PlanningView(BaseView):
             weeks=weeks,
             teams=teams,
             chosen=chosen,
+            preview=preview,
             name=person_name,
             title=_("Workload"),
         )
@@ -140,6 +145,21 @@ class PlanningView(BaseView):
             name=person_name,
             title=_("Who is on %(project)s", project=str(project)),
         )
+
+
+def _assignment_preview(records: Any, team: str, zone: str) -> dict[str, Any] | None:
+    """Whom "least work" assignment would give the team's next ticket to now, and why: the engine's
+    own candidates (`itpm.planning.service.candidates`), so the preview is the assignment."""
+    from itpm.automations.assignment import LEAST_WORK, next_assignee
+
+    members = members_of_team(records.session, team)
+    now = utcnow()
+    found = candidates(records.session, records.catalog, members, now, zone)
+    chosen = next_assignee(found, LEAST_WORK, now=now)
+    if chosen is None:
+        return None
+    person = records.session.get(Person, chosen.id)
+    return {"person": person, "load": chosen.load}
 
 
 def _booked_on_project(
