@@ -451,3 +451,26 @@ def test_a_list_on_a_phone_shows_each_record_as_a_card_and_its_filters_in_a_draw
     assert 'id="itpm-filters" class="itpm-drawer"' in html and '<span class="badge">1</span>' in html
     tasks = client.get("/records/task/list/").get_data(as_text=True)
     assert tasks.count('<li class="itpm-card">') == 3 and "itpm-card-due" in tasks  # a task's due date
+
+
+def test_a_schedule_drawn_around_a_field_hidden_from_the_reader_is_refused_naming_it(
+    world: dict[str, Any],
+) -> None:
+    """Runs last: it publishes an engineer role that may not read a task's due date."""
+    import copy
+
+    runtime = world["runtime"]
+    with runtime.session() as session:
+        registry = runtime.registry(session)
+        engineer = copy.deepcopy(registry.published_body(registry.get("role", "engineer")))
+        entry = engineer["records"]["task"]
+        entry["fields"] = {**entry.get("fields", {}), "due_date": "hidden"}
+        registry.save_draft(engineer, "admin")
+        registry.publish([("role", "engineer")], "admin", "engineers plan without due dates")
+    client = signed_in(world, "lead")
+    answer = client.get(f"/api/v1/planning/project/{world['people'].project}/schedule")
+    assert answer.status_code == 403 and "due_date of task records" in answer.get_json()["message"]
+    assert (
+        signed_in(world, "pm").get(f"/api/v1/planning/project/{world['people'].project}/schedule").status_code
+        == 200
+    )

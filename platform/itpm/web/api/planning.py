@@ -120,6 +120,18 @@ class PlanningApi(BaseApi):
         plan = plan_of(records, project_type, project)
         if plan is None:
             return self.response(404, message=_("%(type)s records have no schedule.", type=project_type))
+        hidden = records.access.hidden_fields(records.actor, plan.spec)
+        needed = [plan.spec.planning.get(r) for r in ("start", "due", "depends_on", "milestone")]
+        unseen = sorted(n for n in needed if n in hidden)
+        if unseen:  # a chart drawn around a hidden field would show it
+            return self.response(
+                403,
+                message=_(
+                    "Your roles do not let you read %(fields)s of %(type)s records, which the schedule is drawn from.",
+                    fields=", ".join(unseen),
+                    type=plan.spec.name,
+                ),
+            )
         return project, plan
 
     def _move(self, plan: Plan) -> tuple[int, dict[int, Any]] | Response:
