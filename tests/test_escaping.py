@@ -127,7 +127,7 @@ def hostile(app: Any, runtime: Any) -> int:
 def pages(record_id: int, definitions: dict[str, int]) -> list[str]:
     base = "/records/hostile"
     found = [
-        "/",
+        "/my/work/",  # the home of staff roles (/ redirects there)
         f"{base}/list/",
         f"{base}/list/?_flt_0_level=high",
         f"{base}/add/",

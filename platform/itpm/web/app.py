@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from flask import Flask, abort, current_app, request
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.api.manager import SwaggerView
 from flask_wtf.csrf import CSRFProtect
+from jinja2 import BytecodeCache, Environment
+from jinja2.bccache import Bucket
 from werkzeug.routing import Map, Rule, RuleFactory
 
 from itpm.automations.jobs import start_jobs
@@ -102,11 +105,43 @@ class LazyRule(Rule):
         return build
 
 
+class SharedTemplateCode(BytecodeCache):
+    """Compiled templates, kept for the process and shared by the apps of every revision.
+
+    Each app has its own Jinja environment, which compiled every template again (about a second
+    for the templates of one list page): a publish builds a new app, and so does every test.
+    Jinja checks a template's source against the checksum kept with its code, so a changed
+    template is compiled again; the environment's extensions are part of the key.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def get_bucket(self, environment: Environment, name: str, filename: str | None, source: str) -> Bucket:
+        extensions = ",".join(sorted(environment.extensions))
+        return super().get_bucket(environment, f"{extensions}|{name}", filename, source)
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with self._lock:
+            self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CODE = SharedTemplateCode()
+
+
 class ItpmFlask(Flask):
-    """Flask, its routes compiled one thread at a time (`SerialMap`), their builders when first used."""
+    """Flask, its routes compiled one thread at a time (`SerialMap`), their builders when first used,
+    its templates compiled once for the process (`SharedTemplateCode`)."""
 
     url_map_class = SerialMap
     url_rule_class = LazyRule
+    jinja_options = {**Flask.jinja_options, "bytecode_cache": TEMPLATE_CODE}
 
 
 def build_app(runtime: Runtime, revision: int) -> Flask:
