@@ -13,6 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from test_workflows import PASSWORD, Cast, cast
 
@@ -23,7 +25,7 @@ from itpm.db import utcnow
 from itpm.definitions.checks import check_configuration
 from itpm.definitions.documents import Document
 from itpm.models import Person, RecordEvent
-from itpm.planning.schedule import ScheduleError, Task, critical_path, move
+from itpm.planning.schedule import ScheduleError, Task, TooEarly, critical_path, move
 from itpm.planning.service import candidates, current_week, members_of_team, team_weeks
 from itpm.planning.workload import (
     Capacity,
@@ -39,6 +41,7 @@ from itpm.web.app import create_app
 from itpm.workflows.engine import company_calendar
 
 D = dt.date
+DAY = dt.timedelta(days=1)
 SHANGHAI = company_calendar("Asia/Shanghai")
 
 
@@ -106,6 +109,46 @@ def test_the_critical_path_is_the_chain_without_slack() -> None:
     after = {t.id: t for t in chain()} | move(chain(), 5, D(2026, 3, 9), D(2026, 4, 2))  # Docs now ends last
     assert critical_path(after.values()) == {1, 5}
     assert critical_path([]) == set()
+
+
+@st.composite
+def plans(draw: Any) -> tuple[list[Task], int, int, int]:
+    """A plan whose dependencies hold, a task of it and how far to move and stretch it."""
+    count = draw(st.integers(2, 12))
+    tasks: list[Task] = []
+    for n in range(1, count + 1):
+        before = draw(st.lists(st.sampled_from(range(1, n)), unique=True, max_size=3)) if n > 1 else []
+        earliest = max((tasks[b - 1].due + DAY for b in before), default=D(2026, 3, 2))
+        start = earliest + draw(st.integers(0, 5)) * DAY
+        tasks.append(Task(n, start, start + draw(st.integers(0, 6)) * DAY, tuple(before)))
+    return tasks, draw(st.integers(1, count)), draw(st.integers(-5, 15)), draw(st.integers(0, 5))
+
+
+@settings(max_examples=150, deadline=None)
+@given(plans())
+def test_after_a_move_every_dependency_holds_and_only_dependants_moved(
+    case: tuple[list[Task], int, int, int],
+) -> None:
+    tasks, moved, shift, stretch = case
+    task = tasks[moved - 1]
+    start = task.start + shift * DAY
+    try:
+        changes = move(tasks, moved, start, task.due + (shift + stretch) * DAY)
+    except TooEarly as early:  # refused only when it would start before what it waits for is done
+        assert early.task == moved and start < early.earliest == tasks[early.waits_for - 1].due + DAY
+        return
+    after = {t.id: t for t in tasks} | changes
+    downstream = {moved}
+    for t in tasks:  # ids ascend with the order of dependencies
+        if downstream & set(t.depends_on):
+            downstream.add(t.id)
+    assert set(changes) <= downstream
+    for t in after.values():
+        if t.id in downstream:
+            assert all(t.start >= after[b].due + DAY for b in t.depends_on), t
+    for t_id, t in changes.items():
+        if t_id != moved:
+            assert t.start.weekday() < 5 and t.start > {x.id: x for x in tasks}[t_id].start
 
 
 # --- the load figure ----------------------------------------------------------------------------
@@ -323,6 +366,9 @@ def test_moving_a_task_moves_its_dependants_through_the_records_service(world: d
     assert [m["id"] for m in preview["moves"]] == [design, build, docs] or {
         m["id"] for m in preview["moves"]
     } == {design, build, docs}
+    too_early = {"task": build, "start": str(monday), "due": str(monday + dt.timedelta(days=4))}
+    refused = api(client, "post", f"{url}/preview", too_early).get_json()
+    assert refused["errors"][0]["path"] == "/start" and "it waits for TSK-" in refused["message"]
     for bad, path in (
         ({**later, "due": "soon"}, "/due"),
         ({**later, "task": 999}, "/task"),

@@ -45,6 +45,14 @@ class ScheduleError(ValueError):
     """A plan that cannot be scheduled (a dependency loop, a task due before it starts)."""
 
 
+class TooEarly(ScheduleError):
+    """A task moved to start before a task it waits for is done."""
+
+    def __init__(self, task: int, earliest: dt.date, waits_for: int) -> None:
+        super().__init__(f"task {task} cannot start before {earliest}: it waits for task {waits_for}")
+        self.task, self.earliest, self.waits_for = task, earliest, waits_for
+
+
 def gap(before: Task, after: Task) -> dt.timedelta:
     """How long after `before`'s due date `after` may start at the earliest."""
     return dt.timedelta(0) if before.milestone or after.milestone else DAY
@@ -115,7 +123,8 @@ def move(
     """The tasks whose dates change when task `moved` is given `start` and `due`, by id.
 
     The moved task is among them (if its dates change); its dependants follow as
-    the module says. ScheduleError when `due` is before `start`, or on a loop.
+    the module says. ScheduleError when `due` is before `start`, or on a loop;
+    TooEarly when the task would start before a task it waits for is done.
     """
     by_id = {t.id: t for t in tasks}
     if moved not in by_id:
@@ -126,6 +135,9 @@ def move(
     current[moved] = replace(by_id[moved], start=start, due=due)
     if current[moved].milestone:
         current[moved] = replace(current[moved], due=start)
+    for before in current[moved].depends_on:
+        if before in current and start < current[before].due + gap(current[before], current[moved]):
+            raise TooEarly(moved, current[before].due + gap(current[before], current[moved]), before)
     for task_id in topological_order(by_id):
         if task_id == moved:
             continue

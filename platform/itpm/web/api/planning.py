@@ -19,7 +19,7 @@ from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
 from flask_babel import gettext as _
 
-from itpm.planning.schedule import ScheduleError, critical_path, move
+from itpm.planning.schedule import ScheduleError, TooEarly, critical_path, move
 from itpm.planning.service import Plan, dates_of, plan_of, schedule_tasks, working_day
 from itpm.records.service import Conflict, RecordError, Records
 from itpm.web.context import current_runtime, records_service
@@ -155,6 +155,17 @@ class PlanningApi(BaseApi):
             return self._invalid("/task", _("must be the id of a dated task of this project"))
         try:
             return task, move(tasks, task, dates["start"], dates["due"], _working())
+        except TooEarly as early:
+            rows = {r.id: r for r in plan.records}
+            return self._invalid(
+                "/start",
+                _(
+                    "%(number)s cannot start before %(day)s: it waits for %(other)s.",
+                    number=rows[early.task].number,
+                    day=early.earliest.isoformat(),
+                    other=rows[early.waits_for].number,
+                ),
+            )
         except ScheduleError as error:
             return self._invalid("/due", str(error))
 
