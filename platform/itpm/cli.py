@@ -18,6 +18,7 @@ from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
 from itpm.integrations.cli import integrations
 from itpm.models import Department
+from itpm.records.import_cli import import_command
 from itpm.reports.cli import report
 from itpm.runtime import Runtime
 
@@ -455,6 +456,7 @@ def defs_restore(kind: str, name: str, version: int, comment: str) -> None:
 
 main.add_command(report)
 main.add_command(integrations)
+main.add_command(import_command)
 
 if __name__ == "__main__":
     main()

@@ -495,3 +495,66 @@ class IntegrationItem(Base):
     repeats: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+class ImportRun(Base):
+    """One import of a CSV or XLSX file into a record type: what was asked, how far it got, what came of it.
+
+    The file is kept under the instance folder by its hash; `done_rows` is the
+    checkpoint (rows of the file committed), so a run stopped half-way goes on
+    from there (`itpm.records.imports`).
+    """
+
+    __tablename__ = "itpm_import"
+    __table_args__ = (Index("ix_itpm_import_person", "requested_by_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(40))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: csv or xlsx; the encoding a CSV was read in.
+    format: Mapped[str] = mapped_column(String(8))
+    encoding: Mapped[str] = mapped_column(String(20), default="")
+    #: The mapping used: {"columns": {header: field}, "values": {field: {alias: value}}}.
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: The business key: a unique field (or `number`) that makes a row update its record.
+    key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    run_automations: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: queued, running, done, failed
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    #: The checkpoint: rows of the file whose outcome is committed.
+    done_rows: Mapped[int] = mapped_column(Integer, default=0)
+    inserted: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    #: The first problems found: [{"row", "column", "field", "message"}].
+    problems: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey(FabUser.id, ondelete="SET NULL"), nullable=True
+    )
+    requested_by: Mapped[str] = mapped_column(String(128))
+    #: The actor the rows are written as (`Actor.as_json`), so a worker writes with their rights only.
+    actor: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: When the last chunk was committed (a run whose heartbeat stops was abandoned).
+    beat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Seconds spent writing (over every attempt): rows per second and the time left come from it.
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class ImportMapping(Base):
+    """A mapping of a file's columns (and value aliases) onto a record type's fields, saved by name."""
+
+    __tablename__ = "itpm_import_mapping"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    record_type: Mapped[str] = mapped_column(String(40))
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

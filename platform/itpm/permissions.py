@@ -48,6 +48,9 @@ EVERYONE = {
     "My to-do": None,
     "My approvals": None,
     "My delegations": None,
+    # imports: what a person may import is what they may create and change (`itpm.records.imports`)
+    "ImportsView": None,
+    "Import": None,
     # the people screens are itpm's PersonView (a UserDBModelView): permissions go by the class name
     "PersonView": ("can_userinfo", "resetmypassword", "userinfoedit"),
 }

@@ -71,7 +71,8 @@ class Runtime:
     def _after_commit(self, session: Session) -> None:
         """A commit that saved events (or report requests) hands them over to whatever runs jobs."""
         events = session.info.pop("itpm_outbox", False)
-        if session.info.pop("itpm_report_requests", False) or events:
+        imports = session.info.pop("itpm_imports", False)
+        if session.info.pop("itpm_report_requests", False) or events or imports:
             self.jobs.wake()
 
     @cached_property

@@ -16,6 +16,7 @@ more or less of working time only if its working hours span the change.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -167,16 +168,65 @@ def add_business_time(calendar: BusinessCalendar, moment: dt.datetime, duration:
 
 
 def business_time_between(calendar: BusinessCalendar, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
-    """The working time from `start` to `end`; negative if `end` comes first."""
+    """The working time from `start` to `end`; negative if `end` comes first.
+
+    Over weeks (a ticket imported from years ago, open since), the whole days between are
+    summed from the calendar's running totals (`_totals`), not walked day by day.
+    """
     start, end = to_utc(start), to_utc(end)
     if end < start:
         return -business_time_between(calendar, end, start)
+    first = start.astimezone(calendar.zone).date() - dt.timedelta(days=1)
+    last = end.astimezone(calendar.zone).date()
+    if (last - first).days > 8 and first > TOTALS_FROM:
+        edges = [first, first + dt.timedelta(days=1), last - dt.timedelta(days=1), last]
+        total = sum(
+            (
+                max(min(span_end, end) - max(span_start, start), dt.timedelta(0))
+                for day in edges
+                for span_start, span_end in _spans(calendar, day)
+            ),
+            dt.timedelta(0),
+        )
+        totals = _totals(calendar)
+        return (
+            total + totals.before(last - dt.timedelta(days=1)) - totals.before(first + dt.timedelta(days=2))
+        )
     total = dt.timedelta(0)
     for span_start, span_end in _spans_from(calendar, start, until=end):
         if span_start >= end:
             break
         total += min(span_end, end) - span_start
     return total
+
+
+#: Running totals of working time start here; spans reaching further back are walked day by day.
+TOTALS_FROM = dt.date(2000, 1, 1)
+
+
+class _RunningTotals:
+    """The working time of a calendar's days from `TOTALS_FROM` up to each day, extended as asked."""
+
+    def __init__(self, calendar: BusinessCalendar) -> None:
+        self.calendar = calendar
+        self.sums = [dt.timedelta(0)]  # sums[n]: the working time of the n days from TOTALS_FROM
+        self.lock = threading.Lock()
+
+    def before(self, day: dt.date) -> dt.timedelta:
+        """The working time of the days from `TOTALS_FROM` up to `day`, `day` not included."""
+        wanted = (day - TOTALS_FROM).days
+        if wanted >= len(self.sums):
+            with self.lock:
+                while len(self.sums) <= wanted:
+                    current = TOTALS_FROM + dt.timedelta(days=len(self.sums) - 1)
+                    worked = sum((e - s for s, e in _spans(self.calendar, current)), dt.timedelta(0))
+                    self.sums.append(self.sums[-1] + worked)
+        return self.sums[wanted]
+
+
+@lru_cache(maxsize=64)
+def _totals(calendar: BusinessCalendar) -> _RunningTotals:
+    return _RunningTotals(calendar)
 
 
 def to_utc(moment: dt.datetime) -> dt.datetime:

@@ -27,6 +27,7 @@ from itpm.web.api import nul_characters
 from itpm.web.api.approvals import ApprovalsApi
 from itpm.web.api.definitions import DefinitionsApi
 from itpm.web.api.hooks import HooksApi
+from itpm.web.api.imports import ImportsApi
 from itpm.web.api.openapi import OpenApi
 from itpm.web.api.planning import PlanningApi
 from itpm.web.api.records import add_record_apis
@@ -37,6 +38,7 @@ from itpm.web.protection import protect
 from itpm.web.security import check_integration_token
 from itpm.web.views.approvals import add_approval_views
 from itpm.web.views.definitions import add_definition_views
+from itpm.web.views.imports import add_import_views
 from itpm.web.views.integrations import add_integration_views
 from itpm.web.views.jobs import add_job_views
 from itpm.web.views.my_work import add_my_work_views
@@ -215,3 +217,5 @@ def _add_views(appbuilder: AppBuilder) -> None:
     add_notification_views(appbuilder)
     add_job_views(appbuilder)
     add_integration_views(appbuilder)
+    add_import_views(appbuilder)
+    appbuilder.add_api(ImportsApi)

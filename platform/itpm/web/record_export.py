@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,7 @@ from itpm.records.service import Records
 from itpm.web.i18n import text
 from itpm.web.record_display import display, person_name, visible_link
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: The most rows one export holds.
 EXPORT_LIMIT = 50_000
 
@@ -69,9 +70,10 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def export_csv(
-    records: Records, spec: RecordTypeSpec, rows: Iterable[Any], zone: ZoneInfo, filename: str
-) -> Response:
+def export_table(
+    records: Records, spec: RecordTypeSpec, rows: Iterable[Any], zone: ZoneInfo
+) -> tuple[list[str], Iterator[list[Any]], list[str]]:
+    """The header, the rows (cells as the pages show them, numbers as numbers) and the notes of an export."""
     sight = records.list_fields(spec.name)
     fields = [spec.fields[n] for n in sight.export]
     system = list(sight.export_system)
@@ -87,24 +89,25 @@ def export_csv(
         "created_at": lambda r: r.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "updated_at": lambda r: r.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
     }
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
-    writer.writerow([cell(text(spec.title_of(n))) for n in system] + [cell(text(f.title)) for f in fields])
-    for record in rows:
-        line = [cell(system_values[n](record)) for n in system]
-        for field in fields:
-            raw = (
-                getattr(record, field.name)
-                if field.kind in ("ref", "user")
-                else getattr(record, field.column)
-            )
-            if field.kind in (INTEGER, NUMBER) and not field.choices:
-                line.append(cell(_number(raw)))
-            elif field.kind == TEXT:  # as written, line breaks and all (a page's markup would fold them)
-                line.append(cell(raw))
-            else:
-                line.append(cell(display(field, raw, zone)))
-        writer.writerow(line)
+    header = [text(spec.title_of(n)) for n in system] + [text(f.title) for f in fields]
+
+    def lines() -> Iterator[list[Any]]:
+        for record in rows:
+            line: list[Any] = [system_values[n](record) for n in system]
+            for field in fields:
+                raw = (
+                    getattr(record, field.name)
+                    if field.kind in ("ref", "user")
+                    else getattr(record, field.column)
+                )
+                if field.kind in (INTEGER, NUMBER) and not field.choices:
+                    line.append(_numeric(raw))
+                elif field.kind == TEXT:  # as written, line breaks and all (a page's markup would fold them)
+                    line.append(raw)
+                else:
+                    line.append(display(field, raw, zone))
+            yield line
+
     notes = []
     if sight.not_exported:
         notes.append(
@@ -115,6 +118,24 @@ def export_csv(
         )
     if records.access.hidden_fields(records.actor, spec):
         notes.append(gettext("Fields your roles do not let you read are not in this file."))
+    return header, lines(), notes
+
+
+def _numeric(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def export_csv(
+    records: Records, spec: RecordTypeSpec, rows: Iterable[Any], zone: ZoneInfo, filename: str
+) -> Response:
+    header, lines, notes = export_table(records, spec, rows, zone)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
+    writer.writerow([cell(h) for h in header])
+    for line in lines:
+        writer.writerow([cell(_number(v)) if isinstance(v, int | float) else cell(v) for v in line])
     if notes:
         writer.writerow([])
         for note in notes:
@@ -122,6 +143,35 @@ def export_csv(
     return Response(
         "\ufeff" + buffer.getvalue(),
         mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def export_xlsx(
+    records: Records, spec: RecordTypeSpec, rows: Iterable[Any], zone: ZoneInfo, filename: str
+) -> Response:
+    """The same table as an Excel workbook: numbers as numbers, text as text (no cell is a formula), the
+    notes on a second sheet so the first holds the table alone."""
+    import openpyxl  # only for XLSX exports
+
+    header, lines, notes = export_table(records, spec, rows, zone)
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet(title=text(spec.title)[:31] or spec.name)
+    sheet.append([cell(h) for h in header])
+    for line in lines:
+        sheet.append([v if isinstance(v, int | float) and not isinstance(v, bool) else cell(v) for v in line])
+    if notes:
+        about = book.create_sheet(title=gettext("Notes")[:31])
+        for note in notes:
+            about.append([cell(note)])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return Response(
+        buffer.getvalue(),
+        mimetype=XLSX,
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
             "X-Content-Type-Options": "nosniff",

@@ -35,6 +35,7 @@ class RecordApiBase(BaseApi):
         "put": "edit",
         "delete": "delete",
         "export": "export",
+        "export_xlsx": "export",
         "transitions": "show",
         "take_transition": "show",
     }

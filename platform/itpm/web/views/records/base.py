@@ -32,6 +32,7 @@ class RecordViewBase(ModelView):
         "lookup": "list",
         "upload": "add",
         "export": "export",
+        "export_xlsx": "export",
         "transition": "show",
         "decide": "show",
         "withdraw": "show",

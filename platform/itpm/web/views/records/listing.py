@@ -26,7 +26,7 @@ from itpm.records.list_fields import MAX_PAGE, MAX_PAGE_SIZE, ListFields
 from itpm.web.context import current_catalog, records_service
 from itpm.web.i18n import lazy_text
 from itpm.web.record_display import person_zone
-from itpm.web.record_export import EXPORT_LIMIT, export_csv, export_relations
+from itpm.web.record_export import EXPORT_LIMIT, export_csv, export_relations, export_xlsx
 from itpm.web.views.records.base import RecordViewBase
 
 
@@ -245,6 +245,15 @@ class RecordList(RecordViewBase):
     @has_access
     def export(self) -> Response:
         """The list as a CSV file, with the list's filters, search and order; the rows one may export."""
+        return self._export(export_csv, "csv")
+
+    @expose("/export.xlsx", methods=["GET"])
+    @has_access
+    def export_xlsx(self) -> Response:
+        """The list as an Excel workbook: the same rows, columns and rules as the CSV file."""
+        return self._export(export_xlsx, "xlsx")
+
+    def _export(self, write: Any, suffix: str) -> Response:
         records = records_service()
         sight = records.list_fields(self.type_name)
         exporting = RecordInterface(
@@ -258,7 +267,7 @@ class RecordList(RecordViewBase):
         _count, rows = exporting.query(
             filters.get_joined_filters(self._base_filters), order_column, order_direction, 0, EXPORT_LIMIT
         )
-        return export_csv(records, self.spec, rows, person_zone(), f"{self.type_name}.csv")
+        return write(records, self.spec, rows, person_zone(), f"{self.type_name}.{suffix}")
 
     @expose("/lookup/", methods=["GET"])
     @has_access

@@ -1,0 +1,401 @@
+"""Importing records from CSV and XLSX (issue 18): a dry run that tells the truth, upserts by a key, chunks
+that resume after a kill, files in the encodings people send, and nobody importing what they may not write.
+
+One world per module (SQLite: the import's behaviour does not depend on the database; the benchmark runs
+both): customers, projects and people to refer to, and a 10,000-row incident file with 5 bad rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from conftest import ADMIN, databases, settings_for
+from itpm.access import Actor
+from itpm.models import AuditEntry, ImportRun, OutboxEvent, RecordEvent
+from itpm.records.imports import (
+    Importer,
+    ImportRefused,
+    messages_by_row,
+    open_source,
+    parse_mapping,
+    run_import,
+    start_import,
+)
+from itpm.records.service import Forbidden, Records
+from itpm.web.app import create_app
+
+ROWS = 10_000
+#: The file of the import killed half-way (in chunks of 250).
+KILLED_ROWS = 2_000
+#: The 5 bad rows: (row number in the file, column, what is wrong, the fix)
+BAD = {
+    101: ("Priority", "P9", "P3"),
+    2002: ("Project", "No such project", "Core banking upgrade"),
+    3003: ("Created", "yesterday-ish", "2024-03-05 09:00"),
+    4004: ("Assignee", "nobody@nowhere.invalid", "eng_li"),
+    5005: ("Title", "", "Printer jammed"),
+}
+HEADER = ["Number", "Title", "Priority", "类别", "Project", "Assignee", "Created", "State", "Resolved at"]
+PASSWORD = "a-long-password-for-import-tests"
+
+
+def _row(n: int) -> list[str]:
+    created = dt.datetime(2024, 1, 1, 8, 0) + dt.timedelta(minutes=37 * n)
+    resolved = n % 3 == 0
+    return [
+        f"INC-2024-{n:05d}",
+        f"Imported incident {n}",
+        ["P3", "P4 Low", "p3", "P4 低"][n % 4],
+        ["网络", "Server", "application", "数据库"][n % 4],
+        ["Core banking upgrade", "ERP rollout"][n % 2],
+        ["eng_li", "Li Wei", "wang@itpm.invalid", ""][n % 4],
+        created.strftime("%Y-%m-%d %H:%M"),
+        "已解决" if resolved else "New",
+        (created + dt.timedelta(hours=5)).strftime("%Y-%m-%d %H:%M") if resolved else "",
+    ]
+
+
+def _table(fixed: bool = False) -> list[list[str]]:
+    rows = [HEADER]
+    for n in range(1, ROWS + 1):
+        row = _row(n)
+        if n + 1 in BAD:  # row numbers count the header as row 1
+            column, bad, fix = BAD[n + 1]
+            row[HEADER.index(column)] = fix if fixed else bad
+        rows.append(row)
+    return rows
+
+
+def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8-sig") -> Path:
+    with path.open("w", encoding=encoding, newline="") as stream:
+        csv.writer(stream).writerows(rows)
+    return path
+
+
+def write_xlsx(path: Path, rows: list[list[Any]]) -> Path:
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet()
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+class World:
+    def __init__(self, app: Any, folder: Path) -> None:
+        self.app = app
+        self.runtime = app.extensions["itpm"]
+        self.folder = folder
+        flask_app = app.dispatcher.app
+        with flask_app.app_context():
+            sm = flask_app.appbuilder.sm
+            self.users = {}
+            for username, first, last, role in (
+                ("eng_li", "Wei", "Li", "engineer"),
+                ("eng_wang", "Fang", "Wang", "engineer"),
+                ("client_zhao", "Min", "Zhao", "client"),
+                ("finance_qian", "Lei", "Qian", "finance"),
+                ("agent_sun", "Li", "Sun", "support_agent"),
+            ):
+                email = "wang@itpm.invalid" if username == "eng_wang" else f"{username}@itpm.invalid"
+                user = sm.add_user(username, first, last, email, [sm.find_role(role)], PASSWORD)
+                self.users[username] = user.id
+            sm.session.commit()
+        with self.runtime.session() as session:
+            system = Records(session, self.runtime.catalog(), Actor.system())
+            self.bank = system.create("customer", {"name": "华东银行", "short_name": "East China Bank"}).id
+            self.globex = system.create("customer", {"name": "Globex"}).id
+            self.projects = {}
+            for name, client in (("Core banking upgrade", self.bank), ("ERP rollout", self.globex)):
+                project = system.create(
+                    "project",
+                    {
+                        "name": name,
+                        "project_type": "implementation",
+                        "phase": "execution",
+                        "start_date": "2024-01-01",
+                        "due_date": "2026-12-31",
+                    },
+                    {"client": client},
+                )
+                self.projects[name] = project.id
+            session.commit()
+        with flask_app.app_context():
+            person = flask_app.appbuilder.sm.get_user_by_id(self.users["client_zhao"])
+            person.client_id = self.bank
+            flask_app.appbuilder.sm.session.commit()
+        self.bad = write_csv(folder / "incidents.csv", _table())
+        self.fixed = write_csv(folder / "incidents-fixed.csv", _table(fixed=True))
+
+    def records(self, session: Any, username: str) -> Records:
+        flask_app = self.app.dispatcher.app
+        with flask_app.app_context():
+            actor = Actor.of(flask_app.appbuilder.sm.get_user_by_id(self.users[username]))
+        return Records(session, self.runtime.catalog(), actor, timezone=self.runtime.settings.timezone)
+
+    def count(self, type_name: str = "incident") -> int:
+        with self.runtime.session() as session:
+            model = self.runtime.catalog().models.models[type_name]
+            return session.scalar(select(func.count()).select_from(model)) or 0
+
+    def snapshot(self) -> dict[str, tuple[Any, ...]]:
+        """Every incident by number: what it holds (not its id, nor when it was written)."""
+        with self.runtime.session() as session:
+            model = self.runtime.catalog().models.models["incident"]
+            rows = session.execute(
+                select(
+                    model.number,
+                    model.title,
+                    model.priority,
+                    model.category,
+                    model.project_id,
+                    model.client_id,
+                    model.assignee_id,
+                    model.state,
+                    model.created_at,
+                    model.resolved_at,
+                    model.version,
+                )
+            )
+            return {row[0]: tuple(row[1:]) for row in rows}
+
+    def clear(self) -> None:
+        with self.runtime.session() as session:
+            model = self.runtime.catalog().models.models["incident"]
+            session.execute(model.__table__.delete())
+            session.execute(RecordEvent.__table__.delete().where(RecordEvent.record_type == "incident"))
+            session.commit()
+
+
+@pytest.fixture(scope="module")
+def world(template_databases: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    folder = tmp_path_factory.mktemp("imports")
+    with databases(template_databases, folder) as make:
+        app = create_app(settings_for(make("sqlite"), folder))
+        try:
+            yield World(app, folder)
+        finally:
+            app.extensions["itpm"].dispose()
+
+
+def _admin_records(world: World, session: Any) -> Records:
+    flask_app = world.app.dispatcher.app
+    with flask_app.app_context():
+        admin = flask_app.appbuilder.sm.find_user(ADMIN[0])
+        actor = Actor.of(admin)
+    return Records(session, world.runtime.catalog(), actor, timezone=world.runtime.settings.timezone)
+
+
+def _import(world: World, path: Path, key: str | None = "number", mapping: Any = None) -> ImportRun:
+    with world.runtime.session() as session:
+        records = _admin_records(world, session)
+        run = start_import(records, "incident", open_source(path), parse_mapping(mapping or {}), key)
+        session.commit()
+        run_id = run.id
+    run_import(world.runtime, run_id, path=path)
+    with world.runtime.session() as session:
+        run = session.get(ImportRun, run_id)
+        session.expunge(run)
+        return run
+
+
+def test_the_dry_run_names_the_bad_rows_and_writes_nothing_then_the_import_and_the_fixed_file(
+    world: World,
+) -> None:
+    world.clear()
+    before_events = _outbox(world)
+    with world.runtime.session() as session:
+        importer = Importer(_admin_records(world, session), "incident", open_source(world.bad), key="number")
+        outcome = importer.dry_run()
+    assert world.count() == 0
+    assert (outcome.inserted, outcome.failed) == (ROWS - 5, 5)
+    assert sorted({p["row"] for p in outcome.problems}) == sorted(BAD)
+    told = {p["row"]: p for p in outcome.problems}
+    for row, (column, _bad, _fix) in BAD.items():
+        assert told[row]["column"] == column, told[row]
+        assert str(told[row]["message"])
+    assert "P9" in str(told[101]["message"]) and "No such project" in str(told[2002]["message"])
+    assert str(told[5005]["message"]) == "is required"
+
+    run = _import(world, world.bad)
+    assert (run.status, run.inserted, run.failed, run.done_rows) == ("done", ROWS - 5, 5, ROWS)
+    assert world.count() == ROWS - 5
+    first = world.snapshot()
+    # history stays history: the source's number, created_at, state and resolved_at; "imported" in the history
+    state, created_at, resolved_at, client = 6, 7, 8, 4
+    assert first["INC-2024-00003"][state] == "resolved" and first["INC-2024-00002"][state] == "new"
+    shanghai = dt.datetime.strptime(_row(3)[6], "%Y-%m-%d %H:%M").replace(
+        tzinfo=dt.timezone(dt.timedelta(hours=8))
+    )
+    assert first["INC-2024-00003"][created_at] == shanghai
+    assert first["INC-2024-00003"][resolved_at] == shanghai + dt.timedelta(hours=5)
+    assert (
+        first["INC-2024-00001"][client] == world.globex
+    )  # the project's client, as a created incident gets it
+    with world.runtime.session() as session:
+        actions = set(
+            session.scalars(select(RecordEvent.action).where(RecordEvent.record_type == "incident"))
+        )
+        assert actions == {"imported"}
+        audit = session.scalar(select(AuditEntry).where(AuditEntry.action == "records.imported"))
+        assert audit.detail["inserted"] == ROWS - 5 and len(audit.detail["sha256"]) == 64
+    assert _outbox(world) == before_events  # no automation hears of imported history
+    errors = world.runtime.settings.instance_path / "imports" / f"errors-{run.id}.csv"
+    with errors.open(encoding="utf-8-sig", newline="") as stream:
+        lines = list(csv.reader(stream))
+    assert lines[0] == [*HEADER, "Import errors"] and len(lines) == 6
+    assert lines[1][:-1] == _table()[100] and "Priority" in lines[1][-1]
+
+    again = _import(world, world.fixed)
+    assert (again.inserted, again.updated, again.unchanged, again.failed) == (5, 0, ROWS - 5, 0)
+    after = world.snapshot()
+    assert len(after) == ROWS
+    assert {k: v for k, v in after.items() if k in first} == first  # nothing else changed
+
+
+def _outbox(world: World) -> int:
+    with world.runtime.session() as session:
+        return session.scalar(select(func.count()).select_from(OutboxEvent)) or 0
+
+
+def test_an_xlsx_and_a_gb18030_csv_of_the_same_data_import_identically(world: World) -> None:
+    rows = _table(fixed=True)[:301]
+    typed = [rows[0]] + [
+        [*row[:6], dt.datetime.strptime(row[6], "%Y-%m-%d %H:%M"), row[7], row[8]] for row in rows[1:]
+    ]
+    gb = write_csv(world.folder / "gb.csv", rows, "gb18030")
+    xlsx = write_xlsx(world.folder / "same.xlsx", typed)
+    assert open_source(gb).encoding == "gb18030"
+    snapshots = []
+    for path in (gb, xlsx):
+        world.clear()
+        run = _import(world, path)
+        assert (run.inserted, run.failed) == (300, 0), run.problems
+        snapshots.append({k: v[:-1] for k, v in world.snapshot().items()})
+    assert snapshots[0] == snapshots[1]
+
+
+@pytest.mark.parametrize(
+    ("content", "mapping", "expected"),
+    [
+        (b"Title,Priority\n" + "caf\xe9,P3\n".encode("latin-1"), None, "line 2"),
+        (b"Title,Priority,Colour\nA,P3,red\n", None, "Colour"),
+        (b"Title,Priority\nA,P3\n", '{"columns": {"Title": "title",}', "not JSON"),
+        (b"Title,Priority\nA,P3\n", '{"columns": {"Title": "heading"}}', "heading is not a field"),
+        (b"Title,Priority\nA,P3\n", '{"columns": ["Title"]}', "must be an object"),
+    ],
+)
+def test_bad_files_and_mappings_are_refused_naming_what_and_where(
+    world: World, content: bytes, mapping: str | None, expected: str
+) -> None:
+    path = world.folder / "bad.csv"
+    path.write_bytes(content)
+    before = world.count()
+    with world.runtime.session() as session, pytest.raises(ImportRefused) as refused:
+        Importer(
+            _admin_records(world, session), "incident", open_source(path), parse_mapping(mapping or "{}")
+        )
+    told = str(refused.value.message) + " ".join(f"{p.path} {p.message}" for p in refused.value.problems)
+    assert expected in told
+    assert world.count() == before
+
+
+def test_people_cannot_import_into_types_or_fields_they_may_not_write(world: World) -> None:
+    path = write_csv(
+        world.folder / "small.csv",
+        [["Title", "Priority", "Category", "Support group"], ["A", "P3", "网络", "network"]],
+    )
+    customers = write_csv(world.folder / "customers.csv", [["Name"], ["Initech"]])
+    with world.runtime.session() as session:
+        client = world.records(session, "client_zhao")
+        with pytest.raises(Forbidden) as refused:  # support_group is hidden from a client
+            Importer(client, "incident", open_source(path))
+        assert "Support group" in " ".join(str(p.message) for p in refused.value.problems)
+        with pytest.raises(Forbidden):  # a client creates no client organisations
+            Importer(client, "customer", open_source(customers))
+        finance = world.records(session, "finance_qian")
+        with pytest.raises(Exception) as nothing:  # finance does not even have incidents
+            Importer(finance, "incident", open_source(path))
+        assert getattr(nothing.value, "status", None) in (403, 404)
+        history = write_csv(
+            world.folder / "history.csv",
+            [["Title", "Priority", "Category", "Created"], ["A", "P3", "网络", "2020-01-01"]],
+        )
+        agent = world.records(session, "agent_sun")
+        with pytest.raises(Forbidden) as refused:  # created_at rewrites history: for who manages definitions
+            Importer(agent, "incident", open_source(history))
+        assert "Created" in " ".join(str(p.message) for p in refused.value.problems)
+
+
+def test_a_killed_import_resumes_to_the_same_end_state_with_no_duplicates(world: World) -> None:
+    world.clear()
+    killed = write_csv(world.folder / "killed.csv", _table(fixed=True)[: KILLED_ROWS + 1])
+    with world.runtime.session() as session:
+        run = start_import(_admin_records(world, session), "incident", open_source(killed), key=None)
+        session.commit()
+        run_id = run.id
+    script = (
+        "import sys; from itpm.config import Settings; from itpm.runtime import Runtime;"
+        "from itpm.records.imports import run_import; from pathlib import Path;"
+        f"run_import(Runtime(Settings.from_env()), {run_id}, chunk_size=250, path=Path(sys.argv[1]))"
+    )
+    settings = world.runtime.settings
+    env = {
+        **os.environ,
+        "ITPM_DATABASE_URL": settings.database_url,
+        "ITPM_SECRET_KEY": settings.secret_key,
+        "ITPM_INSTANCE_PATH": str(settings.instance_path),
+        "ITPM_JOBS": "none",
+    }
+    worker = subprocess.Popen([sys.executable, "-c", script, str(killed)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with world.runtime.session() as session:
+                done = session.scalar(select(ImportRun.done_rows).where(ImportRun.id == run_id))
+            if done and done >= 500:
+                break
+            time.sleep(0.02)
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait(10)
+    with world.runtime.session() as session:
+        half = session.get(ImportRun, run_id)
+        assert half.status == "running" and 0 < half.done_rows < KILLED_ROWS, (half.status, half.done_rows)
+        assert world.count() == half.done_rows  # the checkpoint and the rows were committed together
+    assert run_import(world.runtime, run_id, path=killed) is None  # a live-looking run is left alone
+    assert (
+        run_import(
+            world.runtime,
+            run_id,
+            take_over_before=dt.datetime.now(dt.UTC) + dt.timedelta(1),
+            path=killed,
+        )
+        == "done"
+    )
+    with world.runtime.session() as session:
+        run = session.get(ImportRun, run_id)
+        assert (run.done_rows, run.inserted, run.attempts) == (KILLED_ROWS, KILLED_ROWS, 2)
+    snapshot = world.snapshot()
+    assert len(snapshot) == KILLED_ROWS == world.count()  # every row once: none lost, none twice
+
+
+def test_messages_by_row_join_every_problem_of_a_row() -> None:
+    problems = [
+        {"row": 3, "column": "Priority", "field": "priority", "message": "bad"},
+        {"row": 3, "column": "", "field": "", "message": "worse"},
+    ]
+    assert messages_by_row(problems) == {3: "Priority: bad; worse"}
