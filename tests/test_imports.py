@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,9 +24,10 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from conftest import ADMIN, databases, settings_for
+from conftest import ADMIN, api_token, databases, login, settings_for
 from itpm.access import Actor
 from itpm.models import AuditEntry, ImportRun, OutboxEvent, RecordEvent
+from itpm.records.import_jobs import run_pending_imports
 from itpm.records.imports import (
     Importer,
     ImportRefused,
@@ -242,9 +245,8 @@ def test_the_dry_run_names_the_bad_rows_and_writes_nothing_then_the_import_and_t
     )
     assert first["INC-2024-00003"][created_at] == shanghai
     assert first["INC-2024-00003"][resolved_at] == shanghai + dt.timedelta(hours=5)
-    assert (
-        first["INC-2024-00001"][client] == world.globex
-    )  # the project's client, as a created incident gets it
+    # the project's client, as a created incident gets it
+    assert first["INC-2024-00001"][client] == world.globex
     with world.runtime.session() as session:
         actions = set(
             session.scalars(select(RecordEvent.action).where(RecordEvent.record_type == "incident"))
@@ -399,3 +401,148 @@ def test_messages_by_row_join_every_problem_of_a_row() -> None:
         {"row": 3, "column": "", "field": "", "message": "worse"},
     ]
     assert messages_by_row(problems) == {3: "Priority: bad; worse"}
+
+
+def _client(world: World, username: str, password: str) -> Any:
+    client = world.app.test_client()
+    login(client, username, password)
+    client.get("/lang/en")
+    return client
+
+
+def _post(client: Any, headers: dict[str, str], path: Path, **form: str) -> Any:
+    with path.open("rb") as stream:
+        return client.post(
+            "/api/v1/imports/",
+            data={"file": (stream, path.name), **form},
+            headers=headers,
+            content_type="multipart/form-data",
+        )
+
+
+def test_the_api_checks_imports_and_refuses_what_the_caller_may_not_write(world: World) -> None:
+    client = world.app.test_client()
+    admin = {"Authorization": f"Bearer {api_token(client, *ADMIN)}"}
+    small = write_csv(world.folder / "api.csv", _table()[:3] + [_table()[101]])
+    checked = _post(client, admin, small, record_type="incident", key="number", dry_run="true")
+    assert checked.status_code == 200, checked.get_json()
+    body = checked.get_json()
+    assert (body["rows"], body["error"]) == (3, 1) and body["errors"][0]["row"] == 4
+    assert body["errors"][0]["column"] == "Priority"
+    assert client.get(f"/api/v1/imports/checks/{body['error_file']}", headers=admin).status_code == 200
+    before = world.count()
+    started = _post(client, admin, small, record_type="incident", key="number", save_mapping="incidents-api")
+    assert started.status_code == 202, started.get_json()
+    assert started.headers["Location"] == f"/api/v1/imports/{started.get_json()['id']}"
+    assert run_pending_imports(world.runtime) == 1
+    progress = client.get(started.headers["Location"], headers=admin).get_json()
+    assert (progress["status"], progress["done"], progress["error"]) == ("done", 3, 1)
+    assert world.count() == before + 2 - progress["unchanged"] - progress["update"]
+    errors = client.get(f"{started.headers['Location']}/errors", headers=admin)
+    assert errors.status_code == 200 and "Import errors" in errors.get_data(as_text=True)
+    mappings = client.get("/api/v1/imports/mappings/?record_type=incident", headers=admin).get_json()
+    assert [m["name"] for m in mappings["result"]] == ["incidents-api"]
+
+    bad = _post(client, admin, small, record_type="incident", mapping='{"columns": ')
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["file"] == "mapping"
+    unknown = _post(client, admin, small, record_type="no_such_type")
+    assert unknown.status_code == 404
+    missing = client.post("/api/v1/imports/", data={}, headers=admin, content_type="multipart/form-data")
+    assert missing.status_code == 422
+
+    zhao = {"Authorization": f"Bearer {api_token(client, 'client_zhao', PASSWORD)}"}
+    hidden = write_csv(
+        world.folder / "hidden.csv",
+        [["Title", "Priority", "Category", "Support group"], ["A", "P3", "网络", "network"]],
+    )
+    refused = _post(client, zhao, hidden, record_type="incident")
+    assert refused.status_code == 403 and "Support group" in json.dumps(
+        refused.get_json(), ensure_ascii=False
+    )
+    customers = write_csv(world.folder / "customers.csv", [["Name"], ["Initech"]])
+    assert _post(client, zhao, customers, record_type="customer").status_code == 403
+    assert client.get(started.headers["Location"], headers=zhao).status_code == 404  # not theirs
+    assert world.count() == before + 2 - progress["unchanged"] - progress["update"]
+
+
+def test_an_xlsx_export_reimports_to_the_same_records(world: World) -> None:
+    client = world.app.test_client()
+    admin = {"Authorization": f"Bearer {api_token(client, *ADMIN)}", "Accept-Language": "zh"}
+    before = world.snapshot()
+    exported = client.get("/api/v1/records/incident/export.xlsx?q=(page_size:100)", headers=admin)
+    assert exported.status_code == 200 and exported.mimetype.endswith("spreadsheetml.sheet")
+    path = world.folder / "export.xlsx"
+    path.write_bytes(exported.get_data())
+    header = next(openpyxl.load_workbook(path, read_only=True).worksheets[0].iter_rows(values_only=True))
+    assert "标题" in header and "优先级" in header  # labels in the reader's language
+    run = _import(world, path, key="number")
+    assert (run.inserted, run.updated, run.failed, run.unchanged) == (0, 0, 0, len(before)), run.problems[:3]
+    assert world.snapshot() == before
+    csv_export = client.get("/api/v1/records/incident/export.csv", headers=admin)
+    assert csv_export.status_code == 200
+    zhao = {"Authorization": f"Bearer {api_token(client, 'client_zhao', PASSWORD)}"}
+    theirs = client.get("/api/v1/records/incident/export.xlsx", headers=zhao)
+    assert theirs.status_code == 200  # the same rules as CSV: their rows, no hidden column
+    path.write_bytes(theirs.get_data())
+    header = next(openpyxl.load_workbook(path, read_only=True).worksheets[0].iter_rows(values_only=True))
+    assert "Support group" not in header and "支持组" not in header
+
+
+def test_the_import_screens_upload_check_and_import_in_either_language(world: World) -> None:
+    client = _client(world, *ADMIN)
+    small = write_csv(world.folder / "screen.csv", [HEADER, _row(20001), _row(20002)])
+    for lang, words in (("zh", "导入"), ("en", "Import")):
+        client.get(f"/lang/{lang}")
+        page = client.get("/imports/")
+        assert page.status_code == 200 and words in page.get_data(as_text=True)
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get("/imports/").get_data(as_text=True)
+    ).group(1)
+    with small.open("rb") as stream:
+        checked = client.post(
+            "/imports/check",
+            data={
+                "csrf_token": token,
+                "record_type": "incident",
+                "key": "number",
+                "file": (stream, "screen.csv"),
+            },
+            content_type="multipart/form-data",
+        )
+    html = checked.get_data(as_text=True)
+    assert checked.status_code == 200 and "Check the import" in html, html[:500]
+    sha = re.search(r'name="sha256" value="([0-9a-f]{64})"', html).group(1)
+    started = client.post(
+        "/imports/start",
+        data={
+            "csrf_token": token,
+            "record_type": "incident",
+            "key": "number",
+            "sha256": sha,
+            "filename": "screen.csv",
+            "column:Number": "number",
+            **{
+                f"column:{h}": t
+                for h, t in zip(
+                    HEADER[1:],
+                    (
+                        "title",
+                        "priority",
+                        "category",
+                        "project",
+                        "assignee",
+                        "created_at",
+                        "state",
+                        "resolved_at",
+                    ),
+                    strict=True,
+                )
+            },
+        },
+    )
+    assert started.status_code == 302, started.get_data(as_text=True)[:300]
+    run_pending_imports(world.runtime)
+    shown = client.get(started.headers["Location"]).get_data(as_text=True)
+    assert "100%" in shown and "Done" in shown
+    agent = _client(world, "client_zhao", PASSWORD)
+    assert agent.get(started.headers["Location"]).status_code == 404

@@ -975,6 +975,7 @@ class Importer:
         self.resolver = Resolver(records, self.spec, self.mapping, records.zone)
         self._keyed: dict[Any, Any] = {}
         self._taken: set[str] = set()
+        self._loaded: dict[int, Any] = {}
         self._free: set[str] = set()
         self.manages = manages
 
@@ -1006,6 +1007,8 @@ class Importer:
         verdicts = [self.run_row(number, row) for number, row in chunk]
         self.records.session.flush()
         self.records.session.expunge_all()  # memory stays flat over a long file
+        self.records.forget_fresh()
+        self._loaded.clear()
         self._keyed = {k: v for k, v in self._keyed.items() if isinstance(v, int)}
         return verdicts
 
@@ -1072,13 +1075,14 @@ class Importer:
                 model = self.records.model(self.spec.name)
                 column = self._key_column(model)
                 found: dict[Any, list[int]] = {}
-                query = self.records.query(self.spec.name).with_only_columns(model.id, column)
+                query = self.records.query(self.spec.name)
                 values = sorted(keys, key=str)
-                for start in range(0, len(values), 500):
-                    for record_id, value in self.records.session.execute(
+                for start in range(0, len(values), 500):  # whole records: an unchanged row reads nothing more
+                    for record in self.records.session.scalars(
                         query.where(column.in_(values[start : start + 500]))
                     ):
-                        found.setdefault(value, []).append(record_id)
+                        found.setdefault(getattr(record, column.key), []).append(record.id)
+                        self._loaded[record.id] = record
                 for value in keys:
                     ids = found.get(value, [])
                     self._keyed[value] = None if not ids else ids[0] if len(ids) == 1 else AMBIGUOUS
@@ -1211,7 +1215,7 @@ class Importer:
         system: dict[str, Any],
         imported: dict[str, Any],
     ) -> Verdict:
-        record = self.records.get(self.spec.name, record_id, "write")
+        record = self._loaded.pop(record_id, None) or self.records.get(self.spec.name, record_id, "write")
         stored = self.records.data(record)
         changed = {k: v for k, v in data.items() if stored.get(k) != v}
         moved = {k: v for k, v in system.items() if getattr(record, f"{k}_id") != v}

@@ -110,6 +110,8 @@ class Records:
         #: The client organisation of people named (None: staff), and the client and department of parents.
         self.known_organisations: dict[int, int | None] | None = None
         self.known_parents: dict[tuple[str, int], tuple[int | None, int | None]] | None = None
+        #: The history of the records created here, as written (their SLA clocks read it, not the database).
+        self._fresh: dict[tuple[str, int], list[tuple[dt.datetime, list[dict[str, Any]]]]] = {}
         self._team_members: list[int] | None = None
         self.clock = clock
         self.zone = ZoneInfo(timezone)
@@ -417,6 +419,7 @@ class Records:
         )
         self.session.add(record)
         self.session.flush()
+        self._fresh[(spec.name, record.id)] = []
         link_files(self.session, spec, record, data, {})
         if spec.name == CLIENT_TYPE:
             record.client_id = record.id
@@ -930,11 +933,14 @@ class Records:
         changes = sorted(changes, key=lambda change: change["path"])
         if self.actor.via and not note:
             note = self.actor.via
+        at = at or self.clock()
+        if (spec.name, record.id) in self._fresh:
+            self._fresh[(spec.name, record.id)].append((at, changes))
         self.session.add(
             RecordEvent(
                 record_type=spec.name,
                 record_id=record.id,
-                at=at or self.clock(),
+                at=at,
                 actor_id=self.actor.id,
                 actor=self.actor.username,
                 action=action,
@@ -967,6 +973,14 @@ class Records:
             return True
         moving = {"/state", "/client", f"/data/{policy.priority_field}"}
         return any(change["path"] in moving for change in changes)
+
+    def fresh_history(self, record: Any) -> list[tuple[dt.datetime, list[dict[str, Any]]]] | None:
+        """The history (moment, changes) of a record created by this service, oldest first; None for others."""
+        return self._fresh.get((record.__record_type__, record.id))
+
+    def forget_fresh(self) -> None:
+        """Let go of the histories kept (an import does after each chunk: memory stays flat)."""
+        self._fresh.clear()
 
     def emit(self, record: Any, kind: str, payload: dict[str, Any]) -> None:
         """Put an event about the record in the outbox, in this transaction: it is never lost, nor sent unsaved.

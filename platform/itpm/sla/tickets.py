@@ -51,11 +51,13 @@ def read_ticket(records: Any, record: Any, policy: SlaPolicy, now: dt.datetime) 
     type_name = record.__record_type__
     catalog = records.catalog
     workflow = catalog.workflows.get(type_name)
-    rows = records.session.execute(
-        select(RecordEvent.at, RecordEvent.changes)
-        .where(RecordEvent.record_type == type_name, RecordEvent.record_id == record.id)
-        .order_by(RecordEvent.id)
-    ).all()
+    rows = records.fresh_history(record)  # a record created by this service: its whole history is at hand
+    if rows is None:
+        rows = records.session.execute(
+            select(RecordEvent.at, RecordEvent.changes)
+            .where(RecordEvent.record_type == type_name, RecordEvent.record_id == record.id)
+            .order_by(RecordEvent.id)
+        ).all()
     start = record.created_at
     initial = workflow.initial if workflow else record.state
     states: list[tuple[dt.datetime, str]] = [(start, initial)]
