@@ -495,6 +495,8 @@ class IntegrationItem(Base):
     repeats: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ImportRun(Base):
     """One import of a CSV or XLSX file into a record type: what was asked, how far it got, what came of it.
 

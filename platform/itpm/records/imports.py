@@ -370,13 +370,18 @@ def targets(spec: RecordTypeSpec) -> dict[str, dict[str, str]]:
 
 
 def match_columns(
-    spec: RecordTypeSpec, header: list[str], mapping: Mapping_, filename: str
+    spec: RecordTypeSpec,
+    header: list[str],
+    mapping: Mapping_,
+    filename: str,
+    hidden: frozenset[str] = frozenset(),
+    lenient: bool = False,
 ) -> list[str | None]:
     """The target of each column: the mapping's, else the field whose name or title (either language) it is.
 
     ImportRefused names every column that matches nothing, and every target the type does not have.
     """
-    known = targets(spec)
+    known = {name: title for name, title in targets(spec).items() if name not in hidden}
     by_words: dict[str, str] = {}
     for name, title in known.items():
         for words in (name, title.get("en", ""), title.get("zh", "")):
@@ -450,7 +455,7 @@ def match_columns(
         if target is not None:
             seen[target] = text
         chosen.append(target if target in known else None)
-    if problems:
+    if problems and not lenient:  # lenient: the screens show the columns to map, with their problems
         raise ImportRefused(_("The file's columns do not fit %(type)s.", type=spec.name), problems)
     return chosen
 
@@ -873,8 +878,6 @@ class Importer:
         actor, access = records.actor, records.access
         self.header, rows = read_rows(source)
         rows.close()  # opened again for each pass (`rows`)
-        self.columns = match_columns(self.spec, self.header, self.mapping, source.filename)
-        problems = []
         may_create = access.can(actor, self.spec, "create")
         may_write = access.can(actor, self.spec, "write")
         if not may_create and not (self.key and may_write):
@@ -882,13 +885,19 @@ class Importer:
                 _("You may not create %(type)s records.", type=self.spec.name),
                 [Problem(source.filename, "", _("you may not create %(type)s records", type=self.spec.name))],
             )
-        closed = access.read_only_fields(actor, self.spec) | access.hidden_fields(actor, self.spec)
+        # a field hidden from the actor is not there for them: its column matches nothing, as an unknown one
+        hidden = records.access.hidden_fields(records.actor, self.spec)
+        self.columns = match_columns(self.spec, self.header, self.mapping, source.filename, hidden)
+        problems = []
+        closed = access.read_only_fields(actor, self.spec)
+        forbidden = False
         manages = "manage_definitions" in access.abilities(actor)
         for index, target in enumerate(self.columns):
             if target is None:
                 continue
             where = f"/columns/{column_letter(index)}"
             if target in closed:
+                forbidden = True
                 problems.append(
                     Problem(
                         source.filename,
@@ -913,6 +922,7 @@ class Importer:
                     )
                 )
             elif (target in HISTORY_TARGETS or (target == "number" and self.key != "number")) and not manages:
+                forbidden = True
                 problems.append(
                     Problem(
                         source.filename,
@@ -962,11 +972,7 @@ class Importer:
                     )
                 )
         if problems:
-            raise (
-                Forbidden
-                if any("for you" in str(p.message) or "only who" in str(p.message) for p in problems)
-                else ImportRefused
-            )(
+            raise (Forbidden if forbidden else ImportRefused)(
                 _("%(file)s cannot be imported into %(type)s.", file=source.filename, type=self.spec.name),
                 problems,
             )

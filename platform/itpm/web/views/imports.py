@@ -18,13 +18,16 @@ from sqlalchemy import select
 from itpm.models import ImportMapping, ImportRun
 from itpm.records.imports import (
     Importer,
+    ImportRefused,
     Mapping_,
     Source,
     keep_upload,
     load_mapping,
+    match_columns,
     open_source,
     parse_mapping,
     progress_of,
+    read_rows,
     save_mapping,
     start_import,
     targets,
@@ -103,7 +106,10 @@ class ImportsView(BaseView):
             answer = check_file(records, importer)
         except RecordError as error:
             records.session.rollback()
-            return self._refused(records, form, error, locals().get("source"))
+            source = locals().get("source")
+            if isinstance(error, ImportRefused) and source is not None and form.get("record_type"):
+                return self._to_map(records, source, form, error)  # columns to map: shown to be mapped
+            return self._refused(records, form, error, source)
         return self.render_template(
             "itpm/imports/check.html",
             spec=importer.spec,
@@ -117,6 +123,33 @@ class ImportsView(BaseView):
             key=key or "",
             answer=answer,
             errors=answer["errors"][:SHOWN_ERRORS],
+            title=_("Check the import"),
+        )
+
+    def _to_map(self, records: Records, source: Source, form: Any, error: RecordError) -> Any:
+        """The check page without a dry run: the columns as far as they match, and what is wrong."""
+        try:
+            spec = records.spec(form["record_type"])
+            header, rows = read_rows(source)
+            rows.close()
+            mapping = self._mapping(records, form) or Mapping_()
+            hidden = records.access.hidden_fields(records.actor, spec)
+            columns = match_columns(spec, header, mapping, source.filename, hidden, lenient=True)
+        except RecordError:
+            return self._refused(records, form, error, source)
+        for problem in error.problems[:30]:
+            flash(str(problem.message), "danger")
+        return self.render_template(
+            "itpm/imports/check.html",
+            spec=spec,
+            source=source,
+            header=header,
+            columns=columns,
+            choices=self._choices(spec),
+            aliases=form.get("aliases", ""),
+            key=form.get("key", ""),
+            answer=None,
+            errors=[],
             title=_("Check the import"),
         )
 
