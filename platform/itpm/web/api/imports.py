@@ -127,7 +127,7 @@ class ImportsApi(BaseApi):
                   required: [record_type, file]
                   properties:
                     record_type: {type: string}
-                    file: {type: string, format: binary, description: CSV (UTF-8 or GB18030) or XLSX}
+                    file: {type: string, format: binary, description: "CSV (UTF-8 or GB18030) or XLSX"}
                     mapping: {type: string, description: 'JSON: {"columns": {header: field or null}, "values": {field: {alias: value}}}'}
                     mapping_name: {type: string, description: A saved mapping}
                     save_mapping: {type: string, description: Keep the mapping under this name}
@@ -136,10 +136,10 @@ class ImportsApi(BaseApi):
                     automations: {type: boolean, description: Let automations act on the imported records}
           responses:
             200: {description: 'The dry run: counts of insert, update, unchanged and error, every error by row, column and reason'}
-            202: {description: The import is queued; its progress is at the Location}
-            403: {description: The caller may not create or write these records or fields}
-            404: {description: No such record type}
-            422: {description: The file, its columns or the mapping are refused, each problem named}
+            202: {description: "The import is queued; its progress is at the Location"}
+            403: {description: "The caller may not create or write these records or fields"}
+            404: {description: "No such record type"}
+            422: {description: "The file, its columns or the mapping are refused, each problem named"}
         """
         form = request.form
         upload = request.files.get("file")
@@ -191,7 +191,7 @@ class ImportsApi(BaseApi):
               application/json:
                 schema: {type: object, properties: {page: {type: integer}, page_size: {type: integer}}}
           responses:
-            200: {description: The imports and their count}
+            200: {description: "The imports and their count"}
         """
         args = kwargs.get("rison", {})
         records = records_service()
@@ -215,8 +215,8 @@ class ImportsApi(BaseApi):
           parameters:
           - {in: path, name: import_id, required: true, schema: {type: integer}}
           responses:
-            200: {description: The import}
-            404: {description: No such import of the caller's}
+            200: {description: "The import"}
+            404: {description: "No such import of the caller's"}
         """
         run = visible_run(records_service(), import_id)
         if run is None:
@@ -234,8 +234,8 @@ class ImportsApi(BaseApi):
           parameters:
           - {in: path, name: import_id, required: true, schema: {type: integer}}
           responses:
-            200: {description: The error file}
-            404: {description: No such import, or it refused no row}
+            200: {description: "The error file"}
+            404: {description: "No such import, or it refused no row"}
         """
         run = visible_run(records_service(), import_id)
         path = error_file_path(current_runtime().settings.instance_path, run) if run else None
@@ -256,8 +256,8 @@ class ImportsApi(BaseApi):
           parameters:
           - {in: path, name: name, required: true, schema: {type: string}}
           responses:
-            200: {description: The error file}
-            404: {description: No such file of the caller's}
+            200: {description: "The error file"}
+            404: {description: "No such file of the caller's"}
         """
         records = records_service()
         prefix = f"check-{records.actor.id}-"
@@ -275,7 +275,7 @@ class ImportsApi(BaseApi):
         get:
           summary: Saved mappings
           responses:
-            200: {description: The mappings}
+            200: {description: "The mappings"}
         """
         records = records_service()
         record_type = request.args.get("record_type", "")
@@ -301,8 +301,8 @@ class ImportsApi(BaseApi):
               application/json:
                 schema: {type: object}
           responses:
-            200: {description: The mapping as saved}
-            422: {description: The mapping's problems, by JSON path}
+            200: {description: "The mapping as saved"}
+            422: {description: "The mapping's problems, by JSON path"}
         """
         records = records_service()
         body = request.get_json(silent=True)
