@@ -1476,8 +1476,8 @@ def run_import(
                 if progress is not None:
                     progress(run)
             run = session.get(ImportRun, import_id)
-            if run.failed:
-                problems = _all_problems(importer, run)
+            if run.failed:  # the rows of the problems kept (the first KEPT_PROBLEMS), as they are in the file
+                problems = list(run.problems)
                 importer.error_file(
                     {p["row"] for p in problems}, messages_by_row(problems), error_file_path(root, run)
                 )
@@ -1508,15 +1508,21 @@ def run_import(
             run.status = "failed"
             run.error = str(error.message) + "".join(f"\n{p}" for p in error.problems)
             run.finished_at = _utcnow()
+            session.add(
+                AuditEntry(
+                    actor=run.requested_by,
+                    action="records.import_failed",
+                    target=f"{run.record_type}/import/{run.id}",
+                    detail={
+                        "file": run.filename,
+                        "sha256": run.sha256,
+                        "rows": run.done_rows,
+                        "error": run.error,
+                    },
+                )
+            )
             session.commit()
         return "failed"
-
-
-def _all_problems(importer: Importer, run: ImportRun) -> list[dict[str, Any]]:
-    """Every row's problems: those kept on the run, or (past what is kept) the rows checked again."""
-    if run.failed <= len({p["row"] for p in run.problems}):
-        return list(run.problems)
-    return list(run.problems)
 
 
 def _stored_name(runtime: Any, import_id: int) -> str:
