@@ -56,6 +56,8 @@ RESOLVING = integration(
     },
 )
 NEW_AFTER = integration("am_new", resolved=RESOLVING["resolved"], fires_again={"do": "new"})
+#: The old strict behaviour, chosen explicitly: a label that names nothing refuses the whole delivery.
+STRICT = integration("am_strict", unmatched="refuse")
 CRM = {
     "kind": "integration",
     "name": "crm_clients",
@@ -167,7 +169,7 @@ def build_world(app: Any) -> World:
         session.flush()
         world.department = ops.id
         runtime.registry(session).import_documents(
-            [Document(f"{b['name']}.json", b) for b in (RESOLVING, NEW_AFTER, CRM, CRM_BY_FIELD)],
+            [Document(f"{b['name']}.json", b) for b in (RESOLVING, NEW_AFTER, STRICT, CRM, CRM_BY_FIELD)],
             "test",
             publish=True,
         )
@@ -176,7 +178,7 @@ def build_world(app: Any) -> World:
         records = world.records(session)
         world.customer = records.create("customer", {"name": "East China Bank"}).id
         person = service_person(session, "alertmanager", "support_agent", "ops")
-        for name in ("alertmanager", "am_resolve", "am_new"):
+        for name in ("alertmanager", "am_resolve", "am_new", "am_strict"):
             made, world.tokens[name] = new_token(session, catalog, name, person, "test")
         crm_person = service_person(session, "crm_clients", "account_manager", "ops")
         made, world.tokens["crm_clients"] = new_token(
@@ -320,11 +322,98 @@ def test_a_grouped_delivery_with_a_bad_alert_writes_nothing_and_names_it(world: 
     answer = world.hook("alertmanager", bad)
     assert answer.status_code == 422
     assert answer.get_json()["errors"][0]["path"] == "/alerts/1/startsAt"
-    unknown = payload(alert("bad-3", "firing", "2026-12-03T12:00:00Z", client="Nobody Ltd"))
-    answer = world.hook("alertmanager", unknown)
-    assert answer.status_code == 422
-    assert answer.get_json()["errors"][0]["path"] == "/alerts/0/labels/client"
+    assert world.hook("am_strict", bad).get_json()["errors"][0]["path"] == "/alerts/1/startsAt"
+    missing = world.hook("alertmanager", {"version": "4", "status": "firing"})
+    assert missing.status_code == 422 and missing.get_json()["errors"][0]["path"] == "/alerts"
+    not_json = world.client.post(
+        "/api/v1/hooks/alertmanager/alertmanager",
+        data="{not json",
+        headers={
+            "Authorization": f"Bearer {world.tokens['alertmanager']}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert not_json.status_code == 422 and not_json.get_json()["errors"][0]["path"] == "/"
     assert world.count() == before
+
+
+UNMATCHED_NOTE = "label client=acme-prod matched no customer · 标签 client=acme-prod 未匹配到任何客户"
+
+
+def notes(world: World, record_id: int) -> list[str]:
+    return [e.note for e in world.history(record_id) if e.action == "alert label unmatched"]
+
+
+def test_an_alert_whose_client_label_matches_nothing_makes_its_incident_without_it_and_says_so(
+    world: World,
+) -> None:
+    before = world.count()
+    body = payload(alert("um-1", "firing", "2026-12-03T12:10:00Z", client="acme-prod"))
+    answer = world.hook("alertmanager", body)
+    assert answer.status_code == 200, answer.get_json()
+    assert len(answer.get_json()["created"]) == 1
+    assert answer.get_json()["unmatched"] == [{"path": "/alerts/0/labels/client", "message": UNMATCHED_NOTE}]
+    (incident,) = world.incidents_of("alertmanager", "um-1")
+    assert incident["client"] is None
+    assert incident["data"]["priority"] == "P1" and incident["data"]["title"] == "alert um-1"
+    assert notes(world, incident["id"]) == [UNMATCHED_NOTE]
+    again = world.hook("alertmanager", body)  # a re-delivery finds it: no second incident, no second note
+    assert again.status_code == 200 and again.get_json()["created"] == []
+    assert "unmatched" not in again.get_json()
+    assert world.count() == before + 1 and len(world.incidents_of("alertmanager", "um-1")) == 1
+    assert notes(world, incident["id"]) == [UNMATCHED_NOTE]
+
+
+def test_a_group_with_an_unmatched_and_a_matched_alert_makes_both(world: World) -> None:
+    with world.runtime.session() as session:  # two clients answer to one short name: no single record
+        for name in ("Twin Towers North", "Twin Towers South"):
+            world.records(session).create("customer", {"name": name, "short_name": "TWIN"})
+        session.commit()
+    before = world.count()
+    body = payload(
+        alert("um-2", "firing", "2026-12-03T12:20:00Z", client="acme-prod", project="no-such-project"),
+        alert("um-3", "firing", "2026-12-03T12:20:00Z", client="East China Bank"),
+        alert("um-4", "firing", "2026-12-03T12:20:00Z", client="TWIN"),
+    )
+    answer = world.hook("alertmanager", body)
+    assert answer.status_code == 200, answer.get_json()
+    assert len(answer.get_json()["created"]) == 3 and world.count() == before + 3
+    assert [u["path"] for u in answer.get_json()["unmatched"]] == [
+        "/alerts/0/labels/client",
+        "/alerts/0/labels/project",
+        "/alerts/2/labels/client",
+    ]
+    (unmatched,) = world.incidents_of("alertmanager", "um-2")
+    (matched,) = world.incidents_of("alertmanager", "um-3")
+    (twin,) = world.incidents_of("alertmanager", "um-4")
+    assert unmatched["client"] is None and unmatched["data"].get("project") is None
+    assert notes(world, unmatched["id"]) == [
+        UNMATCHED_NOTE,
+        "label project=no-such-project matched no project · 标签 project=no-such-project 未匹配到任何项目",
+    ]
+    assert matched["client"] == world.customer and notes(world, matched["id"]) == []
+    assert twin["client"] is None
+    assert notes(world, twin["id"]) == [
+        "label client=TWIN matched more than one customer · 标签 client=TWIN 匹配到多个客户"
+    ]
+
+
+def test_with_unmatched_refuse_a_label_that_matches_nothing_refuses_the_delivery_and_writes_nothing(
+    world: World,
+) -> None:
+    before = world.count()
+    body = payload(
+        alert("strict-1", "firing", "2026-12-03T12:30:00Z", client="East China Bank"),
+        alert("strict-2", "firing", "2026-12-03T12:30:00Z", client="acme-prod"),
+    )
+    answer = world.hook("am_strict", body)
+    assert answer.status_code == 422
+    assert [e["path"] for e in answer.get_json()["errors"]] == ["/alerts/1/labels/client"]
+    assert world.count() == before
+    with world.runtime.session() as session:
+        assert (
+            session.scalar(select(IntegrationItem).where(IntegrationItem.integration == "am_strict")) is None
+        )
 
 
 # --- tokens ----------------------------------------------------------------------------------
@@ -506,6 +595,15 @@ def test_a_bad_integration_definition_is_refused_naming_the_json_path(world: Wor
         "/fires_again/within_minutes",
         "/fires_again/state",
     } <= paths
+    for bad, message in (
+        (integration("am_bad", unmatched="ignore"), 'must be one of "note", "refuse"; got "ignore"'),
+        ({**CRM, "name": "crm_bad", "unmatched": "note"}, "is not allowed here"),
+    ):
+        with world.runtime.session() as session, pytest.raises(DefinitionError) as refused:
+            world.runtime.registry(session).import_documents(
+                [Document("bad.json", bad)], "test", publish=True
+            )
+        assert [(p.path, str(p.message)) for p in refused.value.problems] == [("/unmatched", message)]
 
 
 # --- PostgreSQL: deliveries at the same moment -------------------------------------------------

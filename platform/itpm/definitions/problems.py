@@ -77,6 +77,8 @@ def problem_from_error(error: ValidationError, file: str = "", prefix: Sequence[
     path = [*prefix, *error.absolute_path]
     instance = error.instance
     keyword = error.validator
+    if keyword == "not" and error.validator_value in ({}, True):  # a property ruled out in its place
+        return Problem(file, pointer(path), _("is not allowed here"))
     if keyword == "required":
         missing = next(p for p in error.validator_value if p not in instance)
         return Problem(file, pointer([*path, missing]), _("is required"))

@@ -72,6 +72,15 @@ class Duplicate(Exception):
     """Another delivery made the same key meanwhile: roll back and run again."""
 
 
+class Unmatched(Exception):
+    """A reference names no single record: `problem` refuses the delivery, `note` says it on the record."""
+
+    def __init__(self, problem: Problem, note: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+        self.note = note
+
+
 @dataclass
 class Outcome:
     """What a delivery did, by record number (the answer to the sender)."""
@@ -80,14 +89,19 @@ class Outcome:
     updated: list[str] = field(default_factory=list)
     noted: list[str] = field(default_factory=list)
     unchanged: int = 0
+    #: References that named no single record, written without them (and noted on the record).
+    unmatched: list[Problem] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        answer: dict[str, Any] = {
             "created": self.created,
             "updated": self.updated,
             "noted": self.noted,
             "unchanged": self.unchanged,
         }
+        if self.unmatched:
+            answer["unmatched"] = [p.as_json() for p in self.unmatched]
+        return answer
 
 
 def parse_time(text: str | None) -> dt.datetime | None:
@@ -118,6 +132,8 @@ class Inbound:
         self.type_name = body["record_type"]
         self.outcome = Outcome()
         self.title = f"{body['title']['en']} · {body['title']['zh']}"
+        # An alert is never lost for a label that names nothing: Alertmanager does not retry a 4xx.
+        self.lenient = body["source"] == "alertmanager" and body.get("unmatched", "note") == "note"
 
     # --- Alertmanager ----------------------------------------------------------
 
@@ -264,8 +280,9 @@ class Inbound:
         if late:
             note += "; the resolution arrived before the alert · 恢复通知先于告警到达"
         if policy["do"] == "resolve" and not self._final(record):
-            data = self._data(policy.get("fields", {}), alert, where)[0]
+            data, _system, unmatched = self._data(policy.get("fields", {}), alert, where)
             self._move(record, policy["state"], data, note)
+            self._note_unmatched(record, unmatched)
             if record.number not in self.outcome.created:
                 self.outcome.updated.append(record.number)
         else:
@@ -291,7 +308,7 @@ class Inbound:
         if item is not None and self._record(item) is not None:
             record = self._record(item)
             version = record.version
-            data, system = self._data(self.body["fields"], payload, [])
+            data, system, _unmatched = self._data(self.body["fields"], payload, [])  # strict: none
             if self.body.get("key_field"):
                 data[self.body["key_field"]] = key
             try:
@@ -328,7 +345,7 @@ class Inbound:
     # --- records ---------------------------------------------------------------
 
     def _create(self, item: IntegrationItem, source: Mapping[str, Any], where: list[Any]) -> None:
-        data, system = self._data(self.body["fields"], source, where)
+        data, system, unmatched = self._data(self.body["fields"], source, where)
         if self.body.get("key_field") and self.body["source"] == "webhook":
             data[self.body["key_field"]] = item.key
         try:
@@ -337,14 +354,23 @@ class Inbound:
             raise Invalid(error.message, self._paths(error.problems, self.body["fields"], where)) from error
         item.record_id = record.id
         self.outcome.created.append(record.number)
+        self._note_unmatched(record, unmatched)
+
+    def _note_unmatched(self, record: Any, unmatched: list[Problem]) -> None:
+        """Say on the record which label named nothing, so a dispatcher can set it by hand."""
+        for problem in unmatched:
+            self.records.note(record, "alert label unmatched", problem.message)
+        self.outcome.unmatched += unmatched
 
     def _data(
         self, fields: Mapping[str, Mapping[str, Any]], source: Mapping[str, Any], where: list[Any]
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The record's fields and system fields (the client) from `source`, by their mappings."""
+    ) -> tuple[dict[str, Any], dict[str, Any], list[Problem]]:
+        """The record's fields and system fields (the client) from `source`, by their mappings;
+        and, when the integration is lenient, the references left out as naming no single record."""
         spec = self.records.spec(self.type_name)
         data: dict[str, Any] = {}
         system: dict[str, Any] = {}
+        unmatched: list[Problem] = []
         for name, mapping in fields.items():
             schema = spec.fields[name].schema if name in spec.fields else {}
             choices = [value for value, _title in spec.fields[name].choices] if name in spec.fields else []
@@ -354,14 +380,20 @@ class Inbound:
                 continue
             target = reference_target(spec, name)
             if target is not None:
-                value = self._reference(target, value, where, mapped.source)
+                try:
+                    value = self._reference(target, value, where, mapped.source)
+                except Unmatched as error:
+                    if not self.lenient:
+                        raise Invalid(_("A reference names no single record."), [error.problem]) from error
+                    unmatched.append(error.note)
+                    continue
             elif schema.get("format") == "date-time" and isinstance(value, str):
                 parsed = _time_or_none(value)
                 value = json_time(parsed) if parsed else value
             elif isinstance(value, str) and isinstance(schema.get("maxLength"), int):
                 value = value[: schema["maxLength"]]
             (system if name not in spec.fields else data)[name] = value
-        return data, system
+        return data, system, unmatched
 
     def _reference(self, target: str, value: Any, where: list[Any], source: str | None) -> int:
         """The id of the `target` record `value` names: its number, or its name (or short name)."""
@@ -386,9 +418,9 @@ class Inbound:
                 if not found
                 else _("names more than one %(type)s: %(value)r", type=target, value=text)
             )
-            raise Invalid(
-                _("A reference names no single record."),
-                [Problem("", pointer([*where, *_parts(source)]), message)],
+            path = pointer([*where, *_parts(source)])
+            raise Unmatched(
+                Problem("", path, message), Problem("", path, _unmatched_note(spec, source, text, found))
             )
         return found[0]
 
@@ -442,6 +474,21 @@ def _parts(path: str | None) -> list[str]:
     if not path:
         return []
     return [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
+
+
+def _unmatched_note(spec: Any, source: str | None, value: str, found: list[int]) -> str:
+    """ "label client=acme-prod matched no customer", in both languages as the history's notes are."""
+    parts = _parts(source)
+    if len(parts) == 2 and parts[0] == "labels":
+        en, zh = f"label {parts[1]}={value}", f"标签 {parts[1]}={value}"
+    elif source:
+        en = zh = f"{source}={value}"
+    else:
+        en, zh = f"value {value}", f"固定值 {value}"
+    name, title = spec.name, spec.title["zh"]
+    if found:
+        return f"{en} matched more than one {name} · {zh} 匹配到多个{title}"
+    return f"{en} matched no {name} · {zh} 未匹配到任何{title}"
 
 
 def _time_or_none(text: str) -> dt.datetime | None:

@@ -48,7 +48,9 @@ class HooksApi(BaseApi):
           description: >-
             Authorization is Bearer and a token of this integration. Each alert is one
             record however often it is delivered (by its key, by default fingerprint and startsAt);
-            a repeat, a resolution and an alert firing again do what the integration says.
+            a repeat, a resolution and an alert firing again do what the integration says. A label
+            that names no single client or project is left out and noted on the record (listed
+            under unmatched), unless the integration says `unmatched: refuse` (then 422).
           parameters:
           - {in: path, name: name, required: true, schema: {type: string}, description: The integration}
           requestBody:
@@ -57,7 +59,7 @@ class HooksApi(BaseApi):
               application/json:
                 schema: {type: object, description: 'The webhook body of Alertmanager, version 4'}
           responses:
-            200: {description: 'What was done: created, updated, noted (record numbers), unchanged'}
+            200: {description: 'What was done: created, updated, noted (record numbers), unchanged; unmatched (path, note) when a label named nothing'}
             401: {description: No valid token of this integration}
             403: {description: The token's person or scope may not do this}
             404: {description: No such integration}
