@@ -192,7 +192,7 @@ def runtime(app: Flask) -> Any:
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:
-    html = client.get(path).get_data(as_text=True)
+    html = client.get(path, follow_redirects=True).get_data(as_text=True)  # staff's / is My work
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
         r'<meta name="csrf-token" content="([^"]+)"', html
     )
