@@ -36,7 +36,9 @@ def person(
     away_until: dt.date | None = None,
     calendar: BusinessCalendar = SHANGHAI,
 ) -> Candidate:
-    return Candidate(id, calendar, load=Load(open_items=work), skills=frozenset(skills), away_until=away_until)
+    return Candidate(
+        id, calendar, load=Load(open_items=work), skills=frozenset(skills), away_until=away_until
+    )
 
 
 # --- examples ------------------------------------------------------------------------------------
