@@ -57,6 +57,7 @@ from itpm.records.fields import (
 )
 from itpm.records.service import Forbidden, Invalid, RecordError, Records
 from itpm.records.values import format_datetime, to_json
+from itpm.texts import Bilingual
 
 #: Rows committed together, with their checkpoint.
 CHUNK = 1000
@@ -376,10 +377,13 @@ def match_columns(
     filename: str,
     hidden: frozenset[str] = frozenset(),
     lenient: bool = False,
+    on_screen: bool = False,
 ) -> list[str | None]:
     """The target of each column: the mapping's, else the field whose name or title (either language) it is.
 
     ImportRefused names every column that matches nothing, and every target the type does not have.
+    `on_screen`: the problems are read on the import screen, where a column is skipped by choosing
+    "(skip this column)", not by mapping it to null in the mapping's JSON.
     """
     known = {name: title for name, title in targets(spec).items() if name not in hidden}
     by_words: dict[str, str] = {}
@@ -400,7 +404,7 @@ def match_columns(
                 Problem(
                     "mapping",
                     f"/columns/{_escape(header_text)}",
-                    _("%(field)s is not a field of %(type)s", field=target, type=spec.name),
+                    _("%(field)s is not a field of %(type)s", field=target, type=Bilingual(spec.title)),
                 )
             )
     for name in mapping.values:
@@ -409,7 +413,7 @@ def match_columns(
                 Problem(
                     "mapping",
                     f"/values/{_escape(name)}",
-                    _("%(field)s is not a field of %(type)s", field=name, type=spec.name),
+                    _("%(field)s is not a field of %(type)s", field=name, type=Bilingual(spec.title)),
                 )
             )
     chosen: list[str | None] = []
@@ -432,10 +436,17 @@ def match_columns(
                         filename,
                         f"/columns/{letter}",
                         _(
+                            "column %(column)s (%(letter)s) matches no field of %(type)s: choose a field for it, or (skip this column)",
+                            column=text,
+                            letter=letter,
+                            type=Bilingual(spec.title),
+                        )
+                        if on_screen
+                        else _(
                             "column %(column)s (%(letter)s) matches no field of %(type)s: map it to a field, or to null to skip it",
                             column=text,
                             letter=letter,
-                            type=spec.name,
+                            type=Bilingual(spec.title),
                         ),
                     )
                 )
@@ -447,7 +458,7 @@ def match_columns(
                     _(
                         "column %(column)s fills %(field)s, as column %(other)s does",
                         column=text,
-                        field=target,
+                        field=Bilingual(spec.title_of(target)),
                         other=seen[target],
                     ),
                 )
@@ -456,7 +467,9 @@ def match_columns(
             seen[target] = text
         chosen.append(target if target in known else None)
     if problems and not lenient:  # lenient: the screens show the columns to map, with their problems
-        raise ImportRefused(_("The file's columns do not fit %(type)s.", type=spec.name), problems)
+        raise ImportRefused(
+            _("The file's columns do not fit %(type)s.", type=Bilingual(spec.title)), problems
+        )
     return chosen
 
 
@@ -505,6 +518,11 @@ class Resolver:
                 for words in (name, *state.title.values()):
                     self.states.setdefault(_words(words), name)
 
+    def type_title(self, name: str) -> Any:
+        """A record type as people call it (its title in their language); its name if there is none."""
+        spec = self.records.catalog.record_types.get(name)
+        return Bilingual(spec.title) if spec is not None else name
+
     # choices and plain values
 
     def alias(self, target: str, value: Any) -> Any:
@@ -551,7 +569,7 @@ class Resolver:
             return self.person(raw)
         if kind == USER_LIST:
             return [self.person(item) for item in _items(raw)]
-        raise BadValue(_("%(field)s cannot be imported from a cell", field=fld.name))
+        raise BadValue(_("%(field)s cannot be imported from a cell", field=Bilingual(fld.title)))
 
     def choice(self, fld: FieldSpec, raw: Any) -> Any:
         text = _words(_text(raw))
@@ -574,12 +592,16 @@ class Resolver:
             state = self.states.get(_words(_text(raw)))
             if state is None:
                 raise BadValue(
-                    _("%(value)s is not a state of %(type)s", value=_text(raw), type=self.spec.name)
+                    _(
+                        "%(value)s is not a state of %(type)s",
+                        value=_text(raw),
+                        type=Bilingual(self.spec.title),
+                    )
                 )
             return state
         if target in ("created_at", "updated_at"):
             return _datetime(raw, self.zone)
-        raise BadValue(_("%(field)s cannot be imported", field=target))
+        raise BadValue(_("%(field)s cannot be imported", field=Bilingual(self.spec.title_of(target))))
 
     # references
 
@@ -634,10 +656,16 @@ class Resolver:
             self.prefetch(target, {number})
             found = self._refs[target].get(number)
         if found is None:
-            raise BadValue(_("there is no %(type)s %(value)s that you can see", type=target, value=text))
+            raise BadValue(
+                _("there is no %(type)s %(value)s that you can see", type=self.type_title(target), value=text)
+            )
         if found is AMBIGUOUS:
             raise BadValue(
-                _("more than one %(type)s is named %(value)s: use its number", type=target, value=text)
+                _(
+                    "more than one %(type)s is named %(value)s: use its number",
+                    type=self.type_title(target),
+                    value=text,
+                )
             )
         return found
 
@@ -882,8 +910,14 @@ class Importer:
         may_write = access.can(actor, self.spec, "write")
         if not may_create and not (self.key and may_write):
             raise Forbidden(
-                _("You may not create %(type)s records.", type=self.spec.name),
-                [Problem(source.filename, "", _("you may not create %(type)s records", type=self.spec.name))],
+                _("You may not create %(type)s records.", type=Bilingual(self.spec.title)),
+                [
+                    Problem(
+                        source.filename,
+                        "",
+                        _("you may not create %(type)s records", type=Bilingual(self.spec.title)),
+                    )
+                ],
             )
         # a field hidden from the actor is not there for them: its column matches nothing, as an unknown one
         hidden = records.access.hidden_fields(records.actor, self.spec)
@@ -905,7 +939,7 @@ class Importer:
                         _(
                             "column %(column)s: %(field)s is read-only for you",
                             column=self.header[index],
-                            field=target,
+                            field=Bilingual(self.spec.title_of(target)),
                         ),
                     )
                 )
@@ -917,7 +951,7 @@ class Importer:
                         _(
                             "column %(column)s: %(field)s is read-only",
                             column=self.header[index],
-                            field=target,
+                            field=Bilingual(self.spec.title_of(target)),
                         ),
                     )
                 )
@@ -930,7 +964,7 @@ class Importer:
                         _(
                             "column %(column)s: only who manages definitions imports %(field)s (it rewrites history)",
                             column=self.header[index],
-                            field=target,
+                            field=Bilingual(self.spec.title_of(target)),
                         ),
                     )
                 )
@@ -942,7 +976,7 @@ class Importer:
                         _(
                             "column %(column)s: %(field)s cannot be imported from a cell",
                             column=self.header[index],
-                            field=target,
+                            field=Bilingual(self.spec.title_of(target)),
                         ),
                     )
                 )
@@ -973,7 +1007,11 @@ class Importer:
                 )
         if problems:
             raise (Forbidden if forbidden else ImportRefused)(
-                _("%(file)s cannot be imported into %(type)s.", file=source.filename, type=self.spec.name),
+                _(
+                    "%(file)s cannot be imported into %(type)s.",
+                    file=source.filename,
+                    type=Bilingual(self.spec.title),
+                ),
                 problems,
             )
         records.known_visible = {}
@@ -1173,13 +1211,15 @@ class Importer:
         self, number: int, data: dict[str, Any], system: dict[str, Any], imported: dict[str, Any]
     ) -> Verdict:
         if not self.records.access.can(self.records.actor, self.spec, "create"):
-            raise Forbidden(_("You may not create %(type)s records.", type=self.spec.name))
+            raise Forbidden(_("You may not create %(type)s records.", type=Bilingual(self.spec.title)))
         if "number" in imported and not self.manages:
             raise Invalid(
                 _("no such record"),
                 [
                     Problem(
-                        "", "/number", _("no %(type)s you may change has this number", type=self.spec.name)
+                        "",
+                        "/number",
+                        _("no %(type)s you may change has this number", type=Bilingual(self.spec.title)),
                     )
                 ],
             )

@@ -71,6 +71,7 @@ class ImportsView(BaseView):
         mappings = list(records.session.scalars(select(ImportMapping).order_by(ImportMapping.name)))
         return self.render_template(
             "itpm/imports/index.html",
+            type_titles={n: text(s.title) for n, s in records.catalog.record_types.items()},
             types=importable_types(records),
             runs=runs,
             mappings=mappings,
@@ -134,10 +135,15 @@ class ImportsView(BaseView):
             rows.close()
             mapping = self._mapping(records, form) or Mapping_()
             hidden = records.access.hidden_fields(records.actor, spec)
-            columns = match_columns(spec, header, mapping, source.filename, hidden, lenient=True)
+            try:
+                columns = match_columns(spec, header, mapping, source.filename, hidden, on_screen=True)
+                problems = error.problems  # the columns fit: what is wrong is the importer's to say
+            except ImportRefused as unmatched:  # worded for this page: skip a column by "(skip this column)"
+                problems = unmatched.problems
+                columns = match_columns(spec, header, mapping, source.filename, hidden, lenient=True)
         except RecordError:
             return self._refused(records, form, error, source)
-        for problem in error.problems[:30]:
+        for problem in problems[:30]:
             flash(str(problem.message), "danger")
         return self.render_template(
             "itpm/imports/check.html",
