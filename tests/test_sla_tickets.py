@@ -195,7 +195,7 @@ def test_raising_a_ticket_to_p1_replans_its_clock_around_the_clock_keeping_the_p
 
 
 def test_lists_filter_by_the_sla_and_the_page_shows_the_clocks(
-    runtime: Any, people: Cast, admin_client: Any, admin_api: Any
+    runtime: Any, people: Cast, admin_client: Any, admin_api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     late = open_incident(runtime, people, at(16, 10), "P1")
     calm = open_incident(runtime, people, at(16, 10), "P4")
@@ -215,6 +215,17 @@ def test_lists_filter_by_the_sla_and_the_page_shows_the_clocks(
     )
     assert answer.status_code == 200, answer.get_json()
     assert {r["number"] for r in answer.get_json()["result"]} == {"INC-2026-00001", "INC-2026-00002"}
+    # a P1 at 02:44 at night: its clock runs around the clock, so the list (table and phone card) says
+    # 30 min left, as the record page and the API do, not the 0 min of business time
+    night = open_incident(runtime, people, at(17, 2, 44), "P1")
+    monkeypatch.setattr("itpm.web.record_display.utcnow", lambda: at(17, 2, 44).astimezone(dt.UTC))
+    minutes = sla(runtime, night, at(17, 2, 44))["clocks"]["first_response"]["minutes_left"]
+    assert minutes == 30
+    listing = admin_client.get("/records/incident/list/?_l_=en").get_data(as_text=True)
+    row = listing[listing.index("INC-2026-00003", listing.index("<table")) :]
+    card = listing[listing.index("INC-2026-00003") :]
+    for shown in (row, card):
+        assert f'2026-03-17 03:14 <small class="text-muted">{minutes} min left</small>' in shown[:3000]
 
 
 def test_a_person_without_a_read_right_hears_nothing_of_a_breach(runtime: Any, people: Cast) -> None:

@@ -263,6 +263,17 @@ def time_left(
     return -business_time_between(calendar, due, now)
 
 
+def due_time_left(record: Any, policy: SlaPolicy, now: dt.datetime) -> dt.timedelta | None:
+    """Time left until the record's `sla_due`, counted as `sla_summary` counts its clock's: `sla_due` is
+    the due time of the first clock still running, so on that clock's calendar (all hours for one that
+    runs around the clock). Lists show this, the record page and the API the clock's `minutes_left`."""
+    if record.sla_due is None:
+        return None
+    clocks = record.sla_clocks or {}
+    kept = next((clocks[n] for n in CLOCKS if n in clocks and not clocks[n]["is_stopped"]), {})
+    return time_left(policy, record.sla_due, now, bool(kept.get("around_the_clock")))
+
+
 def _minutes(value: dt.timedelta) -> int:
     return int(value.total_seconds() // 60)
 

@@ -36,7 +36,17 @@ from itpm.records.fields import (
     RecordTypeSpec,
 )
 from itpm.records.values import parse_datetime, sanitise_html
-from itpm.sla.tickets import AT_RISK, BREACHED, MET, ON_TRACK, PAUSED, STATUS_TITLES, duration_text, time_left
+from itpm.sla.tickets import (
+    AT_RISK,
+    BREACHED,
+    MET,
+    ON_TRACK,
+    PAUSED,
+    STATUS_TITLES,
+    due_time_left,
+    duration_text,
+    time_left,
+)
 from itpm.texts import Bilingual, language, text
 
 __all__ = [  # Bilingual too: the views take it from here
@@ -249,16 +259,22 @@ def sla_status_label(status: str | None) -> Markup:
 
 
 def sla_formatters(policy: Any) -> dict[str, Any]:
-    """The SLA columns of a list: when due with the business time left, the status, whether breached."""
+    """The SLA columns of a list: when due with the time left, the status, whether breached.
 
-    def due(value: dt.datetime | None) -> Markup:
+    The time left is the record's (`due_time_left`: on its clock's calendar, all hours for a clock
+    that runs around the clock), so the list reads as the record page; the list gives the record
+    to formatters marked `takes_record` (itpm/records/list_widget.html).
+    """
+
+    def due(value: dt.datetime | None, record: Any = None) -> Markup:
         if value is None:
             return Markup("")
         shown = value.astimezone(person_zone()).strftime("%Y-%m-%d %H:%M")
         if policy is None:
             return Markup("{}").format(shown)
         now = utcnow()
-        left = int(time_left(policy, value, now).total_seconds() // 60)
+        kept = due_time_left(record, policy, now) if record is not None else None
+        left = int((kept if kept is not None else time_left(policy, value, now)).total_seconds() // 60)
         lang = language()
         if value <= now:  # past due, if perhaps by no business time yet (overnight)
             note = (
@@ -271,6 +287,7 @@ def sla_formatters(policy: Any) -> dict[str, Any]:
             note = (gettext("%(time)s left", time=duration_text(left, lang)), "text-muted")
         return Markup('{} <small class="{}">{}</small>').format(shown, note[1], note[0])
 
+    due.takes_record = True  # type: ignore[attr-defined]
     return {
         "sla_due": due,
         "sla_status": sla_status_label,

@@ -213,6 +213,7 @@ class RecordList(RecordViewBase):
             page_size=page_size,
             count=count,
             pks=self.datamodel.get_keys(rows),
+            rows=rows,  # for formatters that read the whole record (`takes_record`)
             actions=actions or self.actions,
             filters=filters,
             modelview_name=self.__class__.__name__,

@@ -156,7 +156,7 @@ class RecordPage(RecordViewBase):
             return person_name(getattr(record, name))
         if name in ("sla_due",):
             return sla_formatters(current_catalog().sla_policies.get(self.type_name))["sla_due"](
-                record.sla_due
+                record.sla_due, record
             )
         if name == "sla_status":
             return sla_status_label(record.sla_status)
