@@ -36,6 +36,7 @@ from itpm.planning.workload import (
     planned_by_day,
     weeks_from,
 )
+from itpm.records.fields import RecordTypeSpec
 from itpm.records.service import Records
 from itpm.web.app import create_app
 from itpm.workflows.engine import company_calendar
@@ -223,6 +224,26 @@ def test_planning_names_fields_of_the_right_kind_or_the_definition_is_refused() 
     assert ("/planning/depends_on", "'parent' must be a list of references to this record type") in problems
     assert ("/planning/baseline_state", "names no state of this type's workflow: 'approved'") in problems
     assert check_configuration(documents, MetaSchemas()) == []
+    # the task names its due date once (`due`, as My work and the digest read it); planning reads it too
+    assert "due" not in task.body["planning"] and RecordTypeSpec(task.body).planning["due"] == "due_date"
+    assert RecordTypeSpec(project.body).planning == {"baseline_state": "execution"}  # not planned work
+    properties = task.body["schema"]["properties"]
+    timed = {"type": "string", "format": "date-time", "title": "Due at", "x-title-zh": "截止时间"}
+    timed_task = Document(
+        task.file,
+        {
+            **task.body,
+            "due": "due_at",
+            "schema": {**task.body["schema"], "properties": {**properties, "due_at": timed}},
+        },
+    )
+    found = check_configuration([*others, project, timed_task], MetaSchemas(), only=[timed_task])
+    assert [(p.path, str(p.message)) for p in found] == [
+        (
+            "/due",
+            "'due_at' must be a date: planning reads it as the day the work is due (or name a date in planning's due)",
+        )
+    ]
 
 
 # --- the world: a project, its people and their work -------------------------------------------

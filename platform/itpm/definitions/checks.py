@@ -273,6 +273,20 @@ def _planning(
             yield Problem(file, f"/planning/{role}", _("names no field: %(name)r", name=name))
         elif not accepts(properties[name], body["name"]):
             yield Problem(file, f"/planning/{role}", _("%(name)r must be %(what)s", name=name, what=needed))
+    due = body.get("due")
+    if "start" in planning and "due" not in planning and due in properties:  # planned work is due by `due`
+        accepts, needed = PLANNING_FIELDS["due"]
+        if not accepts(properties[due], body["name"]):
+            yield Problem(
+                file,
+                "/due",
+                _(
+                    "%(name)r must be %(what)s: planning reads it as the day the work is due"
+                    " (or name a date in planning's due)",
+                    name=due,
+                    what=needed,
+                ),
+            )
 
 
 #: What an admin may write for a file field before reading how (x-ref `file`): told the spelling.

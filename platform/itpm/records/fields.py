@@ -306,8 +306,15 @@ class RecordTypeSpec:
 
     @property
     def planning(self) -> dict[str, str]:
-        """What the type's fields mean to planning: {"start": "start_date", "due": ..., ...}."""
-        return self.body.get("planning", {})
+        """What the type's fields mean to planning: {"start": "start_date", "due": ..., ...}.
+
+        Planned work (its planning names a start) is due by the type's `due`, the field My work and the
+        digest read, unless its planning names a due day of its own.
+        """
+        planning = self.body.get("planning", {})
+        if "start" in planning and "due" not in planning and self.body.get("due"):
+            return {**planning, "due": self.body["due"]}
+        return planning
 
     @property
     def search(self) -> list[str]:
