@@ -560,12 +560,17 @@ def test_the_import_screens_upload_check_and_import_in_either_language(world: Wo
     assert agent.get(started.headers["Location"]).status_code == 404
     # a column that matches nothing: the page names the type by its title and says how to skip it there
     unmatched = write_csv(world.folder / "unmatched.csv", [[*HEADER, "备注"], [*_row(20003), "x"]])
-    client.get("/lang/zh")
-    with unmatched.open("rb") as stream:
-        page = client.post(
-            "/imports/check",
-            data={"csrf_token": token, "record_type": "incident", "file": (stream, "unmatched.csv")},
-            content_type="multipart/form-data",
-        ).get_data(as_text=True)
-    assert "列 备注(J)与事件的任何字段都不对应:请为它选择一个字段,或选择“(跳过此列)”" in page, page[:3000]
-    assert "null" not in page and "incident 的" not in page
+    told = {
+        "zh": "列 备注(J)与事件的任何字段都不对应:请为它选择一个字段,或选择“(跳过此列)”",
+        "en": "column 备注 (J) matches no field of Incident: choose a field for it, or choose &#34;(skip this column)&#34;",
+    }
+    for lang, words in told.items():
+        client.get(f"/lang/{lang}")
+        with unmatched.open("rb") as stream:
+            page = client.post(
+                "/imports/check",
+                data={"csrf_token": token, "record_type": "incident", "file": (stream, "unmatched.csv")},
+                content_type="multipart/form-data",
+            ).get_data(as_text=True)
+        assert words in page, page[:3000]
+        assert "null" not in page and "incident 的" not in page

@@ -436,7 +436,7 @@ def match_columns(
                         filename,
                         f"/columns/{letter}",
                         _(
-                            "column %(column)s (%(letter)s) matches no field of %(type)s: choose a field for it, or (skip this column)",
+                            'column %(column)s (%(letter)s) matches no field of %(type)s: choose a field for it, or choose "(skip this column)"',
                             column=text,
                             letter=letter,
                             type=Bilingual(spec.title),
