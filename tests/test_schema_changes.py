@@ -37,6 +37,15 @@ def form_without(runtime: Any, field: str, instead: str | None = None) -> dict[s
     return form
 
 
+def alerts_without(runtime: Any, field: str, instead: str | None = None) -> dict[str, Any]:
+    """The starter Alertmanager integration with its mapping of `field` taken off (or renamed)."""
+    integration = live(runtime, "alertmanager", "integration")
+    mapping = integration["fields"].pop(field, None)
+    if instead and mapping is not None:
+        integration["fields"][instead] = mapping
+    return integration
+
+
 def publish(runtime: Any, body: dict[str, Any], extra: list[dict[str, Any]] = ()) -> None:
     with runtime.session() as session:
         registry = runtime.registry(session)
@@ -86,7 +95,11 @@ def test_a_removed_field_keeps_its_data_until_it_comes_back(runtime: Any) -> Non
     without = change(copy.deepcopy(body), lambda p: p.pop("affected_service")) | {
         "search": ["title", "description"]
     }
-    publish(runtime, without, [form_without(runtime, "affected_service")])
+    publish(
+        runtime,
+        without,
+        [form_without(runtime, "affected_service"), alerts_without(runtime, "affected_service")],
+    )
     assert "affected_service" not in read(runtime, record)["data"]
     publish(runtime, body, [form])
     assert read(runtime, record)["data"]["affected_service"] == "VPN gateway"
@@ -100,7 +113,14 @@ def test_a_renamed_field_carries_its_data_over(runtime: Any) -> None:
 
     body = change(live(runtime), rename)
     body["search"] = ["title", "description", "service"]
-    publish(runtime, body, [form_without(runtime, "affected_service", "service")])
+    publish(
+        runtime,
+        body,
+        [
+            form_without(runtime, "affected_service", "service"),
+            alerts_without(runtime, "affected_service", "service"),
+        ],
+    )
     data = read(runtime, record)["data"]
     assert data["service"] == "VPN gateway" and "affected_service" not in data
 
@@ -251,7 +271,11 @@ def test_kept_data_can_be_purged_for_good(runtime: Any) -> None:
     without = change(copy.deepcopy(body), lambda p: p.pop("affected_service")) | {
         "search": ["title", "description"]
     }
-    publish(runtime, without, [form_without(runtime, "affected_service")])
+    publish(
+        runtime,
+        without,
+        [form_without(runtime, "affected_service"), alerts_without(runtime, "affected_service")],
+    )
     with runtime.session() as session:
         from itpm.records.fields import RecordTypeSpec
 
