@@ -177,6 +177,7 @@ class Records:
 
     def get(self, type_name: str, record_id: int, action: str = "read", load: Iterable[str] = ()) -> Any:
         """One record (with the relations in `load`); NotFound when it does not exist or the actor may not see it."""
+        self.spec(type_name)  # an unknown type (or a pilot of other departments) is NotFound too
         model = self.model(type_name)
         query = (
             self.query(type_name, action)
