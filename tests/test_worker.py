@@ -201,7 +201,10 @@ def test_records_saved_while_redis_is_down_are_acted_on_once_it_is_back(
     assert waiting == 5  # kept in the outbox
     assert all(comments(runtime, "incident", r) == [] for r in saved)
     processes.redis(port)  # back, empty: nothing of the queue survived
-    wait_until(lambda: all(comments(runtime, "incident", r) for r in saved), 60, "the events were lost")
+    try:
+        wait_until(lambda: all(comments(runtime, "incident", r) for r in saved), 60, "the events were lost")
+    except AssertionError as lost:
+        raise AssertionError(f"{lost}; the worker said:\n{processes.log('patient')[-6000:]}") from None
     assert all(comments(runtime, "incident", r) == ["hello\nhello"] for r in saved)
     runtime.dispose()
 

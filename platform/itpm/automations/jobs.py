@@ -71,15 +71,18 @@ class Background:
         raise NotImplementedError
 
     def _loop(self) -> None:
+        retry = None  # after a failed round: seconds until the next try (2, 4, 8 ... up to `every`)
         while not self._stop.is_set():
-            self._wake.wait(timeout=self.every)
+            self._wake.wait(timeout=self.every if retry is None else retry)
             self._wake.clear()
             if self._stop.is_set():
                 return
             try:
                 self.work()
+                retry = None
             except Exception:  # noqa: BLE001 - the thread must outlive one bad round (Redis or the database away)
-                log.exception("%s: this round failed; the next one tries again", self.name)
+                retry = min(self.every, 2 * (retry or 1))
+                log.exception("%s: this round failed; the next one tries again in %s s", self.name, retry)
 
 
 class RedisJobs(Background):

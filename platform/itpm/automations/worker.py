@@ -21,6 +21,7 @@ import signal
 import threading
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisUnreachable
 from rq import SimpleWorker
 from rq.utils import now as rq_now
 from rq.worker import BaseWorker, WorkerStatus
@@ -159,20 +160,24 @@ def run_worker(burst: bool = False, tick_seconds: float = 30, name: str | None =
     signal.signal(signal.SIGINT, early_stop)
     try:
         while not stopping.is_set():
-            worker = ItpmWorker(
-                [queue],
-                connection=queue.connection,
-                name=name,
-                job_monitoring_interval=JOB_MONITORING_INTERVAL,
-                maintenance_interval=MAINTENANCE_INTERVAL,
-                worker_ttl=WORKER_TTL,
-            )
-            worker.max_connection_wait_time = 5
-            current[:] = [worker]
-            worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+            worker = None
+            try:  # RQ gives up when Redis stays away, and then neither its teardown nor a new worker reaches it
+                worker = ItpmWorker(
+                    [queue],
+                    connection=queue.connection,
+                    name=name,
+                    job_monitoring_interval=JOB_MONITORING_INTERVAL,
+                    maintenance_interval=MAINTENANCE_INTERVAL,
+                    worker_ttl=WORKER_TTL,
+                )
+                worker.max_connection_wait_time = 5
+                current[:] = [worker]
+                worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+            except RedisUnreachable:
+                log.warning("the RQ worker lost Redis", exc_info=True)
             signal.signal(signal.SIGTERM, early_stop)  # RQ's handlers are gone with its loop
             signal.signal(signal.SIGINT, early_stop)
-            if burst or worker.asked_to_stop:
+            if burst or (worker is not None and worker.asked_to_stop):
                 break
             log.warning("the RQ worker stopped (Redis away?); starting it again in 2 s")
             stopping.wait(2)
