@@ -457,8 +457,10 @@ def test_the_baseline_is_the_plan_when_the_project_passed_its_planning_gate(worl
     assert tasks["baseline"] == "gate"
     design_now = next(t for t in tasks["tasks"] if t["id"] == design)
     assert design_now["baseline_start"] == design_now["start"]  # the moved dates were the plan at the gate
-    html = client.get(f"/records/project/show/{project}").get_data(as_text=True)
-    assert 'id="itpm-gantt"' in html and "itpm-gantt.js" in html
+    page = client.get(f"/records/project/show/{project}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200, html[:300]
+    assert 'id="itpm-gantt"' in html and "itpm-gantt.js" in html, html[html.find("<body") :][:3000]
 
 
 def test_hours_a_week_and_leave_are_set_on_the_person_and_bad_leave_is_refused_at_the_field(
