@@ -1444,6 +1444,20 @@ WAKE_JOBS = "itpm_imports"
 ABANDONED = dt.timedelta(minutes=2)
 
 
+def _audit(session: Any, run: ImportRun, action: str, **detail: Any) -> None:
+    """An import's end in the audit log: who, the file (name and hash), how many rows, and `detail`."""
+    from itpm.models import AuditEntry
+
+    session.add(
+        AuditEntry(
+            actor=run.requested_by,
+            action=action,
+            target=f"{run.record_type}/import/{run.id}",
+            detail={"file": run.filename, "sha256": run.sha256, "rows": run.done_rows, **detail},
+        )
+    )
+
+
 def run_import(
     runtime: Any,
     import_id: int,
@@ -1458,8 +1472,6 @@ def run_import(
     `take_over_before`; it goes on after its checkpoint, so no row is written twice. The status after,
     or None when the run was not this call's to do.
     """
-    from itpm.models import AuditEntry
-
     now = _utcnow()
     with runtime.session() as session:
         run = session.get(ImportRun, import_id)
@@ -1523,22 +1535,15 @@ def run_import(
                 )
             run.status = "done"
             run.finished_at = _utcnow()
-            session.add(
-                AuditEntry(
-                    actor=run.requested_by,
-                    action="records.imported",
-                    target=f"{run.record_type}/import/{run.id}",
-                    detail={
-                        "file": run.filename,
-                        "sha256": run.sha256,
-                        "rows": run.done_rows,
-                        "inserted": run.inserted,
-                        "updated": run.updated,
-                        "unchanged": run.unchanged,
-                        "failed": run.failed,
-                        "key": run.key,
-                    },
-                )
+            _audit(
+                session,
+                run,
+                "records.imported",
+                inserted=run.inserted,
+                updated=run.updated,
+                unchanged=run.unchanged,
+                failed=run.failed,
+                key=run.key,
             )
             session.commit()
             return "done"
@@ -1548,19 +1553,7 @@ def run_import(
             run.status = "failed"
             run.error = str(error.message) + "".join(f"\n{p}" for p in error.problems)
             run.finished_at = _utcnow()
-            session.add(
-                AuditEntry(
-                    actor=run.requested_by,
-                    action="records.import_failed",
-                    target=f"{run.record_type}/import/{run.id}",
-                    detail={
-                        "file": run.filename,
-                        "sha256": run.sha256,
-                        "rows": run.done_rows,
-                        "error": run.error,
-                    },
-                )
-            )
+            _audit(session, run, "records.import_failed", error=run.error)
             session.commit()
         return "failed"
 
