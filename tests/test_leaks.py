@@ -501,8 +501,18 @@ def world(
 ROLES = sorted(p.stem for p in (ROOT / "schemas" / "roles").glob("*.json"))
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def _fetch(browser: Any, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    """The status and the text a person would read (a workbook's cells, one per line)."""
     response = browser.get(path, headers=headers or {})
+    if response.mimetype == XLSX:
+        from openpyxl import load_workbook
+
+        sheets = load_workbook(io.BytesIO(response.get_data()), read_only=True).worksheets
+        cells = (cell for sheet in sheets for row in sheet.iter_rows(values_only=True) for cell in row)
+        return response.status_code, "\n".join(str(c) for c in cells if c is not None)
     return response.status_code, response.get_data(as_text=True)
 
 
@@ -537,6 +547,7 @@ def reading_paths(world: World, role: str, type_name: str) -> list[tuple[str, bo
         (f"{api}/{mine}/comments", True),
         (f"{api}/{mine}/transitions", True),
         (f"{api}/export.csv", True),
+        (f"{api}/export.xlsx", True),
         (f"{api}/?q=(search:'{FOREIGN}')", True),
     ]
     for file_id, (owner_type, record_id, _name) in world.files.items():
@@ -569,8 +580,27 @@ def test_hidden_values_and_other_organisations_never_appear(role: str, world: tu
         if not w.entry(role, type_name).get("read"):
             continue
         found.extend(oracles(w, role, type_name, browser, headers))
-    for path in ("/", "/notifications/", "/approvals/", "/api/v1/approvals/", "/my/work/", "/api/v1/my/work"):
+    for path in (
+        "/",
+        "/notifications/",
+        "/approvals/",
+        "/api/v1/approvals/",
+        "/my/work/",
+        "/api/v1/my/work",
+        "/imports/",
+    ):
         check(path, path.startswith("/api/"))
+    # The workload page lists the staff the reader may see, by name (SECURITY.md): a hidden person
+    # field's marker is such a person's name, which there says nothing about the field.
+    people = {
+        f"hidden {m.type_name}.{m.field}"
+        for m in w.markers.values()
+        if w.catalog.record_types[m.type_name].fields[m.field].kind in (USER, USER_LIST)
+    }
+    status, body = _fetch(browser, "/planning/workload/")
+    if status >= 500:
+        found.append(("", "/planning/workload/", f"answered {status}"))
+    found.extend(("", "/planning/workload/", what) for what in leaks(w, role, body) if what not in people)
     for path in report_paths(w, role):
         check(path, False, "report")
     assert not found, "\n".join(map(str, found))
