@@ -156,6 +156,8 @@ def _widget(spec: RecordTypeSpec, name: str, chosen: str | None, radio_up_to: in
         return "radio" if 0 < len(choices) <= radio_up_to else "select"
     if field.kind == "text" and field.schema.get("maxLength", 10_000) > 300:
         return "textarea"
+    if field.kind == NUMBER and field.schema.get("format") == "money":  # an amount: the designers' "money"
+        return "money"
     return DEFAULT_WIDGETS[field.kind]
 
 
