@@ -38,6 +38,7 @@ from itpm.web.protection import protect
 from itpm.web.security import check_integration_token
 from itpm.web.views.approvals import add_approval_views
 from itpm.web.views.definitions import add_definition_views
+from itpm.web.views.designers import add_designer_views
 from itpm.web.views.imports import add_import_views
 from itpm.web.views.integrations import add_integration_views
 from itpm.web.views.jobs import add_job_views
@@ -208,6 +209,7 @@ def _add_views(appbuilder: AppBuilder) -> None:
         appbuilder.add_api(OpenApi)
         appbuilder.add_view_no_menu(SwaggerView)
     add_definition_views(appbuilder)
+    add_designer_views(appbuilder)
     appbuilder.add_api(DefinitionsApi)
     appbuilder.add_api(ApprovalsApi)
     appbuilder.add_api(HooksApi)

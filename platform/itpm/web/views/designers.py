@@ -1,0 +1,187 @@
+"""The visual designers' pages: a record type's fields, a form's sections, a workflow's canvas,
+each beside the JSON editor of the same definition. They read and write definitions only
+through the registry (a save is a draft, validated as a whole; publishing stays on the
+definition's page, with its diff and preview), converting with `itpm.designers`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, request, url_for
+from flask_appbuilder import AppBuilder, BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import lazy_gettext as _l
+
+from itpm.definitions.documents import Document, canonical_json, parse_text
+from itpm.definitions.problems import DefinitionError, Problem
+from itpm.definitions.registry import NotFound
+from itpm.designers import CONVERTERS, designer_document, designer_model
+from itpm.designers.lint import workflow_lint
+from itpm.designers.record_types import field_model
+from itpm.web.context import actor_name, current_runtime
+from itpm.web.i18n import language
+from itpm.web.views.definitions import PERMISSIONS
+
+KIND_TITLES = {
+    "record_type": _l("Record type designer"),
+    "form": _l("Form designer"),
+    "workflow": _l("Workflow designer"),
+}
+
+
+def _skeleton(kind: str, name: str, record_type: str) -> dict[str, Any]:
+    """Where a new definition of `kind` starts (a record type with one field, a form with one section...)."""
+    title = {"en": name.replace("_", " ").capitalize(), "zh": name}
+    if kind == "record_type":
+        field = {"type": "string", "maxLength": 200, "title": "Title", "x-title-zh": "标题"}
+        return {
+            "kind": kind,
+            "name": name,
+            "title": title,
+            "schema": {"type": "object", "properties": {"title": field}},
+        }
+    if kind == "form":
+        section = {"title": {"en": "Details", "zh": "详情"}, "fields": ["title"]}
+        return {"kind": kind, "name": name, "title": title, "record_type": record_type, "sections": [section]}
+    states = [
+        {"name": "draft", "title": {"en": "Draft", "zh": "草稿"}, "category": "open"},
+        {"name": "done", "title": {"en": "Done", "zh": "已完成"}, "category": "done"},
+    ]
+    finish = {
+        "name": "finish",
+        "title": {"en": "Finish", "zh": "完成"},
+        "from": ["draft"],
+        "to": "done",
+        "roles": ["admin"],
+    }
+    return {"kind": kind, "name": name, "title": title, "record_type": record_type, "initial": "draft",
+            "states": states, "transitions": [finish]}  # fmt: skip
+
+
+def _context() -> dict[str, Any]:
+    """What the designers pick from: the record types with their fields, and the roles."""
+    documents = current_runtime().registry().working()
+    record_types = {
+        d.name: {
+            "title": d.body.get("title"),
+            "fields": [
+                field_model(n, s) for n, s in ((d.body.get("schema") or {}).get("properties") or {}).items()
+            ],
+        }
+        for d in documents
+        if d.kind == "record_type"
+    }
+    roles = {
+        d.name: {"title": d.body.get("title"), "records": d.body.get("records") or {}}
+        for d in documents
+        if d.kind == "role"
+    }
+    return {"record_types": record_types, "roles": roles, "language": language()}
+
+
+def _problems(problems: list[Problem], status: int = 422) -> tuple[dict[str, Any], int]:
+    return {"problems": [p.as_json() for p in problems]}, status
+
+
+class DesignerView(BaseView):
+    route_base = "/designers"
+    default_view = "page"
+    class_permission_name = "DefinitionView"  # who may edit definitions may use their designers
+    method_permission_name = {"page": "edit", "save": "edit", "convert": "show", "lint": "show"}
+    base_permissions = (
+        PERMISSIONS  # all of DefinitionView's: FAB drops from a view name what its views leave out
+    )
+
+    @expose("/<kind>/<name>", methods=["GET"])
+    @has_access
+    def page(self, kind: str, name: str) -> Any:
+        if kind not in CONVERTERS:
+            abort(404)
+        registry = current_runtime().registry()
+        try:
+            definition = registry.get(kind, name)
+        except NotFound:
+            definition = None
+            if request.args.get("new") != "1":
+                abort(404)
+            body = _skeleton(kind, name, request.args.get("record_type", ""))
+        else:
+            body = definition.draft if definition.draft is not None else registry.published_body(definition)
+        published = registry.published_body(definition) if definition is not None else None
+        context = _context()
+        context["published_fields"] = list(((published or {}).get("schema") or {}).get("properties") or {})
+        return self.render_template(
+            "itpm/designers/page.html",
+            kind=kind,
+            name=name,
+            definition=definition,
+            title=KIND_TITLES[kind],
+            start={"model": designer_model(body), "text": canonical_json(body), "context": context},
+        )
+
+    @expose("/<kind>/<name>/save", methods=["POST"])
+    @has_access
+    def save(self, kind: str, name: str) -> Any:
+        """Save the designer's model (or the JSON tab's text) as the definition's draft."""
+        body, problems = self._body(kind)
+        if problems:
+            return _problems(problems)
+        if (body.get("kind"), body.get("name")) != (kind, name):
+            return _problems([Problem("", "/name", str(_l("must stay %(key)s", key=f"{kind}/{name}")))])
+        registry = current_runtime().registry()
+        try:
+            definition = registry.save_draft(body, actor_name())
+        except DefinitionError as error:
+            return _problems(error.problems)
+        return {
+            "text": canonical_json(body),
+            "model": designer_model(body),
+            "show_url": url_for("DefinitionView.show", pk=definition.id),
+            "publish_url": url_for("DefinitionView.publish", pk=definition.id),
+        }
+
+    @expose("/<kind>/convert", methods=["POST"])
+    @has_access
+    def convert(self, kind: str) -> Any:
+        """Designer <-> JSON: a model's text, or a text's model, with what is wrong with it."""
+        body, problems = self._body(kind)
+        if body is None:
+            return _problems(problems)
+        problems = problems or current_runtime().registry().problems([Document("", body)])
+        return {
+            "text": canonical_json(body),
+            "model": designer_model(body),
+            "problems": [p.as_json() for p in problems],
+        }
+
+    @expose("/workflow/lint", methods=["POST"])
+    @has_access
+    def lint(self) -> Any:
+        body, problems = self._body("workflow")
+        if body is None:
+            return _problems(problems)
+        roles = {d.name: d.body for d in current_runtime().registry().working() if d.kind == "role"}
+        problems = current_runtime().registry().problems([Document("", body)])
+        return {
+            "problems": [p.as_json() for p in problems],
+            "warnings": [p.as_json() for p in workflow_lint(body, roles)],
+        }
+
+    def _body(self, kind: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+        payload = request.get_json(silent=True) or {}
+        if "text" in payload:
+            document, problems = parse_text(str(payload["text"]), "")
+            return (document.body if document else None), problems
+        model = payload.get("model")
+        if not isinstance(model, dict) or model.get("kind") != kind:
+            return None, [Problem("", "", str(_l("the request carries no %(kind)s model", kind=kind)))]
+        try:
+            return designer_document(model), []
+        except (KeyError, TypeError, AttributeError) as error:
+            return None, [
+                Problem("", "", str(_l("the designer's model is incomplete: %(what)s", what=error)))
+            ]
+
+
+def add_designer_views(appbuilder: AppBuilder) -> None:
+    appbuilder.add_view_no_menu(DesignerView)
