@@ -4,6 +4,7 @@ refused, edits it with pickers (no JSON typed), saves a draft that the JSON tab 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from browser.conftest import log_in, screenshot
@@ -18,6 +19,26 @@ def open_designer(page: Any, base: str, kind: str, name: str, lang: str = "en", 
     page.goto(f"{base}/designers/{kind}/{name}{new}")
     page.wait_for_selector("#itpm-designer-pane > *")
     return problems
+
+
+def drag(page: Any, source: Any, target: Any) -> None:
+    """Drag with the mouse, in steps (SortableJS follows pointer moves)."""
+    start, end = source.bounding_box(), target.bounding_box()
+    page.mouse.move(start["x"] + 10, start["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(start["x"] + 20, start["y"] + 20, steps=5)
+    page.mouse.move(end["x"] + end["width"] - 20, end["y"] + end["height"] - 10, steps=15)
+    page.mouse.up()
+    page.wait_for_timeout(200)
+
+
+def saved(page: Any) -> None:
+    """Save the draft; fail with the problems the page shows if it was refused."""
+    page.click("#itpm-designer-save")
+    page.wait_for_selector("#itpm-designer-problems .alert")
+    assert page.locator("#itpm-designer-problems .alert-success").count() == 1, page.inner_text(
+        "#itpm-designer-problems"
+    )
 
 
 def draft_of(app: Any, kind: str, name: str) -> dict:
@@ -45,8 +66,7 @@ def test_record_type_designer_adds_a_choice_field_and_saves_a_draft(
         option.locator("input[name=option-zh]").fill(zh)
     row.locator("input[name=flag-filters]").check()
     screenshot(page, "designer-record-type-en")
-    page.click("#itpm-designer-save")
-    page.wait_for_selector(".alert-success")
+    saved(page)
     draft = draft_of(sqlite_app, "record_type", "incident")
     name = "failure_cause"
     assert draft["schema"]["properties"][name] == {
@@ -65,3 +85,76 @@ def test_record_type_designer_adds_a_choice_field_and_saves_a_draft(
     text = page.evaluate("window.ItpmDesigner.editor.getValue()")
     assert json.loads(text) == draft
     assert problems == [], problems
+
+
+def test_form_designer_places_a_field_by_drag_and_drop_with_a_condition(
+    live_server: str, page: Any, sqlite_app: Any
+) -> None:
+    problems = open_designer(page, live_server, "form", "change_request_form", lang="zh")
+    first = page.locator(".itpm-d-entries[data-section='0']")
+    chip = page.locator("#itpm-d-palette .itpm-d-chip").first
+    name = chip.get_attribute("data-field")
+    drag(page, chip, first)
+    entry = page.locator(f".itpm-d-entries[data-section='0'] .itpm-d-entry[data-field={name}]")
+    entry.click()
+    panel = page.locator("#itpm-d-entry-panel")
+    panel.locator("[data-condition=when] .itpm-d-add-clause").click()
+    panel.locator("[data-condition=when] select[name=field]").select_option("impact")
+    panel.locator("[data-condition=when] select[name=value]").select_option("high")
+    assert problems == [], problems
+    page.select_option("select[name=preview-width]", "phone")
+    screenshot(page, "designer-form-zh")
+    saved(page)
+    draft = draft_of(sqlite_app, "form", "change_request_form")
+    entries = [e for e in draft["sections"][0]["fields"] if isinstance(e, dict) and e["field"] == name]
+    assert entries[0] == {
+        "field": name,
+        "when": {"properties": {"impact": {"const": "high"}}, "required": ["impact"]},
+    }
+    assert problems == [], problems
+
+
+def test_a_form_of_150_fields_opens_in_the_designer(live_server: str, page: Any, sqlite_app: Any) -> None:
+    """Not a timing assertion: the time is printed and noted (bench figure for issue 19)."""
+    client = sqlite_app.test_client()
+    from conftest import api_token
+
+    headers = {"Authorization": f"Bearer {api_token(client, *ADMIN)}"}
+    fields = {
+        f"f{i:03d}": {"type": "string", "maxLength": 100, "title": f"Field {i}", "x-title-zh": f"字段{i}"}
+        for i in range(150)
+    }
+    body = {
+        "kind": "record_type",
+        "name": "wide",
+        "title": {"en": "Wide", "zh": "宽表"},
+        "schema": {"type": "object", "properties": fields},
+    }
+    assert client.put("/api/v1/definitions/record_type/wide", json=body, headers=headers).status_code < 300
+    assert (
+        client.post("/api/v1/definitions/record_type/wide/publish", json={}, headers=headers).status_code
+        < 300
+    )
+    sections = [
+        {
+            "title": {"en": f"Part {s}", "zh": f"第{s}部分"},
+            "columns": 3,
+            "fields": list(fields)[s * 30 : s * 30 + 30],
+        }
+        for s in range(5)
+    ]
+    form = {
+        "kind": "form",
+        "name": "wide_form",
+        "title": {"en": "Wide", "zh": "宽表"},
+        "record_type": "wide",
+        "sections": sections,
+    }
+    assert client.put("/api/v1/definitions/form/wide_form", json=form, headers=headers).status_code < 300
+    log_in(page, live_server, *ADMIN)
+    started = time.perf_counter()
+    page.goto(f"{live_server}/designers/form/wide_form")
+    page.wait_for_selector("[data-preview=f149]")
+    seconds = time.perf_counter() - started
+    print(f"\n150-field form opened in the designer (page load to preview drawn): {seconds:.2f} s")
+    assert page.locator(".itpm-d-sections .itpm-d-entry").count() == 150

@@ -27,7 +27,10 @@ def document(model: dict[str, Any]) -> dict[str, Any]:
     body = {**model["settings"], "kind": "form"}
     if model["sections"] is not None:
         body["sections"] = [
-            {**section, "fields": [_entry_document(entry) for entry in section["fields"]]}
+            {
+                **{k: v for k, v in section.items() if k != "keep"},  # "keep": a new section, still empty
+                "fields": [_entry_document(entry) for entry in section["fields"]],
+            }
             for section in model["sections"]
         ]
     return body

@@ -182,7 +182,7 @@
     redraw();
     pane.appendChild(D.h("h4", {}, [D.t("Fields", "字段")]));
     pane.appendChild(list);
-    window.Sortable.create(list, {handle: ".itpm-d-handle", animation: 120, onEnd: function (e) {
+    window.Sortable.create(list, {forceFallback: true, handle: ".itpm-d-handle", animation: 120, onEnd: function (e) {
       model.fields.splice(e.newIndex, 0, model.fields.splice(e.oldIndex, 1)[0]);
     }});
     pane.appendChild(D.button(D.t("Add field", "添加字段"), function () {

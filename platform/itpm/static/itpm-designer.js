@@ -28,6 +28,7 @@
       var value = props[key];
       if (key.slice(0, 2) === "on") { node.addEventListener(key.slice(2), value); }
       else if (key === "dataset") { Object.keys(value).forEach(function (k) { node.setAttribute("data-" + k, value[k]); }); }
+      else if (key === "type" && node.tagName !== "INPUT" && node.tagName !== "BUTTON") { return; }  /* a textarea's type is read-only */
       else if (key in node && key !== "list") { node[key] = value; }
       else if (value !== undefined && value !== null && value !== false) { node.setAttribute(key, value); }
     });
@@ -82,6 +83,7 @@
     return meta ? meta.getAttribute("content") : "";
   }
   D.post = function (url, payload) {
+    if (payload.model && D.tidy) { D.tidy(payload.model); }  /* e.g. a help text left empty is no help */
     return fetch(url, {method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/json", "X-CSRFToken": csrf()},
       body: JSON.stringify(payload)}).then(function (r) { return r.json(); });

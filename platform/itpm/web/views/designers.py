@@ -64,6 +64,7 @@ def _context() -> dict[str, Any]:
     record_types = {
         d.name: {
             "title": d.body.get("title"),
+            "required": (d.body.get("schema") or {}).get("required") or [],
             "fields": [
                 field_model(n, s) for n, s in ((d.body.get("schema") or {}).get("properties") or {}).items()
             ],
