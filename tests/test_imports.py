@@ -574,3 +574,45 @@ def test_the_import_screens_upload_check_and_import_in_either_language(world: Wo
             ).get_data(as_text=True)
         assert words in page, page[:3000]
         assert "null" not in page and "incident 的" not in page
+
+
+def test_a_chunk_inserts_its_new_rows_together_and_a_key_seen_twice_is_one_record(world: World) -> None:
+    """The bulk path (`Records.create_many`): new rows wait and are inserted with the chunk's others; a later
+    row with the key of a waiting one updates it, a refused row between them writes nothing, and the numbers
+    drawn for rows without one are the type's next, in the rows' order, with no gap."""
+    world.clear()
+    head = ["Title", "Priority", "类别", "Project", "Created"]
+    rows = [
+        head,
+        ["First", "P3", "网络", "ERP rollout", "2024-05-01 09:00", ""],
+        ["Second", "P9", "网络", "ERP rollout", "2024-05-01 10:00", ""],  # refused: no such priority
+        ["Third", "P4", "Server", "Core banking upgrade", "2024-05-01 11:00", ""],
+        ["Third", "P3", "Server", "Core banking upgrade", "2024-05-01 11:00", ""],  # same key: an update
+    ]
+    path = write_csv(world.folder / "chunk.csv", rows)
+    with world.runtime.session() as session:
+        records = _admin_records(world, session)
+        run = start_import(records, "incident", open_source(path), parse_mapping({}), "title")
+        session.commit()
+        run_id = run.id
+    assert run_import(world.runtime, run_id, path=path) == "done"
+    with world.runtime.session() as session:
+        run = session.get(ImportRun, run_id)
+        assert (run.inserted, run.updated, run.failed) == (2, 1, 1), run.problems
+        assert [p["row"] for p in run.problems] == [3]
+        model = world.runtime.catalog().models.models["incident"]
+        made = session.execute(
+            select(model.title, model.priority, model.number, model.id).order_by(model.id)
+        ).all()
+        assert [(title, priority) for title, priority, _n, _i in made] == [("First", "P3"), ("Third", "P3")]
+        numbers = [int(number.rsplit("-", 1)[1]) for _t, _p, number, _i in made]
+        assert numbers[1] == numbers[0] + 1  # drawn together, in order, none left for the refused row
+        lines = session.execute(
+            select(RecordEvent.record_id, RecordEvent.action)
+            .where(RecordEvent.record_type == "incident")
+            .order_by(RecordEvent.id)
+        ).all()
+        third = made[1][3]
+        assert [action for record, action in lines if record == third] == ["imported", "imported"]
+        sla = session.execute(select(model.sla_status, model.sla_due).where(model.id == third)).one()
+        assert sla.sla_status is not None and sla.sla_due is not None  # its clocks read at once

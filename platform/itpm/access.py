@@ -108,6 +108,7 @@ class Access:
         self.roles = roles
         #: The record types whose workflows have approval chains (their approvers read what they decide).
         self.approved = frozenset(approved)
+        self._field_rules: dict[tuple[frozenset[str], str, int], dict[str, str]] = {}
 
     # --- what a person holds -------------------------------------------------
 
@@ -241,6 +242,13 @@ class Access:
 
     def field_rules(self, actor: Actor, spec: RecordTypeSpec) -> dict[str, str]:
         """Each restricted field and its restriction, the least among the roles that may read the type."""
+        key = (actor.roles, spec.name, id(spec))  # the roles' rules are fixed for this Access's life
+        rules = self._field_rules.get(key)
+        if rules is None:
+            rules = self._field_rules[key] = self._least_rules(actor, spec)
+        return dict(rules)
+
+    def _least_rules(self, actor: Actor, spec: RecordTypeSpec) -> dict[str, str]:
         readers = [entry for entry in self._entries(actor, spec) if entry.get("read") is not None]
         if not readers:
             return {}

@@ -1016,8 +1016,10 @@ class Importer:
             )
         records.known_visible = {}
         records.known_parents = {}
+        records.known_client_numbers = {}
         self.resolver = Resolver(records, self.spec, self.mapping, records.zone)
         self._keyed: dict[Any, Any] = {}
+        self._waiting: list[tuple[Verdict, dict[str, Any], dict[str, Any], dict[str, Any]]] = []
         self._taken: set[str] = set()
         self._loaded: dict[int, Any] = {}
         self._free: set[str] = set()
@@ -1049,6 +1051,7 @@ class Importer:
         self.records.silent = not self.run_automations
         self._prefetch(chunk)
         verdicts = [self.run_row(number, row) for number, row in chunk]
+        self._insert_waiting()
         self.records.session.flush()
         self.records.session.expunge_all()  # memory stays flat over a long file
         self.records.forget_fresh()
@@ -1175,6 +1178,9 @@ class Importer:
                     [self._problem(self.key, self.columns.index(self.key), _("is required: it is the key"))],
                 )
             found = self._keyed.get(key_value)
+            if isinstance(found, Verdict):  # an earlier row of this chunk creates it: an update of that
+                self._insert_waiting()
+                found = self._keyed.get(key_value)
             if found is AMBIGUOUS:
                 return Verdict(
                     number,
@@ -1189,14 +1195,17 @@ class Importer:
                 existing = found
         if existing is None:
             # A creation checks everything before it writes anything: a refused row leaves nothing behind.
+            # It waits to be inserted with the chunk's other new rows (`_insert_waiting`).
             try:
-                verdict = self._insert(number, data, system, imported)
+                imported = self._new(data, imported)
             except RecordError as error:
                 return Verdict(number, ERROR, self._problems_of(error))
+            verdict = Verdict(number, INSERT)
+            self._waiting.append(
+                (verdict, {k: v for k, v in data.items() if v is not None}, system, imported)
+            )
             if self.key is not None:
-                self._keyed[imported.get("number") if self.key == "number" else data.get(self.key)] = (
-                    verdict.record_id
-                )
+                self._keyed[imported.get("number") if self.key == "number" else data.get(self.key)] = verdict
             return verdict
         savepoint = self.records.session.begin_nested()  # a change is refused after its values are set
         try:
@@ -1207,9 +1216,24 @@ class Importer:
             savepoint.rollback()
             return Verdict(number, ERROR, self._problems_of(error))
 
-    def _insert(
-        self, number: int, data: dict[str, Any], system: dict[str, Any], imported: dict[str, Any]
-    ) -> Verdict:
+    def _insert_waiting(self) -> None:
+        """Create the new rows waiting (`run_row`) at once (`Records.create_many`): each gets its record
+        or, when the records service refuses it, its problems."""
+        waiting, self._waiting = self._waiting, []
+        if not waiting:
+            return
+        made = self.records.create_many(self.spec.name, [(d, s, i) for _v, d, s, i in waiting])
+        for (verdict, *_row), record in zip(waiting, made, strict=True):
+            if isinstance(record, RecordError):
+                verdict.verdict, verdict.problems = ERROR, self._problems_of(record)
+            else:
+                verdict.record_id = record.id
+        for key, value in self._keyed.items():
+            if isinstance(value, Verdict):
+                self._keyed[key] = value.record_id  # None (not found: a later row creates it) if refused
+
+    def _new(self, data: dict[str, Any], imported: dict[str, Any]) -> dict[str, Any]:
+        """What a new row keeps of its source's history, once the importer's own checks pass."""
         if not self.records.access.can(self.records.actor, self.spec, "create"):
             raise Forbidden(_("You may not create %(type)s records.", type=Bilingual(self.spec.title)))
         if "number" in imported and not self.manages:
@@ -1239,8 +1263,7 @@ class Importer:
                 else []
             )
             imported = {**imported, "state_at": imported.get("updated_at") or max(moments, default=created)}
-        record = self.records.create(self.spec.name, data, system, imported=imported)
-        return Verdict(number, INSERT, record_id=record.id)
+        return imported
 
     def _number_taken(self, number: str) -> bool:
         """Whether a record (any, seen or not) already has this number: a creation would fail on it."""

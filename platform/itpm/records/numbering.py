@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -51,3 +52,42 @@ def next_number(session: Session, record_type: str, pattern: str, when: dt.date)
         {"key": key},
     ).scalar_one()
     return render(pattern, when, value)
+
+
+def next_numbers(session: Session, record_type: str, pattern: str, dates: list[dt.date]) -> list[str]:
+    """Numbers for many new records at once (an import's chunk), one per date in `dates`, in their order:
+    one upsert per period takes a block of the sequence, as `next_number` takes one value."""
+    wanted: dict[str, int] = {}
+    for when in dates:
+        key = f"{record_type}:{period_key(pattern, when)}"
+        wanted[key] = wanted.get(key, 0) + 1
+    last = {
+        key: session.execute(
+            text(
+                "INSERT INTO itpm_sequence (key, value) VALUES (:key, :n) "
+                "ON CONFLICT (key) DO UPDATE SET value = itpm_sequence.value + :n RETURNING value"
+            ),
+            {"key": key, "n": count},
+        ).scalar_one()
+        for key, count in sorted(wanted.items())  # always in one order: two imports never wait on each other
+    }
+    taken = {key: last[key] - count for key, count in wanted.items()}
+    numbers = []
+    for when in dates:
+        key = f"{record_type}:{period_key(pattern, when)}"
+        taken[key] += 1
+        numbers.append(render(pattern, when, taken[key]))
+    return numbers
+
+
+def take_ids(session: Session, table: Any, records: list[Any]) -> None:
+    """On PostgreSQL, give new records their ids from the table's own sequence in one query, so that
+    they are inserted by one executemany (no RETURNING of each id); elsewhere the insert returns them."""
+    if not records or session.get_bind().dialect.name != "postgresql":
+        return
+    ids = session.execute(
+        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+        {"table": table.name, "n": len(records)},
+    ).scalars()
+    for record, record_id in zip(records, ids, strict=True):
+        record.id = record_id

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, func, insert, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import Select
@@ -41,10 +41,10 @@ from itpm.records.fields import (
     RecordTypeSpec,
 )
 from itpm.records.list_fields import ListFields
-from itpm.records.numbering import next_number
+from itpm.records.numbering import next_number, next_numbers, take_ids
 from itpm.records.validation import empty, read_only_changes
 from itpm.records.values import to_column, to_json
-from itpm.sla.tickets import refresh_clocks, sla_summary
+from itpm.sla.tickets import refresh_clocks, sla_summary, write_clocks
 
 
 class RecordError(Exception):
@@ -110,9 +110,15 @@ class Records:
         #: The client organisation of people named (None: staff), and the client and department of parents.
         self.known_organisations: dict[int, int | None] | None = None
         self.known_parents: dict[tuple[str, int], tuple[int | None, int | None]] | None = None
+        #: The numbers of client organisations (their SLA terms are by number), by id.
+        self.known_client_numbers: dict[int, str] | None = None
         #: The history of the records created here, as written (their SLA clocks read it, not the database).
         self._fresh: dict[tuple[str, int], list[tuple[dt.datetime, list[dict[str, Any]]]]] = {}
         self._team_members: list[int] | None = None
+        #: While `create_many` writes: its records' history lines and the SLA columns their clocks change,
+        #: written together at its end.
+        self.history_lines: list[dict[str, Any]] | None = None
+        self.clock_updates: list[tuple[Any, int, dict[str, Any]]] | None = None
         self.clock = clock
         self.zone = ZoneInfo(timezone)
 
@@ -380,6 +386,63 @@ class Records:
         `updated_at`, checked by the importer); the history then says "imported" instead of "created".
         """
         spec = self.spec(type_name)
+        record, data = self._new_record(spec, data, system, imported)
+        if record.number is None:
+            when = record.created_at.astimezone(self.zone).date()
+            record.number = next_number(self.session, spec.name, spec.numbering, when)
+        self.session.add(record)
+        self.session.flush()
+        self._created(spec, record, data, imported)
+        return record
+
+    def create_many(
+        self,
+        type_name: str,
+        rows: Sequence[tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]],
+    ) -> list[Any]:
+        """Create many records at once (an import's chunk), each row `(data, system, imported)` checked as
+        `create` checks one: the answer has, in the rows' order, the new record or the `RecordError` that
+        refused the row (a refused row writes nothing). The accepted rows are numbered with one upsert per
+        period and inserted together; their history lines and SLA clocks are written in bulk."""
+        spec = self.spec(type_name)
+        made: list[Any] = []
+        for data, system, imported in rows:
+            try:
+                made.append(self._new_record(spec, data, system, imported))
+            except RecordError as error:
+                made.append(error)
+        new = [record for record, _data in (m for m in made if not isinstance(m, RecordError))]
+        unnumbered = [record for record in new if record.number is None]
+        dates = [record.created_at.astimezone(self.zone).date() for record in unnumbered]
+        for record, number in zip(
+            unnumbered, next_numbers(self.session, spec.name, spec.numbering, dates), strict=True
+        ):
+            record.number = number
+        take_ids(self.session, self.model(spec.name).__table__, new)
+        self.session.add_all(new)
+        self.session.flush()
+        self.history_lines, self.clock_updates = [], []
+        try:
+            for outcome, (_data, _system, imported) in zip(made, rows, strict=True):
+                if not isinstance(outcome, RecordError):
+                    self._created(spec, *outcome, imported)
+            if self.history_lines:
+                self.session.execute(insert(RecordEvent), self.history_lines)  # one executemany
+            write_clocks(self.session, self.clock_updates)
+        finally:
+            self.history_lines = self.clock_updates = None
+        return [m if isinstance(m, RecordError) else m[0] for m in made]
+
+    def _new_record(
+        self,
+        spec: RecordTypeSpec,
+        data: dict[str, Any],
+        system: dict[str, Any] | None,
+        imported: dict[str, Any] | None,
+    ) -> tuple[Any, dict[str, Any]]:
+        """A new record of `spec` (not yet added to the session) once every rule allows it: fields the
+        actor may write, defaults, validation, the rows they may create, the people of the client; and
+        its data with the defaults."""
         if not self.access.can(self.actor, spec, "create"):
             raise Forbidden(_("You may not create %(type)s records.", type=spec.name))
         system = dict(system or {})
@@ -387,13 +450,11 @@ class Records:
         data = self._with_defaults(spec, data)
         values = self._system_values(spec, system)
         self._validate(spec, data, values)
-        model = self.model(type_name)
-        history = imported is not None
+        model = self.model(spec.name)
         imported = imported or {}
         now = imported.get("created_at") or self.clock()
-        initial = self.catalog.initial_state(spec.name)
         record = model(
-            state=imported.get("state") or initial,
+            state=imported.get("state") or self.catalog.initial_state(spec.name),
             version=1,
             created_at=now,
             updated_at=imported.get("updated_at") or now,
@@ -403,6 +464,7 @@ class Records:
             assignee_id=values.get("assignee"),
             client_id=values.get("client", self.actor.client_id),
             department_id=values.get("department", self.actor.department_id),
+            number=imported.get("number"),
         )
         for name, value in data.items():
             field = spec.fields[name]
@@ -415,11 +477,12 @@ class Records:
                     "You may not create this record: its client, department or people are outside what you may create."
                 )
             )
-        record.number = imported.get("number") or next_number(
-            self.session, spec.name, spec.numbering, now.astimezone(self.zone).date()
-        )
-        self.session.add(record)
-        self.session.flush()
+        return record, data
+
+    def _created(
+        self, spec: RecordTypeSpec, record: Any, data: dict[str, Any], imported: dict[str, Any] | None
+    ) -> None:
+        """What follows a new record's insert: its files, its history, its events and SLA clocks."""
         self._fresh[(spec.name, record.id)] = []
         link_files(self.session, spec, record, data, {})
         if spec.name == CLIENT_TYPE:
@@ -434,17 +497,17 @@ class Records:
             for n in EDITABLE_SYSTEM
             if getattr(record, f"{n}_id") is not None
         ]
-        if (
-            history
-        ):  # "imported" in its history, when its source says; automations hear of a creation, if asked
-            moved = record.state != initial
-            self._event(spec, record, "imported", changes, emit_as="created", at=now, clocks=not moved)
-            if moved:  # the state it came in, from when the source says (its SLA clocks stop there)
-                change = {"path": "/state", "old": initial, "new": record.state}
-                self._event(spec, record, "imported", [change], at=imported.get("state_at") or now)
-        else:
+        if imported is None:
             self._event(spec, record, "created", changes)
-        return record
+            return
+        # "imported" in its history, when its source says; automations hear of a creation, if asked
+        initial = self.catalog.initial_state(spec.name)
+        moved = record.state != initial
+        now = record.created_at
+        self._event(spec, record, "imported", changes, emit_as="created", at=now, clocks=not moved)
+        if moved:  # the state it came in, from when the source says (its SLA clocks stop there)
+            change = {"path": "/state", "old": initial, "new": record.state}
+            self._event(spec, record, "imported", [change], at=imported.get("state_at") or now)
 
     def update(
         self,
@@ -937,18 +1000,20 @@ class Records:
         at = at or self.clock()
         if (spec.name, record.id) in self._fresh:
             self._fresh[(spec.name, record.id)].append((at, changes))
-        self.session.add(
-            RecordEvent(
-                record_type=spec.name,
-                record_id=record.id,
-                at=at,
-                actor_id=self.actor.id,
-                actor=self.actor.username,
-                action=action,
-                changes=changes,
-                note=note,
-            )
-        )
+        line = {
+            "record_type": spec.name,
+            "record_id": record.id,
+            "at": at,
+            "actor_id": self.actor.id,
+            "actor": self.actor.username,
+            "action": action,
+            "changes": changes,
+            "note": note,
+        }
+        if self.history_lines is not None:
+            self.history_lines.append(line)
+        else:
+            self.session.add(RecordEvent(**line))
         if emit_as or action in ("created", "updated", "deleted"):
             kind = emit_as or action
             self.emit(record, kind, {"action": kind, "changes": changes, "note": note})

@@ -23,7 +23,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from itpm.models import RecordEvent
@@ -150,8 +150,15 @@ def _client_numbers(records: Any, ids: set[int]) -> dict[int, str]:
 
     if not ids or CLIENT_TYPE not in records.catalog.record_types:
         return {}
+    known = records.known_client_numbers
+    if known is not None and ids <= known.keys():
+        return {i: known[i] for i in ids}
     model = records.model(CLIENT_TYPE)
-    return dict(records.session.execute(select(model.id, model.number).where(model.id.in_(ids))).all())
+    with records.session.no_autoflush:  # a client's number does not wait on what is being written
+        found = dict(records.session.execute(select(model.id, model.number).where(model.id.in_(ids))).all())
+    if known is not None:
+        known.update(found)
+    return found
 
 
 def refresh_clocks(records: Any, record: Any, now: dt.datetime) -> None:
@@ -195,11 +202,29 @@ def refresh_clocks(records: Any, record: Any, now: dt.datetime) -> None:
         "sla_next_check": _next_check(readings, clocks),
     }
     changed = {column: value for column, value in values.items() if getattr(record, column) != value}
-    if changed:  # not a change of the record: its version and history stay as they are
-        table = type(record).__table__
+    if not changed:
+        return
+    table = type(record).__table__
+    if records.clock_updates is not None:  # written with the others of a bulk create (`write_clocks`)
+        records.clock_updates.append((table, record.id, changed))
+    else:  # not a change of the record: its version and history stay as they are
         records.session.execute(update(table).where(table.c.id == record.id).values(**changed))
-        for column, value in changed.items():
-            set_committed_value(record, column, value)
+    for column, value in changed.items():
+        set_committed_value(record, column, value)
+
+
+def write_clocks(session: Any, updates: list[tuple[Any, int, dict[str, Any]]]) -> None:
+    """Write the SLA columns of many records: one executemany per table and set of columns."""
+    groups: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for table, record_id, changed in updates:
+        groups.setdefault((table, tuple(sorted(changed))), []).append({"_id": record_id, **changed})
+    for (table, columns), rows in groups.items():
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("_id"))
+            .values({column: bindparam(column) for column in columns})
+        )
+        session.connection().execute(statement, rows)
 
 
 def _status(readings: Iterable[ClockReading], active: ClockReading | None) -> str:
