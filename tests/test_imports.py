@@ -616,3 +616,29 @@ def test_a_chunk_inserts_its_new_rows_together_and_a_key_seen_twice_is_one_recor
         assert [action for record, action in lines if record == third] == ["imported", "imported"]
         sla = session.execute(select(model.sla_status, model.sla_due).where(model.id == third)).one()
         assert sla.sla_status is not None and sla.sla_due is not None  # its clocks read at once
+
+
+def test_a_run_thought_dead_but_alive_stops_at_its_next_chunk_when_another_took_it_over(world: World) -> None:
+    """A worker too slow to beat in time is taken over; when it comes back with its next chunk, it finds the
+    run is no longer its own, rolls that chunk back and stops: the rows are written once, by the heir."""
+    world.clear()
+    path = write_csv(world.folder / "slow.csv", _table(fixed=True)[:1201])
+    with world.runtime.session() as session:
+        run = start_import(_admin_records(world, session), "incident", open_source(path), key=None)
+        session.commit()
+        run_id = run.id
+    taken_over: list[str | None] = []
+
+    def after_first_chunk(_run: ImportRun) -> None:
+        if not taken_over:  # while the first runner is "away", the next round takes the run over
+            later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+            taken_over.append(
+                run_import(world.runtime, run_id, take_over_before=later, chunk_size=400, path=path)
+            )
+
+    assert run_import(world.runtime, run_id, chunk_size=400, progress=after_first_chunk, path=path) is None
+    assert taken_over == ["done"]
+    with world.runtime.session() as session:
+        run = session.get(ImportRun, run_id)
+        assert (run.done_rows, run.inserted, run.attempts) == (1200, 1200, 2)
+    assert world.count() == 1200 == len(world.snapshot())  # every row once

@@ -29,7 +29,9 @@ from itpm.access import Actor
 from itpm.automations.jobs import dispatch, resend_lost, start_jobs
 from itpm.automations.queue import STALE, rq_queue
 from itpm.db import utcnow
-from itpm.models import ActionRun, OutboxEvent, RecordEvent
+from itpm.models import ActionRun, ImportRun, OutboxEvent, RecordEvent
+from itpm.records.import_jobs import dispatch_imports
+from itpm.records.imports import keep_upload, start_import
 from itpm.records.service import Records
 from itpm.runtime import Runtime
 
@@ -60,13 +62,16 @@ class Processes:
         self.folder = folder
         self.running: list[subprocess.Popen[bytes]] = []
 
-    def worker(self, database_url: str, redis_url: str, name: str) -> subprocess.Popen[bytes]:
+    def worker(
+        self, database_url: str, redis_url: str, name: str, environment: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,
             "ITPM_DATABASE_URL": database_url,
             "ITPM_REDIS_URL": redis_url,
             "ITPM_INSTANCE_PATH": str(self.folder),
             "ITPM_SECRET_KEY": SECRET,
+            **(environment or {}),
         }
         log = (self.folder / f"{name}.log").open("wb")
         process = subprocess.Popen([ITPM, "worker", "--tick", "1", "--name", f"{name}-{os.getpid()}-{time.monotonic_ns()}"],
@@ -322,4 +327,51 @@ def test_events_whose_jobs_redis_lost_are_sent_again_and_acted_on_once(
     processes.worker(database, redis_url, "mender")
     wait_until(lambda: all_handled(runtime) and queue.count == 0, 60, "the lost events were not handled")
     assert [comments(runtime, "incident", r) for r in lost + kept] == [["hello\nhello"]] * 5
+    runtime.dispose()
+
+
+def test_an_import_whose_worker_is_killed_is_resumed_by_another_worker_with_every_row_once(
+    database: str, tmp_path: Path, redis_url: str, processes: Processes
+) -> None:
+    """Issue 18: an import run by an `itpm worker` on RQ, the worker SIGKILLed half-way; once its run has
+    gone without a beat for ITPM_IMPORT_ABANDONED_AFTER, the next dispatch sends it to another worker, which
+    goes on from the last committed chunk: every row once, none lost."""
+    rows = 5_000
+    settings = settings_for(database, tmp_path, redis_url=redis_url, jobs="rq", import_abandoned_after=6)
+    runtime = Runtime(settings, jobs=start_jobs)
+    text = "Title,Priority,类别\n" + "".join(f"Imported {n},P3,网络\n" for n in range(1, rows + 1))
+    with runtime.session() as session:
+        source = keep_upload(tmp_path, text.encode(), "history.csv")
+        run_id = start_import(Records(session, runtime.catalog(), Actor.system()), "incident", source).id
+        session.commit()
+    environment = {"ITPM_IMPORT_ABANDONED_AFTER": "6"}
+    doomed = processes.worker(database, redis_url, "doomed", environment)
+    queue = rq_queue(redis_url)
+    dispatch_imports(runtime, queue)
+
+    def done_rows() -> int:
+        with runtime.session() as session:
+            return session.scalar(select(ImportRun.done_rows).where(ImportRun.id == run_id)) or 0
+
+    wait_until(lambda: done_rows() >= 1_000, 90, "the worker never committed a chunk")
+    processes.kill(doomed)  # SIGKILL, mid-import: the chunk it was writing dies with it
+    half = done_rows()
+    assert 0 < half < rows
+    processes.worker(database, redis_url, "heir", environment)
+
+    def finished() -> bool:
+        dispatch_imports(runtime, queue)  # as the app's dispatcher does every round
+        with runtime.session() as session:
+            return session.scalar(select(ImportRun.status).where(ImportRun.id == run_id)) == "done"
+
+    try:
+        wait_until(finished, 120, "the abandoned import was not resumed")
+    except AssertionError as lost:
+        raise AssertionError(f"{lost}; the heir said:\n{processes.log('heir')[-6000:]}") from None
+    with runtime.session() as session:
+        run = session.get(ImportRun, run_id)
+        assert (run.done_rows, run.inserted, run.failed, run.attempts) == (rows, rows, 0, 2)
+        model = runtime.catalog().models.models["incident"]
+        titles = session.scalars(select(model.title)).all()
+    assert sorted(titles) == sorted(f"Imported {n}" for n in range(1, rows + 1))  # each once
     runtime.dispose()

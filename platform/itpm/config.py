@@ -60,6 +60,8 @@ class Settings:
     webhook_allow: tuple[Any, ...] = ()
     #: The shortest password anyone may set (see `itpm.passwords`).
     password_min_length: int = 12
+    #: Seconds a running import may go without committing a chunk before another worker takes it over.
+    import_abandoned_after: int = 120
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -84,6 +86,7 @@ class Settings:
             "digest_time": env.get("ITPM_DIGEST_TIME", "08:00"),
             "webhook_allow": _webhook_allow(env.get("ITPM_WEBHOOK_ALLOW", "")),
             "password_min_length": int(env.get("ITPM_PASSWORD_MIN_LENGTH", "12")),
+            "import_abandoned_after": int(env.get("ITPM_IMPORT_ABANDONED_AFTER", "120")),
         }
         values.update(overrides)
         return cls(**values).checked()
@@ -109,6 +112,10 @@ class Settings:
         if self.password_min_length < 8:
             raise ConfigurationError(
                 f"ITPM_PASSWORD_MIN_LENGTH is at least 8, not {self.password_min_length}"
+            )
+        if self.import_abandoned_after < 5:
+            raise ConfigurationError(
+                f"ITPM_IMPORT_ABANDONED_AFTER is at least 5 (seconds), not {self.import_abandoned_after}"
             )
         if not self.secret_key:
             return self._replace(secret_key=DEVELOPMENT_KEY)

@@ -1463,8 +1463,12 @@ def start_import(
 
 #: Set on a session that queued an import: its commit wakes whatever runs jobs (`itpm.runtime`).
 WAKE_JOBS = "itpm_imports"
+
+
 #: A run whose last chunk is this old, still "running", was left by a process that died: it is taken over.
-ABANDONED = dt.timedelta(minutes=2)
+def abandoned_after(runtime: Any) -> dt.timedelta:
+    """How long a running import may go without a beat (a chunk committed) before it is taken over."""
+    return dt.timedelta(seconds=runtime.settings.import_abandoned_after)
 
 
 def _audit(session: Any, run: ImportRun, action: str, **detail: Any) -> None:
@@ -1518,6 +1522,7 @@ def run_import(
         session.commit()
         if not claimed:
             return None
+        mine = run.attempts + 1
     root = runtime.settings.instance_path
     source_path = path or imports_folder(root) / _stored_name(runtime, import_id)
     try:
@@ -1533,7 +1538,10 @@ def run_import(
             for chunk in importer.chunks(skip=done, size=chunk_size):
                 started = time.monotonic()
                 verdicts = importer.run_chunk(chunk)
-                run = session.get(ImportRun, import_id)
+                run = session.get(ImportRun, import_id, with_for_update=True, populate_existing=True)
+                if run.attempts != mine:  # taken over while this chunk ran (we were thought dead): theirs now
+                    session.rollback()
+                    return None
                 outcome = Outcome()
                 for verdict in verdicts:
                     outcome.count(verdict)
