@@ -21,19 +21,25 @@ def open_designer(page: Any, base: str, kind: str, name: str, lang: str = "en", 
     return problems
 
 
-def drag(page: Any, source: Any, target: Any) -> None:
-    """Drag with the mouse, in steps (SortableJS follows pointer moves)."""
+def drag(page: Any, source: Any, target: Any, into_end: bool = True) -> None:
+    """Drag with the mouse, in steps (SortableJS and X6 follow pointer moves): from the source's
+    centre to the end of a list (`into_end`) or to the target's centre."""
     start, end = source.bounding_box(), target.bounding_box()
-    page.mouse.move(start["x"] + 10, start["y"] + 10)
+    x, y = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+    page.mouse.move(x, y)
     page.mouse.down()
-    page.mouse.move(start["x"] + 20, start["y"] + 20, steps=5)
-    page.mouse.move(end["x"] + end["width"] - 20, end["y"] + end["height"] - 10, steps=15)
+    page.mouse.move(x + 10, y + 10, steps=5)
+    if into_end:
+        page.mouse.move(end["x"] + end["width"] - 20, end["y"] + end["height"] - 10, steps=15)
+    else:
+        page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=15)
     page.mouse.up()
     page.wait_for_timeout(200)
 
 
 def saved(page: Any) -> None:
     """Save the draft; fail with the problems the page shows if it was refused."""
+    page.evaluate("document.getElementById('itpm-designer-problems').innerHTML = ''")
     page.click("#itpm-designer-save")
     page.wait_for_selector("#itpm-designer-problems .alert")
     assert page.locator("#itpm-designer-problems .alert-success").count() == 1, page.inner_text(
@@ -44,6 +50,7 @@ def saved(page: Any) -> None:
 def draft_of(app: Any, kind: str, name: str) -> dict:
     with app.app_context():
         registry = app.extensions["itpm"].registry()
+        registry.session.rollback()  # a new transaction: read what the page saved since an earlier read
         return registry.get(kind, name).draft
 
 
@@ -158,3 +165,62 @@ def test_a_form_of_150_fields_opens_in_the_designer(live_server: str, page: Any,
     seconds = time.perf_counter() - started
     print(f"\n150-field form opened in the designer (page load to preview drawn): {seconds:.2f} s")
     assert page.locator(".itpm-d-sections .itpm-d-entry").count() == 150
+
+
+def test_workflow_designer_connects_two_states_with_an_approval_chain(
+    live_server: str, page: Any, sqlite_app: Any
+) -> None:
+    problems = open_designer(page, live_server, "workflow", "risk_flow")
+    page.wait_for_selector("#itpm-d-canvas .x6-node")
+    assert page.locator("#itpm-d-canvas .x6-node").count() == len(
+        draft_or_live(sqlite_app, "workflow", "risk_flow")["states"]
+    )
+    page.click("text=Add state")
+    page.fill("input[name=state-name]", "escalated")
+    page.fill("#itpm-d-state-panel input[name=title-en]", "Escalated")
+    page.fill("#itpm-d-state-panel input[name=title-zh]", "已升级")
+    page.select_option("#itpm-d-state-panel select[name=category]", "in_progress")
+    page.wait_for_timeout(400)
+    initial = page.input_value("select[name=initial]")
+    source = page.locator(f"#itpm-d-canvas [data-cell-id='s:{initial}'] .x6-port circle")
+    drag(page, source, page.locator("#itpm-d-canvas [data-cell-id='s:escalated']"), into_end=False)
+    page.wait_for_selector("#itpm-d-transition-panel")
+    page.click("#itpm-d-transition-panel .itpm-d-add-step")
+    step = page.locator("[data-step='0']")
+    step.locator("select[name=approvers-by]").select_option("users")
+    page.locator("[data-step='0'] input[name=approver-users]").fill("pm.one,pm.two")
+    page.locator("[data-step='0'] select[name=self-approval]").select_option("manager")
+    page.click("#itpm-d-transition-panel .itpm-d-add-step")
+    page.locator("[data-step='1'] select[name=approver-role]").select_option("finance")
+    page.locator("[data-step='1'] select[name=decide]").select_option("all")
+    page.click("text=Check before publishing")
+    page.wait_for_selector("#itpm-designer-problems .alert")
+    screenshot(page, "designer-workflow-en")
+    warnings = page.inner_text("#itpm-designer-problems")
+    assert "dead end" in warnings and "escalated" in warnings  # nothing leaves the new state yet
+    saved(page)
+    draft = draft_of(sqlite_app, "workflow", "risk_flow")
+    added = [t for t in draft["transitions"] if t["to"] == "escalated"][0]
+    assert added["from"] == [initial] and added["roles"] == ["admin"]
+    assert added["approval"]["steps"] == [
+        {
+            "name": "step_1",
+            "title": {"en": "Step 1", "zh": "第1步"},
+            "approvers": {"users": ["pm.one", "pm.two"]},
+            "self_approval": "manager",
+        },
+        {
+            "name": "step_2",
+            "title": {"en": "Step 2", "zh": "第2步"},
+            "approvers": {"role": "finance"},
+            "decide": "all",
+        },
+    ]
+    assert problems == [], problems
+
+
+def draft_or_live(app: Any, kind: str, name: str) -> dict:
+    with app.app_context():
+        registry = app.extensions["itpm"].registry()
+        definition = registry.get(kind, name)
+        return definition.draft or registry.published_body(definition)
