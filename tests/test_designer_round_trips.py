@@ -16,7 +16,7 @@ from itpm.designers import CONVERTERS, designer_document, designer_model
 from itpm.designers.conditions import condition_model, condition_schema
 from itpm.designers.record_types import field_model, field_schema
 
-PACK = [ROOT / folder for folder in ("schemas", "forms", "workflows", "reports")]
+PACK = [ROOT / folder for folder in ("schemas", "forms", "workflows", "reports")]  # automations, roles inside
 
 
 def pack_documents() -> list[dict]:

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from itpm.designers import forms, record_types, workflows
+from itpm.designers import automations, forms, record_types, roles, workflows
 
 #: The kinds a visual designer edits, with the module that converts them.
-CONVERTERS: dict[str, Any] = {"record_type": record_types, "form": forms, "workflow": workflows}
+CONVERTERS: dict[str, Any] = {
+    "record_type": record_types,
+    "form": forms,
+    "workflow": workflows,
+    "automation": automations,
+    "role": roles,
+}
 
 
 def designer_model(body: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,8 @@ KIND_TITLES = {
     "record_type": _l("Record type designer"),
     "form": _l("Form designer"),
     "workflow": _l("Workflow designer"),
+    "automation": _l("Automation editor"),
+    "role": _l("Role rights"),
 }
 
 
@@ -40,6 +42,16 @@ def _skeleton(kind: str, name: str, record_type: str) -> dict[str, Any]:
             "title": title,
             "schema": {"type": "object", "properties": {"title": field}},
         }
+    if kind == "role":
+        return {"kind": kind, "name": name, "title": title, "records": {}}
+    if kind == "automation":
+        notify = {
+            "do": "notify",
+            "to": ["creator"],
+            "subject": {"en": "{number} was updated", "zh": "{number} 已更新"},
+        }
+        return {"kind": kind, "name": name, "title": title, "record_type": record_type, "trigger": {"on": "created"},
+                "actions": [notify]}  # fmt: skip
     if kind == "form":
         section = {"title": {"en": "Details", "zh": "详情"}, "fields": ["title"]}
         return {"kind": kind, "name": name, "title": title, "record_type": record_type, "sections": [section]}
@@ -77,7 +89,15 @@ def _context() -> dict[str, Any]:
         for d in documents
         if d.kind == "role"
     }
-    return {"record_types": record_types, "roles": roles, "language": language()}
+    workflows = {
+        d.body.get("record_type"): {
+            "states": d.body.get("states") or [],
+            "transitions": d.body.get("transitions") or [],
+        }
+        for d in documents
+        if d.kind == "workflow"
+    }
+    return {"record_types": record_types, "roles": roles, "workflows": workflows, "language": language()}
 
 
 def _problems(problems: list[Problem], status: int = 422) -> tuple[dict[str, Any], int]:
