@@ -540,6 +540,8 @@ def reading_paths(world: World, role: str, type_name: str) -> list[tuple[str, bo
         (f"{html}/lookup/?q={FOREIGN}", False),
         (f"{html}/lookup/?ids={foreign}", False),
         (f"{html}/show/{foreign}", False),
+        (f"/audit/record/{type_name}/{mine}", False),  # a record's audit trail
+        (f"/audit/record/{type_name}/{foreign}", False),
         (f"{api}/?q=(page_size:100)", True),
         (f"{api}/{mine}", True),
         (f"{api}/{foreign}", True),

@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from itpm.audit.cli import audit
+from itpm.audit.context import acting
 from itpm.config import ConfigurationError, Settings
 from itpm.definitions.checks import check_configuration
 from itpm.definitions.documents import read_documents
@@ -47,8 +49,10 @@ def _report(problems: list[Problem] | tuple[Problem, ...]) -> None:
 
 @click.group()
 @click.version_option(package_name="itpm")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """itpm: IT service project management, configured with JSON definitions."""
+    ctx.with_resource(acting(CLI_ACTOR, f"cli:{ctx.invoked_subcommand}"))
 
 
 @main.command()
@@ -454,6 +458,7 @@ def defs_restore(kind: str, name: str, version: int, comment: str) -> None:
         click.echo(f"{kind}/{name} version {version} restored as version {restored.version}.")
 
 
+main.add_command(audit)
 main.add_command(report)
 main.add_command(integrations)
 main.add_command(import_command)

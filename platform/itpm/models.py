@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from flask_appbuilder.security.sqla.models import User as FabUser
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from itpm.db import Base, JSONType, UTCDateTime, utcnow
@@ -119,9 +119,13 @@ class DefinitionVersion(Base):
 
 
 class AuditEntry(Base):
-    """Who did what to which object, and when. Appended, never changed."""
+    """Who did what to which object, when, from where and why. Appended, never changed: once sealed
+    into the hash chain (`itpm.audit.chain`) its `seq`, `prev_hash` and `hash` are set, and nothing else."""
 
     __tablename__ = "itpm_audit"
+    __table_args__ = (
+        Index("ix_itpm_audit_unsealed", "id", postgresql_where=text("seq IS NULL"), sqlite_where=text("seq IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -129,6 +133,28 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     target: Mapped[str] = mapped_column(String(200), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: The network address the request came from (None: a job, the command line, the database).
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Why: the request ("req:<id>") or job ("job:<id>") that made the change.
+    request: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    #: The entry's place in the chain, the hash of the entry before it and its own (None: not sealed yet).
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuditCheckpoint(Base):
+    """The chain's head at a moment, signed with the installation's Ed25519 key (kept outside the database)."""
+
+    __tablename__ = "itpm_audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    #: Hex of the public key that signs, and of the signature over `itpm.audit.signing.message`.
+    public_key: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
 
 
 class Department(Base):

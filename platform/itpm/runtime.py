@@ -18,6 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
 from itpm import permissions
+from itpm.audit import capture as audit_capture
+from itpm.audit import triggers as audit_triggers
 from itpm.catalog import Catalog
 from itpm.config import Settings
 from itpm.db import make_engine, make_session_factory
@@ -55,11 +57,16 @@ class Runtime:
             settings.instance_path.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = make_engine(settings.database_url)
         self.sessions: scoped_session[Session] = make_session_factory(self.engine)
-        self.publish_hooks: list[PublishHook] = [schema_changes.publish_hook, permissions.publish_hook]
+        self.publish_hooks: list[PublishHook] = [
+            schema_changes.publish_hook,
+            permissions.publish_hook,
+            audit_triggers.publish_hook,
+        ]
         self._catalogs: OrderedDict[int, Catalog] = OrderedDict()
         self._catalog_lock = threading.Lock()
         self._jobs: Jobs | None = None
         event.listen(self.sessions.session_factory, "after_commit", self._after_commit)
+        audit_capture.install(self.sessions.session_factory)
 
     @property
     def jobs(self) -> Jobs:

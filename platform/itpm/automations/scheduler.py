@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from itpm.access import Actor
+from itpm.audit.signing import daily_checkpoint
 from itpm.automations.digest import send_digests
 from itpm.automations.engine import Automations
 from itpm.models import ActionRun, WebhookDelivery
@@ -43,6 +44,7 @@ def tick(runtime: Any, since: dt.datetime, now: dt.datetime) -> dict[str, int]:
         "approvals_escalated": escalate_approvals(runtime, now),
         "webhook_retries": retry_webhooks(runtime, now),
         "digests": send_digests(runtime, since, now),
+        "audit_checkpoints": daily_checkpoint(runtime.engine, now),
     }
     if any(done.values()):
         log.info("scheduler tick %s: %s", now.isoformat(timespec="seconds"), done)

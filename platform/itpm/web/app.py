@@ -16,6 +16,7 @@ from jinja2 import BytecodeCache, Environment
 from jinja2.bccache import Bucket
 from werkzeug.routing import Map, Rule, RuleFactory
 
+from itpm.audit.context import set_provider as set_audit_provider
 from itpm.automations.jobs import start_jobs
 from itpm.config import Settings
 from itpm.db import will_write
@@ -31,12 +32,13 @@ from itpm.web.api.imports import ImportsApi
 from itpm.web.api.openapi import OpenApi
 from itpm.web.api.planning import PlanningApi
 from itpm.web.api.records import add_record_apis
-from itpm.web.context import current_catalog
+from itpm.web.context import audit_context, current_catalog
 from itpm.web.dispatcher import RevisionDispatcher
 from itpm.web.form_nodes import field_display, field_node
 from itpm.web.protection import protect
 from itpm.web.security import check_integration_token
 from itpm.web.views.approvals import add_approval_views
+from itpm.web.views.audit import add_audit_views
 from itpm.web.views.definitions import add_definition_views
 from itpm.web.views.designers import add_designer_views
 from itpm.web.views.imports import add_import_views
@@ -63,6 +65,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         settings = config.checked()
     else:
         settings = Settings.from_env({**os.environ, **{k: str(v) for k, v in (config or {}).items()}})
+    set_audit_provider(audit_context)
     runtime = Runtime(settings, jobs=start_jobs)
     dispatcher = RevisionDispatcher(runtime, build_app)
     shell = ItpmFlask("itpm.shell", root_path=str(PACKAGE))
@@ -202,6 +205,7 @@ def _add_views(appbuilder: AppBuilder) -> None:
     catalog = current_catalog()
     add_record_views(appbuilder, catalog)
     add_people_views(appbuilder)
+    add_audit_views(appbuilder)
     add_my_work_views(appbuilder)
     add_approval_views(appbuilder)
     add_record_apis(appbuilder, catalog)

@@ -6,9 +6,11 @@ Below every screen and API module (they all import it; it imports none of them).
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context, request
+from werkzeug.local import LocalProxy
 
 from itpm.access import Actor
+from itpm.audit.context import AuditContext, new_request_id
 from itpm.catalog import Catalog
 from itpm.integrations.tokens import token_actor
 from itpm.records.service import Records
@@ -37,6 +39,20 @@ def actor_name() -> str:
     """Who is acting, for history and the audit log."""
     user = getattr(g, "user", None)
     return getattr(user, "username", None) or "anonymous"
+
+
+def audit_context() -> AuditContext | None:
+    """Who acts in the request in hand, from which address, under which request id (for the audit log)."""
+    if not has_request_context():
+        return None
+    if "itpm_request_id" not in g:
+        g.itpm_request_id = new_request_id()
+    # The person as loaded already (flask-login's, or the token's): never loaded from here, in a transaction.
+    user = g.get("_login_user")
+    if user is None and not isinstance(g.get("user"), LocalProxy):
+        user = g.get("user")
+    name = getattr(user, "username", None) or "anonymous"
+    return AuditContext(name, request.remote_addr, g.itpm_request_id)
 
 
 def records_service() -> Records:

@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 from werkzeug.security import generate_password_hash
 
 from itpm.access import Actor
+from itpm.audit import note
 from itpm.db import utcnow
 from itpm.integrations.tokens import PREFIX, find_token
 from itpm.models import IntegrationToken, Person
@@ -48,6 +49,16 @@ from itpm.web.sign_in import (
     personal_details,
 )
 from itpm.web.views.people import PersonView
+
+
+def audit_sign_in(session: Any, username: str, success: bool) -> None:
+    note(
+        session,
+        "login" if success else "login.failed",
+        f"user/{username}",
+        {"method": current_app.config.get("AUTH_TYPE")},
+        actor=username if success else "anonymous",
+    )
 
 
 class ItpmSecurityManager(SecurityManager):
@@ -105,7 +116,16 @@ class ItpmSecurityManager(SecurityManager):
         user = super().auth_user_db(username, password)
         if user is None:
             g.itpm_password_refused = True
+            if not g.get("itpm_sign_in_audited"):  # no such person: nothing else said it
+                audit_sign_in(self.session, str(username or "")[:64], False)
+                self.session.commit()
         return user
+
+    def update_user_auth_stat(self, user: Any, success: bool = True) -> None:
+        """Every sign-in and failed sign-in (password, directory, OpenID) is in the audit log."""
+        audit_sign_in(self.session, user.username, success)
+        g.itpm_sign_in_audited = True
+        super().update_user_auth_stat(user, success)
 
     # --- passwords -----------------------------------------------------------
 

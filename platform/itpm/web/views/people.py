@@ -21,7 +21,7 @@ from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from itpm.access import Actor
 from itpm.definitions.problems import DefinitionError
 from itpm.departments import DepartmentAdministration, DepartmentRefused
-from itpm.models import AuditEntry, Department, Team
+from itpm.models import Department, Team
 from itpm.planning.workload import parse_leave
 from itpm.records.fields import CLIENT_TYPE
 from itpm.web.sign_in import new_password_field
@@ -148,31 +148,11 @@ class TeamView(ModelView):
     base_order = ("name", "asc")
 
 
-class AuditView(ModelView):
-    """Who changed which definition, and when: read only."""
-
-    datamodel = SQLAInterface(AuditEntry)
-    base_permissions = ["can_list", "can_show"]
-    list_columns = ["at", "actor", "action", "target"]
-    show_columns = ["at", "actor", "action", "target", "detail"]
-    search_columns = ["actor", "action", "target", "at"]
-    base_order = ("at", "desc")
-    label_columns = {
-        "at": _l("When"),
-        "actor": _l("Who"),
-        "action": _l("Action"),
-        "target": _l("What"),
-        "detail": _l("Details"),
-    }
-    formatters_columns = {"at": lambda v: v.strftime("%Y-%m-%d %H:%M:%S UTC") if v else ""}
-
-
 def add_people_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(
         DepartmentView, "Departments", label=_l("Departments"), icon="fa-sitemap", category="Security"
     )
     appbuilder.add_view(TeamView, "Teams", label=_l("Teams"), icon="fa-users", category="Security")
-    appbuilder.add_view(AuditView, "Audit log", label=_l("Audit log"), icon="fa-history", category="Security")
     appbuilder.add_view(
         DepartmentAdminView,
         "My department",

@@ -1,0 +1,156 @@
+"""Audit: what the trail costs a create and an update, and how fast `itpm audit verify` walks it.
+
+- Capture: records of the starter pack's incident type created and updated through the
+  records service, with the audit capture on (PostgreSQL: row triggers, sealing at commit;
+  SQLite: the ORM capture, sealing at commit) and off (listeners removed, triggers disabled),
+  in alternating blocks in the same run; p50 and p95 per operation, and the ratio.
+- Verify: ITPM_BENCH_AUDIT_ENTRIES entries (default 100,000) of record-change size sealed,
+  then walked by `chain.verify` (read from the database, canonical JSON, SHA-256, compare);
+  the baseline is plain hashlib over the same canonical bytes already in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+from typing import Any
+
+from sqlalchemy import insert, text
+
+from bench._common import BACKENDS, SECRET, p50, p95, print_table, scratch_database
+from itpm.access import Actor
+from itpm.audit import capture, chain
+from itpm.config import Settings
+from itpm.installation import STARTER_PACK, initialise
+from itpm.models import AuditEntry
+from itpm.records.service import Records
+from itpm.web.app import create_app
+
+ADMIN = ("admin", "benchmark-admin-password")
+ENTRIES = int(os.environ.get("ITPM_BENCH_AUDIT_ENTRIES", "100000"))
+BLOCKS = int(os.environ.get("ITPM_BENCH_AUDIT_BLOCKS", "6"))
+BLOCK = 40
+
+
+def _switch(runtime: Any, on: bool) -> None:
+    factory = runtime.sessions.session_factory
+    (capture.install if on else capture.uninstall)(factory)
+    if runtime.engine.dialect.name == "postgresql":
+        with runtime.engine.begin() as connection:
+            connection.execute(
+                text(f"ALTER TABLE rec_incident {'ENABLE' if on else 'DISABLE'} TRIGGER itpm_audit")
+            )
+
+
+def _timed_block(runtime: Any, actor: Actor) -> tuple[list[float], list[float]]:
+    creates, updates = [], []
+    for i in range(BLOCK):
+        with runtime.session() as session:
+            records = Records(session, runtime.catalog(), actor)
+            start = time.perf_counter()
+            record = records.create(
+                "incident", {"title": f"VPN down {i}", "priority": "P3", "category": "network"}
+            )
+            session.commit()
+            creates.append((time.perf_counter() - start) * 1000)
+        with runtime.session() as session:
+            records = Records(session, runtime.catalog(), actor)
+            start = time.perf_counter()
+            records.update("incident", record.id, {"title": f"VPN down again {i}"}, version=record.version)
+            session.commit()
+            updates.append((time.perf_counter() - start) * 1000)
+    return creates, updates
+
+
+def _capture_rows(backend: str, runtime: Any) -> list[list[Any]]:
+    actor = Actor(1, ADMIN[0], frozenset({"admin"}))
+    samples: dict[bool, tuple[list[float], list[float]]] = {True: ([], []), False: ([], [])}
+    _timed_block(runtime, actor)  # warm-up
+    on = True
+    for block in range(BLOCKS * 2):
+        on = block % 2 == 0
+        _switch(runtime, on) if block else None
+        creates, updates = _timed_block(runtime, actor)
+        samples[on][0].extend(creates)
+        samples[on][1].extend(updates)
+        _switch(runtime, True) if not on else None
+    rows = []
+    for index, operation in enumerate(("create", "update")):
+        with_audit, without = samples[True][index], samples[False][index]
+        rows.append(
+            [
+                backend,
+                operation,
+                f"{p50(with_audit):.2f}",
+                f"{p95(with_audit):.2f}",
+                f"{p50(without):.2f}",
+                f"{p95(without):.2f}",
+                f"{p95(with_audit) / p95(without):.2f}",
+            ]
+        )
+    return rows
+
+
+def _verify_row(backend: str, runtime: Any) -> list[Any]:
+    detail = {
+        "table": "rec_incident",
+        "changes": {f"field_{i}": [f"old value {i}", f"new value {i}"] for i in range(8)},
+    }
+    now = dt.datetime.now(dt.UTC)
+    with runtime.engine.begin() as connection:
+        for start in range(0, ENTRIES, 10_000):
+            connection.execute(
+                insert(AuditEntry.__table__),
+                [
+                    {
+                        "at": now,
+                        "actor": "admin",
+                        "action": "record.update",
+                        "target": f"incident/{n}",
+                        "detail": detail,
+                        "address": "10.0.0.1",
+                        "request": f"req:{n:016x}",
+                    }
+                    for n in range(start, min(start + 10_000, ENTRIES))
+                ],
+            )
+        chain.seal(connection)
+    with runtime.engine.connect() as connection:
+        began = time.perf_counter()
+        verdict = chain.verify(connection)
+        seconds = time.perf_counter() - began
+        rows = connection.execute(chain.AUDIT.select().order_by(chain.AUDIT.c.seq)).all()
+    assert verdict.problem is None, verdict.problem
+    payloads = [chain.canonical(chain.content(row.seq, row)) for row in rows]
+    began = time.perf_counter()
+    prev = chain.GENESIS
+    for payload in payloads:
+        prev = hashlib.sha256(prev.encode() + b"\n" + payload).hexdigest()
+    baseline = time.perf_counter() - began
+    return [
+        backend,
+        verdict.checked,
+        f"{verdict.checked / seconds:,.0f}",
+        f"{len(payloads) / baseline:,.0f}",
+        f"{seconds / baseline:.1f}",
+    ]
+
+
+def run() -> None:
+    capture_rows, verify_rows = [], []
+    for backend in BACKENDS:
+        with scratch_database(backend, "itpm_bench_audit") as (url, folder):
+            app = create_app(Settings(database_url=url, secret_key=SECRET, instance_path=folder, jobs="none"))
+            runtime = app.extensions["itpm"]
+            initialise(runtime, app, *ADMIN, starter_pack=STARTER_PACK)
+            capture_rows += _capture_rows(backend, runtime)
+            verify_rows.append(_verify_row(backend, runtime))
+            runtime.dispose()
+    print(
+        "Create and update through the records service (ms), audit capture on and off, alternating blocks:\n"
+    )
+    print_table(["backend", "operation", "p50 on", "p95 on", "p50 off", "p95 off", "p95 ratio"], capture_rows)
+    print("\n`itpm audit verify` (entries/s) against plain hashlib over the same canonical bytes:\n")
+    print_table(["backend", "entries", "verify /s", "hashlib /s", "ratio"], verify_rows)

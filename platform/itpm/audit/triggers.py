@@ -1,0 +1,145 @@
+"""Capture below the ORM on PostgreSQL: row triggers on the audited tables.
+
+Every insert, update and delete of a record table (rec_*) and of the other
+audited tables appends an entry to itpm_audit in the same transaction, by
+whatever path it came (the records service, a bulk insert, direct SQL), with
+the person, address and request the application set for the transaction
+(`SET LOCAL itpm.actor` ..., see `itpm.audit.capture`); a change made outside
+the application names the database role. itpm_audit itself refuses updates
+(but the one that seals an entry) and deletes. SQLite has no such triggers:
+`itpm.audit.capture` writes the same entries from the ORM there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+#: Columns never copied into an audit entry: secrets, counters and stamps that change with every save.
+IGNORED_COLUMNS = {
+    "record": ("version", "updated_at", "updated_by_id", "sla_next_check", "flags"),
+    "user": ("password", "last_login", "login_count", "fail_login_count", "changed_on", "changed_by_fk"),
+}
+
+#: Audited tables (other than rec_*) and the kind of object each holds.
+AUDITED_TABLES = {
+    "itpm_comment": "comment",
+    "itpm_file": "file",
+    "itpm_definition_version": "definition_version",
+    "itpm_approval_task": "approval_task",
+    "ab_user": "user",
+    "ab_role": "role",
+    "ab_user_role": "user_role",
+    "ab_permission_view_role": "role_permission",
+    "itpm_department": "department",
+    "itpm_team": "team",
+}
+
+RECORD_PREFIX = "rec_"
+
+FUNCTIONS = r"""
+CREATE OR REPLACE FUNCTION itpm_audit_row() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  kind text := TG_ARGV[0];
+  ignored text[] := TG_ARGV[1:];
+  old_row jsonb;
+  new_row jsonb;
+  changes jsonb;
+  object_id text;
+  target_name text;
+BEGIN
+  IF TG_OP <> 'INSERT' THEN old_row := to_jsonb(OLD) - ignored; END IF;
+  IF TG_OP <> 'DELETE' THEN new_row := to_jsonb(NEW) - ignored; END IF;
+  SELECT coalesce(jsonb_object_agg(key, jsonb_build_array(old_row -> key, new_row -> key)), '{}'::jsonb)
+    INTO changes
+    FROM (SELECT jsonb_object_keys(coalesce(new_row, old_row)) AS key) AS keys
+   WHERE (old_row -> key) IS DISTINCT FROM (new_row -> key)
+     AND NOT (coalesce(old_row -> key, 'null'::jsonb) = 'null'::jsonb
+              AND coalesce(new_row -> key, 'null'::jsonb) = 'null'::jsonb);
+  IF TG_OP = 'UPDATE' AND changes = '{}'::jsonb THEN
+    RETURN NULL;
+  END IF;
+  object_id := coalesce(new_row, old_row) ->> 'id';
+  IF kind = 'record' THEN
+    target_name := substr(TG_TABLE_NAME, 5) || '/' || object_id;
+  ELSE
+    target_name := kind || '/' || coalesce(object_id, '');
+  END IF;
+  INSERT INTO itpm_audit (at, actor, action, target, detail, address, request)
+  VALUES (
+    clock_timestamp() AT TIME ZONE 'UTC',
+    coalesce(nullif(current_setting('itpm.actor', true), ''), 'database:' || session_user),
+    kind || '.' || CASE TG_OP WHEN 'INSERT' THEN 'create' WHEN 'UPDATE' THEN 'update' ELSE 'delete' END,
+    left(target_name, 200),
+    jsonb_build_object('table', TG_TABLE_NAME, 'changes', changes),
+    nullif(current_setting('itpm.address', true), ''),
+    coalesce(nullif(current_setting('itpm.request', true), ''), 'sql:' || txid_current())
+  );
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION itpm_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND OLD.seq IS NULL AND NEW.seq IS NOT NULL
+     AND (to_jsonb(NEW) - ARRAY['seq', 'prev_hash', 'hash']) = (to_jsonb(OLD) - ARRAY['seq', 'prev_hash', 'hash']) THEN
+    RETURN NEW;  -- sealing: the chain's fields are set once
+  END IF;
+  RAISE EXCEPTION 'the audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+"""
+
+
+def _row_trigger(table: str, kind: str) -> str:
+    arguments = ", ".join(f"'{value}'" for value in (kind, *IGNORED_COLUMNS.get(kind, ())))
+    return (
+        f'DROP TRIGGER IF EXISTS itpm_audit ON "{table}";'
+        f' CREATE TRIGGER itpm_audit AFTER INSERT OR UPDATE OR DELETE ON "{table}"'
+        f" FOR EACH ROW EXECUTE FUNCTION itpm_audit_row({arguments});"
+    )
+
+
+def install(connection: Connection) -> None:
+    """The functions, and the triggers on every audited table present (idempotent)."""
+    if connection.dialect.name != "postgresql":
+        return
+    connection.execute(text(FUNCTIONS))
+    for table in ("itpm_audit", "itpm_audit_checkpoint"):
+        connection.execute(
+            text(
+                f"DROP TRIGGER IF EXISTS itpm_append_only ON {table};"
+                f" CREATE TRIGGER itpm_append_only BEFORE UPDATE OR DELETE ON {table}"
+                " FOR EACH ROW EXECUTE FUNCTION itpm_audit_append_only();"
+                f" DROP TRIGGER IF EXISTS itpm_no_truncate ON {table};"
+                f" CREATE TRIGGER itpm_no_truncate BEFORE TRUNCATE ON {table}"
+                " FOR EACH STATEMENT EXECUTE FUNCTION itpm_audit_append_only();"
+            )
+        )
+    present = set(
+        connection.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))
+    )
+    for table in sorted(present):
+        kind = "record" if table.startswith(RECORD_PREFIX) else AUDITED_TABLES.get(table)
+        if kind:
+            connection.execute(text(_row_trigger(table, kind)))
+
+
+def publish_hook(session: Session, _before: Any, _after: Any) -> None:
+    """After a publish created record tables: their triggers (altered tables keep theirs)."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    missing = connection.scalars(
+        text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname LIKE 'rec\\_%'"
+            " AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'itpm_audit')"
+        )
+    ).all()
+    for table in missing:
+        connection.execute(text(_row_trigger(table, "record")))
