@@ -15,6 +15,10 @@ they may read or write. The rules are the published `role` definitions:
   client and department may be read-only too);
 - abilities over the whole system (manage definitions, users, audit, jobs).
 
+What a client may see is declared by the record types, for every role at once:
+a client organisation's user reads only the records whose `client_visible` field
+is true (when the type names one), and never a field marked `x-internal`.
+
 A person with several roles gets the union of their rows, and of each field
 the least restriction among the roles that let them read the type.
 """
@@ -25,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import false, func, or_, select, true
+from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from itpm.records.fields import EDITABLE_SYSTEM, RecordTypeSpec
@@ -33,7 +37,14 @@ from itpm.records.list_fields import ListFields, list_fields
 
 ACTIONS = ("read", "create", "write", "delete", "approve", "export", "import", "report")
 SCOPES = ("own", "assigned", "team", "department", "client", "all")
-ABILITIES = ("manage_definitions", "manage_users", "read_audit", "administer_jobs", "manage_department")
+ABILITIES = (
+    "manage_definitions",
+    "manage_users",
+    "read_audit",
+    "administer_jobs",
+    "manage_department",
+    "view_portal",  # open the client portal as a client organisation sees it (read-only)
+)
 HIDDEN, READ_ONLY = "hidden", "read_only"
 
 
@@ -161,6 +172,14 @@ class Access:
         self, actor: Actor, spec: RecordTypeSpec, table: Any, action: str = "read"
     ) -> ColumnElement[bool]:
         """A condition on `table` selecting the rows `actor` may `action` (none: false)."""
+        found = self._rows(actor, spec, table, action)
+        flag = spec.client_flag
+        if actor.client_id is not None and not actor.is_system and flag in spec.fields:
+            column = table.c[spec.fields[flag].column]
+            return and_(found, column.is_(True))  # a record not for the client is not there for them
+        return found
+
+    def _rows(self, actor: Actor, spec: RecordTypeSpec, table: Any, action: str) -> ColumnElement[bool]:
         scopes = self.scopes(actor, spec, action)
         if "all" in scopes:
             return true()
@@ -223,6 +242,10 @@ class Access:
         `team` holds the ids of the actor's team members (for the team scope).
         """
         scopes = self.scopes(actor, spec, action)
+        flag = spec.client_flag
+        if actor.client_id is not None and not actor.is_system and flag in spec.fields:
+            if getattr(record, spec.fields[flag].column, None) is not True:
+                return False
         members = set(team)
         checks = {
             "all": lambda: True,
@@ -254,11 +277,13 @@ class Access:
             return {}
         rank = {HIDDEN: 2, READ_ONLY: 1}
         rules: dict[str, str] = {}
+        if actor.client_id is not None and not actor.is_system:
+            rules.update(dict.fromkeys(spec.internal_fields, HIDDEN))
         for name in (*spec.fields, *EDITABLE_SYSTEM):
             restrictions = [entry.get("fields", {}).get(name) for entry in readers]
             least = min(restrictions, key=lambda r: rank.get(r, 0))
             if least is not None:
-                rules[name] = least
+                rules.setdefault(name, least)
         return rules
 
     def sees_all_of(self, reader: Actor, author: Actor, types: Iterable[RecordTypeSpec]) -> bool:

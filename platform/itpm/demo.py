@@ -1235,7 +1235,7 @@ class Demo:
         if taken:
             raise DemoRefused(f"the accounts {', '.join(sorted(taken))} exist already; nothing was changed")
         self.roles = {role.name: role for role in session.scalars(select(Role))}
-        absent = sorted({m.role for m in self.members.values()} - set(self.roles))
+        absent = sorted({r for m in self.members.values() for r in m.roles} - set(self.roles))
         if absent:
             raise DemoRefused(f"the roles {', '.join(absent)} are not defined: run `itpm init` first")
         self.departments: dict[str, int] = {}
@@ -1296,7 +1296,7 @@ class Demo:
                 email=self._email(member),
                 active=True,
                 password=self.hashed,
-                roles=[self.roles[member.role]],
+                roles=[self.roles[r] for r in member.roles],
                 department_id=department,
                 team_id=self.teams[member.team] if member.team else None,
                 client_id=client_id,
@@ -1519,7 +1519,7 @@ class Demo:
             if moment > self.now:
                 return
             self.clock.now = moment
-            by = next((w for w in walkers if self.members[w].role in transition.roles), planned.by)
+            by = next((w for w in walkers if set(self.members[w].roles) & set(transition.roles)), planned.by)
             stored = self._as(by).data(planned.record)
             context = {**planned.context, "moment": moment, "person": Who(by)}
             data = {

@@ -27,6 +27,12 @@ class Member:
     locale: str = "zh"
     timezone: str = "Asia/Shanghai"
     skills: tuple[str, ...] = ()
+    #: Roles held beside `role` (a client's lead user is their organisation's manager and approver too).
+    extra_roles: tuple[str, ...] = ()
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return (self.role, *self.extra_roles)
 
 
 @dataclass(frozen=True)
@@ -149,39 +155,49 @@ def _client(
     return Member(username, first, last, "client", locale=locale, timezone=timezone)
 
 
+def _client_lead(
+    username: str, first: str, last: str, locale: str = "zh", timezone: str = "Asia/Shanghai"
+) -> Member:
+    """The first user of a client: sees all of the organisation in the portal and signs off deliverables."""
+    return Member(
+        username, first, last, "client", locale=locale, timezone=timezone,
+        extra_roles=("client_manager", "client_approver"),
+    )  # fmt: skip
+
+
 CLIENTS = (
     ClientOrg(
         "ecb", "华东银行 East China Bank", "华东银行", "finance", "strategic",
         "上海市浦东新区陆家嘴环路 1000 号", "021-6888 1000", "ecb.example.com", "account.demo", "zh",
-        (_client("client.demo", "钱志刚", "Qian Zhigang"), _client("kong.yan", "孔燕", "Kong Yan")),
+        (_client_lead("client.demo", "钱志刚", "Qian Zhigang"), _client("kong.yan", "孔燕", "Kong Yan")),
     ),
     ClientOrg(
         "jiangnan", "江南制造集团 Jiangnan Manufacturing Group", "江南制造", "manufacturing", "key",
         "江苏省苏州市工业园区星湖街 88 号", "0512-6260 8800", "jiangnan.example.com", "he.jun", "zh",
-        (_client("shen.tao", "沈涛", "Shen Tao"), _client("fang.lei", "方蕾", "Fang Lei")),
+        (_client_lead("shen.tao", "沈涛", "Shen Tao"), _client("fang.lei", "方蕾", "Fang Lei")),
     ),
     ClientOrg(
         "rhine", "莱茵汽车零部件（苏州）有限公司 Rhine Auto Parts (Suzhou)", "Rhine Auto Parts", "manufacturing",
         "key", "江苏省苏州市高新区珠江路 520 号", "0512-6807 5200", "rhine-auto.example.com", "he.jun", "en",
         (
-            _client("anna.becker", "Anna", "Becker", "en"),
+            _client_lead("anna.becker", "Anna", "Becker", "en"),
             _client("thomas.wagner", "Thomas", "Wagner", "en", "Europe/Berlin"),
         ),
     ),
     ClientOrg(
         "hospital", "申城第一人民医院 Shencheng First People's Hospital", "申城一院", "healthcare", "key",
         "上海市徐汇区宜山路 600 号", "021-6436 9000", "scfh.example.com", "account.demo", "zh",
-        (_client("cai.ming", "蔡明", "Cai Ming"),),
+        (_client_lead("cai.ming", "蔡明", "Cai Ming"),),
     ),
     ClientOrg(
         "freshharvest", "鲜丰零售连锁 FreshHarvest Retail", "鲜丰零售", "retail", "standard",
         "浙江省杭州市西湖区文三路 199 号", "0571-8821 6600", "freshharvest.example.com", "xu.na", "zh",
-        (_client("pan.yue", "潘悦", "Pan Yue"),),
+        (_client_lead("pan.yue", "潘悦", "Pan Yue"),),
     ),
     ClientOrg(
         "pujiang", "浦江区政务服务中心 Pujiang District Government Service Center", "浦江政务", "government",
         "strategic", "上海市浦江区政通路 1 号", "021-5880 1234", "pujiang-gov.example.com", "he.jun", "zh",
-        (_client("xu.wen", "许文", "Xu Wen"), _client("lu.jing", "陆静", "Lu Jing")),
+        (_client_lead("xu.wen", "许文", "Xu Wen"), _client("lu.jing", "陆静", "Lu Jing")),
     ),
 )  # fmt: skip
 

@@ -257,6 +257,8 @@ class Comment(Base):
     author: Mapped[str] = mapped_column(String(128))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: An internal comment: for the company's staff only, never shown or told to a client's user.
+    internal: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class StoredFile(Base):

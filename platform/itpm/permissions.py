@@ -44,6 +44,8 @@ EVERYONE = {
     "NotificationView": None,
     "ApprovalsView": None,
     "MyWorkView": None,
+    # the client portal: a client's user sees their organisation there; staff only with `view_portal`
+    "PortalView": None,
     "My work": None,
     "My to-do": None,
     "My approvals": None,

@@ -136,6 +136,9 @@ def send_notices(records: Records, settings: Settings, event: Event, now: dt.dat
             else []
         )
         mentioned = [p for p in mentioned if p != actor_id]
+        if comment.internal:  # an internal comment tells no client's user, even one it names
+            clients = set(session.scalars(select(Person.id).where(Person.client_id.is_not(None))))
+            mentioned = [p for p in mentioned if p not in clients]
         key = f"{MENTION_PREFIX}{record.__record_type__}:{record.id}:{comment.id}"
         _tell(records, settings, record, mentioned, "mention", key, context, now)
         if event.payload.get("by_client") and record.assignee_id and record.assignee_id not in mentioned:

@@ -204,6 +204,14 @@ def _record_type(document: Document, configuration: Configuration) -> Iterator[P
             yield Problem(file, "/due", _("names no field: %(name)r", name=body["due"]))
         elif due.get("format") not in ("date", "date-time"):
             yield Problem(file, "/due", _("%(name)r is not a date or date-time field", name=body["due"]))
+    if "client_visible" in body:
+        flag = properties.get(body["client_visible"])
+        if flag is None:
+            yield Problem(file, "/client_visible", _("names no field: %(name)r", name=body["client_visible"]))
+        elif flag.get("type") != "boolean":
+            yield Problem(
+                file, "/client_visible", _("%(name)r is not a yes/no field", name=body["client_visible"])
+            )
     if "priority" in body:
         priority = properties.get(body["priority"])
         if priority is None:

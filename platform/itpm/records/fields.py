@@ -305,6 +305,16 @@ class RecordTypeSpec:
         return self.body.get("filters", [])
 
     @property
+    def client_flag(self) -> str | None:
+        """The yes/no field that says a record is for the client (a client's user reads only those)."""
+        return self.body.get("client_visible")
+
+    @cached_property
+    def internal_fields(self) -> frozenset[str]:
+        """The fields never shown to a client organisation's user (`x-internal`)."""
+        return frozenset(n for n, f in self.schema["properties"].items() if f.get("x-internal"))
+
+    @property
     def planning(self) -> dict[str, str]:
         """What the type's fields mean to planning: {"start": "start_date", "due": ..., ...}.
 

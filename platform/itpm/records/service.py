@@ -293,14 +293,12 @@ class Records:
         ]
 
     def comments(self, type_name: str, record_id: int) -> list[Comment]:
+        """The record's comments, oldest first; a client organisation's user never reads an internal one."""
         self.get(type_name, record_id)
-        return list(
-            self.session.scalars(
-                select(Comment)
-                .where(Comment.record_type == type_name, Comment.record_id == record_id)
-                .order_by(Comment.id)
-            )
-        )
+        query = select(Comment).where(Comment.record_type == type_name, Comment.record_id == record_id)
+        if self.actor.client_id is not None and not self.actor.is_system:
+            query = query.where(Comment.internal.is_(False))
+        return list(self.session.scalars(query.order_by(Comment.id)))
 
     def files(self, type_name: str, record_id: int) -> list[StoredFile]:
         """The record's files the actor may read: its attachments but those of fields hidden from them, and
@@ -666,10 +664,13 @@ class Records:
         self.session.delete(record)
         self.session.flush()
 
-    def add_comment(self, type_name: str, record_id: int, body: str) -> Comment:
+    def add_comment(self, type_name: str, record_id: int, body: str, internal: bool = False) -> Comment:
         """A comment on a record; whoever it mentions (@username) and, for a client's reply, the assignee
-        are told (`itpm.automations.notices`, from the outbox event written here)."""
+        are told (`itpm.automations.notices`, from the outbox event written here). An internal one is for
+        staff: a client organisation's user may not write one, and is not told of one."""
         record = self.get(type_name, record_id)
+        if internal and self.actor.client_id is not None:
+            raise Forbidden(_("A client's user cannot write internal comments."))
         text = body.strip()
         if not text:
             raise Invalid(_("A comment cannot be empty."), [Problem("", "/body", _("must not be empty"))])
@@ -683,6 +684,7 @@ class Records:
             author_id=self.actor.id,
             author=self.actor.username,
             body=text,
+            internal=internal,
         )
         self.session.add(comment)
         self.session.flush()
@@ -693,6 +695,7 @@ class Records:
                 "comment": comment.id,
                 "mentions": mentions(text),
                 "by_client": self.actor.client_id is not None,
+                **({"internal": True} if internal else {}),
             },
         )
         return comment

@@ -48,6 +48,7 @@ from itpm.web.views.my_work import add_my_work_views
 from itpm.web.views.notifications import add_notification_views
 from itpm.web.views.people import add_people_views
 from itpm.web.views.planning import add_planning_views
+from itpm.web.views.portal import add_portal_views
 from itpm.web.views.records import add_record_views
 from itpm.web.views.reports import add_report_views
 
@@ -207,6 +208,7 @@ def _add_views(appbuilder: AppBuilder) -> None:
     add_people_views(appbuilder)
     add_audit_views(appbuilder)
     add_my_work_views(appbuilder)
+    add_portal_views(appbuilder)
     add_approval_views(appbuilder)
     add_record_apis(appbuilder, catalog)
     if current_app.config.get("FAB_API_SWAGGER_UI"):

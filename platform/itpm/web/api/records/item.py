@@ -205,7 +205,13 @@ class RecordItemApi(RecordApiBase):
         except RecordError as error:
             return self._error(error)
         result = [
-            {"id": c.id, "author": c.author, "body": c.body, "created_at": c.created_at.isoformat()}
+            {
+                "id": c.id,
+                "author": c.author,
+                "body": c.body,
+                "internal": c.internal,
+                "created_at": c.created_at.isoformat(),
+            }
             for c in found
         ]
         return self.response(200, count=len(result), result=result)
@@ -224,7 +230,10 @@ class RecordItemApi(RecordApiBase):
             required: true
             content:
               application/json:
-                schema: {type: object, properties: {body: {type: string}}, required: [body]}
+                schema:
+                  type: object
+                  properties: {body: {type: string}, internal: {type: boolean, description: for staff only}}
+                  required: [body]
           responses:
             201: {description: The comment}
             404: {$ref: '#/components/responses/404'}
@@ -235,7 +244,9 @@ class RecordItemApi(RecordApiBase):
             return payload
         records = records_service()
         try:
-            comment = records.add_comment(self.type_name, pk, str(payload.get("body", "")))
+            comment = records.add_comment(
+                self.type_name, pk, str(payload.get("body", "")), internal=payload.get("internal") is True
+            )
             records.session.commit()
         except RecordError as error:
             records.session.rollback()

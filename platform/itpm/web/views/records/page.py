@@ -178,7 +178,9 @@ class RecordPage(RecordViewBase):
     def comment(self, pk: int) -> Any:
         records = records_service()
         try:
-            records.add_comment(self.type_name, pk, request.form.get("body", ""))
+            records.add_comment(
+                self.type_name, pk, request.form.get("body", ""), internal=bool(request.form.get("internal"))
+            )
             records.session.commit()
         except RecordError as error:
             records.session.rollback()

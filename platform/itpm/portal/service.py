@@ -1,0 +1,285 @@
+"""What the client portal shows, read as the portal's person through the records service.
+
+Every record here comes from `Records.query`/`Records.get`, so the rows, the fields and
+the `client_visible` and `x-internal` declarations of the record types apply as on every
+other path; this module only chooses and arranges (a project's lifecycle, its next
+milestone, its open tickets and the deliverables waiting for sign-off). Views render it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from itpm.models import Person, RecordEvent
+from itpm.planning.service import plan_of
+from itpm.records.service import NotFound, Records
+from itpm.reports.service import Subject, stored_reports
+
+PROJECT = "project"
+DELIVERABLE = "deliverable"
+#: The ticket forms a client files and follows in the portal (those the installation has).
+TICKET_TYPES = ("incident", "service_request", "change_request")
+#: Workflow state categories a ticket is no longer open in.
+CLOSED = ("done", "cancelled")
+
+
+@dataclass
+class Milestone:
+    record: Any
+    title: str
+    planned: dt.date | None
+    forecast: dt.date | None
+    actual: dt.date | None
+    done: bool
+
+
+@dataclass
+class ProjectCard:
+    record: Any
+    phases: list[tuple[str, Any]]  # (value, titles) of the lifecycle, in order
+    phase_index: int  # how far along: the current phase's index, len(phases) when closed
+    progress: int | None
+    next_milestone: Milestone | None
+    client_status: tuple[str, Any] | None  # (value, titles as the admin words them)
+    open_tickets: int
+    sla: dict[str, int]  # open tickets by SLA status
+    awaiting_signoff: int
+
+
+@dataclass
+class ProjectPage:
+    card: ProjectCard
+    milestones: list[Milestone]
+    deliverables: list[Any]
+    changes: list[Any]
+    tickets: list[Any]
+    reports: list[Any]
+    contacts: list[tuple[str, Person]] = field(default_factory=list)  # (what they are, who)
+
+
+class Portal:
+    """One person's portal: their organisation's projects, tickets and deliverables."""
+
+    def __init__(self, records: Records, now: dt.datetime) -> None:
+        self.records = records
+        self.catalog = records.catalog
+        self.now = now
+
+    # --- what exists for this person ----------------------------------------------------
+
+    def has(self, type_name: str) -> bool:
+        spec = self.catalog.record_types.get(type_name)
+        return spec is not None and self.records.access.can(self.records.actor, spec, "read")
+
+    def ticket_types(self, action: str = "read") -> list[Any]:
+        return [
+            self.catalog.record_types[t]
+            for t in TICKET_TYPES
+            if t in self.catalog.record_types
+            and self.records.access.can(self.records.actor, self.catalog.record_types[t], action)
+        ]
+
+    def state_category(self, record: Any) -> str:
+        workflow = self.catalog.workflows.get(record.__record_type__)
+        return workflow.state(record.state).category if workflow and record.state in workflow.states else ""
+
+    def state_title(self, record: Any) -> Any:
+        return self.state_label(record.__record_type__, record.state)
+
+    def state_label(self, type_name: str, state: str) -> Any:
+        workflow = self.catalog.workflows.get(type_name)
+        if workflow and state in workflow.states:
+            return workflow.state(state).title
+        return {"en": state, "zh": state}
+
+    # --- the home page -----------------------------------------------------------------
+
+    def projects(self) -> list[ProjectCard]:
+        if not self.has(PROJECT):
+            return []
+        model = self.records.model(PROJECT)
+        query = self.records.query(PROJECT).options(*self.records.load_options(PROJECT, ("client",)))
+        rows = self.records.session.scalars(query.order_by(model.id.desc()).limit(100))
+        visible = [p for p in rows if self.state_category(p) != "cancelled"]
+        return [self.card(p) for p in visible]
+
+    def card(self, project: Any, milestones: list[Milestone] | None = None) -> ProjectCard:
+        spec = self.catalog.record_types[PROJECT]
+        data = self.records.data(project)
+        phase_field = spec.fields.get("phase")
+        phases = list(phase_field.choices) if phase_field else []
+        values = [v for v, _t in phases]
+        if self.state_category(project) == "done":
+            index = len(phases)
+        elif data.get("phase") in values:
+            index = values.index(data["phase"])
+        elif project.state in values:
+            index = values.index(project.state)
+        else:
+            index = 0
+        status_field = spec.fields.get("client_status")
+        status = data.get("client_status")
+        titles = dict(status_field.choices).get(status) if status_field and status else None
+        milestones = milestones if milestones is not None else self.milestones(project)
+        upcoming = [m for m in milestones if not m.done and (m.forecast or m.planned)]
+        upcoming.sort(key=lambda m: m.forecast or m.planned or dt.date.max)
+        tickets = self.tickets(project=project.id, open_only=True)
+        sla: dict[str, int] = {}
+        for ticket in tickets:
+            status_now = getattr(ticket, "sla_status", None)
+            if status_now:
+                sla[status_now] = sla.get(status_now, 0) + 1
+        return ProjectCard(
+            record=project,
+            phases=phases,
+            phase_index=index,
+            progress=data.get("progress"),
+            next_milestone=upcoming[0] if upcoming else None,
+            client_status=(status, titles) if titles else None,
+            open_tickets=len(tickets),
+            sla=sla,
+            awaiting_signoff=sum(1 for d in self.deliverables(project.id) if d.state == "submitted"),
+        )
+
+    # --- a project's page --------------------------------------------------------------
+
+    def project(self, project_id: int) -> ProjectPage:
+        project = self.records.get(PROJECT, project_id, load=("client",))  # NotFound: not for this person
+        milestones = self.milestones(project)
+        return ProjectPage(
+            card=self.card(project, milestones),
+            milestones=milestones,
+            deliverables=self.deliverables(project.id),
+            changes=self.tickets(project=project.id, types=("change_request",)),
+            tickets=self.tickets(project=project.id, types=("incident", "service_request")),
+            reports=self.reports(project),
+            contacts=self.contacts(project),
+        )
+
+    def milestones(self, project: Any) -> list[Milestone]:
+        """The project's milestones the person may read: planned (baseline), forecast and actual dates."""
+        plan = plan_of(self.records, PROJECT, project)
+        flag = plan.spec.planning.get("milestone") if plan else None
+        if (
+            plan is None
+            or flag is None
+            or flag in self.records.access.hidden_fields(self.records.actor, plan.spec)
+        ):
+            return []
+        due_name = plan.spec.planning.get("due")
+        rows = [r for r in plan.records if getattr(r, plan.spec.fields[flag].column)]
+        finished = self._finished_on(plan.spec.name, [r.id for r in rows if self.state_category(r) == "done"])
+        found = []
+        for row in rows:
+            data = self.records.data(row)
+            due = _date(data.get(due_name)) if due_name else None
+            baseline = plan.baseline.get(row.id, (None, None))[1]
+            done = self.state_category(row) == "done"
+            planned = baseline or due
+            found.append(
+                Milestone(
+                    record=row,
+                    title=str(row),
+                    planned=planned,
+                    forecast=due if due and planned and due != planned and not done else None,
+                    actual=finished.get(row.id) if done else None,
+                    done=done,
+                )
+            )
+        found.sort(key=lambda m: m.planned or dt.date.max)
+        return found
+
+    def _finished_on(self, type_name: str, ids: list[int]) -> dict[int, dt.date]:
+        """The day each record last entered a done state (its history)."""
+        if not ids:
+            return {}
+        workflow = self.catalog.workflows.get(type_name)
+        done = {n for n, s in workflow.states.items() if s.category == "done"} if workflow else set()
+        events = self.records.session.scalars(
+            select(RecordEvent)
+            .where(RecordEvent.record_type == type_name, RecordEvent.record_id.in_(ids))
+            .order_by(RecordEvent.id)
+        )
+        found: dict[int, dt.date] = {}
+        for event in events:
+            if any(c.get("path") == "/state" and c.get("new") in done for c in event.changes or ()):
+                found[event.record_id] = event.at.astimezone(self.records.zone).date()
+        return found
+
+    def deliverables(self, project_id: int | None = None) -> list[Any]:
+        if not self.has(DELIVERABLE):
+            return []
+        spec = self.catalog.record_types[DELIVERABLE]
+        model = self.records.model(DELIVERABLE)
+        query = self.records.query(DELIVERABLE)
+        belongs = spec.body.get("belongs_to")
+        if project_id is not None and belongs:
+            query = query.where(getattr(model, spec.fields[belongs].column) == project_id)
+        rows = self.records.session.scalars(query.order_by(model.id.desc()).limit(200))
+        return [d for d in rows if self.state_category(d) != "cancelled" and d.state != "draft"]
+
+    def tickets(
+        self,
+        project: int | None = None,
+        open_only: bool = False,
+        types: tuple[str, ...] = TICKET_TYPES,
+        limit: int = 200,
+    ) -> list[Any]:
+        """The person's tickets (of the given forms), newest first."""
+        found: list[Any] = []
+        for spec in self.ticket_types():
+            if spec.name not in types:
+                continue
+            model = self.records.model(spec.name)
+            query = self.records.query(spec.name)
+            belongs = spec.body.get("belongs_to")
+            if project is not None:
+                if not belongs or belongs in self.records.access.hidden_fields(self.records.actor, spec):
+                    continue
+                query = query.where(getattr(model, spec.fields[belongs].column) == project)
+            rows = list(self.records.session.scalars(query.order_by(model.id.desc()).limit(limit)))
+            if open_only:
+                rows = [r for r in rows if self.state_category(r) not in CLOSED]
+            found += rows
+        found.sort(key=lambda r: r.created_at, reverse=True)
+        return found[:limit]
+
+    def ticket(self, type_name: str, ticket_id: int) -> Any:
+        if type_name not in TICKET_TYPES:
+            raise NotFound(f"There is no ticket form {type_name}.")
+        return self.records.get(type_name, ticket_id, load=("assignee",))
+
+    def reports(self, project: Any) -> list[Any]:
+        """The client reports kept on the project that were rendered with no more than the person sees."""
+        return stored_reports(self.records, Subject(PROJECT, project.id))
+
+    def contacts(self, project: Any) -> list[tuple[str, Person]]:
+        """Whom the client calls: the organisation's account manager and the project's manager."""
+        session = self.records.session
+        found: list[tuple[str, Person]] = []
+        customer = getattr(project, "client", None)
+        if customer is not None and self.has("customer"):
+            try:
+                visible = self.records.get("customer", customer.id)
+            except NotFound:
+                visible = None
+            manager_id = self.records.data(visible).get("account_manager") if visible is not None else None
+            if manager_id and (person := session.get(Person, manager_id)) is not None:
+                found.append(("account_manager", person))
+        manager_id = self.records.data(project).get("manager")
+        if manager_id and (person := session.get(Person, manager_id)) is not None:
+            found.append(("project_manager", person))
+        return found
+
+
+def _date(value: Any) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None

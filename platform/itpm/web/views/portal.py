@@ -1,0 +1,354 @@
+"""The client portal's pages (`/portal/`): the home of a client organisation's people.
+
+What is shown is `itpm.portal.service`'s, read as the portal's person through the records
+service; signing off a deliverable is its workflow's transition (`itpm.workflows.engine`),
+so roles, field rules and history are the usual ones. Staff with the `view_portal` ability
+open it "as a client" of an organisation: read-only, with the rights of that organisation's
+client roles and no person of theirs (nothing of anyone's own).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, flash, g, redirect, request, send_file, session, url_for
+from flask_appbuilder import AppBuilder, BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from itpm.access import Actor
+from itpm.db import utcnow
+from itpm.files import file_path
+from itpm.portal.certificate import keep_certificate
+from itpm.portal.service import DELIVERABLE, TICKET_TYPES, Portal
+from itpm.records.forms import Entry, FormSpec, Section
+from itpm.records.service import Forbidden, RecordError, Records
+from itpm.texts import language, text
+from itpm.web.context import current_catalog, current_runtime, records_service
+from itpm.web.record_display import Bilingual, choice_label, person_name, person_zone, sla_status_label
+from itpm.web.record_forms import parse_form
+from itpm.workflows.engine import Workflows
+
+#: The session key of the organisation a staff member looks at the portal as.
+AS_CLIENT = "itpm_portal_client"
+#: The roles a staff member borrows to look as a client (those the installation defines).
+CLIENT_ROLES = ("client", "client_manager")
+CONTACT_TITLES = {"account_manager": _l("Account manager"), "project_manager": _l("Project manager")}
+
+
+def viewing_as() -> int | None:
+    """The organisation a staff member is looking at the portal as, if they may."""
+    user = g.user
+    if user.client_id:
+        return None
+    chosen = session.get(AS_CLIENT)
+    staff = records_service()
+    if not chosen or "view_portal" not in staff.access.abilities(staff.actor):
+        return None
+    return chosen
+
+
+def portal_records() -> Records:
+    """The records service as the portal's person: the client user, or the organisation a staff looks as."""
+    user = g.user
+    if user.client_id:
+        return records_service()
+    client = viewing_as()
+    if client is None:
+        abort(404)
+    runtime = current_runtime()
+    catalog = current_catalog()
+    actor = Actor(
+        id=None,
+        username=f"{user.username} (as client)",
+        roles=frozenset(r for r in CLIENT_ROLES if r in catalog.roles),
+        client_id=client,
+    )
+    return Records(runtime.sessions(), catalog, actor, timezone=runtime.settings.timezone)
+
+
+def portal() -> Portal:
+    return Portal(portal_records(), utcnow())
+
+
+def _writable() -> None:
+    """A staff member's look as a client changes nothing."""
+    if not g.user.client_id:
+        abort(403)
+
+
+class PortalView(BaseView):
+    route_base = "/portal"
+    default_view = "index"
+
+    def render(self, template: str, **context: Any) -> str:
+        catalog = current_catalog()
+        return self.render_template(
+            f"itpm/portal/{template}",
+            Bilingual=Bilingual,
+            choice_label=choice_label,
+            person_name=person_name,
+            sla_status=sla_status_label,
+            zone=person_zone(),
+            spec=catalog.record_types.get,
+            as_client=viewing_as(),
+            lang=language(),
+            **context,
+        )
+
+    @expose("/", methods=["GET"])
+    @has_access
+    def index(self) -> Any:
+        if not g.user.client_id and viewing_as() is None:
+            return self._choose()
+        view = portal()
+        return self.render(
+            "home.html",
+            portal=view,
+            cards=view.projects(),
+            tickets=view.tickets(open_only=True, limit=10),
+            title=_("Client portal"),
+        )
+
+    def _choose(self) -> Any:
+        """Staff: the organisations they may look at the portal as."""
+        staff = records_service()
+        if "view_portal" not in staff.access.abilities(staff.actor) or not staff.catalog.record_types.get(
+            "customer"
+        ):
+            abort(403)
+        model = staff.model("customer")
+        customers = list(staff.session.scalars(staff.query("customer").order_by(model.id).limit(500)))
+        return self.render("choose.html", customers=customers, title=_("Client portal"))
+
+    @expose("/as/<int:client>", methods=["POST"])
+    @has_access
+    def look_as(self, client: int) -> Any:
+        staff = records_service()
+        if g.user.client_id or "view_portal" not in staff.access.abilities(staff.actor):
+            abort(403)
+        try:
+            staff.get("customer", client)
+        except RecordError:
+            abort(404)
+        session[AS_CLIENT] = client
+        return redirect(url_for(".index"))
+
+    @expose("/as/stop", methods=["POST"])
+    @has_access
+    def stop_looking(self) -> Any:
+        session.pop(AS_CLIENT, None)
+        return redirect(url_for(".index"))
+
+    @expose("/project/<int:pk>", methods=["GET"])
+    @has_access
+    def project(self, pk: int) -> Any:
+        view = portal()
+        try:
+            page = view.project(pk)
+        except RecordError as error:
+            abort(error.status)
+        return self.render(
+            "project.html", portal=view, page=page, contact_titles=CONTACT_TITLES, title=str(page.card.record)
+        )
+
+    @expose("/deliverable/<int:pk>", methods=["GET"])
+    @has_access
+    def deliverable(self, pk: int) -> Any:
+        view = portal()
+        records = view.records
+        try:
+            record = records.get(DELIVERABLE, pk)
+            files = records.files(DELIVERABLE, pk)
+            history = records.history(DELIVERABLE, pk)
+        except RecordError as error:
+            abort(error.status)
+        workflows = Workflows(records)
+        may_decide = g.user.client_id and {t.name for t in workflows.available(record)} >= {
+            "accept",
+            "reject",
+        }
+        return self.render(
+            "deliverable.html",
+            portal=view,
+            record=record,
+            data=records.data(record),
+            files=files,
+            history=history,
+            may_decide=may_decide,
+            title=str(record),
+        )
+
+    @expose("/deliverable/<int:pk>/decide", methods=["POST"])
+    @has_access
+    def decide(self, pk: int) -> Any:
+        """Accept or reject a deliverable (its workflow's transition), with the client's comment."""
+        _writable()
+        records = records_service()
+        decision = request.form.get("decision")
+        comment = request.form.get("comment", "").strip()
+        if decision not in ("accept", "reject"):
+            abort(400)
+        data = {"acceptance_note": comment} if decision == "reject" and comment else {}
+        try:
+            record = records.get(DELIVERABLE, pk, load=("project", "client"))
+            Workflows(records).take(
+                DELIVERABLE, pk, decision, data, comment, request.form.get("version", type=int)
+            )
+            if decision == "accept":
+                keep_certificate(records, record, comment, current_runtime().settings.instance_path)
+            records.session.commit()
+        except RecordError as error:
+            records.session.rollback()
+            if error.status == 404:
+                abort(404)
+            flash(str(error.message), "danger")
+            spec = records.catalog.record_types[DELIVERABLE]
+            for problem in error.problems:
+                f = spec.fields.get(problem.path.rsplit("/", 1)[-1])
+                label = text({"en": f.schema.get("title"), "zh": f.schema.get("x-title-zh")}) if f else ""
+                flash(f"{label}: {problem.message}" if label else str(problem.message), "danger")
+            return redirect(url_for(".deliverable", pk=pk))
+        flash(
+            _("Accepted: thank you.") if decision == "accept" else _("Rejected: the team has your reasons.")
+        )
+        return redirect(url_for(".deliverable", pk=pk))
+
+    @expose("/file/<type_name>/<int:pk>/<int:file_id>", methods=["GET"])
+    @has_access
+    def download(self, type_name: str, pk: int, file_id: int) -> Response:
+        """A file of a record the portal's person may read (its own rules: `Records.files`)."""
+        if type_name not in (DELIVERABLE, "project", *TICKET_TYPES):
+            abort(404)
+        try:
+            files = {f.id: f for f in portal_records().files(type_name, pk)}
+        except RecordError as error:
+            abort(error.status)
+        stored = files.get(file_id)
+        if stored is None:
+            abort(404)
+        path = file_path(current_runtime().settings.instance_path, stored.sha256)
+        response = send_file(
+            path, mimetype=stored.content_type, as_attachment=True, download_name=stored.filename
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @expose("/tickets/", methods=["GET"])
+    @has_access
+    def tickets(self) -> Any:
+        view = portal()
+        return self.render("tickets.html", portal=view, tickets=view.tickets(), title=_("Tickets"))
+
+    @expose("/ticket/<type_name>/<int:pk>", methods=["GET"])
+    @has_access
+    def ticket(self, type_name: str, pk: int) -> Any:
+        view = portal()
+        records = view.records
+        try:
+            record = view.ticket(type_name, pk)
+            comments = records.comments(type_name, pk)
+            files = records.files(type_name, pk)
+        except RecordError as error:
+            abort(error.status)
+        return self.render(
+            "ticket.html",
+            portal=view,
+            record=record,
+            data=records.data(record),
+            comments=comments,
+            files=files,
+            sla=records.as_json(record).get("sla"),
+            title=str(record),
+        )
+
+    @expose("/new/<type_name>", methods=["GET", "POST"])
+    @has_access
+    def new_ticket(self, type_name: str) -> Any:
+        """File a ticket with the form the admin defines, less what the person's roles hide or make read-only."""
+        _writable()
+        records = records_service()
+        view = Portal(records, utcnow())
+        spec = next((s for s in view.ticket_types("create") if s.name == type_name), None)
+        if spec is None:
+            abort(404)
+        entries = ticket_entries(records, spec)
+        values: dict[str, Any] = {n: request.args.get(n) for n in spec.fields if request.args.get(n)}
+        problems: list[Any] = []
+        if request.method == "POST":
+            form = FormSpec((Section({"en": "", "zh": ""}, 1, tuple(entries)),))
+            parsed = parse_form(spec, form, request.form, request.files, person_zone())
+            values = {**parsed.data}
+            problems = parsed.problems
+            if not problems:
+                try:
+                    record = records.create(
+                        type_name, {k: v for k, v in parsed.data.items() if v is not None}
+                    )
+                    records.session.commit()
+                except RecordError as error:
+                    records.session.rollback()
+                    if error.status in (403, 404):
+                        abort(error.status)
+                    problems = error.problems or []
+                    flash(str(error.message), "danger")
+                else:
+                    flash(_("%(number)s was created.", number=record.number), "success")
+                    return redirect(url_for(".ticket", type_name=type_name, pk=record.id))
+        return self.render(
+            "new_ticket.html",
+            portal=view,
+            form_spec=spec,
+            entries=entries,
+            values=values,
+            problems={p.path.rsplit("/", 1)[-1]: p.message for p in problems},
+            projects=view.projects(),
+            title=text(spec.title),
+        )
+
+    @expose("/ticket/<type_name>/<int:pk>/reply", methods=["POST"])
+    @has_access
+    def reply(self, type_name: str, pk: int) -> Any:
+        """A public comment on one's ticket (a client's user never writes an internal one)."""
+        _writable()
+        if type_name not in TICKET_TYPES:
+            abort(404)
+        records = records_service()
+        try:
+            records.add_comment(type_name, pk, request.form.get("body", ""))
+            records.session.commit()
+        except Forbidden:
+            records.session.rollback()
+            abort(403)
+        except RecordError as error:
+            records.session.rollback()
+            if error.status == 404:
+                abort(404)
+            flash(str(error.message), "danger")
+        return redirect(url_for(".ticket", type_name=type_name, pk=pk) + "#comments")
+
+
+#: The kinds of field the portal's ticket form has inputs for (others stay on the staff screens).
+FORM_KINDS = ("text", "richtext", "enum", "integer", "number", "boolean", "date", "datetime", "ref")
+
+
+def ticket_entries(records: Records, spec: Any) -> list[Entry]:
+    """The admin's form for a ticket type as the portal's person fills it: the entries their roles may
+    write, of the kinds the portal has inputs for, a reference only to a project."""
+    unwritable = records.access.hidden_fields(records.actor, spec) | records.access.read_only_fields(
+        records.actor, spec
+    )
+    found = []
+    for entry in records.catalog.forms[spec.name].entries:
+        f = spec.fields.get(entry.field)
+        if f is None or entry.readonly or entry.field in unwritable or f.schema.get("readOnly"):
+            continue
+        if f.kind not in FORM_KINDS or (f.kind == "ref" and f.target != "project"):
+            continue
+        found.append(entry)
+    return found
+
+
+def add_portal_views(appbuilder: AppBuilder) -> None:
+    appbuilder.add_view_no_menu(PortalView)

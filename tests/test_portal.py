@@ -1,0 +1,339 @@
+"""The client portal (issue 14): what a client organisation's people see and do at /portal/, and what the
+record types declare clients may never see (deliverables not for the client, internal comments and fields),
+on every path. Both databases; read as the least-privileged people (a client contact of Acme beside Globex).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from conftest import ADMIN, api_token, csrf_token, login
+from itpm.access import Actor
+from itpm.models import StoredFile
+from itpm.records.service import Records
+from itpm.workflows.engine import Workflows
+
+PASSWORD = "lantern-harbour-quietly-42"
+
+
+@dataclass
+class World:
+    acme: int
+    globex: int
+    project: int
+    other_project: int
+    shown: int  # a deliverable for the client, waiting for sign-off
+    second: int  # another one waiting
+    kept: int  # a deliverable not for the client (with a file)
+    kept_file: int
+    shown_file: int
+    incident: int
+    people: dict[str, int]
+
+
+def add_person(app: Any, username: str, roles: list[str], client: int | None = None) -> int:
+    flask_app = app.dispatcher.app
+    with flask_app.app_context():
+        sm = flask_app.appbuilder.sm
+        user = sm.add_user(
+            username,
+            username.title(),
+            "Test",
+            f"{username}@itpm.invalid",
+            [sm.find_role(r) for r in roles],
+            PASSWORD,
+        )
+        assert user, username
+        user.client_id = client
+        sm.session.commit()
+        return user.id
+
+
+def upload(runtime: Any, session: Any, records: Records, name: str) -> int:
+    from itpm.files import store_file
+
+    stored = store_file(
+        session, runtime.settings.instance_path, io.BytesIO(b"%PDF-1.4 " + name.encode()), name,
+        "application/pdf", records.actor, "deliverable", "files",
+    )  # fmt: skip
+    return stored.id
+
+
+@pytest.fixture
+def world(app: Any, runtime: Any) -> World:
+    with runtime.session() as session:
+        system = Records(session, runtime.catalog(), Actor.system())
+        acme = system.create("customer", {"name": "Acme Bank"}).id
+        globex = system.create("customer", {"name": "Globex"}).id
+        session.commit()
+    people = {
+        "pete": add_person(app, "pete", ["project_manager"]),
+        "ann": add_person(app, "ann", ["account_manager"]),
+        "eve": add_person(app, "eve", ["engineer"]),
+        "cora": add_person(app, "cora", ["client"], acme),  # a contact
+        "max": add_person(app, "max", ["client", "client_manager", "client_approver"], acme),
+        "gina": add_person(app, "gina", ["client", "client_manager", "client_approver"], globex),
+    }
+    with runtime.session() as session:
+        system = Records(session, runtime.catalog(), Actor.system())
+        system.update(
+            "customer", acme, {"account_manager": people["ann"]}, system.get("customer", acme).version
+        )
+
+        def project(name: str, client: int) -> int:
+            data = {
+                "name": name, "project_type": "implementation", "phase": "execution", "manager": people["pete"],
+                "start_date": "2026-01-05", "due_date": "2026-12-20", "progress": 40, "health": "red",
+                "client_status": "at_risk",
+            }  # fmt: skip
+            return system.create("project", data, {"client": client}).id
+
+        acme_project = project("Acme core banking", acme)
+        globex_project = project("Globex rollout", globex)
+        for title, due in (("Design signed off", "2026-03-01"), ("Go-live", "2026-11-30")):
+            system.create(
+                "task", {"title": title, "project": acme_project, "milestone": True, "due_date": due}
+            )
+        system.create(
+            "task", {"title": "Globex secret milestone", "project": globex_project, "milestone": True}
+        )
+        flow = Workflows(system)
+
+        def deliverable(
+            name: str, project_id: int, visible: bool, file: str | None = None
+        ) -> tuple[int, int]:
+            files = [upload(runtime, session, system, file)] if file else []
+            data = {"name": name, "project": project_id, "client_visible": visible, "files": files}
+            record = system.create("deliverable", data)
+            flow.take("deliverable", record.id, "submit", {"delivered_on": "2026-11-20"})
+            return record.id, (files[0] if files else 0)
+
+        shown, shown_file = deliverable("Design document", acme_project, True, "design.pdf")
+        second, _ = deliverable("Test report", acme_project, True)
+        kept, kept_file = deliverable("Internal cost sheet KEPTMARKER", acme_project, False, "costs.pdf")
+        deliverable("Globex design GLOBEXMARKER", globex_project, True)
+        incident = system.create(
+            "incident",
+            {"title": "Branch VPN down", "priority": "P2", "category": "network", "project": acme_project},
+            {"assignee": people["pete"]},
+        ).id
+        system.add_comment("incident", incident, "We are looking at the router.")
+        system.add_comment("incident", incident, "INTERNALMARKER: the vendor's fault", internal=True)
+        session.commit()
+    return World(
+        acme,
+        globex,
+        acme_project,
+        globex_project,
+        shown,
+        second,
+        kept,
+        kept_file,
+        shown_file,
+        incident,
+        people,
+    )
+
+
+def signed_in(app: Any, username: str, lang: str = "en") -> Any:
+    client = app.test_client()
+    login(client, username, PASSWORD)
+    client.get(f"/lang/{lang}")
+    return client
+
+
+def page(client: Any, path: str) -> str:
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return response.get_data(as_text=True)
+
+
+def test_clients_land_on_the_portal_and_staff_on_my_work(app: Any, world: World) -> None:
+    assert signed_in(app, "cora").get("/").headers["Location"].endswith("/portal/")
+    assert signed_in(app, "pete").get("/").headers["Location"].endswith("/my/work/")
+
+
+def test_the_home_shows_the_organisations_projects_as_cards(app: Any, world: World) -> None:
+    html = page(signed_in(app, "max"), "/portal/")
+    assert "Acme core banking" in html and "Globex" not in html
+    assert "Needs attention" in html  # the client-facing status, worded by the admin
+    assert "Off track" not in html  # never the internal health
+    for phase in ("Initiation", "Planning", "Execution", "Monitoring", "Closing"):
+        assert phase in html
+    assert 'aria-current="step">Execution' in html
+    assert "Design signed off · 2026-03-01" in html  # the next milestone (not reached yet) and its date
+    assert re.search(r"Waiting for your sign-off</dt>\s*<dd>2</dd>", html)  # the hidden one is not counted
+    zh = page(signed_in(app, "max", "zh"), "/portal/")
+    assert "立项" in zh and "收尾" in zh and "需要关注" in zh
+
+
+def test_the_project_page_lists_milestones_deliverables_tickets_and_contacts(app: Any, world: World) -> None:
+    html = page(signed_in(app, "max"), f"/portal/project/{world.project}")
+    assert "Design signed off" in html and "Planned 2026-03-01" in html
+    assert "Design document" in html and "Test report" in html
+    assert "KEPTMARKER" not in html and "GLOBEXMARKER" not in html
+    assert "Branch VPN down" in html
+    assert "Ann Test" in html and "Account manager" in html and "Pete Test" in html
+    assert signed_in(app, "max").get(f"/portal/project/{world.other_project}").status_code == 404
+
+
+def test_a_deliverable_not_for_the_client_is_nowhere_for_them(app: Any, world: World) -> None:
+    for username in ("cora", "max"):
+        client = signed_in(app, username)
+        assert client.get(f"/portal/deliverable/{world.kept}").status_code == 404
+        assert client.get(f"/portal/file/deliverable/{world.kept}/{world.kept_file}").status_code == 404
+        assert client.get(f"/records/deliverable/download/{world.kept}/{world.kept_file}").status_code == 404
+        assert client.get(f"/records/deliverable/show/{world.kept}").status_code == 404
+        listing = page(client, "/records/deliverable/list/")
+        assert "KEPTMARKER" not in listing and "Design document" in listing
+        token = api_token(app.test_client(), username, PASSWORD)
+        api = app.test_client()
+        headers = {"Authorization": f"Bearer {token}"}
+        assert api.get(f"/api/v1/records/deliverable/{world.kept}", headers=headers).status_code == 404
+        found = api.get("/api/v1/records/deliverable/", headers=headers).get_json()
+        assert found["count"] == 2 and "KEPTMARKER" not in str(found)
+    staff = app.test_client()
+    login(staff, *ADMIN)
+    assert staff.get(f"/records/deliverable/download/{world.kept}/{world.kept_file}").status_code == 200
+
+
+def test_a_visible_deliverables_file_downloads(app: Any, world: World) -> None:
+    response = signed_in(app, "cora").get(f"/portal/file/deliverable/{world.shown}/{world.shown_file}")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+
+
+def test_internal_comments_and_fields_are_never_shown_to_a_client(app: Any, world: World) -> None:
+    client = signed_in(app, "max")
+    html = page(client, f"/portal/ticket/incident/{world.incident}")
+    assert "looking at the router" in html and "INTERNALMARKER" not in html
+    token = api_token(app.test_client(), "max", PASSWORD)
+    headers = {"Authorization": f"Bearer {token}"}
+    comments = app.test_client().get(f"/api/v1/records/incident/{world.incident}/comments", headers=headers)
+    assert comments.status_code == 200 and "INTERNALMARKER" not in comments.get_data(as_text=True)
+    project = app.test_client().get(f"/api/v1/records/project/{world.project}", headers=headers).get_json()
+    assert "health" not in project["data"] and project["data"]["client_status"] == "at_risk"
+    refused = app.test_client().post(
+        f"/api/v1/records/incident/{world.incident}/comments",
+        json={"body": "psst", "internal": True},
+        headers=headers,
+    )
+    assert refused.status_code == 403
+    admin = app.test_client()
+    login(admin, *ADMIN)
+    staff = page(admin, f"/records/incident/show/{world.incident}")
+    assert "INTERNALMARKER" in staff
+
+
+def test_an_approver_rejects_with_reasons_and_accepts_with_a_certificate(
+    app: Any, runtime: Any, world: World
+) -> None:
+    client = signed_in(app, "max")
+    html = page(client, f"/portal/deliverable/{world.second}")
+    assert 'value="accept"' in html and 'value="reject"' in html
+    token = csrf_token(client, f"/portal/deliverable/{world.second}")
+    # a rejection without reasons is refused, and changes nothing
+    client.post(
+        f"/portal/deliverable/{world.second}/decide", data={"decision": "reject", "csrf_token": token}
+    )
+    refused = page(client, f"/portal/deliverable/{world.second}")
+    assert "portal-flash-danger" in refused and "Awaiting acceptance" in refused
+    assert "Client&#39;s acceptance notes: is required to Reject" in refused
+    client.post(
+        f"/portal/deliverable/{world.second}/decide",
+        data={"decision": "reject", "comment": "Section 4 is missing", "csrf_token": token},
+    )
+    html = page(client, f"/portal/deliverable/{world.second}")
+    assert "Section 4 is missing" in html
+    with runtime.session() as session:
+        system = Records(session, runtime.catalog(), Actor.system())
+        assert system.get("deliverable", world.second).state == "draft"
+    client.post(
+        f"/portal/deliverable/{world.shown}/decide",
+        data={"decision": "accept", "comment": "Looks good", "csrf_token": token},
+    )
+    html = page(client, f"/portal/deliverable/{world.shown}")
+    assert "Accepted" in html and "acceptance-certificate.pdf" in html
+    with runtime.session() as session:
+        stored = session.scalar(
+            select(StoredFile).where(
+                StoredFile.record_id == world.shown, StoredFile.field == "acceptance_certificate"
+            )
+        )
+        assert stored is not None
+        certificate = stored.id
+    pdf = client.get(f"/portal/file/deliverable/{world.shown}/{certificate}")
+    assert pdf.status_code == 200
+    words = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "交付物验收证书" in words and "Design document" in words and "Looks good" in words
+    # the organisation's contact downloads it too; Globex does not
+    assert (
+        signed_in(app, "cora").get(f"/portal/file/deliverable/{world.shown}/{certificate}").status_code == 200
+    )
+    assert (
+        signed_in(app, "gina").get(f"/portal/file/deliverable/{world.shown}/{certificate}").status_code == 404
+    )
+
+
+def test_a_contact_without_the_approver_right_cannot_sign_off(app: Any, runtime: Any, world: World) -> None:
+    client = signed_in(app, "cora")
+    html = page(client, f"/portal/deliverable/{world.shown}")
+    assert 'value="accept"' not in html
+    token = csrf_token(client, f"/portal/deliverable/{world.shown}")
+    client.post(f"/portal/deliverable/{world.shown}/decide", data={"decision": "accept", "csrf_token": token})
+    with runtime.session() as session:
+        assert (
+            Records(session, runtime.catalog(), Actor.system()).get("deliverable", world.shown).state
+            == "submitted"
+        )
+
+
+def test_a_client_files_an_incident_with_the_admins_form_and_replies(app: Any, world: World) -> None:
+    client = signed_in(app, "cora")
+    form = page(client, "/portal/new/incident")
+    assert 'name="title"' in form and 'name="support_group"' not in form and 'name="root_cause"' not in form
+    token = csrf_token(client, "/portal/new/incident")
+    bad = client.post("/portal/new/incident", data={"csrf_token": token, "title": ""})
+    assert bad.status_code == 200 and "portal-error" in bad.get_data(as_text=True)
+    made = client.post(
+        "/portal/new/incident",
+        data={"csrf_token": token, "title": "Printer on fire", "priority": "P3", "category": "desktop",
+              "project": str(world.project)},
+    )  # fmt: skip
+    assert made.status_code == 302, made.get_data(as_text=True)[:2000]
+    ticket = made.headers["Location"]
+    html = page(client, ticket)
+    assert "Printer on fire" in html
+    client.post(ticket + "/reply", data={"csrf_token": token, "body": "It is smoking now"})
+    assert "It is smoking now" in page(client, ticket)
+    assert "Printer on fire" in page(client, "/portal/tickets/")
+    # a contact follows their own tickets; the manager the organisation's
+    assert "Branch VPN down" not in page(client, "/portal/tickets/")
+    assert "Printer on fire" in page(signed_in(app, "max"), "/portal/tickets/")
+    assert "Printer on fire" not in page(signed_in(app, "gina"), "/portal/tickets/")
+
+
+def test_staff_with_the_ability_look_as_a_client_and_change_nothing(app: Any, world: World) -> None:
+    staff = signed_in(app, "ann")
+    choose = page(staff, "/portal/")
+    assert "Acme Bank" in choose and "Globex" in choose
+    token = csrf_token(staff, "/portal/")
+    staff.post(f"/portal/as/{world.acme}", data={"csrf_token": token})
+    html = page(staff, "/portal/")
+    assert "Acme core banking" in html and "Globex rollout" not in html and "read-only" in html
+    assert "KEPTMARKER" not in page(staff, f"/portal/project/{world.project}")
+    assert 'value="accept"' not in page(staff, f"/portal/deliverable/{world.shown}")
+    refused = staff.post(
+        f"/portal/deliverable/{world.shown}/decide", data={"decision": "accept", "csrf_token": token}
+    )
+    assert refused.status_code == 403
+    engineer = signed_in(app, "eve")
+    assert engineer.get("/portal/").status_code == 403
+    token = csrf_token(engineer, "/my/work/")
+    assert engineer.post(f"/portal/as/{world.acme}", data={"csrf_token": token}).status_code == 403
