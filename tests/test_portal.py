@@ -68,6 +68,11 @@ def upload(runtime: Any, session: Any, records: Records, name: str) -> int:
 
 @pytest.fixture
 def world(app: Any, runtime: Any) -> World:
+    return build_world(app, runtime)
+
+
+def build_world(app: Any, runtime: Any) -> World:
+    """Acme and Globex, their people, a project each with milestones, deliverables and an incident."""
     with runtime.session() as session:
         system = Records(session, runtime.catalog(), Actor.system())
         acme = system.create("customer", {"name": "Acme Bank"}).id
