@@ -1271,7 +1271,8 @@ class Demo:
         accounts = [(m.username, m.role, f"{m.first_name} {m.last_name}") for m in company.STAFF]
         for org in company.CLIENTS:
             accounts += [
-                (m.username, m.role, f"{m.first_name} {m.last_name} ({org.short_name})") for m in org.users
+                (m.username, ", ".join(m.roles), f"{m.first_name} {m.last_name} ({org.short_name})")
+                for m in org.users
             ]
         return accounts
 
