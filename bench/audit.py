@@ -17,7 +17,7 @@ import os
 import time
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 
 from bench._common import BACKENDS, SECRET, p50, p95, print_table, scratch_database
 from itpm.access import Actor
@@ -121,7 +121,9 @@ def _verify_row(backend: str, runtime: Any) -> list[Any]:
         began = time.perf_counter()
         verdict = chain.verify(connection)
         seconds = time.perf_counter() - began
-        rows = connection.execute(chain.AUDIT.select().order_by(chain.AUDIT.c.seq)).all()
+        rows = connection.execute(
+            select(*chain.CONTENT_COLUMNS, chain.AUDIT.c.seq).order_by(chain.AUDIT.c.seq)
+        ).all()
     assert verdict.problem is None, verdict.problem
     payloads = [chain.canonical(chain.content(row.seq, row)) for row in rows]
     began = time.perf_counter()

@@ -15,10 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import Text, bindparam, cast, func, select, text, update
 from sqlalchemy.engine import Connection
 
 from itpm.models import AuditEntry
@@ -27,16 +28,20 @@ GENESIS = "0" * 64
 #: The advisory lock that keeps sealing one transaction at a time (any constant; "itpm" in ASCII).
 SEAL_LOCK = 0x6974706D
 AUDIT = AuditEntry.__table__
+#: What an entry's hash covers, in order. The moment and the detail are read as the database's own text
+#: of them (SQLite: as stored; PostgreSQL: its text of the timestamp and of the jsonb): hashing them needs
+#: no parsing nor re-serialising, and the auditor's export holds exactly the text that was hashed.
 CONTENT_COLUMNS = (
     AUDIT.c.id,
-    AUDIT.c.at,
+    cast(AUDIT.c.at, Text).label("at"),
     AUDIT.c.actor,
     AUDIT.c.action,
     AUDIT.c.target,
     AUDIT.c.address,
     AUDIT.c.request,
-    AUDIT.c.detail,
+    cast(AUDIT.c.detail, Text).label("detail"),
 )
+CONTENT = ("seq", "id", "at", "actor", "action", "target", "address", "request", "detail")
 
 
 def at_text(at: dt.datetime) -> str:
@@ -45,11 +50,11 @@ def at_text(at: dt.datetime) -> str:
 
 
 def content(seq: int, row: Any) -> dict[str, Any]:
-    """What an entry's hash covers, as the auditor's export holds it."""
+    """What an entry's hash covers, as the auditor's export holds it (`at` and `detail` as text)."""
     return {
         "seq": seq,
         "id": row.id,
-        "at": at_text(row.at),
+        "at": row.at,
         "actor": row.actor,
         "action": row.action,
         "target": row.target,
@@ -60,9 +65,9 @@ def content(seq: int, row: Any) -> dict[str, Any]:
 
 
 def canonical(entry: dict[str, Any]) -> bytes:
-    return json.dumps(
-        entry, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-    ).encode()
+    """A JSON array of the content's values in `CONTENT` order (compact, UTF-8)."""
+    values = [entry[name] for name in CONTENT]
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
@@ -133,48 +138,65 @@ def verify(connection: Connection, since: dt.datetime | None = None, batch: int 
     previous (a signed checkpoint anchors it). An unsealed entry is a problem too: a transaction of
     the application seals its entries before it commits, so one left unsealed came from elsewhere."""
     verdict = Verdict()
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    sha256 = hashlib.sha256
     start = 1
     if since is not None:
         start = connection.scalar(select(func.min(AUDIT.c.seq)).where(AUDIT.c.at >= since)) or 0
     columns = (*CONTENT_COLUMNS, AUDIT.c.seq, AUDIT.c.prev_hash, AUDIT.c.hash)
     rows = (
-        connection.execution_options(yield_per=batch).execute(
-            select(*columns).where(AUDIT.c.seq >= start).order_by(AUDIT.c.seq)
-        )
+        _raw_rows(connection, select(*columns).where(AUDIT.c.seq >= start).order_by(AUDIT.c.seq), batch)
         if start
         else ()
     )
     prev: str | None = None
     expected = start
-    for row in rows:
-        if row.seq != expected:
+    for row_id, at, actor, action, target, address, request, detail, seq, prev_hash, row_hash in rows:
+        if seq != expected:
             verdict.problem = Problem(
-                row.id, row.seq, f"the entries of seq {expected} to {row.seq - 1} are missing (removed)"
+                row_id, seq, f"the entries of seq {expected} to {seq - 1} are missing (removed)"
             )
             return verdict
         if prev is None:
-            prev = GENESIS if row.seq == 1 else row.prev_hash
-        if row.prev_hash != prev:
-            verdict.problem = Problem(
-                row.id, row.seq, "its previous hash is not the hash of the entry before it"
-            )
+            prev = GENESIS if seq == 1 else prev_hash
+        if prev_hash != prev:
+            verdict.problem = Problem(row_id, seq, "its previous hash is not the hash of the entry before it")
             return verdict
-        digest = entry_hash(prev, content(row.seq, row))
-        if digest != row.hash:
+        payload = dumps([seq, row_id, at, actor, action, target, address, request, detail])
+        digest = sha256(prev.encode() + b"\n" + payload.encode()).hexdigest()
+        if digest != row_hash:
             verdict.problem = Problem(
-                row.id, row.seq, "its content does not match its hash (changed or inserted)"
+                row_id, seq, "its content does not match its hash (changed or inserted)"
             )
             return verdict
         prev = digest
         expected += 1
-        verdict.checked += 1
-        verdict.head_seq, verdict.head_hash = row.seq, digest
+    verdict.checked = expected - start if start else 0
+    if verdict.checked:
+        verdict.head_seq, verdict.head_hash = expected - 1, prev or GENESIS
     stray = connection.scalar(select(func.min(AUDIT.c.id)).where(AUDIT.c.seq.is_(None)))
     if stray is not None:
         verdict.problem = Problem(
             stray, None, "it is not in the chain (written outside the application, or inserted)"
         )
     return verdict
+
+
+def _raw_rows(connection: Connection, query: Any, batch: int) -> Iterator[tuple[Any, ...]]:
+    """The rows of `query` as plain tuples from the driver's cursor (streamed on PostgreSQL): verify reads
+    every entry, and SQLAlchemy's row objects would cost more than the hashing."""
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    raw = connection.connection.dbapi_connection
+    if connection.dialect.name == "postgresql":
+        cursor = raw.cursor(name="itpm_audit_verify")
+        cursor.itersize = batch
+    else:
+        cursor = raw.cursor()
+    try:
+        cursor.execute(sql)
+        yield from cursor
+    finally:
+        cursor.close()
 
 
 def head(connection: Connection) -> tuple[int, str]:

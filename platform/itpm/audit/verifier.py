@@ -4,7 +4,9 @@
     python3 verify_audit.py audit.jsonl --checkpoints checkpoints.jsonl --public-key audit-key.pem.pub
 
 Walks the entries in order: each entry's hash must be SHA-256 over the hash of
-the entry before it, a newline and its canonical JSON; each checkpoint must be
+the entry before it, a newline and the JSON array of its seq, id, at, actor,
+action, target, address, request and detail (the detail is the text of a JSON
+object, as the database held it: json.loads it to read it); each checkpoint must be
 signed (Ed25519, RFC 8032) by the public key and name a hash the chain reaches.
 Exits 0 when everything matches, 1 naming the first entry or checkpoint that
 does not. The signature check is a small implementation of RFC 8032's
@@ -112,10 +114,9 @@ CONTENT = ("seq", "id", "at", "actor", "action", "target", "address", "request",
 
 
 def entry_hash(prev_hash, entry):
-    content = {name: entry[name] for name in CONTENT}
-    canonical = json.dumps(
-        content, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-    )
+    """SHA-256 over the previous hash, a newline and the entry's content as a compact JSON array."""
+    values = [entry[name] for name in CONTENT]
+    canonical = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical.encode()).hexdigest()
 
 
