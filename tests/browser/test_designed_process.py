@@ -207,6 +207,21 @@ def build_automation(page: Any, base: str) -> None:
     save_and_publish(page, "tell the requester")
 
 
+def try_as_engineer(page: Any, base: str) -> None:
+    """Before anyone files one: what an engineer may do with a made-up record, who approves, what fires."""
+    page.goto(f"{base}/designers/workflow/vendor_onboarding_flow")
+    page.wait_for_selector("#itpm-d-canvas .x6-node")
+    page.click(".itpm-d-trial-open")
+    page.select_option("select[name=trial-role]", "engineer")
+    page.select_option("select[name=trial-category]", "software")
+    page.click("#itpm-d-trial >> text=Run")
+    page.wait_for_selector("#itpm-d-trial-results")
+    submit = page.inner_text("#itpm-d-trial-results [data-trial=submit]")
+    assert "may take it" in submit and "pm, pm2" in submit and "cfo" in submit, submit
+    assert "Tell the requester" in page.inner_text("#itpm-d-trial-results")
+    screenshot(page, "process-4-test-as-engineer-en")
+
+
 def test_an_admin_designs_vendor_onboarding_and_a_department_runs_it(
     company: tuple[Any, Cast, str], browser: Any
 ) -> None:
@@ -223,6 +238,7 @@ def test_an_admin_designs_vendor_onboarding_and_a_department_runs_it(
     build_form(page, base)
     build_workflow(page, base)
     build_automation(page, base)
+    try_as_engineer(page, base)
     page.goto(f"{base}/lang/zh")
     page.goto(f"{base}/designers/workflow/vendor_onboarding_flow")
     page.wait_for_selector("#itpm-d-canvas .x6-node")

@@ -236,7 +236,8 @@
     model.transitions = model.transitions || [];
     var box = D.h("div", {className: "itpm-d-canvas", id: "itpm-d-canvas"});
     var panel = D.h("div", {className: "itpm-d-panel"}, [
-      selected && selected.state ? statePanel(selected.state) : selected && selected.transition ? transitionPanel(selected.transition)
+      selected && selected.trial ? D.trialPanel()
+        : selected && selected.state ? statePanel(selected.state) : selected && selected.transition ? transitionPanel(selected.transition)
         : D.h("p", {className: "help-block"}, [D.t("Click a state or a transition to edit it. Drag from a state's dot to another state to add a transition.",
           "点击状态或转换进行编辑。从状态右侧的圆点拖到另一个状态即可添加转换。")])
     ]);
@@ -250,6 +251,7 @@
         selected = {state: s};
         D.rerender();
       }, "btn-default", "fa-plus"),
+      D.button(D.t("Test as a role", "以角色试运行"), function () { selected = {trial: true}; D.rerender(); }, "btn-default itpm-d-trial-open", "fa-user-check"),
       D.button(D.t("Check before publishing", "发布前检查"), function () {
         D.post(document.getElementById("itpm-designer").getAttribute("data-lint-url"), {model: model}).then(function (answer) {
           D.showProblems(answer.problems, answer.warnings, D.t("No problems found.", "未发现问题。"));

@@ -18,6 +18,7 @@ from itpm.definitions.registry import NotFound
 from itpm.designers import CONVERTERS, designer_document, designer_model
 from itpm.designers.lint import workflow_lint
 from itpm.designers.record_types import field_model
+from itpm.designers.trial import trial as run_trial
 from itpm.web.context import actor_name, current_runtime
 from itpm.web.i18n import language
 from itpm.web.views.definitions import PERMISSIONS
@@ -108,7 +109,13 @@ class DesignerView(BaseView):
     route_base = "/designers"
     default_view = "page"
     class_permission_name = "DefinitionView"  # who may edit definitions may use their designers
-    method_permission_name = {"page": "edit", "save": "edit", "convert": "show", "lint": "show"}
+    method_permission_name = {
+        "page": "edit",
+        "save": "edit",
+        "convert": "show",
+        "lint": "show",
+        "trial": "show",
+    }
     base_permissions = (
         PERMISSIONS  # all of DefinitionView's: FAB drops from a view name what its views leave out
     )
@@ -187,6 +194,26 @@ class DesignerView(BaseView):
             "problems": [p.as_json() for p in problems],
             "warnings": [p.as_json() for p in workflow_lint(body, roles)],
         }
+
+    @expose("/workflow/trial", methods=["POST"])
+    @has_access
+    def trial(self) -> Any:
+        """Test the draft workflow as a role on a made-up record (see itpm.designers.trial)."""
+        body, problems = self._body("workflow")
+        if body is None:
+            return _problems(problems)
+        payload = request.get_json(silent=True) or {}
+        values = payload.get("values") if isinstance(payload.get("values"), dict) else {}
+        automations = [d.body for d in current_runtime().registry().working() if d.kind == "automation"]
+        sm = self.appbuilder.sm
+        people = {
+            role.name: sorted(
+                u.username for u in sm.session.query(sm.user_model).filter(sm.user_model.roles.contains(role))
+            )
+            for role in sm.get_all_roles()
+        }
+        role, state = str(payload.get("role", "")), str(payload.get("state") or body.get("initial", ""))
+        return run_trial(role, state, values, body, automations, people)
 
     def _body(self, kind: str) -> tuple[dict[str, Any] | None, list[Problem]]:
         payload = request.get_json(silent=True) or {}
