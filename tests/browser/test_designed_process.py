@@ -121,11 +121,17 @@ def build_form(page: Any, base: str) -> None:
     page.wait_for_selector("#itpm-d-palette")
 
     def place(field: str, section: int) -> None:
-        drag(
-            page,
-            page.locator(f"#itpm-d-palette .itpm-d-chip[data-field={field}]"),
-            page.locator(f".itpm-d-entries[data-section='{section}']"),
-        )
+        """Drag a field from the palette into a section (again if a busy machine dropped the drag)."""
+        target = f".itpm-d-entries[data-section='{section}']"
+        for _attempt in range(3):
+            chip = page.locator(f"#itpm-d-palette .itpm-d-chip[data-field={field}]")
+            if chip.count():
+                drag(page, chip, page.locator(target))
+            if page.locator(f"{target} .itpm-d-entry[data-field={field}]").count():
+                return
+            page.wait_for_timeout(300)
+        screenshot(page, "process-place-failed")
+        raise AssertionError(f"{field} was not placed in section {section}")
 
     for field in ("category", "annual_value", "start_date", "contact_email"):
         place(field, 0)
@@ -227,7 +233,7 @@ def test_an_admin_designs_vendor_onboarding_and_a_department_runs_it(
 ) -> None:
     app, people, base = company
     runtime = app.extensions["itpm"]
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    context = browser.new_context(viewport={"width": 1280, "height": 1400}, locale="en-US")  # palette and both sections in view
     page = context.new_page()
     log_in(page, base, "root", PASSWORD)
     page.goto(f"{base}/lang/en")

@@ -24,15 +24,17 @@ def open_designer(page: Any, base: str, kind: str, name: str, lang: str = "en", 
 def drag(page: Any, source: Any, target: Any, into_end: bool = True) -> None:
     """Drag with the mouse, in steps (SortableJS and X6 follow pointer moves): from the source's
     centre to the end of a list (`into_end`) or to the target's centre."""
-    start, end = source.bounding_box(), target.bounding_box()
+    start = source.bounding_box()
     x, y = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()
     page.mouse.move(x + 10, y + 10, steps=5)
-    if into_end:
-        page.mouse.move(end["x"] + end["width"] - 20, end["y"] + end["height"] - 10, steps=15)
-    else:
-        page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=15)
+    for _again in range(2):  # the ghost passing over other lists may move the target: aim again
+        end = target.bounding_box()
+        if into_end:
+            page.mouse.move(end["x"] + end["width"] - 20, end["y"] + end["height"] - 10, steps=15)
+        else:
+            page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=15)
     page.mouse.up()
     page.wait_for_timeout(200)
 
