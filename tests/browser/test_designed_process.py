@@ -233,7 +233,9 @@ def test_an_admin_designs_vendor_onboarding_and_a_department_runs_it(
 ) -> None:
     app, people, base = company
     runtime = app.extensions["itpm"]
-    context = browser.new_context(viewport={"width": 1280, "height": 1400}, locale="en-US")  # palette and both sections in view
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 1400}, locale="en-US"
+    )  # palette and both sections in view
     page = context.new_page()
     log_in(page, base, "root", PASSWORD)
     page.goto(f"{base}/lang/en")
