@@ -18,7 +18,7 @@ from itpm.definitions.checks import Configuration
 from itpm.definitions.documents import Document
 from itpm.records.fields import RecordTypeSpec
 from itpm.records.forms import FormSpec, form_spec
-from itpm.records.store import RecordModels
+from itpm.records.store import RecordModels, shared_models
 from itpm.records.validation import RecordValidator
 from itpm.sla.clock import SlaPolicy, policy_from_definition
 from itpm.workflows.spec import NO_WORKFLOW_STATE, WorkflowSpec
@@ -39,7 +39,7 @@ class Catalog:
 
     @cached_property
     def models(self) -> RecordModels:
-        return RecordModels(self.record_types.values())
+        return shared_models([d.body for d in self.configuration.of_kind("record_type")], self.record_types)
 
     @cached_property
     def forms(self) -> dict[str, FormSpec]:

@@ -124,7 +124,12 @@ class AuditEntry(Base):
 
     __tablename__ = "itpm_audit"
     __table_args__ = (
-        Index("ix_itpm_audit_unsealed", "id", postgresql_where=text("seq IS NULL"), sqlite_where=text("seq IS NULL")),
+        Index(
+            "ix_itpm_audit_unsealed",
+            "id",
+            postgresql_where=text("seq IS NULL"),
+            sqlite_where=text("seq IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

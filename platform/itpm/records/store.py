@@ -10,7 +10,10 @@ themselves are created and altered when a record type is published
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -225,6 +228,29 @@ class RecordModels:
                     Person, foreign_keys=[table.c[field.column]], lazy="raise_on_sql"
                 )
         return type(f"Record_{spec.name}", (self.base,), attributes)
+
+
+#: The models of the last few sets of record type definitions, by their text: the mapped classes depend
+#: on nothing else (no engine, no app), so every app of the same definitions shares them. Building them
+#: takes about a second; an app is built per revision in each process, and per test.
+_SHARED: OrderedDict[str, RecordModels] = OrderedDict()
+_SHARED_SIZE = 4
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_models(bodies: list[dict[str, Any]], specs: Mapping[str, RecordTypeSpec]) -> RecordModels:
+    """The models of these record type definitions (`bodies`, whose specs are `specs`), built once."""
+    key = hashlib.sha256(
+        json.dumps(sorted(bodies, key=lambda body: body["name"]), sort_keys=True, default=str).encode()
+    ).hexdigest()
+    with _SHARED_LOCK:
+        models = _SHARED.get(key)
+        if models is None:
+            models = _SHARED[key] = RecordModels(specs.values())
+            while len(_SHARED) > _SHARED_SIZE:
+                _SHARED.popitem(last=False)
+        _SHARED.move_to_end(key)
+        return models
 
 
 def _label(spec: RecordTypeSpec) -> Any:
