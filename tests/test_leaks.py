@@ -557,6 +557,22 @@ def reading_paths(world: World, role: str, type_name: str) -> list[tuple[str, bo
             continue
         paths.append((f"{html}/download/{record_id}/{file_id}", False))
         paths.append((f"{html}/download/{mine}/{file_id}", False))  # someone else's file through my record
+        paths.append((f"/portal/file/{type_name}/{record_id}/{file_id}", False))  # the client portal's
+        paths.append((f"/portal/file/{type_name}/{mine}/{file_id}", False))
+    return paths + portal_paths(type_name, mine, foreign)
+
+
+def portal_paths(type_name: str, mine: int, foreign: int) -> list[tuple[str, bool]]:
+    """The client portal's pages of a record (`itpm.web.views.portal`), one's own and organisation B's."""
+    from itpm.portal.service import TICKET_TYPES
+
+    pages = {"project": "/portal/project/{}", "deliverable": "/portal/deliverable/{}"}
+    pages.update({t: f"/portal/ticket/{t}/{{}}" for t in TICKET_TYPES})
+    if type_name not in pages:
+        return []
+    paths = [(pages[type_name].format(mine), False), (pages[type_name].format(foreign), False)]
+    if type_name in TICKET_TYPES:
+        paths.append((f"/portal/new/{type_name}", False))
     return paths
 
 
@@ -590,6 +606,8 @@ def test_hidden_values_and_other_organisations_never_appear(role: str, world: tu
         "/my/work/",
         "/api/v1/my/work",
         "/imports/",
+        "/portal/",
+        "/portal/tickets/",
     ):
         check(path, path.startswith("/api/"))
     # The workload page lists the staff the reader may see, by name (SECURITY.md): a hidden person
