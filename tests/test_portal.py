@@ -342,3 +342,60 @@ def test_staff_with_the_ability_look_as_a_client_and_change_nothing(app: Any, wo
     assert engineer.get("/portal/").status_code == 403
     token = csrf_token(engineer, "/my/work/")
     assert engineer.post(f"/portal/as/{world.acme}", data={"csrf_token": token}).status_code == 403
+
+
+def close(runtime: Any, type_name: str, record_id: int) -> None:
+    with runtime.session() as session:
+        system = Records(session, runtime.catalog(), Actor.system())
+        system.move(system.get(type_name, record_id), "resolved", {}, "resolve")
+        session.commit()
+
+
+def feedback_of(runtime: Any, incident: int) -> list[dict[str, Any]]:
+    with runtime.session() as session:
+        system = Records(session, runtime.catalog(), Actor.system())
+        model = system.model("client_feedback")
+        rows = session.scalars(system.query("client_feedback").where(model.incident_id == incident))
+        return [system.data(r) for r in rows]
+
+
+def test_a_closed_ticket_asks_for_stars_once_on_its_page(app: Any, runtime: Any, world: World) -> None:
+    client = signed_in(app, "max")
+    path = f"/portal/ticket/incident/{world.incident}"
+    assert 'id="survey"' not in page(client, path)  # not closed yet
+    close(runtime, "incident", world.incident)
+    assert 'id="survey"' in page(client, path)
+    token = csrf_token(client, path)
+    client.post(path + "/survey", data={"csrf_token": token, "stars": "2", "comment": "Too slow"})
+    assert feedback_of(runtime, world.incident)[0]["satisfaction"] == 2
+    assert 'id="survey"' not in page(client, path)  # answered: not asked again
+    client.post(path + "/survey", data={"csrf_token": token, "stars": "5"})
+    assert len(feedback_of(runtime, world.incident)) == 1
+    with runtime.session() as session:
+        from itpm.portal.surveys import response_rate
+
+        assert response_rate(Records(session, runtime.catalog(), Actor.system()), "incident") == (1, 1)
+
+
+def test_the_emailed_survey_link_works_without_signing_in_and_once(
+    app: Any, runtime: Any, world: World
+) -> None:
+    from itpm.portal.surveys import survey_token
+
+    close(runtime, "incident", world.incident)
+    secret = app.dispatcher.app.config["SECRET_KEY"]
+    link = f"/portal/survey/{survey_token(secret, world.people['max'], 'incident', world.incident)}"
+    anonymous = app.test_client()
+    anonymous.get("/lang/en")
+    html = page(anonymous, link)
+    assert "Branch VPN down" in html and 'name="stars"' in html
+    token = csrf_token(anonymous, link)
+    anonymous.post(link, data={"csrf_token": token, "stars": "5", "comment": "Quick fix"})
+    assert [f["satisfaction"] for f in feedback_of(runtime, world.incident)] == [5]
+    again = page(anonymous, link)
+    assert 'name="stars"' not in again and "answered" in again
+    anonymous.post(link, data={"csrf_token": token, "stars": "1"})
+    assert len(feedback_of(runtime, world.incident)) == 1
+    assert anonymous.get(link[:-3] + "xyz").status_code == 404  # a token not signed here
+    other = survey_token(secret, world.people["gina"], "incident", world.incident)
+    assert anonymous.get(f"/portal/survey/{other}").status_code == 404  # Globex's person: not their ticket

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, flash, g, redirect, request, send_file, session, url_for
+from flask import Response, abort, current_app, flash, g, redirect, request, send_file, session, url_for
 from flask_appbuilder import AppBuilder, BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
@@ -20,6 +20,8 @@ from flask_babel import lazy_gettext as _l
 from itpm.access import Actor
 from itpm.db import utcnow
 from itpm.files import file_path
+from itpm.models import Person
+from itpm.portal import surveys
 from itpm.portal.certificate import keep_certificate
 from itpm.portal.service import DELIVERABLE, TICKET_TYPES, Portal
 from itpm.records.forms import Entry, FormSpec, Section
@@ -40,7 +42,7 @@ CONTACT_TITLES = {"account_manager": _l("Account manager"), "project_manager": _
 def viewing_as() -> int | None:
     """The organisation a staff member is looking at the portal as, if they may."""
     user = g.user
-    if user.client_id:
+    if not getattr(user, "is_authenticated", False) or user.client_id:
         return None
     chosen = session.get(AS_CLIENT)
     staff = records_service()
@@ -260,8 +262,66 @@ class PortalView(BaseView):
             comments=comments,
             files=files,
             sla=records.as_json(record).get("sla"),
+            survey=surveys.asks(records, record),
             title=str(record),
         )
+
+    @expose("/ticket/<type_name>/<int:pk>/survey", methods=["POST"])
+    @has_access
+    def rate(self, type_name: str, pk: int) -> Any:
+        """The closing survey answered on the ticket's page."""
+        _writable()
+        return self._answer(records_service(), type_name, pk)
+
+    @expose("/survey/<token>", methods=["GET", "POST"])
+    def survey(self, token: str) -> Any:
+        """The one-click link of a survey e-mail: no sign-in, answered once, as the person it was sent to."""
+        records = self._survey_records(token)
+        ticket = surveys.read_token(current_app.config["SECRET_KEY"], token)
+        if request.method == "POST":
+            return self._answer(records, ticket.type_name, ticket.record_id, token)
+        try:
+            record = records.get(ticket.type_name, ticket.record_id)
+        except RecordError:
+            abort(404)
+        return self.render(
+            "survey.html",
+            portal=Portal(records, utcnow()),
+            record=record,
+            asks=surveys.asks(records, record),
+            token=token,
+            title=_("How did we do?"),
+        )
+
+    def _survey_records(self, token: str) -> Records:
+        try:
+            ticket = surveys.read_token(current_app.config["SECRET_KEY"], token)
+        except RecordError:
+            abort(404)
+        runtime = current_runtime()
+        person = runtime.sessions().get(Person, ticket.person_id)
+        if person is None or not person.active or not person.client_id:
+            abort(404)
+        return Records(
+            runtime.sessions(), current_catalog(), Actor.of(person), timezone=runtime.settings.timezone
+        )
+
+    def _answer(self, records: Records, type_name: str, pk: int, token: str | None = None) -> Any:
+        if type_name not in surveys.SURVEYED:
+            abort(404)
+        try:
+            surveys.answer(records, type_name, pk, request.form.get("stars"), request.form.get("comment", ""))
+            records.session.commit()
+        except RecordError as error:
+            records.session.rollback()
+            if error.status == 404:
+                abort(404)
+            flash(str(error.message), "danger")
+        else:
+            flash(_("Thank you for your answer."), "success")
+        if token is not None:
+            return redirect(url_for(".survey", token=token))
+        return redirect(url_for(".ticket", type_name=type_name, pk=pk))
 
     @expose("/new/<type_name>", methods=["GET", "POST"])
     @has_access
