@@ -341,3 +341,17 @@ def test_the_scheduler_signs_a_checkpoint_once_a_day(
     assert signing.daily_checkpoint(runtime.engine, now + dt.timedelta(hours=25)) == 1
     with runtime.engine.connect() as connection:
         assert signing.check_checkpoints(connection, signing.public_key()) is None
+
+
+def test_exports_are_audited(admin_client: Any, runtime: Any) -> None:
+    incident(runtime)
+    assert admin_client.get("/api/v1/records/incident/export.csv").status_code == 200
+    assert admin_client.get("/api/v1/records/incident/export.xlsx").status_code == 200
+    with runtime.session() as session:
+        log = session.execute(
+            select(AuditEntry.action, AuditEntry.target, AuditEntry.actor, AuditEntry.seq).where(
+                AuditEntry.action == "records.export"
+            )
+        ).all()
+    assert [(a, t, who) for a, t, who, _ in log] == [("records.export", "incident", "admin")] * 2
+    assert all(seq for *_, seq in log)  # sealed into the chain

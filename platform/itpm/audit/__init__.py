@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from itpm.audit.capture import rows_written
 from itpm.models import AuditEntry
 
-__all__ = ["note", "rows_written"]
+__all__ = ["note", "note_read", "rows_written"]
 
 
 def note(
@@ -22,3 +22,10 @@ def note(
     session.add(
         AuditEntry(actor=actor or current().actor, action=action, target=target[:200], detail=detail or {})
     )
+
+
+def note_read(session: Session, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+    """An entry for reading something out (an export, a download), committed now: such a request writes
+    nothing else and commits nothing."""
+    note(session, action, target, detail)
+    session.commit()

@@ -29,6 +29,7 @@ from flask import Response
 from flask_babel import gettext
 from markupsafe import Markup
 
+from itpm.audit import note_read
 from itpm.records.fields import INTEGER, NUMBER, TEXT, RecordTypeSpec
 from itpm.records.service import Records
 from itpm.web.i18n import text
@@ -140,6 +141,7 @@ def export_csv(
         writer.writerow([])
         for note in notes:
             writer.writerow([cell(note)])
+    note_read(records.session, "records.export", spec.name, {"file": filename, "format": "csv"})
     return Response(
         "\ufeff" + buffer.getvalue(),
         mimetype="text/csv",
@@ -169,6 +171,7 @@ def export_xlsx(
             about.append([cell(note)])
     buffer = io.BytesIO()
     book.save(buffer)
+    note_read(records.session, "records.export", spec.name, {"file": filename, "format": "xlsx"})
     return Response(
         buffer.getvalue(),
         mimetype=XLSX,

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
+from itpm.audit import note_read
 from itpm.files import file_path
 from itpm.models import Department
 from itpm.records.service import RecordError, Records
@@ -150,10 +151,17 @@ class ReportsView(BaseView):
     @expose("/file/<int:file_id>")
     @has_access
     def download(self, file_id: int) -> Any:
+        records = records_service()
         try:
-            stored = stored_report(records_service(), file_id)
+            stored = stored_report(records, file_id)
         except RecordError as error:
             abort(error.status)
+        note_read(
+            records.session,
+            "report.download",
+            f"{stored.record_type}/{stored.record_id}",
+            {"file": stored.id, "name": stored.filename},
+        )
         path = file_path(current_app.extensions["itpm"].settings.instance_path, stored.sha256)
         response = send_file(
             path, mimetype="application/pdf", as_attachment=True, download_name=stored.filename

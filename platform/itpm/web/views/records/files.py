@@ -8,6 +8,7 @@ from flask import Response, abort, send_file
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 
+from itpm.audit import note_read
 from itpm.files import file_path, store_file
 from itpm.records.fields import FILE_LIST, RecordTypeSpec
 from itpm.records.service import RecordError, Records
@@ -29,6 +30,12 @@ class RecordFiles(RecordViewBase):
         stored = files.get(file_id)
         if stored is None:
             abort(404)
+        note_read(
+            records.session,
+            "file.download",
+            f"{self.type_name}/{pk}",
+            {"file": stored.id, "name": stored.filename},
+        )
         path = file_path(current_runtime().settings.instance_path, stored.sha256)
         response = send_file(
             path, mimetype=stored.content_type, as_attachment=True, download_name=stored.filename
