@@ -319,7 +319,7 @@ def test_auditors_read_the_log_filtered_with_field_titles_in_their_language(
     assert "Printer jammed" not in admin_client.get("/audit/?kind=login").get_data(as_text=True)
     admin_client.get("/lang/zh")
     page = admin_client.get(f"/audit/?record=incident/{record_id}").get_data(as_text=True)
-    assert "标题" in page and "审计日志" in page
+    assert "标题" in page and "审计日志" in page and "至" in page
     trail = admin_client.get(f"/audit/record/incident/{record_id}").get_data(as_text=True)
     assert "Printer jammed" in trail and "alice" in trail and "审计记录" in trail
     assert admin_client.get("/audit/record/incident/999999").status_code == 404

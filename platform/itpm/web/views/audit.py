@@ -9,7 +9,6 @@ from typing import Any
 from flask import abort, g, request
 from flask_appbuilder import AppBuilder, BaseView, expose, has_access
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
 
 from itpm.audit import trail
 from itpm.records.service import NotFound, Records, to_json_datetime
@@ -125,8 +124,11 @@ def _readable(records: Records, entry: Any) -> dict[str, Any]:
                     "new": "—" if new is None else _short(new),
                 }
             )
-        if not changes and entry.detail:
-            changes = [{"label": Markup("&nbsp;"), "old": "", "new": _short(entry.detail)}]
+        if not changes and entry.detail:  # an event (a sign-in, an export): what it says, item by item
+            changes = [
+                {"label": name, "old": "", "new": _short(value)}
+                for name, value in sorted(entry.detail.items())
+            ]
     return {
         "entry": entry,
         "kind": KIND_TITLES.get(kind, kind),
