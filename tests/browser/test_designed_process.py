@@ -81,7 +81,10 @@ def add_field(page: Any, en: str, zh: str, kind: str, choices: list[tuple[str, s
 
 
 def build_record_type(page: Any, base: str) -> None:
-    page.goto(f"{base}/designers/record_type/vendor_onboarding?new=1")
+    page.goto(f"{base}/designers/")
+    new = page.locator("form.itpm-designer-new[data-kind=record_type]")
+    new.locator("input[name=name]").fill("vendor_onboarding")
+    new.locator("button[type=submit]").click()
     page.wait_for_selector("#itpm-d-fields")
     settings = page.locator(".panel-body").first
     settings.locator("input[name=title-en]").fill("Vendor onboarding")

@@ -107,9 +107,10 @@ def _problems(problems: list[Problem], status: int = 422) -> tuple[dict[str, Any
 
 class DesignerView(BaseView):
     route_base = "/designers"
-    default_view = "page"
+    default_view = "index"
     class_permission_name = "DefinitionView"  # who may edit definitions may use their designers
     method_permission_name = {
+        "index": "edit",
         "page": "edit",
         "save": "edit",
         "convert": "show",
@@ -119,6 +120,16 @@ class DesignerView(BaseView):
     base_permissions = (
         PERMISSIONS  # all of DefinitionView's: FAB drops from a view name what its views leave out
     )
+
+    @expose("/", methods=["GET"])
+    @has_access
+    def index(self) -> Any:
+        """The definitions each designer opens, and a new one of each kind by name."""
+        registry = current_runtime().registry()
+        kinds = {kind: registry.list(kind) for kind in CONVERTERS}
+        return self.render_template(
+            "itpm/designers/index.html", kinds=kinds, titles=KIND_TITLES, title=_l("Designers")
+        )
 
     @expose("/<kind>/<name>", methods=["GET"])
     @has_access
@@ -232,4 +243,11 @@ class DesignerView(BaseView):
 
 
 def add_designer_views(appbuilder: AppBuilder) -> None:
-    appbuilder.add_view_no_menu(DesignerView)
+    appbuilder.add_view(
+        DesignerView,
+        "Designers",
+        label=_l("Designers"),
+        icon="fa-magic",
+        category="Configuration",
+        category_label=_l("Configuration"),
+    )
