@@ -308,7 +308,7 @@ def test_each_person_chooses_what_reaches_them_by_email(world: World) -> None:
     login(client, "lead", PASSWORD)
     client.get("/lang/en")
     page = client.get("/notifications/settings").get_data(as_text=True)
-    assert page.count('type="checkbox"') == 7 and page.count("checked") == 7  # everything, until chosen
+    assert page.count('type="checkbox"') == 8 and page.count("checked") == 8  # everything, until chosen
     token = csrf_token(client, "/notifications/settings")
     bad = client.post("/notifications/settings", data={"csrf_token": token, "kind": ["approval", "gossip"]})
     assert bad.status_code == 302

@@ -347,7 +347,7 @@ def test_staff_with_the_ability_look_as_a_client_and_change_nothing(app: Any, wo
 def close(runtime: Any, type_name: str, record_id: int) -> None:
     with runtime.session() as session:
         system = Records(session, runtime.catalog(), Actor.system())
-        system.move(system.get(type_name, record_id), "resolved", {}, "resolve")
+        system.move(system.get(type_name, record_id), "resolved", {}, "transition resolve")
         session.commit()
 
 
@@ -399,3 +399,32 @@ def test_the_emailed_survey_link_works_without_signing_in_and_once(
     assert anonymous.get(link[:-3] + "xyz").status_code == 404  # a token not signed here
     other = survey_token(secret, world.people["gina"], "incident", world.incident)
     assert anonymous.get(f"/portal/survey/{other}").status_code == 404  # Globex's person: not their ticket
+
+
+def test_a_closed_ticket_mails_its_client_the_one_click_survey(app: Any, runtime: Any, world: World) -> None:
+    from itpm.automations.jobs import drain
+    from itpm.models import Notification, Person
+
+    with runtime.session() as session:
+        person = session.get(Person, world.people["max"])
+        mine = Records(session, runtime.catalog(), Actor.of(person))
+        incident = mine.create(
+            "incident",
+            {"title": "Scanner jammed", "priority": "P4", "category": "desktop", "project": world.project},
+        ).id
+        session.commit()
+    close(runtime, "incident", incident)
+    drain(runtime)
+    with runtime.session() as session:
+        links = session.scalars(
+            select(Notification.link).where(
+                Notification.person_id == world.people["max"], Notification.link.startswith("/portal/survey/")
+            )
+        ).all()
+        assert len(links) == 1  # once, to the person who filed it
+    anonymous = app.test_client()
+    html = page(anonymous, links[0])
+    assert "Scanner jammed" in html and 'name="stars"' in html
+    token = csrf_token(anonymous, links[0])
+    anonymous.post(links[0], data={"csrf_token": token, "stars": "4"})
+    assert [f["satisfaction"] for f in feedback_of(runtime, incident)] == [4]

@@ -48,6 +48,7 @@ KINDS = {
     "client_reply": {"en": "Client replies on my tickets", "zh": "客户对我处理的工单的回复"},
     "sla": {"en": "SLA warnings and breaches", "zh": "SLA 预警与超时"},
     "digest": {"en": "The morning digest of my work", "zh": "每日早间待办摘要"},
+    "survey": {"en": "Satisfaction surveys of my closed tickets", "zh": "已关闭工单的满意度调查"},
     "automation": {"en": "Other notices of automations and reports", "zh": "自动化规则与报表的其他通知"},
 }
 LANGUAGES = ("zh", "en")

@@ -6,7 +6,9 @@
 - mention: a comment's @username tells each person named who may read the record;
 - client reply: a client's comment tells the record's assignee;
 - SLA warning: the assignee's manager, the lead of their group (the assignee is told by the SLA
-  policy's own `on_warning` actions).
+  policy's own `on_warning` actions);
+- satisfaction survey: a ticket closed asks the client's person who filed it for stars, with a
+  one-click link that needs no sign-in (`itpm.portal.surveys`).
 
 Each is in the app and by e-mail (as each person chose: `Person.email_kinds`), in the reader's
 language, once per event and person however often the job runs (the key names the event). A reader
@@ -27,6 +29,7 @@ from itpm.config import Settings
 from itpm.models import ApprovalRequest, Comment, Delegation, Person
 from itpm.my_work import MENTION_PREFIX
 from itpm.notifications import notify
+from itpm.portal.surveys import SURVEYED, answered, closed, survey_token
 from itpm.records.service import RecordError, Records
 
 TEXTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
@@ -58,6 +61,13 @@ TEXTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
             "zh": "客户 {actor} 在 {number}“{title}”中写道：\n\n{comment}\n\n{link}",
         },
     ),
+    "survey": (
+        {"en": "How did we do? {number} {title}", "zh": "请评价我们的服务：{number} {title}"},
+        {
+            "en": "{number} “{title}” is closed. How satisfied are you? One click, no sign-in needed:\n\n{link}",
+            "zh": "{number}“{title}”已关闭。您对处理结果满意吗？点击即可评价，无需登录：\n\n{link}",
+        },
+    ),
     "sla": (
         {"en": "SLA warning in your group: {number} {title}", "zh": "您组内的 SLA 预警：{number} {title}"},
         {
@@ -75,6 +85,8 @@ def concerns(event: Event) -> bool:
     if event.kind in ("created", "updated"):
         change = event.change("/assignee")
         return bool(change and change.get("new"))
+    if event.record_type in SURVEYED and event.change("/state"):
+        return True  # perhaps closed: its client is asked how it went
     return event.kind in ("approval_step", "commented", "sla_warning")
 
 
@@ -89,6 +101,8 @@ def send_notices(records: Records, settings: Settings, event: Event, now: dt.dat
     session = records.session
     actor_id = event.payload.get("actor_id")
     context: dict[str, Any] = {"actor": _name(session, actor_id, event.payload.get("actor", ""))}
+    if event.record_type in SURVEYED and event.change("/state"):
+        _ask_for_stars(records, settings, record, event, now)
     if event.kind in ("created", "updated"):
         change = event.change("/assignee")
         if change and change.get("new") and change["new"] != actor_id:
@@ -171,6 +185,38 @@ def send_notices(records: Records, settings: Settings, event: Event, now: dt.dat
             context,
             now,
         )
+
+
+def _ask_for_stars(records: Records, settings: Settings, record: Any, event: Event, now: dt.datetime) -> None:
+    """A ticket just closed: its client's person who filed it gets the survey's one-click link, once."""
+    if not closed(records, record) or not record.created_by_id:
+        return
+    person = records.session.get(Person, record.created_by_id)
+    if person is None or not person.active or not person.client_id:
+        return
+    if answered(
+        Records(records.session, records.catalog, Actor.of(person)), record.__record_type__, record.id
+    ):
+        return
+    spec = records.spec(record.__record_type__)
+    hidden = records.access.hidden_fields(Actor.of(person), spec)
+    field = spec.fields.get("title")
+    title = "" if field is None or "title" in hidden else str(getattr(record, field.column, "") or "")
+    token = survey_token(settings.flask_config()["SECRET_KEY"], person.id, record.__record_type__, record.id)
+    subject, body = TEXTS["survey"]
+    notify(
+        records.session,
+        settings,
+        [person],
+        f"survey:{record.__record_type__}:{record.id}:{event.id}",
+        subject,
+        body,
+        {"number": record.number, "title": title},
+        f"/portal/survey/{token}",
+        now=now,
+        automation="notice:survey",
+        kind="survey",
+    )
 
 
 def _name(session: Any, person_id: int | None, fallback: str) -> str:
