@@ -1,6 +1,6 @@
 """The client portal in Chromium at phone (375 px) and desktop width (issue 14): a client manager reads
 a project's milestones, downloads a deliverable, rejects one with a reason, accepts another (the
-certificate PDF checked), raises an incident and replies on it. Screenshots in Chinese and English."""
+certificate PDF checked), raises an incident and replies on it, and answers the closing survey from its link (no sign-in). Screenshots in Chinese and English."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from test_portal import PASSWORD, build_world
+from sqlalchemy import select
+from test_portal import PASSWORD, build_world, close, feedback_of
 
 from browser.conftest import log_in, screenshot
+from itpm.automations.jobs import drain
+from itpm.models import Notification
 
 
 @pytest.mark.parametrize(("width", "lang"), [(375, "zh"), (1280, "en")])
@@ -71,5 +74,32 @@ def test_a_client_manager_follows_and_signs_off_in_the_portal(
     page.click("#comments button[type=submit]")
     assert "It is smoking now" in page.inner_text("#comments")
     screenshot(page, f"portal-ticket-{lang}-{width}")
+
+    # the ticket is closed: the survey's link arrives (in the app and by e-mail) and works without signing in
+    ticket = int(page.url.split("#")[0].rstrip("/").rsplit("/", 1)[-1])
+    runtime = sqlite_app.extensions["itpm"]
+    close(runtime, "incident", ticket)
+    drain(runtime)
+    with runtime.session() as session:
+        link = session.scalar(
+            select(Notification.link).where(
+                Notification.person_id == world.people["max"], Notification.link.startswith("/portal/survey/")
+            )
+        )
+    assert link
+    anonymous = browser.new_context(viewport={"width": width, "height": 800}, locale=context_locale(lang))
+    survey = anonymous.new_page()
+    survey.goto(f"{live_server}{link}")
+    survey.click("label[for=stars-4]")
+    survey.fill("#survey-comment", "快 / quick")
+    screenshot(survey, f"portal-survey-{lang}-{width}")
+    survey.click("main button[type=submit]")
+    assert survey.locator("input[name=stars]").count() == 0  # answered, and only once
+    assert [f["satisfaction"] for f in feedback_of(runtime, ticket)] == [4]
+    anonymous.close()
     assert not errors, errors
     context.close()
+
+
+def context_locale(lang: str) -> str:
+    return "zh-CN" if lang == "zh" else "en-US"
