@@ -128,6 +128,33 @@ def with_value(body: dict[str, Any], value: Any, *path: Any) -> dict[str, Any]:
 
 
 RT = record_type()
+
+
+def kpi(**changes: Any) -> dict[str, Any]:
+    body = {
+        "kind": "kpi",
+        "name": "high_share",
+        "title": t("High share", "高优先级占比"),
+        "record_type": "ticket",
+        "measure": "share",
+        "cohort": "created_at",
+        "numerator": "priority == 'high'",
+    }
+    body.update(changes)
+    return body
+
+
+def dashboard(**changes: Any) -> dict[str, Any]:
+    body = {
+        "kind": "dashboard",
+        "name": "desk",
+        "title": t("Desk", "服务台"),
+        "tiles": [{"kpi": "high_share", "show": "number"}],
+    }
+    body.update(changes)
+    return body
+
+
 CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
     # id, files replacing GOOD's, file with the error, JSON path, words of the message
     (
@@ -418,6 +445,107 @@ CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
         "roles/agent.json",
         "/records/ticket/fields/title",
         "must be one of",
+    ),
+    (
+        "kpi on a missing type",
+        {"kpi.json": kpi(record_type="tiket")},
+        "kpi.json",
+        "/record_type",
+        "names no record type",
+    ),
+    (
+        "kpi share without numerator",
+        {"kpi.json": without(kpi(), "numerator")},
+        "kpi.json",
+        "/numerator",
+        "is required",
+    ),
+    ("kpi unknown measure", {"kpi.json": kpi(measure="mean")}, "kpi.json", "/measure", "must be one of"),
+    ("kpi cohort not a date", {"kpi.json": kpi(cohort="title")}, "kpi.json", "/cohort", "is not a date"),
+    (
+        "kpi numerator names no field",
+        {"kpi.json": kpi(numerator="priorty == 'high'")},
+        "kpi.json",
+        "/numerator",
+        "names no field",
+    ),
+    (
+        "kpi condition the database cannot run",
+        {"kpi.json": kpi(where="created_at < updated_at + days(1)")},
+        "kpi.json",
+        "/where",
+        "dates move by days only",
+    ),
+    (
+        "kpi average of a text field",
+        {"kpi.json": without(kpi(measure="average", value="title"), "numerator")},
+        "kpi.json",
+        "/value",
+        "is not a number",
+    ),
+    (
+        "kpi duration on a missing calendar",
+        {
+            "kpi.json": without(
+                kpi(measure="median", value={"from": "created_at", "to": "updated_at", "calendar": "office"}),
+                "numerator",
+            )
+        },
+        "kpi.json",
+        "/value/calendar",
+        "names an sla definition",
+    ),
+    (
+        "kpi sla time without an sla",
+        {"kpi.json": without(kpi(measure="average", value={"sla": "first_response"}), "numerator")},
+        "kpi.json",
+        "/value/sla",
+        "no SLA policy",
+    ),
+    (
+        "kpi breakdown unknown",
+        {"kpi.json": kpi(breakdowns=["region"])},
+        "kpi.json",
+        "/breakdowns/0",
+        "must be one of",
+    ),
+    (
+        "kpi breakdown by a missing project",
+        {"kpi.json": kpi(breakdowns=["project"])},
+        "kpi.json",
+        "/breakdowns/0",
+        "no project reference",
+    ),
+    (
+        "kpi reader role missing",
+        {"kpi.json": kpi(readers=["boss"])},
+        "kpi.json",
+        "/readers/0",
+        "names no role",
+    ),
+    (
+        "dashboard tile on a missing kpi",
+        {"kpi.json": kpi(), "desk.json": dashboard(tiles=[{"kpi": "low_share", "show": "number"}])},
+        "desk.json",
+        "/tiles/0/kpi",
+        "names no KPI",
+    ),
+    (
+        "dashboard bars by a breakdown the kpi lacks",
+        {
+            "kpi.json": kpi(),
+            "desk.json": dashboard(tiles=[{"kpi": "high_share", "show": "bars", "breakdown": "team"}]),
+        },
+        "desk.json",
+        "/tiles/0/breakdown",
+        "breaks down by",
+    ),
+    (
+        "dashboard home of a missing role",
+        {"kpi.json": kpi(), "desk.json": dashboard(home_for=["boss"])},
+        "desk.json",
+        "/home_for/0",
+        "names no role",
     ),
 ]
 

@@ -608,6 +608,7 @@ def test_hidden_values_and_other_organisations_never_appear(role: str, world: tu
         "/imports/",
         "/portal/",
         "/portal/tickets/",
+        *kpi_paths(w),
     ):
         check(path, path.startswith("/api/"))
     # The workload page lists the staff the reader may see, by name (SECURITY.md): a hidden person
@@ -624,6 +625,22 @@ def test_hidden_values_and_other_organisations_never_appear(role: str, world: tu
     for path in report_paths(w, role):
         check(path, False, "report")
     assert not found, "\n".join(map(str, found))
+
+
+def kpi_paths(w: World) -> list[str]:
+    """The dashboards, and each KPI's figure (by its first breakdown too) and records, as page and API."""
+    paths = ["/dashboards/", "/api/v1/kpis/"]
+    paths += [f"/dashboards/{d.name}" for d in w.catalog.configuration.of_kind("dashboard")]
+    for document in w.catalog.configuration.of_kind("kpi"):
+        name, breakdowns = document.name, document.body.get("breakdowns", [])
+        paths += [
+            f"/api/v1/kpis/{name}?months=36",
+            f"/api/v1/kpis/{name}/records?months=36&page_size=100",
+            f"/dashboards/kpi/{name}/records?period=2024-01..2026-12",
+        ]
+        if breakdowns:
+            paths.append(f"/api/v1/kpis/{name}?months=36&breakdown={breakdowns[0]}")
+    return paths
 
 
 def oracles(w: World, role: str, type_name: str, browser: Any, headers: dict[str, str]) -> list[Any]:

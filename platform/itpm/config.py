@@ -88,6 +88,8 @@ class Settings:
             "password_min_length": int(env.get("ITPM_PASSWORD_MIN_LENGTH", "12")),
             "import_abandoned_after": int(env.get("ITPM_IMPORT_ABANDONED_AFTER", "120")),
         }
+        if env.get("ITPM_HOME_PAGE"):  # "dashboard": staff land on their home dashboard (`itpm.web.home`)
+            values["extra"] = {"ITPM_HOME_PAGE": env["ITPM_HOME_PAGE"]}
         values.update(overrides)
         return cls(**values).checked()
 

@@ -46,6 +46,10 @@ EVERYONE = {
     "MyWorkView": None,
     # the client portal: a client's user sees their organisation there; staff only with `view_portal`
     "PortalView": None,
+    # dashboards and KPIs: which KPI a person reads, over which rows, is `itpm.kpis`'s to decide
+    "DashboardsView": None,
+    "Dashboards": None,
+    "KpisApi": None,
     "My work": None,
     "My to-do": None,
     "My approvals": None,

@@ -17,12 +17,13 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from itpm.definitions.checks import BUILTIN_TYPES, Configuration, check
 from itpm.definitions.documents import Document
 from itpm.definitions.problems import Problem, pointer
+from itpm.kpis.reports import kpi_problems
 from itpm.records.fields import DATE, DATETIME, SYSTEM, RecordTypeSpec
 from itpm.reports.definition import BUILTIN_PARAMETER_REFS, SYSTEM_FILTERS, TEMPLATE, ReportDefinition
 from itpm.reports.templates import environment
 
 #: What every template may use besides its data sources.
-CONTEXT = ("report", "lang", "texts", "params", "param_labels", "today", "now", "charts", "measures")
+CONTEXT = ("report", "lang", "texts", "params", "param_labels", "today", "now", "charts", "measures", "kpis")
 
 
 @check("report")
@@ -31,6 +32,7 @@ def _report(document: Document, configuration: Configuration) -> Iterator[Proble
     file = document.file
     yield from _parameters(report, file, configuration)
     yield from _attachment(report, file)
+    yield from kpi_problems(document.body, file, configuration)
     for source in report.sources.values():
         yield from _source(report, source.name, file, configuration)
     if TEMPLATE not in report.templates:

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from itpm.access import Actor
 from itpm.db import utcnow
 from itpm.files import file_path, store_file
+from itpm.kpis.reports import report_kpis
 from itpm.models import AuditEntry, Person, StoredFile
 from itpm.notifications import Attachment
 from itpm.records.service import NotFound, Records
@@ -83,6 +84,7 @@ def report_context(
     data, shown = read_data(records, definition, arguments, lang)
     context = {
         **data,
+        "kpis": report_kpis(records, definition.body, arguments),
         "report": {
             "name": definition.name,
             "title": definition.title[lang],

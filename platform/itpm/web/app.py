@@ -39,6 +39,7 @@ from itpm.web.protection import protect
 from itpm.web.security import check_integration_token
 from itpm.web.views.approvals import add_approval_views
 from itpm.web.views.audit import add_audit_views
+from itpm.web.views.dashboards import add_dashboard_views
 from itpm.web.views.definitions import add_definition_views
 from itpm.web.views.designers import add_designer_views
 from itpm.web.views.imports import add_import_views
@@ -209,6 +210,7 @@ def _add_views(appbuilder: AppBuilder) -> None:
     add_audit_views(appbuilder)
     add_my_work_views(appbuilder)
     add_portal_views(appbuilder)
+    add_dashboard_views(appbuilder)
     add_approval_views(appbuilder)
     add_record_apis(appbuilder, catalog)
     if current_app.config.get("FAB_API_SWAGGER_UI"):

@@ -1,0 +1,1 @@
+"""KPIs: measures defined once (`kpi` definitions), read through the access layer, shown on dashboards."""

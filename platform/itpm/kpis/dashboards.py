@@ -1,0 +1,152 @@
+"""Dashboards: the tiles of a `dashboard` definition, measured for the reader and ready to show.
+
+A tile is a number (with the period before and the target), a trend by month,
+bars by a breakdown, or a table of the worst groups. Each figure, bar and row
+carries the link to exactly its records (made by `link`, which the web layer
+gives: this module builds no URLs) and an explanation in the reader's language.
+Tiles over a KPI the reader may not read are left out; a dashboard left with
+none is not theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+
+from itpm.charts.kpi import Bar, bars, columns
+from itpm.kpis.explain import explain, shown, title
+from itpm.kpis.measure import Answer, may_read
+from itpm.kpis.service import ask
+from itpm.kpis.spec import Figure, Kpi, months_back
+from itpm.records.service import RecordError, Records
+
+#: link(kpi name, filters, period label) -> the URL of the records behind a figure.
+Link = Callable[[str, dict[str, Any], str], str]
+EMPTY = {"en": "No records in this period", "zh": "统计期内没有记录"}
+SHOWS = {"number": 3, "trend": 6, "bars": 6, "worst": 6}
+
+
+@dataclass
+class Tile:
+    kpi: str
+    show: str
+    title: str
+    period: str
+    value: str = ""
+    n: int = 0
+    too_few: bool = False
+    misses: bool = False
+    before: str | None = None
+    better: bool | None = None
+    link: str = ""
+    chart: Markup | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    explain: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def readable_dashboards(records: Records) -> list[dict[str, Any]]:
+    """The dashboards with at least one tile the reader may read, in menu order."""
+    found = []
+    for document in records.catalog.configuration.of_kind("dashboard"):
+        kpis = [records.catalog.configuration.get("kpi", t["kpi"]) for t in document.body["tiles"]]
+        if any(k is not None and may_read(records, Kpi(k.body)) for k in kpis):
+            found.append(document.body)
+    return sorted(found, key=lambda b: (b.get("order", 500), b["name"]))
+
+
+def home_dashboard(records: Records) -> dict[str, Any] | None:
+    """The first dashboard that is the home of one of the reader's roles (else None)."""
+    roles = records.actor.roles
+    return next((b for b in readable_dashboards(records) if roles & set(b.get("home_for", ()))), None)
+
+
+def misses(kpi: Kpi, value: float | None) -> bool:
+    if value is None or kpi.target is None:
+        return False
+    return value < kpi.target if kpi.good_when_higher else value > kpi.target
+
+
+def tiles(records: Records, body: dict[str, Any], lang: str, link: Link) -> list[Tile]:
+    """The dashboard's tiles measured for the reader (tiles over KPIs they may not read left out)."""
+    found = []
+    for spec in body["tiles"]:
+        document = records.catalog.configuration.get("kpi", spec["kpi"])
+        if document is None or not may_read(records, Kpi(document.body)):
+            continue
+        kpi = Kpi(document.body)
+        show = spec["show"]
+        months = spec.get("months", SHOWS[show])
+        breakdown = spec.get("breakdown") or ("month" if show == "trend" else None)
+        tile = Tile(kpi.name, show, title(spec, lang) if "title" in spec else title(kpi.body, lang), "")
+        try:
+            answer = ask(records, kpi.name, None, breakdown, None, months)
+        except RecordError as error:
+            tile.error = str(error.message)
+            found.append(tile)
+            continue
+        _fill(records, tile, kpi, answer, lang, link, months)
+        found.append(tile)
+    return found
+
+
+def _fill(records: Records, tile: Tile, kpi: Kpi, answer: Answer, lang: str, link: Link, months: int) -> None:
+    total = answer.total
+    tile.period, tile.n, tile.too_few = answer.period.label, total.n, bool(kpi.is_rate and total.too_few)
+    tile.value = _text(total, kpi, lang)
+    tile.misses = misses(kpi, total.value) and not tile.too_few
+    tile.link = link(kpi.name, {}, answer.period.label)
+    tile.explain = explain(records.catalog, kpi, answer, lang)
+    if tile.show == "number":
+        today = records.clock().astimezone(records.zone).date()
+        first, _last = months_back(today, months)
+        start = int(first[:4]) * 12 + int(first[5:7]) - 1
+        before_first = f"{(start - months) // 12:04d}-{(start - months) % 12 + 1:02d}"
+        before_last = f"{(start - 1) // 12:04d}-{(start - 1) % 12 + 1:02d}"
+        try:
+            earlier = ask(records, kpi.name, f"{before_first}..{before_last}").total
+        except RecordError:
+            return
+        if earlier.value is not None and total.value is not None and not (kpi.is_rate and earlier.too_few):
+            tile.before = _text(earlier, kpi, lang)
+            if earlier.value != total.value:
+                tile.better = (total.value > earlier.value) == kpi.good_when_higher
+        return
+    groups = answer.groups
+    chart_bars = [
+        Bar(
+            g.label,
+            g.value,
+            _text(g, kpi, lang),
+            g.n,
+            link(kpi.name, {answer.breakdown: g.key}, answer.period.label)
+            if g.key is not None and g.n
+            else None,
+            misses(kpi, g.value),
+            bool(kpi.is_rate and g.too_few),
+        )
+        for g in groups
+    ]
+    target = kpi.target
+    if tile.show == "trend":
+        tile.chart = columns(chart_bars, tile.title, EMPTY[lang], target=target)
+    elif tile.show == "bars":
+        ranked = sorted((b for b in chart_bars if b.value is not None), key=lambda b: -(b.value or 0))[:12]
+        tile.chart = bars(ranked, tile.title, EMPTY[lang], target=target)
+    else:
+        worst = sorted(
+            (b for b in chart_bars if b.value is not None and not b.few),
+            key=lambda b: (b.value or 0) * (1 if kpi.good_when_higher else -1),
+        )[:8]
+        tile.rows = [
+            {"label": b.label, "value": b.shown, "n": b.n, "link": b.link, "misses": b.misses} for b in worst
+        ]
+
+
+def _text(figure: Figure, kpi: Kpi, lang: str) -> str:
+    if kpi.is_rate and figure.too_few and figure.n:
+        return "样本太少" if lang == "zh" else "too few to say"
+    return shown(figure.value, kpi.unit, lang)

@@ -1,0 +1,449 @@
+"""Measuring a KPI for a reader: over the rows they may read, the same SQL on SQLite and PostgreSQL.
+
+Every query starts from `Records.query` (the reader's rows of the record type),
+and a KPI that reads a field hidden from the reader is refused, so no number
+is computed over rows or fields the reader may not see. Counts, shares, sums
+and averages of a number field are aggregated by the database; durations, SLA
+times, medians, p90s and the team an assignee belonged to on the cohort date
+are computed here from the counted rows. `counted` gives exactly the records
+behind a figure (its drill-down): its count is the figure's n.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import lazy_gettext as _
+from sqlalchemy import and_, case, func, literal, select
+
+from itpm.kpis.conditions import field_columns, to_sql, value_sql
+from itpm.kpis.spec import DURATION_UNITS, Figure, Kpi, Period, figure
+from itpm.models import Department, Person, RecordEvent, Team
+from itpm.records.fields import CLIENT_TYPE, DATE, REF, RecordTypeSpec
+from itpm.records.service import Forbidden, Invalid, NotFound, Records
+from itpm.sla.calendar import BusinessCalendar, business_time_between
+from itpm.sla.clock import policy_from_definition
+
+WALL = "wall"
+#: A duration `to` now: an age.
+NOW = "now"
+
+
+@dataclass
+class Answer:
+    """A KPI's figure for a period (and its groups when broken down), with what it was computed over."""
+
+    kpi: Kpi
+    period: Period
+    total: Figure
+    breakdown: str | None = None
+    groups: list[Figure] = field(default_factory=list)
+    filters: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        body = {
+            "kpi": self.kpi.name,
+            **self.total.as_json(),
+            "unit": self.kpi.unit,
+            "period": self.period.label,
+            "filters": self.filters,
+            "target": self.kpi.target,
+            "direction": self.kpi.body.get("direction", "up"),
+        }
+        if self.breakdown:
+            body["breakdown"] = self.breakdown
+            body["groups"] = [g.as_json() for g in self.groups]
+        return body
+
+
+def kpi_of(records: Records, name: str) -> Kpi:
+    """The published KPI `name`, if the reader may read it (NotFound otherwise, as for a record)."""
+    document = records.catalog.configuration.get("kpi", name)
+    if document is None:
+        raise NotFound(_("There is no KPI %(name)s.", name=name))
+    kpi = Kpi(document.body)
+    if not may_read(records, kpi):
+        raise NotFound(_("There is no KPI %(name)s.", name=name))
+    return kpi
+
+
+def may_read(records: Records, kpi: Kpi) -> bool:
+    actor, access = records.actor, records.access
+    try:
+        spec = records.spec(kpi.record_type)
+    except NotFound:
+        return False
+    if not access.can(actor, spec, "read"):
+        return False
+    if actor.is_system or "manage_definitions" in access.abilities(actor):
+        return True
+    if actor.client_id is not None and not kpi.client_facing:
+        return False
+    return not kpi.readers or bool(set(kpi.readers) & actor.roles)
+
+
+def readable(records: Records) -> list[Kpi]:
+    """The KPIs the reader may read, by title."""
+    found = [Kpi(d.body) for d in records.catalog.configuration.of_kind("kpi")]
+    return [k for k in found if may_read(records, k)]
+
+
+class Measure:
+    """One KPI measured for one reader at one moment."""
+
+    def __init__(self, records: Records, kpi: Kpi, now: dt.datetime | None = None) -> None:
+        self.records, self.kpi = records, kpi
+        self.now = now or records.clock()
+        self.spec: RecordTypeSpec = records.spec(kpi.record_type)
+        self.table = records.model(kpi.record_type).__table__
+        self.columns = field_columns(self.spec, self.table)
+        hidden = records.access.hidden_fields(records.actor, self.spec)
+        for name in sorted(kpi.fields_read & hidden):
+            raise Forbidden(_("This KPI reads the field %(field)s, which you may not see.", field=name))
+
+    # --- the rows counted ---------------------------------------------------
+
+    def conditions(self, period: Period, filters: Mapping[str, Any], part: str = "all") -> list[Any]:
+        """The SQL conditions selecting the counted records (`part="numerator"`: those meeting it)."""
+        kpi = self.kpi
+        cohort, kind = self.columns(kpi.cohort)
+        found = [self.records.scope(kpi.record_type), cohort.is_not(None)]
+        found += [cohort >= self.bound(period.first, kind), cohort < self.bound(_next_day(period.last), kind)]
+        if kpi.where:
+            found.append(to_sql(kpi.where, self.columns, self.local_now()))
+        value = kpi.value
+        if isinstance(value, str):
+            found.append(self.value_column().is_not(None))
+        elif isinstance(value, dict) and "from" in value:
+            found += [self.columns(end)[0].is_not(None) for end in (value["from"], value["to"]) if end != NOW]
+        elif isinstance(value, dict):
+            found.append(self.table.c.sla_clocks.is_not(None))
+        if part == "numerator":
+            found.append(self.flag())
+        for name, wanted in filters.items():
+            if name == "team" and kpi.team_as_of:
+                continue  # the team on the cohort date is read from the history, in `rows`
+            found.append(self.group(name, period) == wanted)
+        return found
+
+    def bound(self, day: dt.date, kind: str) -> Any:
+        if kind == DATE:
+            return day
+        midnight = dt.datetime(day.year, day.month, day.day, tzinfo=self.records.zone)
+        return midnight.astimezone(dt.UTC)
+
+    def local_now(self) -> dt.datetime:
+        return self.now.astimezone(self.records.zone)
+
+    def flag(self, key: str = "numerator") -> Any:
+        return to_sql(self.kpi.body[key], self.columns, self.local_now())
+
+    def value_column(self) -> Any:
+        return value_sql(self.kpi.value, self.columns, self.local_now())[0]
+
+    def group(self, breakdown: str, period: Period) -> Any:
+        """The SQL value a record is grouped by for `breakdown`."""
+        c = self.table.c
+        if breakdown == "department":
+            return c.department_id
+        if breakdown == "client":
+            return c.client_id
+        if breakdown == "person":
+            return func.coalesce(c.assignee_id, c.owner_id)  # a timesheet has no assignee: its owner
+        if breakdown == "priority":
+            return self.columns("priority")[0]
+        if breakdown == "project":
+            return c.id if self.spec.name == "project" else self.columns("project")[0]
+        if breakdown == "team":
+            person = func.coalesce(c.assignee_id, c.owner_id)
+            return select(Person.team_id).where(Person.id == person).scalar_subquery()
+        cohort, kind = self.columns(self.kpi.cohort)
+        steps = []
+        for month in period.months:
+            first = dt.date(int(month[:4]), int(month[5:7]), 1)
+            after = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
+            steps.append((and_(cohort >= self.bound(first, kind), cohort < self.bound(after, kind)), month))
+        return case(*steps, else_=literal(None))
+
+    # --- measuring ------------------------------------------------------------
+
+    def answer(
+        self, period: Period, breakdown: str | None = None, filters: Mapping[str, Any] | None = None
+    ) -> Answer:
+        filters = self.checked(breakdown, filters or {})
+        if self.in_database():
+            groups = self.aggregate(period, breakdown, filters)
+        else:
+            groups = self.from_rows(period, breakdown, filters)
+        if self.in_database():
+            total = self.combined(groups)
+        else:
+            total = figure(self.kpi, *(sum((list(g[i]) for g in groups.values()), []) for i in range(3)))
+        answer = Answer(self.kpi, period, total, breakdown, filters=dict(filters))
+        if breakdown:
+            labels = self.labels(breakdown, [k for k in groups if k is not None])
+            keys = sorted(groups, key=lambda k: (k is None, str(labels.get(k, k))))
+            if breakdown == "month":
+                keys = [m for m in period.months]
+            for key in keys:
+                if self.in_database():
+                    shown = self.combined({key: groups[key]} if key in groups else {})
+                else:
+                    shown = figure(self.kpi, *groups.get(key, ([], [], [])))
+                shown.key, shown.label = key, str(labels.get(key, key if key is not None else "—"))
+                answer.groups.append(shown)
+        return answer
+
+    def checked(self, breakdown: str | None, filters: Mapping[str, Any]) -> dict[str, Any]:
+        allowed = set(self.kpi.breakdowns or ())
+        if breakdown is not None and breakdown not in allowed:
+            raise Invalid(
+                _(
+                    "This KPI breaks down by %(allowed)s, not %(name)s.",
+                    allowed=", ".join(sorted(allowed)) or "-",
+                    name=breakdown,
+                )
+            )
+        checked = {}
+        for name, value in filters.items():
+            if name not in allowed or name == "month":
+                raise Invalid(
+                    _(
+                        "This KPI filters by %(allowed)s, not %(name)s.",
+                        allowed=", ".join(sorted(allowed - {"month"})) or "-",
+                        name=name,
+                    )
+                )
+            checked[name] = value if name == "priority" else _id(name, value)
+        return checked
+
+    def in_database(self) -> bool:
+        value = self.kpi.value
+        return (
+            self.kpi.measure in ("count", "share", "sum", "average")
+            and not isinstance(value, dict)
+            and not self.kpi.team_as_of
+        )
+
+    def aggregate(self, period: Period, breakdown: str | None, filters: Mapping[str, Any]) -> dict[Any, Any]:
+        """Count, numerator and sum by group, aggregated by the database: {key: (n, met, total)}."""
+        key = self.group(breakdown, period) if breakdown else literal(0)
+        met = func.sum(case((self.flag(), 1), else_=0)) if self.kpi.is_rate else literal(0)
+        less = func.sum(case((self.flag("subtract"), 1), else_=0)) if self.kpi.subtract else literal(0)
+        total = func.sum(self.value_column()) if isinstance(self.kpi.value, str) else literal(0)
+        query = (
+            select(key.label("key"), func.count(), met, total, less)
+            .select_from(self.table)
+            .where(*self.conditions(period, filters))
+            .group_by(key)
+        )
+        rows = self.records.session.execute(query).all()
+        return {
+            (row[0] if breakdown else None): (
+                int(row[1]),
+                int(row[2] or 0),
+                float(row[3] or 0),
+                int(row[4] or 0),
+            )
+            for row in rows
+        }
+
+    def combined(self, groups: Mapping[Any, Any]) -> Figure:
+        n = sum(g[0] for g in groups.values())
+        met = sum(g[1] for g in groups.values())
+        total = sum(g[2] for g in groups.values())
+        kpi = self.kpi
+        if kpi.measure == "count":
+            return Figure(float(n), n)
+        if kpi.measure == "share":
+            less = sum(g[3] for g in groups.values())
+            return figure(kpi, [], [True] * met + [False] * (n - met), subtracted=less)
+        if kpi.measure == "sum":
+            return Figure(total, n)
+        return Figure(total / n if n else None, n)
+
+    def rows(
+        self, period: Period, filters: Mapping[str, Any], breakdown: str | None = None
+    ) -> list[tuple[int, Any, float | None, bool, bool]]:
+        """(id, group key, value, meets the numerator, meets `subtract`) of each counted record."""
+        kpi = self.kpi
+        c = self.table.c
+        grouped = breakdown is not None and not (breakdown == "team" and kpi.team_as_of)
+        parts = [c.id, self.group(breakdown, period) if grouped else literal(None)]
+        parts.append(self.flag() if kpi.is_rate else literal(False))
+        parts.append(self.flag("subtract") if kpi.subtract else literal(False))
+        value = kpi.value
+        if isinstance(value, str):
+            parts.append(self.value_column())
+        elif isinstance(value, dict) and "from" in value:
+            parts += [
+                literal(None) if end == NOW else self.columns(end)[0] for end in (value["from"], value["to"])
+            ]
+        elif isinstance(value, dict):
+            parts.append(c.sla_clocks)
+        if kpi.team_as_of:
+            parts += [self.columns(kpi.cohort)[0], c.assignee_id, c.created_at]
+        query = select(*parts).select_from(self.table).where(*self.conditions(period, filters)).order_by(c.id)
+        found = []
+        teams = self.teams_then(query) if kpi.team_as_of else {}
+        wanted_team = filters.get("team") if kpi.team_as_of else None
+        for row in self.records.session.execute(query):
+            number = self.value_of(row[4:]) if value is not None else None
+            if value is not None and number is None:
+                continue
+            key = row[1]
+            if kpi.team_as_of:
+                team = teams.get(row[0])
+                if "team" in filters and team != wanted_team:
+                    continue
+                if breakdown == "team":
+                    key = team
+            found.append((row[0], key, number, bool(row[2]), bool(row[3])))
+        return found
+
+    def from_rows(self, period: Period, breakdown: str | None, filters: Mapping[str, Any]) -> dict[Any, Any]:
+        groups: dict[Any, tuple[list[float], list[bool], list[bool]]] = defaultdict(lambda: ([], [], []))
+        for _record_id, key, number, met, less in self.rows(period, filters, breakdown):
+            values, flags, lesses = groups[key if breakdown else None]
+            if number is not None:
+                values.append(number)
+            flags.append(met)
+            lesses.append(less)
+        return dict(groups)
+
+    def value_of(self, parts: tuple[Any, ...]) -> float | None:
+        value = self.kpi.value
+        if isinstance(value, str):
+            return None if parts[0] is None else float(parts[0])
+        assert isinstance(value, dict)
+        seconds: float | None
+        if "from" in value:
+            start, end = (
+                self.now if name == NOW else self.moment(p)
+                for name, p in zip((value["from"], value["to"]), parts[:2], strict=True)
+            )
+            if start is None or end is None or end < start:
+                return None
+            if value["calendar"] == WALL:
+                seconds = (end - start).total_seconds()
+            else:
+                seconds = business_time_between(self.calendar(value["calendar"]), start, end).total_seconds()
+        else:
+            kept = (parts[0] or {}).get(value["sla"])
+            if not kept or not kept.get("is_stopped"):
+                return None
+            seconds = 60.0 * kept["elapsed"]
+        return seconds / DURATION_UNITS[self.kpi.unit if self.kpi.unit in DURATION_UNITS else "hours"]
+
+    def moment(self, value: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return dt.datetime(value.year, value.month, value.day, tzinfo=self.records.zone)
+
+    def calendar(self, name: str) -> BusinessCalendar:
+        document = self.records.catalog.configuration.get("sla", name)
+        assert document is not None  # the checks hold a KPI's calendar to an sla definition
+        return policy_from_definition(document.body).calendar
+
+    def teams_then(self, query: Any) -> dict[int, int | None]:
+        """Each counted record's team on its cohort date: the team of the assignee it had then (its history)."""
+        rows = self.records.session.execute(query).all()
+        on: dict[int, tuple[dt.datetime, int | None]] = {}
+        for row in rows:
+            cohort = self.moment(row[-3]) or row[-1]
+            on[row[0]] = (cohort, row[-2])
+        assignees: dict[int, int | None] = {}
+        ids = list(on)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            events = self.records.session.execute(
+                select(RecordEvent.record_id, RecordEvent.at, RecordEvent.changes)
+                .where(RecordEvent.record_type == self.spec.name, RecordEvent.record_id.in_(chunk))
+                .order_by(RecordEvent.id)
+            )
+            for record_id, at, changes in events:
+                for change in changes or ():
+                    if change.get("path") != "/assignee":
+                        continue
+                    cohort = on[record_id][0]
+                    if at <= cohort:
+                        assignees[record_id] = change.get("new")
+                    elif record_id not in assignees:
+                        assignees[record_id] = change.get("old")
+        people = {i for i in (assignees.get(r, on[r][1]) for r in on) if i}
+        team_of = dict(
+            self.records.session.execute(select(Person.id, Person.team_id).where(Person.id.in_(people))).all()
+        )
+        return {r: team_of.get(assignees.get(r, on[r][1])) for r in on}
+
+    # --- naming groups ----------------------------------------------------------
+
+    def labels(self, breakdown: str, keys: Iterable[Any]) -> dict[Any, str]:
+        keys = list(keys)
+        lang = _lang()
+        session = self.records.session
+        if breakdown in ("month", "priority"):
+            if breakdown == "priority" and "priority" in self.spec.fields:
+                return {
+                    k: v.get(lang) or v.get("en") or k
+                    for k, v in self.spec.fields["priority"].choices
+                    if k in keys
+                }
+            return {k: k for k in keys}
+        if breakdown == "department":
+            rows = session.execute(
+                select(Department.id, Department.title_en, Department.title_zh).where(Department.id.in_(keys))
+            )
+            return {i: (zh if lang == "zh" else en) or en for i, en, zh in rows}
+        if breakdown == "team":
+            rows = session.execute(select(Team.id, Team.title_en, Team.title_zh).where(Team.id.in_(keys)))
+            return {i: (zh if lang == "zh" else en) or en for i, en, zh in rows}
+        if breakdown == "person":
+            rows = session.execute(
+                select(Person.id, Person.first_name, Person.last_name, Person.username).where(
+                    Person.id.in_(keys)
+                )
+            )
+            return {i: f"{first or ''} {last or ''}".strip() or user for i, first, last, user in rows}
+        target = CLIENT_TYPE if breakdown == "client" else "project"
+        if target not in self.records.catalog.record_types:
+            return {}
+        return dict(self.records.lookup_ids(target, keys))
+
+    def counted(
+        self, period: Period, filters: Mapping[str, Any] | None = None, part: str = "all"
+    ) -> list[int]:
+        """The ids of exactly the records behind the figure (with `filters`, one group's), oldest first."""
+        filters = self.checked(None, {}) if filters is None else self.checked(None, filters)
+        return [row[0] for row in self.rows(period, filters) if part != "numerator" or row[3]]
+
+
+def project_field_ok(spec: RecordTypeSpec) -> bool:
+    field_ = spec.fields.get("project")
+    return spec.name == "project" or (field_ is not None and field_.kind == REF)
+
+
+def _id(name: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Invalid(_("The filter %(name)s takes an id, not %(value)r.", name=name, value=value)) from None
+
+
+def _next_day(day: dt.date) -> dt.date:
+    return day + dt.timedelta(days=1)
+
+
+def _lang() -> str:
+    from flask_babel import get_locale
+
+    try:
+        return "zh" if str(get_locale() or "en").startswith("zh") else "en"
+    except (RuntimeError, AttributeError):
+        return "en"

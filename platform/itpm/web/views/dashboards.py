@@ -1,0 +1,118 @@
+"""The dashboards screens: a dashboard's tiles, and the list of exactly the records behind a figure.
+
+What is measured and for whom is `itpm.kpis`'s; this module only makes the
+links (a figure's records, with its period and group) and renders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import abort, redirect, request, url_for
+from flask_appbuilder import AppBuilder, BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from itpm.kpis.dashboards import home_dashboard, readable_dashboards, tiles
+from itpm.kpis.explain import explain, shown, title
+from itpm.kpis.service import ask, counted
+from itpm.kpis.spec import BREAKDOWNS
+from itpm.records.service import RecordError
+from itpm.web.context import records_service
+
+PAGE_SIZE = 100
+
+
+def _language() -> str:
+    return "zh" if str(get_locale() or "zh").startswith("zh") else "en"
+
+
+def drill_link(kpi: str, filters: dict[str, Any], period: str) -> str:
+    """The page of the records behind a figure (a group's: its key as a filter)."""
+    query = {"period": period, **{k: v for k, v in filters.items() if v is not None}}
+    return url_for("DashboardsView.records", name=kpi) + "?" + urlencode(query)
+
+
+class DashboardsView(BaseView):
+    route_base = "/dashboards"
+    default_view = "index"
+
+    @expose("/", methods=["GET"])
+    @has_access
+    def index(self) -> Any:
+        """The reader's home dashboard (else the first they may read)."""
+        records = records_service()
+        found = home_dashboard(records) or next(iter(readable_dashboards(records)), None)
+        if found is None:
+            return self.render_template("itpm/dashboards/none.html", title=_("Dashboards"))
+        return redirect(url_for("DashboardsView.show", name=found["name"]))
+
+    @expose("/<name>", methods=["GET"])
+    @has_access
+    def show(self, name: str) -> Any:
+        records = records_service()
+        dashboards = readable_dashboards(records)
+        body = next((b for b in dashboards if b["name"] == name), None)
+        if body is None:
+            abort(404)
+        lang = _language()
+        return self.render_template(
+            "itpm/dashboards/show.html",
+            dashboard=body,
+            dashboards=dashboards,
+            tiles=tiles(records, body, lang, drill_link),
+            title_of=lambda b: title(b, lang),
+            title=title(body, lang),
+        )
+
+    @expose("/kpi/<name>/records", methods=["GET"])
+    @has_access
+    def records(self, name: str) -> Any:
+        """Exactly the records a figure counted: as many as its n."""
+        records = records_service()
+        filters = {k: request.args[k] for k in request.args if k in BREAKDOWNS}
+        period = request.args.get("period") or None
+        try:
+            kpi, chosen, ids = counted(records, name, period, filters)
+            answer = ask(
+                records, name, chosen.label, None, {k: v for k, v in filters.items() if k != "month"}
+            )
+        except RecordError as error:
+            abort(error.status if error.status in (403, 404) else 400, str(error.message))
+        model = records.model(kpi.record_type)
+        page = ids[:PAGE_SIZE]
+        rows = {
+            r.id: r for r in records.session.scalars(records.query(kpi.record_type).where(model.id.in_(page)))
+        }
+        lang = _language()
+        spec = records.spec(kpi.record_type)
+        hidden = records.access.hidden_fields(records.actor, spec)
+        shown_as = next(
+            (n for n in ("title", "name", "subject") if n in spec.fields and n not in hidden), None
+        )
+        met = set(counted(records, name, period, filters, part="numerator")[2]) if kpi.is_rate else set()
+        return self.render_template(
+            "itpm/dashboards/records.html",
+            kpi=kpi,
+            kpi_title=title(kpi.body, lang),
+            period=chosen.label,
+            filters=filters,
+            figure=shown(answer.total.value, kpi.unit, lang),
+            explained=explain(records.catalog, kpi, answer, lang, filters),
+            count=len(ids),
+            rows=[(rows[i], getattr(rows[i], shown_as, "") if shown_as else "") for i in page if i in rows],
+            met=met,
+            more=len(ids) > PAGE_SIZE,
+            api=url_for("KpisApi.records", name=name) + "?" + urlencode({"period": chosen.label, **filters}),
+            title=title(kpi.body, lang),
+        )
+
+
+def add_dashboard_views(appbuilder: AppBuilder) -> None:
+    from itpm.web.api.kpis import KpisApi
+
+    appbuilder.add_view(DashboardsView, "Dashboards", label=_l("Dashboards"), icon="fa-tachometer-alt")
+    appbuilder.add_api(KpisApi)

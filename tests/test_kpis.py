@@ -1,0 +1,270 @@
+"""KPIs on the demo company: each figure's drill-down lists exactly its n records, the cache never changes
+an answer nor lends one reader's rows to another, and the client report's SLA figures are the app's.
+
+The demo is loaded once per backend (small scale); every starter KPI is asked as one person of every role.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import test_demo
+from sqlalchemy import select
+from test_demo import Loaded
+
+from conftest import login
+from itpm.access import Actor
+from itpm.kpis.measure import Measure, kpi_of, readable
+from itpm.kpis.service import AnswerCache, ask, counted
+from itpm.kpis.spec import Kpi, percentile, period_of, wilson
+from itpm.models import Person
+from itpm.records.service import Invalid, NotFound, Records
+from itpm.reports.service import prepare_report
+
+#: The demo company, loaded once per backend in this module (test_demo's fixture).
+demo = test_demo.demo
+MONTHS = 6
+#: Every reader asks at one moment: an age (backlog_age) is measured to now.
+NOW = dt.datetime.now(dt.UTC)
+
+
+def one_per_role(demo: Loaded) -> list[str]:
+    seen: dict[str, str] = {}
+    for username, role, _name in demo.result.accounts:
+        seen.setdefault(role, username)
+    return sorted(seen.values())
+
+
+def reader(demo: Loaded, session: Any, username: str) -> Records:
+    person = session.scalar(select(Person).filter_by(username=username))
+    return Records(session, demo.catalog, Actor.of(person), clock=lambda: NOW)
+
+
+def starter_kpis(demo: Loaded) -> list[Kpi]:
+    return [Kpi(d.body) for d in demo.catalog.configuration.of_kind("kpi")]
+
+
+def test_the_starter_pack_brings_kpis_and_a_home_dashboard_for_each_role_named(demo: Loaded) -> None:
+    names = {k.name for k in starter_kpis(demo)}
+    assert {"on_time_delivery", "sla_compliance", "first_response_time", "csat", "nps", "delay_rate"} <= names
+    homes = {r for d in demo.catalog.configuration.of_kind("dashboard") for r in d.body.get("home_for", [])}
+    assert {"project_manager", "support_agent", "department_admin", "admin", "finance"} <= homes
+
+
+def test_every_starter_kpi_drills_down_to_exactly_its_n_records_for_every_role(demo: Loaded) -> None:
+    asked = 0
+    with demo.runtime.session() as session:
+        for username in one_per_role(demo):
+            records = reader(demo, session, username)
+            for kpi in readable(records):
+                answer = ask(records, kpi.name, months=MONTHS, cache=None)
+                ids = counted(records, kpi.name, months=MONTHS)[2]
+                assert len(ids) == answer.total.n, (username, kpi.name)
+                if kpi.is_rate:
+                    met = counted(records, kpi.name, months=MONTHS, part="numerator")[2]
+                    assert len(met) == answer.total.numerator, (username, kpi.name)
+                if "month" in (kpi.breakdowns or []):  # each bar of a trend drills to its own records
+                    by_month = ask(records, kpi.name, breakdown="month", months=MONTHS, cache=None)
+                    for group in by_month.groups:
+                        filters = {"month": group.key}
+                        assert len(counted(records, kpi.name, filters=filters, months=MONTHS)[2]) == group.n
+                asked += 1
+    assert asked >= 40
+
+
+def test_the_cache_gives_every_role_the_same_answers_as_no_cache(demo: Loaded) -> None:
+    """One cache shared by all readers, filled in turn: nobody is served another's answer."""
+    shared = AnswerCache()
+    with demo.runtime.session() as session:
+        people = one_per_role(demo)
+        for round_ in range(2):
+            for username in people if round_ == 0 else reversed(people):
+                records = reader(demo, session, username)
+                for kpi in readable(records):
+                    for breakdown in [None, *(kpi.breakdowns or [])[:2]]:
+                        fresh = ask(records, kpi.name, None, breakdown, months=MONTHS, cache=None).as_json()
+                        cached = ask(
+                            records, kpi.name, None, breakdown, months=MONTHS, cache=shared
+                        ).as_json()
+                        assert cached == fresh, (username, kpi.name, breakdown)
+    assert shared.hits > 0 and shared.misses > 0
+
+
+def test_no_role_is_counted_a_record_it_may_not_read(demo: Loaded) -> None:
+    with demo.runtime.session() as session:
+        for username in one_per_role(demo):
+            records = reader(demo, session, username)
+            for kpi in readable(records):
+                model = records.model(kpi.record_type)
+                mine = set(session.scalars(select(model.id).where(records.scope(kpi.record_type))))
+                assert set(counted(records, kpi.name, months=MONTHS)[2]) <= mine, (username, kpi.name)
+
+
+def test_a_client_user_reads_only_client_facing_kpis_over_their_organisation(demo: Loaded) -> None:
+    with demo.runtime.session() as session:
+        client = reader(demo, session, "client.demo")
+        names = {k.name for k in readable(client)}
+        assert names and all(k.client_facing for k in readable(client))
+        assert "on_time_delivery" not in names
+        with pytest.raises(NotFound):
+            kpi_of(client, "on_time_delivery")
+        model = client.model("incident")
+        ids = counted(client, "sla_compliance", months=MONTHS)[2]
+        owners = set(session.scalars(select(model.client_id).where(model.id.in_(ids))))
+        assert owners <= {client.actor.client_id}
+        everyone = ask(
+            Records(session, demo.catalog, Actor.system()), "sla_compliance", months=MONTHS, cache=None
+        )
+        theirs = ask(client, "sla_compliance", months=MONTHS, cache=None)
+        assert theirs.total.n < everyone.total.n
+
+
+def test_a_change_to_a_counted_record_changes_the_cached_answer(demo: Loaded) -> None:
+    cache = AnswerCache()
+    with demo.runtime.session() as session:
+        system = Records(session, demo.catalog, Actor.system())
+        before = ask(system, "incident_backlog", months=MONTHS, cache=cache).total.n
+        model = system.model("incident")
+        open_one = session.scalar(
+            select(model).where(model.state == "resolved").order_by(model.created_at.desc()).limit(1)
+        )
+        session.execute(model.__table__.update().where(model.id == open_one.id).values(state="in_progress"))
+        from itpm.models import RecordEvent
+
+        session.add(
+            RecordEvent(record_type="incident", record_id=open_one.id, actor="test", action="changed")
+        )
+        session.flush()
+        after = ask(system, "incident_backlog", months=MONTHS, cache=cache).total.n
+        session.rollback()
+    assert after == before + 1
+
+
+def test_as_of_attribution_counts_a_task_for_the_team_it_had_on_its_due_date(demo: Loaded) -> None:
+    from itpm.models import RecordEvent
+
+    with demo.runtime.session() as session:
+        system = Records(session, demo.catalog, Actor.system())
+        model = system.model("task")
+        today = dt.datetime.now(dt.UTC).date()
+        task = session.scalar(
+            select(model)
+            .where(model.due_date < today, model.assignee_id.is_not(None))
+            .order_by(model.due_date.desc())
+        )
+        people = session.scalars(select(Person).where(Person.team_id.is_not(None))).all()
+        then = next(p for p in people if p.id == task.assignee_id)
+        other = next(p for p in people if p.team_id != then.team_id)
+        moved = dt.datetime.combine(task.due_date + dt.timedelta(days=2), dt.time(3), dt.UTC)
+        session.execute(model.__table__.update().where(model.id == task.id).values(assignee_id=other.id))
+        session.add(
+            RecordEvent(
+                record_type="task", record_id=task.id, at=moved, actor="test", action="changed",
+                changes=[{"path": "/assignee", "old": then.id, "new": other.id}],
+            )
+        )  # fmt: skip
+        session.flush()
+        month = f"{task.due_date:%Y-%m}"
+        measure = Measure(system, kpi_of(system, "delay_rate"))
+        period = period_of(month, today)
+        assert task.id in measure.counted(period, {"team": then.team_id})
+        assert task.id not in measure.counted(period, {"team": other.team_id})
+        session.rollback()
+
+
+def test_the_client_report_sla_figures_are_the_apps(demo: Loaded) -> None:
+    """The project with the most incidents (business-hour SLAs): the report's figures are the KPI's."""
+    with demo.runtime.session() as session:
+        system = Records(session, demo.catalog, Actor.system())
+        incident, project = system.model("incident"), system.model("project")
+        rows = session.execute(select(incident.project_id)).scalars().all()
+        busiest = max(set(rows) - {None}, key=rows.count)
+        number = session.scalar(select(project.number).where(project.id == busiest))
+        today = dt.datetime.now(dt.UTC).astimezone(system.zone).date()
+        month = f"{today:%Y-%m}"
+        prepared = prepare_report(system, "client_status", {"project": busiest, "month": month}, "en")
+        figures = prepared.context["kpis"]
+        app = ask(system, "sla_compliance", f"{month}..{month}", None, {"project": busiest}, cache=None)
+        assert figures["sla_month"]["value"] == app.as_json()["value"]
+        assert figures["sla_month"]["n"] == app.total.n
+        six = ask(system, "sla_compliance", None, "month", {"project": busiest}, months=6, cache=None)
+        assert figures["sla"]["series"] == [(g.label, g.as_json()["value"], g.n) for g in six.groups]
+        assert any(n for _label, _value, n in figures["sla"]["series"]), number
+        per_incident = [
+            status
+            for status in session.scalars(
+                select(incident.sla_status).where(
+                    incident.project_id == busiest, incident.sla_status.in_(["met", "breached"])
+                )
+            )
+        ]
+        total = ask(
+            system,
+            "sla_compliance",
+            f"{today.year - 5}-01..{today.year + 4}-12",
+            None,
+            {"project": busiest},
+            cache=None,
+        )
+        assert total.total.numerator == per_incident.count("met")
+
+
+def test_the_api_answers_the_figure_and_exactly_its_records(demo: Loaded) -> None:
+    client = demo.app.test_client()
+    login(client, "pm.demo", demo.result.password)
+    figure = client.get("/api/v1/kpis/on_time_delivery?months=6")
+    assert figure.status_code == 200, figure.json
+    body = figure.json
+    assert {"value", "n", "numerator", "denominator", "period", "explain"} <= set(body)
+    listed = client.get("/api/v1/kpis/on_time_delivery/records?months=6&page_size=100")
+    assert listed.json["count"] == body["n"] and len(listed.json["result"]) == min(body["n"], 100)
+    by_team = client.get("/api/v1/kpis/delay_rate?months=6&breakdown=team").json
+    group = next(g for g in by_team["groups"] if g["key"] is not None and g["n"])
+    drilled = client.get(f"/api/v1/kpis/delay_rate/records?months=6&team={group['key']}").json
+    assert drilled["count"] == group["n"]
+    assert client.get("/api/v1/kpis/no_such_kpi").status_code == 404
+    assert client.get("/api/v1/kpis/on_time_delivery?period=last-year").status_code == 422
+    assert client.get("/api/v1/kpis/on_time_delivery?breakdown=colour").status_code == 422
+    assert client.get("/api/v1/kpis/on_time_delivery?colour=red").status_code == 422
+    names = {k["name"] for k in client.get("/api/v1/kpis/").json["result"]}
+    assert "on_time_delivery" in names
+
+
+def test_every_home_dashboard_shows_its_tiles_with_drill_down_links(demo: Loaded) -> None:
+    for username in ("pm.demo", "support.demo", "deptadmin.demo", "admin.demo", "finance.demo"):
+        client = demo.app.test_client()
+        login(client, username, demo.result.password)
+        page = client.get("/dashboards/", follow_redirects=True)
+        assert page.status_code == 200, username
+        html = page.get_data(as_text=True)
+        assert 'class="itpm-tiles"' in html and "/dashboards/kpi/" in html, username
+        link = (
+            html.split('class="itpm-figure', 1)[1]
+            .split('href="', 1)[1]
+            .split('"', 1)[0]
+            .replace("&amp;", "&")
+        )
+        drilled = client.get(link)
+        assert drilled.status_code == 200, (username, link)
+
+
+def test_wilson_interval_and_percentiles() -> None:
+    low, high = wilson(7, 8)  # type: ignore[misc]
+    assert 55 < low < 65 and 95 < high <= 100
+    assert wilson(0, 0) is None
+    assert percentile([1, 2, 3, 4], 0.5) == 2.5
+    assert percentile([float(i) for i in range(1, 11)], 0.9) == pytest.approx(9.1)
+    with pytest.raises(ValueError):
+        period_of("last-year", dt.date(2026, 12, 3))
+    assert period_of(None, dt.date(2026, 12, 3), 6).label == "2026-07..2026-12"
+
+
+def test_a_bad_question_names_what_is_wrong(demo: Loaded) -> None:
+    with demo.runtime.session() as session:
+        records = reader(demo, session, "pm.demo")
+        with pytest.raises(Invalid, match="breaks down by"):
+            ask(records, "on_time_delivery", breakdown="colour")
+        with pytest.raises(Invalid, match="period"):
+            ask(records, "on_time_delivery", period="2026-13")
