@@ -268,3 +268,28 @@ def test_a_bad_question_names_what_is_wrong(demo: Loaded) -> None:
             ask(records, "on_time_delivery", breakdown="colour")
         with pytest.raises(Invalid, match="period"):
             ask(records, "on_time_delivery", period="2026-13")
+
+
+def test_the_monthly_review_names_teams_late_three_months_running_and_drills_to_their_tasks(
+    demo: Loaded,
+) -> None:
+    from itpm.kpis.review import monthly_review
+
+    with demo.runtime.session() as session:
+        system = Records(session, demo.catalog, Actor.system(), clock=lambda: NOW)
+        month = f"{(NOW.date().replace(day=1) - dt.timedelta(days=1)):%Y-%m}"
+        review = monthly_review(system, month)
+        assert review.months[-1] == month and len(review.months) == 3
+        assert review.slipped and all(r["days"] >= 0 for r in review.slipped)
+        for team in review.teams:
+            figures = [team["months"].get(m) for m in review.months]
+            missed = all(f is not None and not f.too_few and f.value > review.target for f in figures)
+            assert team["running"] == missed, team["label"]
+            for m, figure in team["months"].items():
+                ids = counted(system, "delay_rate", filters={"team": team["key"], "month": m})[2]
+                assert len(ids) == figure.n
+    client = demo.app.test_client()
+    login(client, "deptadmin.demo", demo.result.password)
+    page = client.get(f"/dashboards/review/?month={month}")
+    assert page.status_code == 200 and "月度复盘" in page.get_data(as_text=True)
+    assert client.get("/dashboards/review/?month=13-2026").status_code == 400

@@ -6,6 +6,7 @@ links (a figure's records, with its period and group) and renders.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,10 +19,12 @@ from flask_babel import lazy_gettext as _l
 
 from itpm.kpis.dashboards import home_dashboard, readable_dashboards, tiles
 from itpm.kpis.explain import explain, shown, title
+from itpm.kpis.review import monthly_review
 from itpm.kpis.service import ask, counted
-from itpm.kpis.spec import BREAKDOWNS
+from itpm.kpis.spec import BREAKDOWNS, MONTH
 from itpm.records.service import RecordError
 from itpm.web.context import records_service
+from itpm.web.record_display import choice_label
 
 PAGE_SIZE = 100
 
@@ -39,6 +42,8 @@ def drill_link(kpi: str, filters: dict[str, Any], period: str) -> str:
 class DashboardsView(BaseView):
     route_base = "/dashboards"
     default_view = "index"
+    #: One permission for the screens: which KPIs, over which rows, is `itpm.kpis`'s to decide.
+    method_permission_name = {"index": "read", "show": "read", "records": "read", "review": "read"}
 
     @expose("/", methods=["GET"])
     @has_access
@@ -108,6 +113,27 @@ class DashboardsView(BaseView):
             more=len(ids) > PAGE_SIZE,
             api=url_for("KpisApi.records", name=name) + "?" + urlencode({"period": chosen.label, **filters}),
             title=title(kpi.body, lang),
+        )
+
+    @expose("/review/", methods=["GET"])
+    @has_access
+    def review(self) -> Any:
+        """The monthly review (月度复盘) of a month, by default the last one."""
+        records = records_service()
+        today = records.clock().astimezone(records.zone).date()
+        last = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+        month = request.args.get("month") or last
+        if not MONTH.match(month):
+            abort(400, _("A month is written YYYY-MM."))
+        found = monthly_review(records, month)
+        spec = records.catalog.record_types.get("project")
+        phase = spec.fields.get("phase") if spec else None
+        return self.render_template(
+            "itpm/dashboards/review.html",
+            review=found,
+            phase_title=(lambda value: choice_label(phase, value)) if phase else str,
+            drill=drill_link,
+            title=_("Monthly review"),
         )
 
 
