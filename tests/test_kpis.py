@@ -248,6 +248,7 @@ def test_every_home_dashboard_shows_its_tiles_with_drill_down_links(demo: Loaded
         )
         drilled = client.get(link)
         assert drilled.status_code == 200, (username, link)
+        assert client.get("/dashboards/pilots/").status_code == 200, username
 
 
 def test_wilson_interval_and_percentiles() -> None:
@@ -293,3 +294,39 @@ def test_the_monthly_review_names_teams_late_three_months_running_and_drills_to_
     page = client.get(f"/dashboards/review/?month={month}")
     assert page.status_code == 200 and "月度复盘" in page.get_data(as_text=True)
     assert client.get("/dashboards/review/?month=13-2026").status_code == 400
+
+
+def test_a_pilot_scorecard_shows_baseline_against_now_for_its_department(demo: Loaded) -> None:
+    from itpm.catalog import Catalog
+    from itpm.definitions.documents import Document
+    from itpm.kpis.pilots import OPEN, scorecards
+    from itpm.models import Department
+
+    with demo.runtime.session() as session:
+        department = session.scalar(select(Department).order_by(Department.id))
+        goal = {
+            "department": department.name,
+            "baseline": f"{NOW.year - 1}-12..{NOW.year - 1}-12"
+            if NOW.month == 1
+            else f"{NOW:%Y}-01..{NOW:%Y}-02",
+            "target": 0.5,
+            "deadline": f"{NOW.year + 1}-12-31",
+            "title": {"en": "Cut the delivery cycle to half a day", "zh": "交付周期缩短到半天"},
+        }
+        documents = [
+            Document(d.file, {**d.body, "goals": [goal]}) if d.key == ("kpi", "delivery_cycle") else d
+            for d in demo.catalog.documents
+        ]
+        catalog = Catalog(demo.catalog.revision, documents)
+        admin = session.scalar(select(Person).filter_by(username="admin.demo"))
+        cards = scorecards(Records(session, catalog, Actor.of(admin), clock=lambda: NOW))
+        assert [c.kpi.name for c in cards] == ["delivery_cycle"]
+        card = cards[0]
+        assert card.status == OPEN and card.baseline.period.label == goal["baseline"]
+        system = Records(session, demo.catalog, Actor.system(), clock=lambda: NOW)
+        now = ask(
+            system, "delivery_cycle", card.now.period.label, None, {"department": department.id}, cache=None
+        )
+        assert card.now.total.n == now.total.n
+        outsider = session.scalar(select(Person).filter_by(username="pm.demo"))
+        assert scorecards(Records(session, catalog, Actor.of(outsider), clock=lambda: NOW)) == []

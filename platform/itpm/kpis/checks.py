@@ -88,6 +88,10 @@ def _kpi(document: Document, configuration: Configuration) -> Iterator[Problem]:
             )
     if body.get("team_as_of") and "team" not in body.get("breakdowns", ()):
         yield Problem(file, "/team_as_of", _("is for a KPI that breaks down by team"))
+    if body.get("goals") and "department" not in body.get("breakdowns", ()):
+        yield Problem(
+            file, "/goals", _("a pilot goal is measured over its department: add department to breakdowns")
+        )
     roles = configuration.names("role")
     for index, role in enumerate(body.get("readers", ())):
         if role not in roles:

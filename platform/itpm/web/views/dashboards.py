@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from itpm.kpis.dashboards import home_dashboard, readable_dashboards, tiles
 from itpm.kpis.explain import explain, shown, title
+from itpm.kpis.pilots import scorecards
 from itpm.kpis.review import monthly_review
 from itpm.kpis.service import ask, counted
 from itpm.kpis.spec import BREAKDOWNS, MONTH
@@ -43,7 +44,13 @@ class DashboardsView(BaseView):
     route_base = "/dashboards"
     default_view = "index"
     #: One permission for the screens: which KPIs, over which rows, is `itpm.kpis`'s to decide.
-    method_permission_name = {"index": "read", "show": "read", "records": "read", "review": "read"}
+    method_permission_name = {
+        "index": "read",
+        "show": "read",
+        "records": "read",
+        "review": "read",
+        "pilots": "read",
+    }
 
     @expose("/", methods=["GET"])
     @has_access
@@ -134,6 +141,20 @@ class DashboardsView(BaseView):
             phase_title=(lambda value: choice_label(phase, value)) if phase else str,
             drill=drill_link,
             title=_("Monthly review"),
+        )
+
+    @expose("/pilots/", methods=["GET"])
+    @has_access
+    def pilots(self) -> Any:
+        """The scorecards of the department pilots the reader follows: baseline against now, goal met or not."""
+        lang = _language()
+        return self.render_template(
+            "itpm/dashboards/pilots.html",
+            cards=scorecards(records_service()),
+            title_of=lambda body: title(body, lang),
+            shown=lambda figure, kpi: shown(figure.value, kpi.unit, lang),
+            drill=drill_link,
+            title=_("Pilot scorecards"),
         )
 
 
