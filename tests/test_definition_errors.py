@@ -517,6 +517,25 @@ CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
         "no project reference",
     ),
     (
+        "kpi pilot goal without its department",
+        {
+            "kpi.json": kpi(
+                goals=[
+                    {
+                        "department": "d1",
+                        "baseline": "2026-01..2026-03",
+                        "target": 50,
+                        "deadline": "2026-12-31",
+                        "title": t(),
+                    }
+                ]
+            )
+        },
+        "kpi.json",
+        "/goals",
+        "add department to breakdowns",
+    ),
+    (
         "kpi reader role missing",
         {"kpi.json": kpi(readers=["boss"])},
         "kpi.json",
