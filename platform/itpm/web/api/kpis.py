@@ -104,7 +104,7 @@ class KpisApi(BaseApi):
           parameters:
           - {in: path, name: name, required: true, schema: {type: string}}
           - {in: query, name: period, schema: {type: string}, description: "2026-11, 2026-06..2026-11 or 2026"}
-          - {in: query, name: months, schema: {type: integer, minimum: 1, maximum: 36}, description: without a period, the months up to this one}
+          - {in: query, name: months, schema: {type: integer, minimum: 1, maximum: 36}, description: "without a period: the months up to this one"}
           - {in: query, name: breakdown, schema: {type: string, enum: [team, department, project, client, priority, person, month]}}
           responses:
             200: {description: "{value, n, numerator, denominator, period, unit, target, direction, groups?, explain}"}
