@@ -42,7 +42,7 @@ def _linked(bar: Bar, parts: Markup, title: str) -> Markup:
 
 
 def bars(
-    rows: Sequence[Bar], title: str, empty_text: str, width: float = 520, target: float | None = None
+    rows: Sequence[Bar], title: str, empty_text: str, width: float = 360, target: float | None = None
 ) -> Markup:
     """One horizontal bar per group, largest scale from 0 (long labels stay readable on a phone)."""
     if not rows or all(r.value is None for r in rows):
@@ -63,8 +63,9 @@ def bars(
             pieces += element(
                 "rect", x=start, y=top + 3, width=max(end - start, 1.5), height=18, fill=_colour(bar)
             )
-            mark = f" {MISS_MARK}" if bar.misses and not bar.few else ""
-            pieces += text(end + 4, top + 16, f"{bar.shown}{mark}", 11)
+            if not bar.few:  # a grey bar (too few to say) carries no figure: the tile's legend says so
+                mark = f" {MISS_MARK}" if bar.misses else ""
+                pieces += text(end + 4, top + 16, f"{bar.shown}{mark}", 11)
         pieces += text(width - 4, top + 16, f"n={bar.n}", 10, "end", fill=MUTED)
         parts.append(_linked(bar, pieces, f"{bar.label}: {bar.shown}, n={bar.n}"))
     if target is not None:
@@ -91,9 +92,10 @@ def columns(
     parts: list[Markup] = [line(left, y(0), right, y(0), GRID)]
     for index, bar in enumerate(rows):
         cx = left + slot * (index + 0.5)
-        pieces = text(cx, lower + 13, bar.label, 9, "middle") + text(
-            cx, lower + 25, f"n={bar.n}", 8, "middle", fill=MUTED
-        )
+        many = len(rows) > 6  # a year of months: the month alone (07), the period is under the chart
+        label = bar.label[5:] if many and len(bar.label) == 7 else bar.label
+        pieces = text(cx, lower + 13, label, 10, "middle")
+        pieces += text(cx, lower + 26, f"{bar.n}" if many else f"n={bar.n}", 9, "middle", fill=MUTED)
         if bar.value is not None:
             top, bottom = sorted((y(bar.value), y(0)))
             width_ = min(slot * 0.6, 44)
@@ -105,8 +107,9 @@ def columns(
                 height=max(bottom - top, 1.5),
                 fill=_colour(bar),
             )
-            mark = MISS_MARK if bar.misses and not bar.few else ""
-            pieces += text(cx, top - 4, f"{bar.shown}{mark}", 10, "middle")
+            if not bar.few:
+                mark = MISS_MARK if bar.misses else ""
+                pieces += text(cx, top - 4, f"{bar.shown}{mark}", 9 if many else 10, "middle")
         parts.append(_linked(bar, pieces, f"{bar.label}: {bar.shown}, n={bar.n}"))
     if target is not None:
         parts.append(line(left, y(target), right, y(target), "#E69F00", 1.5, stroke_dasharray="4,3"))

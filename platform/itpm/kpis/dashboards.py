@@ -26,6 +26,7 @@ from itpm.records.service import RecordError, Records
 #: link(kpi name, filters, period label) -> the URL of the records behind a figure.
 Link = Callable[[str, dict[str, Any], str], str]
 EMPTY = {"en": "No records in this period", "zh": "统计期内没有记录"}
+FEW_LEGEND = {"en": "Grey: fewer than 5 records, too few to say.", "zh": "灰色:少于 5 条记录,样本太少。"}
 SHOWS = {"number": 3, "trend": 6, "bars": 6, "worst": 6}
 
 
@@ -46,6 +47,8 @@ class Tile:
     rows: list[dict[str, Any]] = field(default_factory=list)
     explain: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: Under a chart with grey bars: what grey means.
+    legend: str = ""
 
 
 def readable_dashboards(records: Records) -> list[dict[str, Any]]:
@@ -131,6 +134,8 @@ def _fill(records: Records, tile: Tile, kpi: Kpi, answer: Answer, lang: str, lin
         for g in groups
     ]
     target = kpi.target
+    if any(b.few and b.value is not None for b in chart_bars):
+        tile.legend = FEW_LEGEND[lang]
     if tile.show == "trend":
         tile.chart = columns(chart_bars, tile.title, EMPTY[lang], target=target)
     elif tile.show == "bars":

@@ -99,7 +99,8 @@ def shown(value: float | None, unit: str, lang: str) -> str:
     """A figure as it reads: 86.9%, 2.5 小时, 3.89."""
     if value is None:
         return WORDS[lang]["none"]
-    digits = 0 if unit == "%" or abs(value) >= 100 else 1 if abs(value) >= 10 else 2
+    whole = float(value).is_integer() and unit in ("", "currency")  # a count, a sum of whole numbers
+    digits = 0 if whole or unit == "%" or abs(value) >= 100 else 1 if abs(value) >= 10 else 2
     text = f"{value:,.{digits}f}"
     return text + UNITS[lang].get(unit, "")
 

@@ -95,8 +95,12 @@ def readable(records: Records) -> list[Kpi]:
 class Measure:
     """One KPI measured for one reader at one moment."""
 
-    def __init__(self, records: Records, kpi: Kpi, now: dt.datetime | None = None) -> None:
+    def __init__(
+        self, records: Records, kpi: Kpi, now: dt.datetime | None = None, lang: str | None = None
+    ) -> None:
         self.records, self.kpi = records, kpi
+        #: The language groups are named in (the request's, unless given: a report's own).
+        self.lang = lang or _lang()
         self.now = now or records.clock()
         self.spec: RecordTypeSpec = records.spec(kpi.record_type)
         self.table = records.model(kpi.record_type).__table__
@@ -374,8 +378,9 @@ class Measure:
                     cohort = on[record_id][0]
                     if at <= cohort:
                         assignees[record_id] = change.get("new")
-                    elif record_id not in assignees:
-                        assignees[record_id] = change.get("old")
+                    elif record_id not in assignees:  # none set by then: the first one known (made later)
+                        old = change.get("old")
+                        assignees[record_id] = old if old is not None else change.get("new")
         people = {i for i in (assignees.get(r, on[r][1]) for r in on) if i}
         team_of = dict(
             self.records.session.execute(select(Person.id, Person.team_id).where(Person.id.in_(people))).all()
@@ -386,7 +391,7 @@ class Measure:
 
     def labels(self, breakdown: str, keys: Iterable[Any]) -> dict[Any, str]:
         keys = list(keys)
-        lang = _lang()
+        lang = self.lang
         session = self.records.session
         if breakdown in ("month", "priority"):
             if breakdown == "priority" and "priority" in self.spec.fields:

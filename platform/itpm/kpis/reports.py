@@ -8,6 +8,7 @@ template runs in its sandbox (which reaches no database), as plain values.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -20,8 +21,19 @@ from itpm.kpis.spec import MONTH
 from itpm.records.service import Forbidden, NotFound, Records
 
 
-def report_kpis(records: Records, body: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """Each figure a report's `kpis` names, for the reader of `records` and the report's parameters."""
+def report_kpis(
+    records: Records,
+    body: Mapping[str, Any],
+    arguments: Mapping[str, Any],
+    now: dt.datetime | None = None,
+    lang: str | None = None,
+) -> dict[str, Any]:
+    """Each figure a report's `kpis` names, for the reader of `records` and the report's parameters, as of
+    the report's `now` (its `today` is the KPIs' today)."""
+    if now is not None:
+        records = Records(
+            records.session, records.catalog, records.actor, clock=lambda: now, timezone=records.zone.key
+        )
     found = {}
     for name, wanted in body.get("kpis", {}).items():
         months = wanted.get("months", 1)
@@ -36,7 +48,9 @@ def report_kpis(records: Records, body: Mapping[str, Any], arguments: Mapping[st
             k: arguments[p] for k, p in wanted.get("where", {}).items() if arguments.get(p) is not None
         }
         try:
-            figure = ask(records, wanted["kpi"], period, wanted.get("breakdown"), filters, months).as_json()
+            figure = ask(
+                records, wanted["kpi"], period, wanted.get("breakdown"), filters, months, lang=lang
+            ).as_json()
         except (NotFound, Forbidden):  # a KPI the reader may not read shows as no figure
             figure = {"value": None, "n": 0, "numerator": None, "denominator": None, "groups": []}
         figure["series"] = [(g["label"], g["value"], g["n"]) for g in figure.get("groups", [])]

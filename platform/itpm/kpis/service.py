@@ -77,7 +77,7 @@ def changes_stamp(records: Records) -> tuple[int, int]:
 
 
 def cache_key(
-    records: Records, kpi: Kpi, period: Period, breakdown: str | None, filters: Mapping[str, Any]
+    records: Records, kpi: Kpi, period: Period, breakdown: str | None, filters: Mapping[str, Any], lang: str
 ) -> str:
     """The reader's row scope and hidden fields, the KPI's text and the question, and the records' stamp."""
     spec = records.spec(kpi.record_type)
@@ -92,7 +92,7 @@ def cache_key(
         "scope": str(scope.compile(dialect=dialect, compile_kwargs={"literal_binds": True})),
         "hidden": sorted(records.access.hidden_fields(records.actor, spec)),
         "today": today.isoformat(),
-        "lang": _language(),
+        "lang": lang,
         "stamp": changes_stamp(records),
     }
     if isinstance(kpi.value, dict) and kpi.value.get("to") == "now":
@@ -109,6 +109,7 @@ def ask(
     filters: Mapping[str, Any] | None = None,
     months: int = 1,
     cache: AnswerCache | None = CACHE,
+    lang: str | None = None,
 ) -> Answer:
     """KPI `name` for the reader of `records`: over `period` (by default the `months` up to this one),
     broken down by `breakdown`, narrowed by `filters` ({breakdown: id or value}).
@@ -124,12 +125,12 @@ def ask(
         chosen = period_of(period, today, months)
     except PeriodError as error:
         raise Invalid(str(error)) from None
-    measure = Measure(records, kpi)
+    measure = Measure(records, kpi, lang=lang)
     filters = dict(filters or {})
     checked = measure.checked(breakdown, filters)
     if cache is None:
         return measure.answer(chosen, breakdown, checked)
-    key = cache_key(records, kpi, chosen, breakdown, checked)
+    key = cache_key(records, kpi, chosen, breakdown, checked, measure.lang)
     found = cache.get(key)
     if found is None:
         found = measure.answer(chosen, breakdown, checked)
@@ -160,9 +161,3 @@ def counted(
 def client_kpis(records: Records, months: int = 6) -> list[Answer]:
     """The client-facing KPIs a client user may read, over their organisation's records: for the portal."""
     return [ask(records, k.name, months=months) for k in readable(records) if k.client_facing]
-
-
-def _language() -> str:
-    from itpm.kpis.measure import _lang
-
-    return _lang()

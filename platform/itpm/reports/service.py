@@ -84,7 +84,7 @@ def report_context(
     data, shown = read_data(records, definition, arguments, lang)
     context = {
         **data,
-        "kpis": report_kpis(records, definition.body, arguments),
+        "kpis": report_kpis(records, definition.body, arguments, now, lang),
         "report": {
             "name": definition.name,
             "title": definition.title[lang],
