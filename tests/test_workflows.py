@@ -56,9 +56,9 @@ def cast(app: Any, runtime: Any, budget: float = 1_000_000) -> Cast:
             ("boss", "department_admin"),
             ("root", "admin"),
         ):
-            person = sm.add_user(
-                name, name.title(), "T", f"{name}@itpm.invalid", [sm.find_role(role)], PASSWORD
-            )
+            # the client's buyer also signs deliverables off (the client_approver role)
+            roles = [sm.find_role(role), *([sm.find_role("client_approver")] if name == "buyer" else [])]
+            person = sm.add_user(name, name.title(), "T", f"{name}@itpm.invalid", roles, PASSWORD)
             person.department_id, person.team_id = delivery.id, team.id
             if role == "client":
                 person.client_id, person.team_id = client_org, None

@@ -63,7 +63,7 @@ PAGES = [
     "/users/userinfo/",
     "/resetmypassword/form",
     "/roles/list/",
-    "/auditview/list/",
+    "/audit/",
     "/departmentview/list/",
     "/logout/",
 ]

@@ -113,6 +113,12 @@ class PlanningApi(BaseApi):
         return self.response(error.status, **body)
 
     def _plan(self, records: Records, project_type: str, pk: int) -> tuple[Any, Plan] | Response:
+        if (
+            records.actor.client_id is not None
+        ):  # the plan is the company's; clients follow milestones in the portal
+            return self.response(
+                403, message=_("The schedule is for the company's staff; your projects are in the portal.")
+            )
         try:
             project = records.get(project_type, pk)
         except RecordError as error:
@@ -185,6 +191,7 @@ class PlanningApi(BaseApi):
           - {in: path, name: pk, required: true, schema: {type: integer}}
           responses:
             200: {description: The schedule}
+            403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
         """
         records = records_service()
