@@ -917,7 +917,9 @@ def refused_writes(w: World, app: Any, role: str, type_name: str, token: str) ->
         if changed and (name in w.unwritable(role, type_name) or after_mine[name] == elsewhere.get(name)):
             found.append((type_name, name, f"changed from {before_mine[name]!r} to {after_mine[name]!r}"))
     if before_foreign != after_foreign:
-        found.append((type_name, "organisation B's record", "changed"))
+        differ = {k: (before_foreign.get(k), after_foreign.get(k)) for k in before_foreign.keys() | after_foreign.keys()
+                  if before_foreign.get(k) != after_foreign.get(k)}  # fmt: skip
+        found.append((type_name, "organisation B's record", f"changed: {differ}"))
     if before_mine["files"] != after_mine["files"]:
         found.append((type_name, "files", f"{before_mine['files']} became {after_mine['files']}"))
     restore(app, w, type_name, mine, before_mine, after_mine)
