@@ -57,6 +57,13 @@ class RecordError(Exception):
         self.message = message
         self.problems = list(problems)
 
+    def as_json(self) -> dict[str, Any]:
+        """The answer's body for the API: the message, and each problem where it is."""
+        body: dict[str, Any] = {"message": str(self.message)}
+        if self.problems:
+            body["errors"] = [p.as_json() for p in self.problems]
+        return body
+
 
 class NotFound(RecordError):
     status = 404
@@ -78,6 +85,9 @@ class Conflict(RecordError):
     def __init__(self, message: Any, current: dict[str, Any]) -> None:
         super().__init__(message)
         self.current = current
+
+    def as_json(self) -> dict[str, Any]:
+        return {**super().as_json(), "current": self.current}
 
 
 class Records:

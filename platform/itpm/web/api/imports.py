@@ -105,10 +105,7 @@ class ImportsApi(BaseApi):
     allow_browser_login = True
 
     def _error(self, error: RecordError) -> Response:
-        body: dict[str, Any] = {"message": str(error.message)}
-        if error.problems:
-            body["errors"] = [p.as_json() for p in error.problems]
-        return self.response(error.status, **body)
+        return self.response(error.status, **error.as_json())
 
     @expose("/", methods=["POST"])
     @protect()

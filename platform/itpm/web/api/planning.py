@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 
 from itpm.planning.schedule import ScheduleError, TooEarly, critical_path, move
 from itpm.planning.service import Plan, dates_of, plan_of, schedule_tasks, working_day
-from itpm.records.service import Conflict, RecordError, Records
+from itpm.records.service import RecordError, Records
 from itpm.web.context import current_runtime, records_service
 
 MAX_BODY_BYTES = 256 * 1024
@@ -105,12 +105,7 @@ class PlanningApi(BaseApi):
     allow_browser_login = True
 
     def _error(self, error: RecordError) -> Response:
-        body: dict[str, Any] = {"message": str(error.message)}
-        if error.problems:
-            body["errors"] = [p.as_json() for p in error.problems]
-        if isinstance(error, Conflict):
-            body["current"] = error.current
-        return self.response(error.status, **body)
+        return self.response(error.status, **error.as_json())
 
     def _plan(self, records: Records, project_type: str, pk: int) -> tuple[Any, Plan] | Response:
         if (

@@ -13,7 +13,7 @@ from flask_appbuilder.api import BaseApi
 
 from itpm.permissions import RECORD_PERMISSIONS
 from itpm.records.fields import RecordTypeSpec
-from itpm.records.service import Conflict, RecordError
+from itpm.records.service import RecordError
 from itpm.web.context import current_catalog
 
 #: The largest JSON body a record request may have.
@@ -45,12 +45,7 @@ class RecordApiBase(BaseApi):
         return current_catalog().record_types[self.type_name]
 
     def _error(self, error: RecordError) -> Response:
-        body: dict[str, Any] = {"message": str(error.message)}
-        if error.problems:
-            body["errors"] = [p.as_json() for p in error.problems]
-        if isinstance(error, Conflict):
-            body["current"] = error.current
-        return self.response(error.status, **body)
+        return self.response(error.status, **error.as_json())
 
     def _body(self, keys: Iterable[str] | None = None) -> dict[str, Any] | Response:
         """The request's JSON object, or the error response: too large, not an object, or (given the
