@@ -1,0 +1,93 @@
+"""Risk flags of a project, each with the reason a person reads: pure rules over a forecast and EVM figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from itpm.forecast.evm import EarnedValue
+from itpm.forecast.simulation import OK, Forecast
+
+SPI_T_LIMIT = 0.9
+COST_LIMIT = 1.05
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str  # p85_late, spi_t_low, cost_over, milestone_overdue, risk_review_overdue
+    #: The reason as a message id and its values (translated where it is shown).
+    reason: str
+    values: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"code": self.code, "reason": self.reason % self.values, "values": self.values}
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """An open dated item past its date: a milestone past its due date, a high risk past its review."""
+
+    number: str
+    title: str
+    day: dt.date
+
+
+def risk_flags(
+    forecast: Forecast | None,
+    evm: EarnedValue | None,
+    as_of: dt.date,
+    milestones: Sequence[Overdue] = (),
+    risks: Sequence[Overdue] = (),
+    budget_forecast: float | None = None,
+) -> list[Flag]:
+    """What calls for a manager's attention, most telling first."""
+    flags: list[Flag] = []
+    if forecast is not None and forecast.status == OK and forecast.planned is not None:
+        p85 = forecast.percentiles.get(85)
+        if p85 is None or p85 > forecast.planned:
+            flags.append(
+                Flag(
+                    "p85_late",
+                    "85%% likely finish %(p85)s is after the planned finish %(planned)s",
+                    {"p85": p85.isoformat() if p85 else "-", "planned": forecast.planned.isoformat()},
+                )
+            )
+    if evm is not None and evm.spi_t is not None and evm.spi_t < SPI_T_LIMIT:
+        flags.append(
+            Flag(
+                "spi_t_low",
+                "SPI(t) is %(spi_t).2f (below %(limit).1f): %(es).1f weeks of planned work done in %(at).1f",
+                {"spi_t": evm.spi_t, "limit": SPI_T_LIMIT, "es": evm.es or 0.0, "at": evm.at},
+            )
+        )
+    cost = evm.eac if evm is not None and evm.eac is not None else budget_forecast
+    budget = evm.bac if evm is not None else None
+    if cost is not None and budget and cost > COST_LIMIT * budget:
+        flags.append(
+            Flag(
+                "cost_over",
+                "forecast cost %(cost).0f is %(share).0f%% of the budget %(budget).0f (over 105%%)",
+                {"cost": cost, "budget": budget, "share": 100 * cost / budget},
+            )
+        )
+    for item in milestones:
+        if item.day < as_of:
+            flags.append(
+                Flag(
+                    "milestone_overdue",
+                    "milestone %(number)s %(title)s was due %(due)s and is not done",
+                    {"number": item.number, "title": item.title, "due": item.day.isoformat()},
+                )
+            )
+    for item in risks:
+        if item.day < as_of:
+            flags.append(
+                Flag(
+                    "risk_review_overdue",
+                    "high risk %(number)s %(title)s is open past its review date %(due)s",
+                    {"number": item.number, "title": item.title, "due": item.day.isoformat()},
+                )
+            )
+    return flags

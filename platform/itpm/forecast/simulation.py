@@ -1,0 +1,252 @@
+"""Monte Carlo finish dates from a project's own weekly throughput (Vacanti, Magennis).
+
+Each run replays the weeks ahead by drawing, week after week, one of the weeks of
+history at random (tasks finished that week and tasks added that week, drawn
+together, so scope growth comes with the pace it came with), until the open
+work is used up. 10,000 runs give a distribution of finish dates; the
+percentiles and the chance of meeting the planned date are read off it.
+
+Honesty rules: with fewer than `MIN_WEEKS` weeks in which work was finished and
+no usable history of projects of the same type, there is no date, only "not
+enough history"; a probability is never shown as 0% or 100%; every answer
+carries the data it used (weeks, window, where the history came from).
+Pure: no database, no clock; `as_of` comes in as an argument.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+RUNS = 10_000
+#: Weeks with finished work below which a project's own history is too short to forecast from.
+MIN_WEEKS = 5
+#: The most recent weeks of history used (older pace says little about today's team).
+WINDOW_WEEKS = 26
+#: Probabilities are shown within these bounds: 10,000 runs cannot prove "certain" or "impossible".
+FLOOR, CEILING = 0.01, 0.99
+#: Runs are followed at most this long (ten years): longer is "no finish in sight".
+HORIZON_WEEKS = 520
+PERCENTILES = (50, 85, 95)
+#: The quantiles the fan chart draws (5% steps).
+FAN = tuple(range(5, 100, 5))
+
+OK = "ok"
+DONE = "done"
+NOT_ENOUGH = "not_enough_history"
+NO_FINISH = "no_finish"
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """A piece of a project's work as the forecast sees it (one task)."""
+
+    created: dt.date
+    finished: dt.date | None = None  # the day it entered a done state
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class History:
+    """Weekly counts of a project's work over its window, oldest week first."""
+
+    done: tuple[int, ...]
+    added: tuple[int, ...]
+    first: dt.date | None  # the first day of the window (None: no week with finished work yet)
+    last: dt.date | None
+
+    @property
+    def weeks(self) -> int:
+        return len(self.done)
+
+    @property
+    def weeks_with_work(self) -> int:
+        return sum(1 for d in self.done if d > 0)
+
+
+EMPTY = History((), (), None, None)
+
+
+def weekly_history(items: Iterable[WorkItem], as_of: dt.date, window_weeks: int = WINDOW_WEEKS) -> History:
+    """Tasks finished and added in each of the weeks before `as_of`, from the first week with finished work.
+
+    Weeks end on `as_of` (the week of `as_of - 6` to `as_of` is the last). Tasks
+    created before the first finished task are the initial plan, not growth.
+    Only what was known on `as_of` counts (a replay of the past sees no later data).
+    """
+    finished = [i.finished for i in items if i.finished is not None and i.finished <= as_of]
+    created = [i.created for i in items if i.created <= as_of]
+    if not finished:
+        return EMPTY
+    ago_done = np.array([(as_of - d).days // 7 for d in finished], dtype=np.int64)
+    span = min(int(ago_done.max()) + 1, window_weeks)
+    done = np.bincount(ago_done[ago_done < span], minlength=span)[::-1]
+    ago_added = np.array([(as_of - d).days // 7 for d in created], dtype=np.int64)
+    added = np.bincount(ago_added[ago_added < span], minlength=span)[::-1]
+    first_finished = min(finished)
+    first = as_of - dt.timedelta(days=7 * span - 1)
+    if first_finished > first:  # tasks created in the week of the first finish but before it: the plan
+        before = sum(1 for d in created if first <= d < first_finished and (as_of - d).days // 7 == span - 1)
+        added[0] -= before
+    return History(tuple(int(x) for x in done), tuple(int(x) for x in added), first, as_of)
+
+
+def remaining_of(items: Iterable[WorkItem], as_of: dt.date) -> int:
+    """Tasks open on `as_of`: created by then, neither finished by then nor cancelled."""
+    return sum(
+        1
+        for i in items
+        if i.created <= as_of and (i.finished is None or i.finished > as_of) and not i.cancelled
+    )
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A finish-date forecast and what it was made from."""
+
+    status: str  # ok, done, not_enough_history, no_finish
+    as_of: dt.date
+    remaining: int
+    runs: int
+    seed: int
+    weeks: int  # weeks of history drawn from
+    weeks_with_work: int
+    window: tuple[dt.date | None, dt.date | None]
+    source: str  # own, own+type (the project's weeks with those of finished projects of its type), none
+    prior_projects: int = 0
+    planned: dt.date | None = None
+    percentiles: dict[int, dt.date | None] = field(default_factory=dict)
+    on_time: float | None = None
+    #: The fan chart: (percent, date) at 5% steps.
+    fan: tuple[tuple[int, dt.date | None], ...] = ()
+    throughput: float | None = None  # mean tasks finished a week in the history drawn from
+    growth: float | None = None  # mean tasks added a week
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "as_of": self.as_of.isoformat(),
+            "remaining": self.remaining,
+            "runs": self.runs,
+            "seed": self.seed,
+            "weeks": self.weeks,
+            "weeks_with_work": self.weeks_with_work,
+            "window": [d.isoformat() if d else None for d in self.window],
+            "source": self.source,
+            "prior_projects": self.prior_projects,
+            "planned": self.planned.isoformat() if self.planned else None,
+            "percentiles": {f"p{p}": d.isoformat() if d else None for p, d in self.percentiles.items()},
+            "on_time": self.on_time,
+            "fan": [[p, d.isoformat() if d else None] for p, d in self.fan],
+            "throughput": self.throughput,
+            "growth": self.growth,
+        }
+
+
+def bounded(probability: float) -> float:
+    """A probability as it is shown: never 0 nor 1."""
+    return round(min(CEILING, max(FLOOR, probability)), 3)
+
+
+def finish_weeks(
+    remaining: int, done: np.ndarray, added: np.ndarray, runs: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Weeks until `remaining` tasks are finished in each run (inf: not within the horizon).
+
+    Vectorised: a block of weeks is drawn for every run at once; runs not
+    finished within it go on with the next block, from where they stand.
+    """
+    net = (np.asarray(done) - np.asarray(added)).astype(np.int32)
+    mean = float(net.mean())
+    # each run draws its weeks from its own resample of the history (a double bootstrap): a few
+    # weeks of history say little about the true pace, and the spread of dates must show it
+    pasts = net[rng.integers(0, net.size, size=(runs, net.size), dtype=np.int32)]
+    result = np.full(runs, np.inf)
+    left = np.full(runs, remaining, dtype=np.int64)
+    active = np.arange(runs)
+    elapsed = 0
+    block = int(min(HORIZON_WEEKS, math.ceil(remaining / mean * 1.6) + 4)) if mean > 0 else 52
+    while active.size and elapsed < HORIZON_WEEKS:
+        block = min(block, HORIZON_WEEKS - elapsed)
+        drawn = rng.integers(0, net.size, size=(active.size, block), dtype=np.int32)
+        weeks = np.take_along_axis(pasts[active], drawn, axis=1)
+        after = left[active, None] - np.cumsum(weeks, axis=1, dtype=np.int64)
+        hit = after <= 0
+        finished = hit.any(axis=1)
+        k = hit.argmax(axis=1)[finished]
+        rows = np.nonzero(finished)[0]
+        before = np.where(k > 0, after[rows, np.maximum(k - 1, 0)], left[active[rows]])
+        # the last week is used only in part: the share of it the open work needed
+        result[active[rows]] = elapsed + k + before / weeks[rows, k]
+        left[active] = after[:, -1]
+        active = active[~finished]
+        elapsed += block
+        block *= 2
+    return result
+
+
+def forecast_finish(
+    remaining: int,
+    own: History,
+    as_of: dt.date,
+    planned: dt.date | None = None,
+    prior: Sequence[History] = (),
+    runs: int = RUNS,
+    seed: int = 0,
+) -> Forecast:
+    """The finish-date forecast of `remaining` open tasks, from `own` weekly history (and `prior`'s).
+
+    `prior`: the histories of finished projects of the same type; drawn from
+    with the project's own weeks when those are fewer than `MIN_WEEKS`.
+    """
+    base = {"as_of": as_of, "remaining": remaining, "runs": runs, "seed": seed, "planned": planned}
+    usable = [h for h in prior if h.weeks_with_work >= MIN_WEEKS]
+    if own.weeks_with_work >= MIN_WEEKS:
+        done, added, source, used = list(own.done), list(own.added), "own", []
+    elif usable:
+        used = usable
+        done = list(own.done) + [d for h in usable for d in h.done]
+        added = list(own.added) + [a for h in usable for a in h.added]
+        source = "own+type"
+    else:
+        return Forecast(
+            NOT_ENOUGH, weeks=own.weeks, weeks_with_work=own.weeks_with_work,
+            window=(own.first, own.last), source="none", **base,
+        )  # fmt: skip
+    described = {
+        "weeks": len(done),
+        "weeks_with_work": sum(1 for d in done if d > 0),
+        "window": (own.first, own.last),
+        "source": source,
+        "prior_projects": len(used),
+        "throughput": round(float(np.mean(done)), 2),
+        "growth": round(float(np.mean(added)), 2),
+    }
+    if remaining <= 0:
+        return Forecast(DONE, **described, **base)
+    if np.mean(np.subtract(done, added)) <= 0:  # work is added as fast as it is finished
+        return Forecast(NO_FINISH, **described, **base)
+    rng = np.random.default_rng(seed)
+    weeks = finish_weeks(remaining, np.asarray(done), np.asarray(added), runs, rng)
+    days = np.ceil(weeks * 7)
+
+    def date_at(percent: float) -> dt.date | None:
+        value = float(np.quantile(days, percent / 100, method="higher"))
+        return as_of + dt.timedelta(days=int(value)) if math.isfinite(value) else None
+
+    on_time = None
+    if planned is not None:
+        on_time = bounded(float(np.mean(days <= (planned - as_of).days)))
+    return Forecast(
+        OK,
+        percentiles={p: date_at(p) for p in PERCENTILES},
+        on_time=on_time,
+        fan=tuple((p, date_at(p)) for p in FAN),
+        **described,
+        **base,
+    )
