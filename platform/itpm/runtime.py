@@ -119,3 +119,10 @@ class Runtime:
             self._jobs.stop()
         self.sessions.remove()
         self.engine.dispose()
+        # The listeners are kept by SQLAlchemy's registry under the factory's own Session class, which
+        # the bound method reaches back to: left there, every disposed runtime (its engine, catalogs and
+        # models) would live as long as the process.
+        factory = self.sessions.session_factory
+        if event.contains(factory, "after_commit", self._after_commit):
+            event.remove(factory, "after_commit", self._after_commit)
+            audit_capture.uninstall(factory)
