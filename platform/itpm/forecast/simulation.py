@@ -167,24 +167,26 @@ def finish_weeks(
     # weeks of history say little about the true pace, and the spread of dates must show it
     pasts = net[rng.integers(0, net.size, size=(runs, net.size), dtype=np.int32)]
     result = np.full(runs, np.inf)
-    left = np.full(runs, remaining, dtype=np.int64)
+    left = np.full(runs, remaining, dtype=np.int32)
     active = np.arange(runs)
     elapsed = 0
-    block = int(min(HORIZON_WEEKS, math.ceil(remaining / mean * 1.6) + 4)) if mean > 0 else 52
+    block = int(min(HORIZON_WEEKS, math.ceil(remaining / mean * 1.3) + 2)) if mean > 0 else 52
     while active.size and elapsed < HORIZON_WEEKS:
         block = min(block, HORIZON_WEEKS - elapsed)
         drawn = rng.integers(0, net.size, size=(active.size, block), dtype=np.int32)
-        weeks = np.take_along_axis(pasts[active], drawn, axis=1)
-        after = left[active, None] - np.cumsum(weeks, axis=1, dtype=np.int64)
-        hit = after <= 0
-        finished = hit.any(axis=1)
-        k = hit.argmax(axis=1)[finished]
-        rows = np.nonzero(finished)[0]
+        drawn += (np.arange(active.size, dtype=np.int32) * net.size)[:, None]
+        weeks = pasts[active].ravel()[drawn]
+        after = left[active, None] - np.cumsum(weeks, axis=1, dtype=np.int32)
+        k = (after <= 0).argmax(axis=1)
+        rows = np.nonzero(after[np.arange(active.size), k] <= 0)[0]
+        k = k[rows]
         before = np.where(k > 0, after[rows, np.maximum(k - 1, 0)], left[active[rows]])
         # the last week is used only in part: the share of it the open work needed
         result[active[rows]] = elapsed + k + before / weeks[rows, k]
         left[active] = after[:, -1]
-        active = active[~finished]
+        still = np.ones(active.size, dtype=bool)
+        still[rows] = False
+        active = active[still]
         elapsed += block
         block *= 2
     return result
@@ -233,10 +235,10 @@ def forecast_finish(
         return Forecast(NO_FINISH, **described, **base)
     rng = np.random.default_rng(seed)
     weeks = finish_weeks(remaining, np.asarray(done), np.asarray(added), runs, rng)
-    days = np.ceil(weeks * 7)
+    days = np.sort(np.ceil(weeks * 7))
 
     def date_at(percent: float) -> dt.date | None:
-        value = float(np.quantile(days, percent / 100, method="higher"))
+        value = float(days[min(runs - 1, math.ceil(runs * percent / 100) - 1)])  # the nearest rank
         return as_of + dt.timedelta(days=int(value)) if math.isfinite(value) else None
 
     on_time = None
