@@ -4,10 +4,19 @@ schedule against Lipke's worked example, and the forecast API under the access r
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from sqlalchemy import select
+from test_workflows import PASSWORD, Cast, act, cast
 
+from conftest import api_token, databases, settings_for
+from itpm.access import Actor
+from itpm.db import utcnow
+from itpm.forecast.backtest import Scored, issue_forecasts, nightly, score
 from itpm.forecast.evm import PlannedTask, earned_schedule, earned_value, spi_t
 from itpm.forecast.flags import Overdue, risk_flags
 from itpm.forecast.simulation import (
@@ -23,8 +32,12 @@ from itpm.forecast.simulation import (
     remaining_of,
     weekly_history,
 )
+from itpm.models import IssuedForecast
+from itpm.records.service import Records
+from itpm.web.app import create_app
 
 TODAY = dt.date(2026, 6, 1)
+ZONE = "Asia/Shanghai"
 
 
 def steady(weeks: int, per_week: int, added: int = 0) -> History:
@@ -48,6 +61,9 @@ def test_scope_growth_learned_from_history_pushes_the_date_out() -> None:
     assert without.percentiles[50] == TODAY + dt.timedelta(days=42)
     assert growing.percentiles[50] == TODAY + dt.timedelta(days=70)  # 60 / (10 - 4) = 10 weeks
     assert growing.growth == 4
+    # work is added until the planned finish only: four weeks at 6 net, then 36 left at 10 a week
+    planned = forecast_finish(60, steady(8, 10, added=4), TODAY, planned=TODAY + dt.timedelta(days=28))
+    assert planned.percentiles[50] == TODAY + dt.timedelta(days=54)  # 7.6 weeks
 
 
 def test_p85_of_a_known_distribution_is_met_about_85_percent_of_the_time() -> None:
@@ -177,3 +193,140 @@ def test_risk_flags_say_why() -> None:
     assert "2026-07-01" in reasons[0] and "0.30" in reasons[1] and "200%" in reasons[2]
     assert "TSK-00001" in reasons[3]
     assert risk_flags(None, None, TODAY) == []
+
+
+# --- the API, read as the project's people and as outsiders ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(
+    template_databases: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """The cast of tests/test_workflows.py; on their project 40 tasks planned 12 weeks ago, three
+    finished in each of the last ten weeks (30 done, 10 open), 600,000 of its 1,000,000 budget spent;
+    a client user of another organisation."""
+    folder = tmp_path_factory.mktemp("forecast")
+    with databases(template_databases, folder) as make:
+        app = create_app(settings_for(make("sqlite"), folder))
+        runtime = app.extensions["itpm"]
+        people: Cast = cast(app, runtime)
+        now = utcnow().replace(microsecond=0)
+        today = now.astimezone(ZoneInfo(ZONE)).date()
+        start = today - dt.timedelta(weeks=12)
+        system = Actor.system()
+        session, records, _flows = act(runtime, system, now - dt.timedelta(weeks=12))
+        ids = []
+        for n in range(40):
+            due = start + dt.timedelta(days=2 * n + 7)
+            data = {
+                "title": f"Task {n}",
+                "project": people.project,
+                "start_date": (due - dt.timedelta(days=6)).isoformat(),
+                "due_date": due.isoformat(),
+                "estimate_hours": 10,
+            }
+            ids.append(records.create("task", data).id)
+        project = records.get("project", people.project)
+        records.update(
+            "project",
+            people.project,
+            {"start_date": start.isoformat(), "budget_spent": 600_000},
+            project.version,
+        )
+        session.commit()
+        session.close()
+        for n, task in enumerate(ids[:30]):
+            weeks_ago = 10 - n // 3
+            session, _records, flows = act(runtime, system, now - dt.timedelta(weeks=weeks_ago, hours=-1))
+            flows.take("task", task, "start")
+            flows.take("task", task, "finish")
+            session.commit()
+            session.close()
+        other = Records(runtime.sessions.session_factory(), runtime.catalog(), system)
+        elsewhere = other.create("customer", {"name": "Other Org"}).id
+        other.session.commit()
+        other.session.close()
+        flask_app = app.dispatcher.app
+        with flask_app.app_context():
+            sm = flask_app.appbuilder.sm
+            outsider = sm.add_user(
+                "outsider", "Out", "Sider", "out@itpm.invalid", [sm.find_role("client")], PASSWORD
+            )
+            outsider.client_id = elsewhere
+            sm.session.commit()
+        yield {"app": app, "runtime": runtime, "people": people, "today": today}
+        runtime.dispose()
+
+
+def _get(world: dict[str, Any], who: str, path: str) -> Any:
+    client = world["app"].test_client()
+    token = api_token(client, who, PASSWORD)
+    return client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_the_project_manager_reads_the_forecast_with_its_data_evm_and_flags(world: dict[str, Any]) -> None:
+    project = world["people"].project
+    response = _get(world, "pm", f"/api/v1/records/project/{project}/forecast")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "ok" and body["runs"] == 10_000 and body["source"] == "own"
+    assert body["remaining"] == 10 and body["weeks_with_work"] == 10
+    today = world["today"]
+    p50, p95 = (dt.date.fromisoformat(body["percentiles"][p]) for p in ("p50", "p95"))
+    assert today < p50 <= p95 <= today + dt.timedelta(weeks=8)  # 10 tasks at about 3 a week
+    assert FLOOR <= body["on_time"] <= CEILING
+    evm = body["evm"]
+    assert evm["ev"] == pytest.approx(750_000) and evm["cpi"] == pytest.approx(1.25)
+    assert evm["formulas"]["spi_t"] == "SPI(t) = ES / AT"
+    assert body["baselines"]["percent_complete"] == pytest.approx(0.75)
+
+
+def test_the_forecast_is_404_to_whoever_may_not_read_the_project(world: dict[str, Any]) -> None:
+    project = world["people"].project
+    assert _get(world, "outsider", f"/api/v1/records/project/{project}/forecast").status_code == 404
+    assert _get(world, "pm", "/api/v1/records/project/999999/forecast").status_code == 404
+    # a record type without tasks has no forecast
+    customer = world["people"].client_org
+    assert _get(world, "root", f"/api/v1/records/customer/{customer}/forecast").status_code == 404
+
+
+def test_forecasts_are_kept_once_a_project_a_day_and_the_nightly_run_issues_them(
+    world: dict[str, Any],
+) -> None:
+    runtime = world["runtime"]
+    now = utcnow()
+    assert issue_forecasts(runtime, now, runs=1000) == {"ok": 1}
+    assert issue_forecasts(runtime, now, runs=1000) == {"ok": 1}  # the same day again: replaced
+    with runtime.session() as session:
+        kept_rows = list(session.scalars(select(IssuedForecast)))
+    assert len(kept_rows) == 1
+    row = kept_rows[0]
+    assert row.project_id == world["people"].project and row.as_of == world["today"]
+    assert row.p50 <= row.p85 <= row.p95 and row.inputs["weeks_with_work"] == 10
+    assert row.linear is not None and row.inputs["percent_complete"] == pytest.approx(0.75)
+    # the scheduler's tick issues them when 02:00 company time falls in the time it covers
+    zone = ZoneInfo(ZONE)
+    night = dt.datetime.combine(world["today"], dt.time(2, 0), zone)
+    assert nightly(runtime, night - dt.timedelta(minutes=1), night + dt.timedelta(minutes=1)) == 1
+    assert nightly(runtime, night + dt.timedelta(minutes=1), night + dt.timedelta(hours=3)) == 0
+
+
+def test_the_backtest_scores_hit_rates_and_error_in_days_against_the_naive_forecasts() -> None:
+    def made(actual_days: int, p50: int, p85: int, p95: int, planned: int, linear: int | None) -> Scored:
+        on = lambda days: TODAY + dt.timedelta(days=days)  # noqa: E731
+        return Scored(1, None, TODAY, on(actual_days), {50: on(p50), 85: on(p85), 95: on(p95)}, on(planned),
+                      on(linear) if linear is not None else None)  # fmt: skip
+
+    rows = score(
+        [
+            made(30, 28, 35, 40, 20, 50),  # met at P85 and P95
+            made(50, 40, 45, 55, 20, None),  # met at P95 only
+            made(20, 25, 30, 35, 20, 10),  # met at every percentile
+            made(44, 40, 50, 60, 30, 44),
+        ]
+    )
+    itpm, planned, linear = rows
+    assert itpm.n == 4 and itpm.hits == {50: 0.25, 85: 0.75, 95: 1.0}
+    assert itpm.mae_days == pytest.approx((2 + 10 + 5 + 4) / 4, abs=0.06)  # to a tenth of a day
+    assert planned.mae_days == pytest.approx((10 + 30 + 0 + 14) / 4) and planned.hits[85] == 0.25
+    assert linear.n == 3 and linear.mae_days == pytest.approx((20 + 10 + 0) / 3)

@@ -548,6 +548,8 @@ def reading_paths(world: World, role: str, type_name: str) -> list[tuple[str, bo
         (f"{api}/{mine}/history", True),
         (f"{api}/{mine}/comments", True),
         (f"{api}/{mine}/transitions", True),
+        (f"{api}/{mine}/forecast", True),  # a project's: its tasks, budget and risks as the role reads them
+        (f"{api}/{foreign}/forecast", True),
         (f"{api}/export.csv", True),
         (f"{api}/export.xlsx", True),
         (f"{api}/?q=(search:'{FOREIGN}')", True),

@@ -18,6 +18,7 @@ from itpm.definitions.documents import read_documents
 from itpm.definitions.packs import held_lines, import_pack
 from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
+from itpm.forecast.cli import forecast
 from itpm.integrations.cli import integrations
 from itpm.models import Department
 from itpm.records.import_cli import import_command
@@ -462,6 +463,7 @@ main.add_command(audit)
 main.add_command(report)
 main.add_command(integrations)
 main.add_command(import_command)
+main.add_command(forecast)
 
 if __name__ == "__main__":
     main()

@@ -593,3 +593,32 @@ class ImportMapping(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     updated_by: Mapped[str] = mapped_column(String(128))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class IssuedForecast(Base):
+    """A finish-date forecast as it was issued (`itpm.forecast`): kept so that, once the project
+    finishes, the backtest can say how often the P50, P85 and P95 dates were met. One a project a day."""
+
+    __tablename__ = "itpm_forecast"
+    __table_args__ = (UniqueConstraint("project_type", "project_id", "as_of"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_type: Mapped[str] = mapped_column(String(40))
+    project_id: Mapped[int] = mapped_column(Integer, index=True)
+    #: The project's kind (the starter pack's project_type field), for the backtest by kind.
+    kind: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    #: ok, done, not_enough_history, no_finish
+    status: Mapped[str] = mapped_column(String(24))
+    p50: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    p85: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    p95: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    on_time: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: The naive forecasts of the same day: the planned finish, percent complete extrapolated.
+    planned: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    linear: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    remaining: Mapped[int] = mapped_column(Integer, default=0)
+    #: What it was made from: weeks, weeks_with_work, window, source, prior_projects, runs, seed,
+    #: throughput, growth, percent_complete.
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -22,6 +22,7 @@ from itpm.access import Actor
 from itpm.audit.signing import daily_checkpoint
 from itpm.automations.digest import send_digests
 from itpm.automations.engine import Automations
+from itpm.forecast.backtest import nightly as nightly_forecasts
 from itpm.models import ActionRun, WebhookDelivery
 from itpm.records.service import Records
 from itpm.sla.tickets import refresh_clocks
@@ -45,6 +46,7 @@ def tick(runtime: Any, since: dt.datetime, now: dt.datetime) -> dict[str, int]:
         "webhook_retries": retry_webhooks(runtime, now),
         "digests": send_digests(runtime, since, now),
         "audit_checkpoints": daily_checkpoint(runtime.engine, now),
+        "forecasts": nightly_forecasts(runtime, since, now),
     }
     if any(done.values()):
         log.info("scheduler tick %s: %s", now.isoformat(timespec="seconds"), done)

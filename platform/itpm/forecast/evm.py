@@ -42,6 +42,7 @@ class PlannedTask:
     start: dt.date
     due: dt.date
     done_share: float  # 0..1: done is 1, otherwise its progress
+    finished: dt.date | None = None  # the day it was done (a replay of the past reads it)
 
 
 def planned_value_curve(

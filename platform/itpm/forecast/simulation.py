@@ -154,28 +154,44 @@ def bounded(probability: float) -> float:
 
 
 def finish_weeks(
-    remaining: int, done: np.ndarray, added: np.ndarray, runs: int, rng: np.random.Generator
+    remaining: int,
+    done: np.ndarray,
+    added: np.ndarray,
+    runs: int,
+    rng: np.random.Generator,
+    growth_weeks: int | None = None,
 ) -> np.ndarray:
     """Weeks until `remaining` tasks are finished in each run (inf: not within the horizon).
 
-    Vectorised: a block of weeks is drawn for every run at once; runs not
-    finished within it go on with the next block, from where they stand.
+    Work keeps being added as in the week drawn for `growth_weeks` weeks (None: for ever), then only
+    finished. Vectorised: a block of weeks is drawn for every run at once; runs not finished within
+    it go on with the next block, from where they stand.
     """
-    net = (np.asarray(done) - np.asarray(added)).astype(np.int32)
-    mean = float(net.mean())
+    done = np.asarray(done, dtype=np.int32)
+    added = np.asarray(added, dtype=np.int32)
+    size = done.size
     # each run draws its weeks from its own resample of the history (a double bootstrap): a few
     # weeks of history say little about the true pace, and the spread of dates must show it
-    pasts = net[rng.integers(0, net.size, size=(runs, net.size), dtype=np.int32)]
+    past = rng.integers(0, size, size=(runs, size), dtype=np.int32)
+    past_net = (done - added)[past]
+    past_done = done[past] if growth_weeks is not None else past_net
+    per_week = float(done.mean())
+    ahead = remaining + float(added.mean()) * (growth_weeks if growth_weeks is not None else 0)
+    net_mean = float((done - added).mean()) if growth_weeks is None else per_week
+    block = int(min(HORIZON_WEEKS, math.ceil(ahead / net_mean * 1.3) + 2)) if net_mean > 0 else 52
     result = np.full(runs, np.inf)
     left = np.full(runs, remaining, dtype=np.int32)
     active = np.arange(runs)
     elapsed = 0
-    block = int(min(HORIZON_WEEKS, math.ceil(remaining / mean * 1.3) + 2)) if mean > 0 else 52
     while active.size and elapsed < HORIZON_WEEKS:
         block = min(block, HORIZON_WEEKS - elapsed)
-        drawn = rng.integers(0, net.size, size=(active.size, block), dtype=np.int32)
-        drawn += (np.arange(active.size, dtype=np.int32) * net.size)[:, None]
-        weeks = pasts[active].ravel()[drawn]
+        drawn = rng.integers(0, size, size=(active.size, block), dtype=np.int32)
+        drawn += (np.arange(active.size, dtype=np.int32) * size)[:, None]
+        weeks = past_net[active].ravel()[drawn]
+        if growth_weeks is not None:
+            cut = max(0, growth_weeks - elapsed)
+            if cut < block:  # past the planned finish nothing more is added
+                weeks[:, cut:] = past_done[active].ravel()[drawn[:, cut:]]
         after = left[active, None] - np.cumsum(weeks, axis=1, dtype=np.int32)
         k = (after <= 0).argmax(axis=1)
         rows = np.nonzero(after[np.arange(active.size), k] <= 0)[0]
@@ -231,10 +247,12 @@ def forecast_finish(
     }
     if remaining <= 0:
         return Forecast(DONE, **described, **base)
-    if np.mean(np.subtract(done, added)) <= 0:  # work is added as fast as it is finished
-        return Forecast(NO_FINISH, **described, **base)
+    # new work comes as it came, until the planned finish (work is planned within the project's span)
+    growth_weeks = max(0, math.ceil((planned - as_of).days / 7)) if planned is not None else None
+    if not any(done) or (growth_weeks is None and np.mean(np.subtract(done, added)) <= 0):
+        return Forecast(NO_FINISH, **described, **base)  # work is added as fast as it is finished
     rng = np.random.default_rng(seed)
-    weeks = finish_weeks(remaining, np.asarray(done), np.asarray(added), runs, rng)
+    weeks = finish_weeks(remaining, np.asarray(done), np.asarray(added), runs, rng, growth_weeks)
     days = np.sort(np.ceil(weeks * 7))
 
     def date_at(percent: float) -> dt.date | None:

@@ -16,13 +16,14 @@ from flask_appbuilder import AppBuilder
 
 from itpm.catalog import Catalog
 from itpm.permissions import record_view_name
+from itpm.web.api.records.forecast import RecordForecastApi
 from itpm.web.api.records.item import RecordItemApi
 from itpm.web.api.records.openapi import RecordApiDocs
 from itpm.web.api.records.query import RecordListApi
 from itpm.web.api.records.transitions import RecordTransitionsApi
 
 
-class RecordApi(RecordListApi, RecordItemApi, RecordTransitionsApi, RecordApiDocs):
+class RecordApi(RecordListApi, RecordItemApi, RecordTransitionsApi, RecordForecastApi, RecordApiDocs):
     """The API of one record type; a subclass per type sets `type_name` and the routes."""
 
 

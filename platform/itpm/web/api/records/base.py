@@ -38,6 +38,7 @@ class RecordApiBase(BaseApi):
         "export_xlsx": "export",
         "transitions": "show",
         "take_transition": "show",
+        "forecast": "show",
     }
     allow_browser_login = True
 

@@ -1,0 +1,266 @@
+"""Forecasts kept and checked: issue every open project's forecast (nightly and on demand), and score
+the forecasts of projects that have since finished against what happened.
+
+Scored: how often the P50, P85 and P95 dates were met (a P85 date should be met
+about 85% of the time) and the mean absolute error in days of the P50 date,
+against two naive forecasts of the same day: the planned finish date, and
+percent complete extrapolated in a straight line from the start.
+
+Two sources: the forecasts issued and kept (`IssuedForecast`), and a replay,
+which forecasts each finished project again as of every week of its past from
+what was known then (tasks created and finished by that day), for a history
+that has no kept forecasts yet. The replay reads today's states: a task
+cancelled later is left out of the past's open work too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+
+from itpm.access import Actor
+from itpm.forecast.service import (
+    KIND,
+    START,
+    ProjectWork,
+    field_value,
+    forecast_project,
+    forecast_types,
+    histories_by_kind,
+    linear_finish,
+)
+from itpm.forecast.service import project_work as read_work
+from itpm.forecast.simulation import OK, PERCENTILES, RUNS, forecast_finish, remaining_of, weekly_history
+from itpm.models import IssuedForecast
+from itpm.records.service import Records
+
+
+def project_types(records: Records) -> list[str]:
+    return forecast_types(records.catalog)
+
+
+def issue_forecasts(runtime: Any, now: dt.datetime, runs: int = RUNS) -> dict[str, int]:
+    """Forecast every project whose work is not done, and keep the forecasts (one a project a day:
+    a second run the same day replaces that day's). How many were issued, by status."""
+    counts: dict[str, int] = {}
+    with runtime.session() as session:
+        records = Records(
+            session, runtime.catalog(), Actor.system(), clock=lambda: now, timezone=runtime.settings.timezone
+        )
+        as_of = now.astimezone(records.zone).date()
+        for type_name in project_types(records):
+            spec = records.spec(type_name)
+            workflow = records.catalog.workflows.get(type_name)
+            final = {s.name for s in workflow.states.values() if s.final} if workflow else set()
+            by_kind = histories_by_kind(records, type_name, as_of)
+            model = records.model(type_name)
+            for project in session.scalars(
+                select(model).where(model.state.not_in(final or {""})).order_by(model.id)
+            ):
+                kind = getattr(project, spec.fields[KIND].column) if KIND in spec.fields else None
+                priors = [h for pid, h in by_kind.get(kind, []) if pid != project.id]
+                found = forecast_project(records, type_name, project, as_of, runs, priors)
+                if found is None or found.forecast.status == "done":
+                    continue
+                forecast = found.forecast
+                session.execute(
+                    delete(IssuedForecast).where(
+                        IssuedForecast.project_type == type_name,
+                        IssuedForecast.project_id == project.id,
+                        IssuedForecast.as_of == as_of,
+                    )
+                )
+                session.add(
+                    IssuedForecast(
+                        project_type=type_name,
+                        project_id=project.id,
+                        kind=kind,
+                        issued_at=now,
+                        as_of=as_of,
+                        status=forecast.status,
+                        p50=forecast.percentiles.get(50),
+                        p85=forecast.percentiles.get(85),
+                        p95=forecast.percentiles.get(95),
+                        on_time=forecast.on_time,
+                        planned=forecast.planned,
+                        linear=found.linear,
+                        remaining=forecast.remaining,
+                        inputs={
+                            k: v
+                            for k, v in forecast.as_json().items()
+                            if k in ("weeks", "weeks_with_work", "window", "source", "prior_projects", "runs",
+                                     "seed", "throughput", "growth")
+                        }
+                        | {"percent_complete": found.percent_complete},
+                    )
+                )  # fmt: skip
+                counts[forecast.status] = counts.get(forecast.status, 0) + 1
+        session.commit()
+    return counts
+
+
+def nightly(runtime: Any, since: dt.datetime, now: dt.datetime, at: dt.time = dt.time(2, 0)) -> int:
+    """The scheduler's part: issue the forecasts once a night, when `at` (company time) falls in (since, now]."""
+    zone = ZoneInfo(runtime.settings.timezone)
+    day = since.astimezone(zone).date()
+    while day <= now.astimezone(zone).date():
+        moment = dt.datetime.combine(day, at, zone)
+        if since < moment <= now:
+            return sum(issue_forecasts(runtime, now).values())
+        day += dt.timedelta(days=1)
+    return 0
+
+
+# --- scoring ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One forecast of a finished project, with the naive forecasts of the same day."""
+
+    project_id: int
+    kind: str | None
+    as_of: dt.date
+    actual: dt.date
+    percentiles: dict[int, dt.date | None]
+    planned: dt.date | None
+    linear: dt.date | None
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    n: int
+    hits: dict[int, float | None]  # percentile: share met (a date forecast: share met by it)
+    mae_days: float | None
+
+
+def _mae(pairs: Iterable[tuple[dt.date | None, dt.date]]) -> tuple[float | None, int]:
+    errors = [abs((forecast - actual).days) for forecast, actual in pairs if forecast is not None]
+    return (round(sum(errors) / len(errors), 1) if errors else None), len(errors)
+
+
+def score(scored: Sequence[Scored]) -> list[Row]:
+    """Hit rates per percentile and mean absolute error in days: itpm's forecast and the two naive ones."""
+    rows = []
+    n = len(scored)
+    hits: dict[int, float | None] = {}
+    for p in PERCENTILES:
+        dated = [s for s in scored if s.percentiles.get(p) is not None]
+        hits[p] = round(sum(s.actual <= s.percentiles[p] for s in dated) / len(dated), 3) if dated else None
+    mae, _count = _mae((s.percentiles.get(50), s.actual) for s in scored)
+    rows.append(Row("itpm (P50 for the error)", n, hits, mae))
+    for name, attribute in (("planned date", "planned"), ("linear % complete", "linear")):
+        dated = [s for s in scored if getattr(s, attribute) is not None]
+        met = round(sum(s.actual <= getattr(s, attribute) for s in dated) / len(dated), 3) if dated else None
+        mae, count = _mae((getattr(s, attribute), s.actual) for s in scored)
+        rows.append(Row(name, count, {p: met for p in PERCENTILES}, mae))
+    return rows
+
+
+def finished_projects(records: Records, type_name: str) -> dict[int, tuple[Any, ProjectWork]]:
+    """The projects whose work is all done (no open task, at least one finished), with their work."""
+    found = {}
+    today = records.clock().astimezone(records.zone).date()
+    for project in records.session.scalars(records.query(type_name).order_by(records.model(type_name).id)):
+        work = read_work(records, type_name, project, today)
+        if work is not None and work.finished is not None:
+            found[project.id] = (project, work)
+    return found
+
+
+def kept(records: Records) -> list[Scored]:
+    """The issued forecasts of projects that have finished since, as scored."""
+    scored = []
+    for type_name in project_types(records):
+        finished = finished_projects(records, type_name)
+        rows = records.session.scalars(
+            select(IssuedForecast)
+            .where(
+                IssuedForecast.project_type == type_name,
+                IssuedForecast.project_id.in_(list(finished)),
+                IssuedForecast.status == OK,
+            )
+            .order_by(IssuedForecast.id)
+        )
+        for row in rows:
+            actual = finished[row.project_id][1].finished
+            if actual is None or row.as_of >= actual:
+                continue
+            scored.append(
+                Scored(
+                    row.project_id,
+                    row.kind,
+                    row.as_of,
+                    actual,
+                    {50: row.p50, 85: row.p85, 95: row.p95},
+                    row.planned,
+                    row.linear,
+                )
+            )
+    return scored
+
+
+def replayed(records: Records, runs: int = RUNS, every: int = 7) -> list[Scored]:
+    """Each finished project forecast again as of every `every` days of its past, from what was known then."""
+    scored = []
+    for type_name in project_types(records):
+        spec = records.spec(type_name)
+        hidden = records.access.hidden_fields(records.actor, spec)
+        finished = finished_projects(records, type_name)
+        today = records.clock().astimezone(records.zone).date()
+        everyone = {
+            p.id: (p, read_work(records, type_name, p, today))
+            for p in records.session.scalars(records.query(type_name))
+        }
+
+        for project_id, (project, work) in finished.items():
+            kind = field_value(spec, project, KIND, hidden)
+            planned = field_value(spec, project, spec.body.get("due"), hidden)
+            start = field_value(spec, project, START, hidden)
+            first = min(i.created for i in work.items)
+            total = sum(t.weight for t in work.planned)
+            day = first + dt.timedelta(days=every)
+            assert work.finished is not None
+            while day < work.finished:
+                remaining = remaining_of(work.items, day)
+                if remaining:
+                    priors = [
+                        weekly_history(w.items, day)
+                        for pid, (other, w) in everyone.items()
+                        if pid != project_id
+                        and w is not None
+                        and field_value(spec, other, KIND, hidden) == kind
+                    ]
+                    forecast = forecast_finish(
+                        remaining,
+                        weekly_history(work.items, day),
+                        day,
+                        planned,
+                        priors,
+                        runs,
+                        seed=project_id,
+                    )
+                    if forecast.status == OK:
+                        done = sum(
+                            t.weight for t in work.planned if t.finished is not None and t.finished <= day
+                        )
+                        percent = done / total if total else None
+                        scored.append(
+                            Scored(
+                                project_id,
+                                kind,
+                                day,
+                                work.finished,
+                                dict(forecast.percentiles),
+                                planned,
+                                linear_finish(start, day, percent),
+                            )
+                        )
+                day += dt.timedelta(days=every)
+    return scored

@@ -1,0 +1,92 @@
+"""`itpm forecast`: issue every open project's forecast now, and print how past forecasts did."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from itpm.access import Actor
+from itpm.config import ConfigurationError, Settings
+from itpm.db import utcnow
+from itpm.forecast.backtest import Row, issue_forecasts, kept, replayed, score
+from itpm.forecast.simulation import PERCENTILES, RUNS
+from itpm.records.service import Records
+from itpm.runtime import Runtime
+
+
+def _runtime() -> Runtime:
+    try:
+        return Runtime(Settings.from_env(jobs="none"))
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@click.group()
+def forecast() -> None:
+    """Finish-date forecasts: issue them, and check them against what happened."""
+
+
+@forecast.command("run")
+@click.option("--runs", default=RUNS, show_default=True, type=click.IntRange(1000, 1_000_000))
+def forecast_run(runs: int) -> None:
+    """Forecast every project whose work is not done, and keep the forecasts (the nightly job, now)."""
+    runtime = _runtime()
+    started = time.perf_counter()
+    counts = issue_forecasts(runtime, utcnow(), runs)
+    took = time.perf_counter() - started
+    issued = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"
+    click.echo(f"Forecasts issued: {issued} ({took:.1f} s).")
+
+
+def _table(title: str, rows: list[Row]) -> None:
+    click.echo(f"\n{title}\n")
+    headers = ["method", "n", *[f"P{p} met" for p in PERCENTILES], "mean abs. error (days)"]
+    cells = [headers]
+    for row in rows:
+        hits = [f"{100 * row.hits[p]:.0f}%" if row.hits.get(p) is not None else "-" for p in PERCENTILES]
+        cells.append([row.method, str(row.n), *hits, "-" if row.mae_days is None else f"{row.mae_days:.1f}"])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for index, line in enumerate(cells):
+        click.echo("| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |")
+        if index == 0:
+            click.echo("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+@forecast.command("backtest")
+@click.option(
+    "--replay/--no-replay",
+    default=True,
+    show_default=True,
+    help="Also forecast each finished project again as of every week of its past.",
+)
+@click.option(
+    "--runs",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(500, 1_000_000),
+    help="Runs of each replayed forecast.",
+)
+def forecast_backtest(replay: bool, runs: int) -> None:
+    """Hit rates per percentile and error in days of finished projects' forecasts, against naive ones."""
+    runtime = _runtime()
+    with runtime.session() as session:
+        records = Records(session, runtime.catalog(), Actor.system(), timezone=runtime.settings.timezone)
+        issued = kept(records)
+        projects = len({s.project_id for s in issued})
+        _table(
+            f"Kept forecasts of finished projects (n = {len(issued)} forecasts, {projects} projects)",
+            score(issued),
+        )
+        if replay:
+            again = replayed(records, runs)
+            projects = len({s.project_id for s in again})
+            _table(
+                f"Replayed: finished projects forecast as of each week of their past "
+                f"(n = {len(again)} forecasts, {projects} projects)",
+                score(again),
+            )
+    click.echo(
+        "\nA P85 date should be met about 85% of the time. The naive forecasts are the planned date and "
+        "percent complete extrapolated in a straight line; their one date is scored in every column."
+    )

@@ -1,0 +1,291 @@
+"""A project's forecast from its records, read through the access layer: finish dates, EVM, risk flags.
+
+What a task is, which field is its estimate, progress and dates, and which
+tasks belong to a project, the definitions say (`planning` of the record type,
+`itpm.planning.service`). When a task was finished is read from its history
+(the day it entered a done state). Everything is read as the actor: a person
+gets the forecast of the tasks they may read, and a project of the same type
+lends its history as a prior only when they may read it too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from itpm.forecast.evm import EarnedValue, PlannedTask, earned_value
+from itpm.forecast.flags import Flag, Overdue, risk_flags
+from itpm.forecast.simulation import (
+    RUNS,
+    Forecast,
+    History,
+    WorkItem,
+    forecast_finish,
+    remaining_of,
+    weekly_history,
+)
+from itpm.models import RecordEvent
+from itpm.planning.service import plan_of, planned_types
+from itpm.records.fields import RecordTypeSpec
+from itpm.records.service import NotFound, Records
+
+#: The project type's fields the forecast reads, when the type has them (the starter pack's names).
+KIND, START, BUDGET, SPENT, BUDGET_FORECAST = (
+    "project_type",
+    "start_date",
+    "budget_plan",
+    "budget_spent",
+    "budget_forecast",
+)
+
+
+@dataclass
+class ProjectWork:
+    """What the forecast knows of one project's tasks."""
+
+    items: list[WorkItem] = field(default_factory=list)
+    planned: list[PlannedTask] = field(default_factory=list)
+    milestones: list[Overdue] = field(default_factory=list)  # open milestones with their due dates
+    #: When the last task was finished, if none is open (the project's work is done).
+    finished: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ProjectForecast:
+    project_id: int
+    number: str | None
+    kind: str | None
+    forecast: Forecast
+    evm: EarnedValue | None
+    flags: list[Flag]
+    #: The naive forecasts the backtest compares with: the planned date, and percent complete
+    #: extrapolated in a straight line from the start.
+    linear: dt.date | None
+    percent_complete: float | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "project": {"id": self.project_id, "number": self.number, "type": self.kind},
+            **self.forecast.as_json(),
+            "evm": self.evm.as_json() if self.evm else None,
+            "flags": [f.as_json() for f in self.flags],
+            "baselines": {
+                "planned": self.forecast.planned.isoformat() if self.forecast.planned else None,
+                "linear": self.linear.isoformat() if self.linear else None,
+                "percent_complete": self.percent_complete,
+            },
+        }
+
+
+def field_value(spec: RecordTypeSpec, row: Any, name: str | None, hidden: frozenset[str]) -> Any:
+    if not name or name not in spec.fields or name in hidden:
+        return None
+    return getattr(row, spec.fields[name].column)
+
+
+def forecast_types(catalog: Any) -> list[str]:
+    """The record types forecast: those whose records a planned type with dependencies belongs to (projects)."""
+    found = []
+    for spec in planned_types(catalog):
+        link = spec.body.get("belongs_to")
+        if link in spec.fields and "depends_on" in spec.planning and spec.fields[link].target not in found:
+            found.append(spec.fields[link].target)
+    return [name for name in found if name in catalog.record_types]
+
+
+def _finish_days(
+    records: Records, spec: RecordTypeSpec, ids: list[int], done: set[str]
+) -> dict[int, dt.date]:
+    """The day each record last entered a done state, from its history."""
+    found: dict[int, dt.date] = {}
+    for chunk in range(0, len(ids), 500):
+        events = records.session.execute(
+            select(RecordEvent.record_id, RecordEvent.at, RecordEvent.changes)
+            .where(RecordEvent.record_type == spec.name, RecordEvent.record_id.in_(ids[chunk : chunk + 500]))
+            .order_by(RecordEvent.id)
+        )
+        for record_id, at, changes in events:
+            if any(c.get("path") == "/state" and c.get("new") in done for c in changes or ()):
+                found[record_id] = at.astimezone(records.zone).date()
+    return found
+
+
+def project_work(records: Records, project_type: str, project: Any, as_of: dt.date) -> ProjectWork | None:
+    """The project's tasks the actor may read, as the forecast sees them (None: the type has no tasks)."""
+    plan = plan_of(records, project_type, project)
+    if plan is None:
+        return None
+    spec = plan.spec
+    hidden = records.access.hidden_fields(records.actor, spec)
+    workflow = records.catalog.workflows.get(spec.name)
+    categories = {s.name: s.category for s in workflow.states.values()} if workflow else {}
+    done = {name for name, category in categories.items() if category == "done"}
+    finished = _finish_days(records, spec, [r.id for r in plan.records if r.state in done], done)
+    roles = spec.planning
+    parent_field = "parent" if "parent" in spec.fields else None
+    parents = {field_value(spec, r, parent_field, hidden) for r in plan.records} - {None}
+    work = ProjectWork()
+    for row in plan.records:
+        category = categories.get(row.state, "open")
+        finished_on = None
+        if category == "done":
+            finished_on = finished.get(row.id) or row.updated_at.astimezone(records.zone).date()
+        created = row.created_at.astimezone(records.zone).date()
+        work.items.append(WorkItem(created, finished_on, category == "cancelled"))
+        milestone = bool(field_value(spec, row, roles.get("milestone"), hidden))
+        start, due = plan.baseline.get(row.id, (None, None))
+        start = start or field_value(spec, row, roles.get("start"), hidden)
+        due = due or field_value(spec, row, "due_date" if "due_date" in spec.fields else None, hidden)
+        if milestone and category not in ("done", "cancelled") and due is not None:
+            title = field_value(spec, row, "title", hidden) or ""
+            work.milestones.append(Overdue(row.number or str(row.id), str(title), due))
+        estimate = field_value(spec, row, roles.get("estimate"), hidden)
+        if row.id in parents or category == "cancelled" or not estimate or start is None or due is None:
+            continue  # a summary task's weight is its subtasks'
+        progress = field_value(spec, row, roles.get("progress"), hidden) or 0
+        share = 1.0 if category == "done" else min(1.0, max(0.0, float(progress) / 100))
+        work.planned.append(PlannedTask(float(estimate), start, max(due, start), share, finished_on))
+    open_items = [i for i in work.items if i.finished is None and not i.cancelled]
+    days = [i.finished for i in work.items if i.finished is not None]
+    if days and not open_items:
+        work.finished = max(days)
+    return work
+
+
+def _risks(records: Records, project_type: str, project: Any) -> list[Overdue]:
+    """Open high-impact risks of the project with their review dates (when the pack has risks)."""
+    try:
+        spec = records.spec("risk")
+    except NotFound:
+        return []
+    hidden = records.access.hidden_fields(records.actor, spec)
+    link = spec.body.get("belongs_to")
+    if link not in spec.fields or spec.fields[link].target != project_type:
+        return []
+    if not {"impact", "review_date"} <= set(spec.fields) or {"impact", "review_date"} & hidden:
+        return []
+    model = records.model("risk")
+    workflow = records.catalog.workflows.get("risk")
+    final = {s.name for s in workflow.states.values() if s.final} if workflow else set()
+    rows = records.session.scalars(
+        records.query("risk").where(
+            getattr(model, spec.fields[link].column) == project.id,
+            getattr(model, spec.fields["impact"].column) == "high",
+            model.state.not_in(final or {""}),
+        )
+    )
+    found = []
+    for row in rows:
+        day = getattr(row, spec.fields["review_date"].column)
+        if day is not None:
+            title = getattr(row, spec.fields["title"].column) if "title" in spec.fields else ""
+            found.append(Overdue(row.number or str(row.id), str(title or ""), day))
+    return found
+
+
+def prior_histories(
+    records: Records, project_type: str, project: Any, as_of: dt.date, kind: str | None
+) -> list[History]:
+    """The weekly histories of the other projects of the same kind the actor may read."""
+    spec = records.spec(project_type)
+    model = records.model(project_type)
+    query = records.query(project_type).where(model.id != project.id)
+    hidden = records.access.hidden_fields(records.actor, spec)
+    if kind is not None and KIND in spec.fields and KIND not in hidden:
+        query = query.where(getattr(model, spec.fields[KIND].column) == kind)
+    histories = []
+    for other in records.session.scalars(query.order_by(model.id)):
+        work = project_work(records, project_type, other, as_of)
+        if work is not None:
+            histories.append(weekly_history(work.items, as_of))
+    return histories
+
+
+def linear_finish(start: dt.date | None, as_of: dt.date, percent: float | None) -> dt.date | None:
+    """Percent complete extrapolated in a straight line: the naive forecast a backtest compares with."""
+    if start is None or not percent or percent <= 0 or as_of <= start:
+        return None
+    return start + dt.timedelta(days=round((as_of - start).days / percent))
+
+
+def forecast_project(
+    records: Records,
+    project_type: str,
+    project: Any,
+    as_of: dt.date,
+    runs: int = RUNS,
+    priors: Sequence[History] | None = None,
+) -> ProjectForecast | None:
+    """A project's forecast on `as_of`, from what the actor may read (None: its type has no tasks).
+
+    `priors`: the histories of the same kind's projects, when the caller has them already.
+    """
+    spec = records.spec(project_type)
+    if project_type not in forecast_types(records.catalog):
+        return None
+    hidden = records.access.hidden_fields(records.actor, spec)
+    work = project_work(records, project_type, project, as_of)
+    assert work is not None
+    kind = field_value(spec, project, KIND, hidden)
+    planned = field_value(spec, project, spec.body.get("due"), hidden)
+    history = weekly_history(work.items, as_of)
+    if priors is None:
+        priors = (
+            prior_histories(records, project_type, project, as_of, kind)
+            if history.weeks_with_work < 5
+            else []
+        )
+    forecast = forecast_finish(
+        remaining_of(work.items, as_of), history, as_of, planned, priors, runs, seed=project.id
+    )
+    start = field_value(spec, project, START, hidden)
+    budget, spent = field_value(spec, project, BUDGET, hidden), field_value(spec, project, SPENT, hidden)
+    evm = None
+    if start is not None and budget and spent is not None and work.planned:
+        evm = earned_value(float(budget), float(spent), work.planned, start, as_of)
+    percent = None
+    if work.planned:
+        total = sum(t.weight for t in work.planned)
+        percent = round(sum(t.weight * t.done_share for t in work.planned) / total, 4) if total else None
+    flags = risk_flags(
+        forecast,
+        evm,
+        as_of,
+        work.milestones,
+        _risks(records, project_type, project),
+        field_value(spec, project, BUDGET_FORECAST, hidden),
+    )
+    return ProjectForecast(
+        project.id,
+        project.number,
+        kind,
+        forecast,
+        evm,
+        flags,
+        linear_finish(start, as_of, percent),
+        percent,
+    )
+
+
+def projects_of(records: Records, project_type: str) -> Iterable[Any]:
+    model = records.model(project_type)
+    return records.session.scalars(records.query(project_type).order_by(model.id))
+
+
+def histories_by_kind(
+    records: Records, project_type: str, as_of: dt.date
+) -> dict[Any, list[tuple[int, History]]]:
+    """Every readable project's weekly history, by kind: the priors of a nightly run, read once."""
+    spec = records.spec(project_type)
+    found: dict[Any, list[tuple[int, History]]] = defaultdict(list)
+    for project in projects_of(records, project_type):
+        work = project_work(records, project_type, project, as_of)
+        if work is not None:
+            kind = getattr(project, spec.fields[KIND].column) if KIND in spec.fields else None
+            found[kind].append((project.id, weekly_history(work.items, as_of)))
+    return found
