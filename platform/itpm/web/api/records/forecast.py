@@ -23,11 +23,13 @@ class RecordForecastApi(RecordApiBase):
         """A project's forecast.
         ---
         get:
-          summary: Finish-date percentiles (P50, P85, P95) and the chance of meeting the planned date
+          summary: A project's finish-date forecast, EVM figures and risk flags
+          description: |
+            Finish-date percentiles (P50, P85, P95) and the chance of meeting the planned date,
             from 10,000 Monte Carlo runs over the project's weekly throughput, with the data used
             (weeks, window, source); EVM figures (CPI, SPI(t), EAC, VAC) with their formulas; risk
-            flags with their reasons. "not_enough_history" instead of dates below 5 weeks with
-            finished work and no prior from projects of the same type.
+            flags with their reasons. Below 5 weeks with finished work and no prior from projects
+            of the same type, the status is not_enough_history and there are no dates.
           parameters:
           - {in: path, name: pk, required: true, schema: {type: integer}}
           responses:
