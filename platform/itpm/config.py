@@ -62,6 +62,11 @@ class Settings:
     password_min_length: int = 12
     #: Seconds a running import may go without committing a chunk before another worker takes it over.
     import_abandoned_after: int = 120
+    #: The bearer token Prometheus sends for /metrics; without one, /metrics answers 404.
+    metrics_token: str | None = None
+    #: Log lines as plain text (plain) or one JSON object per line (json), from this level up.
+    log_format: str = "plain"
+    log_level: str = "INFO"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -87,6 +92,9 @@ class Settings:
             "webhook_allow": _webhook_allow(env.get("ITPM_WEBHOOK_ALLOW", "")),
             "password_min_length": int(env.get("ITPM_PASSWORD_MIN_LENGTH", "12")),
             "import_abandoned_after": int(env.get("ITPM_IMPORT_ABANDONED_AFTER", "120")),
+            "metrics_token": env.get("ITPM_METRICS_TOKEN") or None,
+            "log_format": env.get("ITPM_LOG_FORMAT", "plain"),
+            "log_level": env.get("ITPM_LOG_LEVEL", "INFO").upper(),
         }
         if env.get("ITPM_HOME_PAGE"):  # "dashboard": staff land on their home dashboard (`itpm.web.home`)
             values["extra"] = {"ITPM_HOME_PAGE": env["ITPM_HOME_PAGE"]}
@@ -119,6 +127,14 @@ class Settings:
             raise ConfigurationError(
                 f"ITPM_IMPORT_ABANDONED_AFTER is at least 5 (seconds), not {self.import_abandoned_after}"
             )
+        if self.log_format not in ("plain", "json"):
+            raise ConfigurationError(f"ITPM_LOG_FORMAT is plain or json, not {self.log_format!r}")
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigurationError(
+                f"ITPM_LOG_LEVEL is DEBUG, INFO, WARNING, ERROR or CRITICAL, not {self.log_level!r}"
+            )
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ConfigurationError("ITPM_METRICS_TOKEN must be at least 16 characters long")
         if not self.secret_key:
             return self._replace(secret_key=DEVELOPMENT_KEY)
         return self

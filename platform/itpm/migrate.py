@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
 
 from itpm.config import ROOT
 
@@ -25,7 +26,26 @@ def upgrade(engine: Engine, target: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return current_revision_on(connection)
+
+
+def current_revision_on(connection: Connection) -> str | None:
+    """The migration the database behind `connection` is at (None: not set up)."""
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(""))
+
+
+def head_revision() -> str | None:
+    """The newest migration this itpm ships (what `itpm init` brings a database to)."""
+    return _scripts().get_current_head()
+
+
+def known_revisions() -> frozenset[str]:
+    """Every migration this itpm ships: a database at one of them (and not the head) is behind."""
+    return frozenset(script.revision for script in _scripts().walk_revisions())

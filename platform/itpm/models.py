@@ -374,6 +374,15 @@ class OutboxEvent(Base):
     """Something that happened to a record, written in the same transaction; automations act on it."""
 
     __tablename__ = "itpm_outbox"
+    #: SLA breaches are counted for /metrics (`itpm.metrics`) without reading every event.
+    __table_args__ = (
+        Index(
+            "ix_itpm_outbox_sla_breach",
+            "created_at",
+            postgresql_where=text("kind = 'sla_breach'"),
+            sqlite_where=text("kind = 'sla_breach'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -386,6 +395,8 @@ class OutboxEvent(Base):
     depth: Mapped[int] = mapped_column(Integer, default=0)
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    #: The request (X-Request-ID) or job that saved it: its jobs and their log lines carry it.
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ActionRun(Base):

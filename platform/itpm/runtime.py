@@ -17,7 +17,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
-from itpm import permissions
+from itpm import logs, permissions
 from itpm.audit import capture as audit_capture
 from itpm.audit import triggers as audit_triggers
 from itpm.catalog import Catalog
@@ -67,6 +67,7 @@ class Runtime:
         self._jobs: Jobs | None = None
         event.listen(self.sessions.session_factory, "after_commit", self._after_commit)
         audit_capture.install(self.sessions.session_factory)
+        logs.stamp_outbox_events(self.sessions.session_factory)
 
     @property
     def jobs(self) -> Jobs:

@@ -1,12 +1,15 @@
 """The WSGI application for production servers: `gunicorn 'itpm.wsgi:app'`.
 
 Configured by the ITPM_* environment variables; every worker process serves
-the newest published definitions on each request, without a restart.
+the newest published definitions on each request, without a restart. Log lines
+go to stderr, as ITPM_LOG_FORMAT says (json for a log collector); with several
+processes, set PROMETHEUS_MULTIPROC_DIR (docs/operations.md).
 """
 
-from itpm import create_app
+from itpm import create_app, logs
 
 app = create_app()
+logs.configure(app.extensions["itpm"].settings)
 # automations start with each worker process: with Redis, committed events go to the RQ queue (run
 # `itpm worker`); without, this process runs them (do not use gunicorn's --preload: threads do not fork)
 app.extensions["itpm"].jobs  # noqa: B018

@@ -126,13 +126,37 @@ def dispatch(runtime: Any, queue: Any, limit: int = 500) -> int:
                 OutboxEvent,
                 ids,
                 lambda mine, claimed_at: [
-                    job(run_events, batch, f"itpm-events-{batch[0]}-{batch[-1]}-{claimed_at:%H%M%S%f}")
+                    job(
+                        run_events,
+                        batch,
+                        f"itpm-events-{batch[0]}-{batch[-1]}-{claimed_at:%H%M%S%f}",
+                        requests_of(batch, requests),
+                    )
+                    for requests in [request_ids(runtime, mine)]
                     for batch in batches(mine)
                 ],
             )
         )
         if len(ids) < limit:
             return sent
+
+
+def request_ids(runtime: Any, event_ids: list[int]) -> dict[int, str]:
+    """The request (X-Request-ID) that saved each of the events, where one did."""
+    with runtime.session() as session:
+        return dict(
+            session.execute(
+                select(OutboxEvent.id, OutboxEvent.request_id).where(
+                    OutboxEvent.id.in_(event_ids), OutboxEvent.request_id.is_not(None)
+                )
+            ).all()
+        )
+
+
+def requests_of(batch: list[int], requests: dict[int, str]) -> dict[str, Any] | None:
+    """The meta of a job of `batch`: the ids of the requests whose events it carries, in their order."""
+    found = list(dict.fromkeys(requests[e] for e in batch if e in requests))
+    return {"request_ids": found} if found else None
 
 
 _JOB_EVENTS = re.compile(r"^itpm-events?-(\d+)(?:-(\d+))?(?:-\d+)?$")

@@ -45,12 +45,15 @@ def rq_queue(redis_url: str) -> Any:
     return Queue(QUEUE, connection=redis)
 
 
-def job(function: Callable[..., Any], argument: Any, job_id: str) -> Any:
-    """An itpm job on the queue: retried with backoff, within its time limit, its failure kept a week."""
+def job(function: Callable[..., Any], argument: Any, job_id: str, meta: dict[str, Any] | None = None) -> Any:
+    """An itpm job on the queue: retried with backoff, within its time limit, its failure kept a week.
+
+    `meta` (kept with the job in Redis): `request_ids`, the requests whose work it does (for the logs)."""
     return Queue.prepare_data(
         function,
         (argument,),
         job_id=job_id,
+        meta=meta,
         retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
         timeout=JOB_TIMEOUT,
         result_ttl=RESULT_TTL,

@@ -26,6 +26,7 @@ from rq import SimpleWorker
 from rq.utils import now as rq_now
 from rq.worker import BaseWorker, WorkerStatus
 
+from itpm import logs
 from itpm.automations.jobs import dispatch, resend_lost
 from itpm.automations.queue import QUEUE, rq_queue, worker_runtime
 from itpm.db import utcnow
@@ -72,8 +73,12 @@ class ItpmWorker(SimpleWorker):
 
         beating = threading.Thread(target=beat, name="itpm-heartbeat", daemon=True)
         beating.start()
+        requests = (job.meta or {}).get("request_ids") or []
         try:
-            self.perform_job(job, queue, execution)
+            # the lines the job writes name the requests whose events it handles (`itpm.logs`)
+            with logs.bound(request_id=",".join(requests) or None, job_id=job.id):
+                log.info("job %s started (requests: %s)", job.id, ", ".join(requests) or "none")
+                self.perform_job(job, queue, execution)
         finally:
             done.set()
             beating.join()
@@ -138,6 +143,7 @@ class Dispatcher:
 def run_worker(burst: bool = False, tick_seconds: float = 30, name: str | None = None) -> None:
     """Run until SIGTERM or SIGINT (or, with `burst`, until the queue is empty)."""
     runtime = worker_runtime()
+    logs.configure(runtime.settings)
     if not runtime.settings.redis_url:
         raise SystemExit(
             "itpm worker needs ITPM_REDIS_URL (without Redis, `itpm run` runs automations itself)"

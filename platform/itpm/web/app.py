@@ -23,7 +23,7 @@ from itpm.db import will_write
 from itpm.expressions import AST_LOCK
 from itpm.records.fields import ID_MAX
 from itpm.runtime import Runtime
-from itpm.web import errors, i18n, record_display
+from itpm.web import errors, i18n, record_display, requests_log
 from itpm.web.api import nul_characters
 from itpm.web.api.approvals import ApprovalsApi
 from itpm.web.api.definitions import DefinitionsApi
@@ -35,6 +35,7 @@ from itpm.web.api.records import add_record_apis
 from itpm.web.context import audit_context, current_catalog
 from itpm.web.dispatcher import RevisionDispatcher
 from itpm.web.form_nodes import field_display, field_node
+from itpm.web.probes import Probes
 from itpm.web.protection import protect
 from itpm.web.security import check_integration_token
 from itpm.web.views.approvals import add_approval_views
@@ -72,7 +73,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     dispatcher = RevisionDispatcher(runtime, build_app)
     shell = ItpmFlask("itpm.shell", root_path=str(PACKAGE))
     shell.config.update(settings.flask_config())
-    shell.wsgi_app = dispatcher  # type: ignore[method-assign]
+    shell.wsgi_app = Probes(runtime, dispatcher)  # type: ignore[method-assign]
     shell.extensions["itpm"] = runtime
     shell.dispatcher = dispatcher  # type: ignore[attr-defined]
     return shell
@@ -176,6 +177,10 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
 
     # first of all (before Flask-AppBuilder loads the user with a read): a request that changes things
     app.before_request_funcs.setdefault(None, []).insert(0, _writes)
+    # before that: the request's id, for the audit log, the log lines and the jobs of its events
+    app.before_request_funcs[None].insert(0, requests_log.begin)
+    app.after_request(requests_log.finish)  # run last of all (after_request goes in reverse order)
+    app.teardown_request(requests_log.end)
 
     @app.url_value_preprocessor
     def _no_such_id(_endpoint: str | None, values: dict[str, Any] | None) -> None:
