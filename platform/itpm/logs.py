@@ -114,13 +114,20 @@ def configure(settings: Settings, stream: Any = None) -> logging.Handler:
 
 def stamp_outbox_events(factory: sessionmaker[Session]) -> None:
     """Keep the request id on each outbox event a request (or a job) saves, for the jobs that carry it."""
+    event.listen(factory, "before_flush", _stamp)
+
+
+def unstamp_outbox_events(factory: sessionmaker[Session]) -> None:
+    if event.contains(factory, "before_flush", _stamp):
+        event.remove(factory, "before_flush", _stamp)
+
+
+def _stamp(session: Session, _flush_context: Any, _instances: Any) -> None:
     from itpm.models import OutboxEvent
 
-    @event.listens_for(factory, "before_flush")
-    def _stamp(session: Session, _context: Any, _instances: Any) -> None:
-        request_id = current_request_id()
-        if request_id is None:
-            return
-        for row in session.new:
-            if isinstance(row, OutboxEvent) and row.request_id is None:
-                row.request_id = request_id
+    request_id = current_request_id()
+    if request_id is None:
+        return
+    for row in session.new:
+        if isinstance(row, OutboxEvent) and row.request_id is None:
+            row.request_id = request_id

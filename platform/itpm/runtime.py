@@ -127,3 +127,4 @@ class Runtime:
         if event.contains(factory, "after_commit", self._after_commit):
             event.remove(factory, "after_commit", self._after_commit)
             audit_capture.uninstall(factory)
+            logs.unstamp_outbox_events(factory)
