@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from test_workflows import PASSWORD, Cast, act, cast
 
-from conftest import api_token, databases, settings_for
+from conftest import api_token, databases, login, settings_for
 from itpm.access import Actor
 from itpm.db import utcnow
 from itpm.forecast.backtest import Scored, issue_forecasts, nightly, score
@@ -330,3 +330,20 @@ def test_the_backtest_scores_hit_rates_and_error_in_days_against_the_naive_forec
     assert itpm.mae_days == pytest.approx((2 + 10 + 5 + 4) / 4, abs=0.06)  # to a tenth of a day
     assert planned.mae_days == pytest.approx((10 + 30 + 0 + 14) / 4) and planned.hits[85] == 0.25
     assert linear.n == 3 and linear.mae_days == pytest.approx((20 + 10 + 0) / 3)
+
+
+def test_the_project_page_shows_the_fan_chart_evm_with_formulas_in_english_and_chinese(
+    world: dict[str, Any],
+) -> None:
+    project = world["people"].project
+    client = world["app"].test_client()
+    login(client, "pm", PASSWORD)
+    client.get("/lang/en")
+    html = client.get(f"/records/project/show/{project}").get_data(as_text=True)
+    panel = html[html.find('id="itpm-forecast"') :][:6000]
+    assert "<svg" in panel and "Finish-date forecast" in panel, panel
+    assert "Likely finish between" in html and "SPI(t) = ES / AT" in html and "EAC = BAC / CPI" in html
+    assert "10,000 runs" in html and "10 with finished work" in html
+    client.get("/lang/zh")
+    html = client.get(f"/records/project/show/{project}").get_data(as_text=True)
+    assert "完工日期预测" in html and "挣值" in html and "SPI(t) = ES / AT" in html

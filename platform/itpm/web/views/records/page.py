@@ -14,7 +14,10 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from itpm.catalog import Catalog
+from itpm.charts.forecast import fan
 from itpm.db import utcnow
+from itpm.forecast.service import forecast_project, forecast_types
+from itpm.forecast.simulation import CEILING, FLOOR, OK
 from itpm.models import Person
 from itpm.permissions import record_view_name
 from itpm.planning.service import plan_type_of
@@ -38,6 +41,35 @@ from itpm.web.views.records.transitions import workflow_panel
 from itpm.workflows.engine import Workflows
 
 
+def forecast_panel(records: Records, type_name: str, record: Any) -> dict[str, Any] | None:
+    """A project's forecast for its page: the figures, the fan chart and the chance as shown."""
+    if type_name not in forecast_types(records.catalog):
+        return None
+    today = records.clock().astimezone(records.zone).date()
+    found = forecast_project(records, type_name, record, today)
+    if found is None:
+        return None
+    forecast = found.forecast
+    chance = None
+    if forecast.on_time is not None:  # never "0%" nor "100%": 10,000 runs prove neither
+        chance = (
+            _("under 1%")
+            if forecast.on_time <= FLOOR
+            else _("over 99%")
+            if forecast.on_time >= CEILING
+            else f"{100 * forecast.on_time:.0f}%"
+        )
+    labels = {
+        "title": _("Finish-date forecast"),
+        "planned": _("Planned"),
+        "today": _("Today"),
+        "axis": _("chance of being done"),
+        "empty": _("No forecast"),
+    }
+    chart = fan(forecast.fan, today, forecast.planned, labels) if forecast.status == OK else None
+    return {"found": found, "chart": chart, "chance": chance}
+
+
 class RecordPage(RecordViewBase):
     """A record's page, and commenting on it."""
 
@@ -51,6 +83,7 @@ class RecordPage(RecordViewBase):
             **self._page(records, record),
             **workflow_panel(Workflows(records), record),
             gantt_texts=gantt_texts() if plan_type_of(records.catalog, self.type_name) else None,
+            forecast=forecast_panel(records, self.type_name, record),
             title=str(record),
         )
 
