@@ -4,6 +4,7 @@ schedule against Lipke's worked example, and the forecast API under the access r
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from test_workflows import PASSWORD, Cast, act, cast
 
 from conftest import api_token, databases, login, settings_for
 from itpm.access import Actor
+from itpm.charts.forecast import fan
 from itpm.db import utcnow
 from itpm.forecast.backtest import Scored, issue_forecasts, nightly, score
 from itpm.forecast.evm import PlannedTask, earned_schedule, earned_value, spi_t
@@ -347,3 +349,11 @@ def test_the_project_page_shows_the_fan_chart_evm_with_formulas_in_english_and_c
     client.get("/lang/zh")
     html = client.get(f"/records/project/show/{project}").get_data(as_text=True)
     assert "完工日期预测" in html and "挣值" in html and "SPI(t) = ES / AT" in html
+
+
+def test_the_fan_chart_marks_the_percentiles_and_a_planned_date_before_today() -> None:
+    points = [(p, TODAY + dt.timedelta(days=p)) for p in range(5, 100, 5)]
+    svg = str(fan(points, TODAY, TODAY - dt.timedelta(days=10), {"planned": "Planned"}))
+    assert "P50 07-21" in svg and "P85 08-25" in svg and "P95 09-04" in svg and "Planned 05-22" in svg
+    assert all(float(x) >= 0 for x in re.findall(r' x1?="(-?[\d.]+)"', svg))  # nothing drawn off the left
+    assert "No forecast" in str(fan([(50, None)], TODAY))

@@ -48,7 +48,7 @@ def fan(
     dated = [(p, d) for p, d in points if d is not None]
     if len(dated) < 2:
         return empty(width, height, names["title"], names["empty"])
-    first = min(as_of, dated[0][1])
+    first = min(as_of, dated[0][1], planned or as_of) - dt.timedelta(days=2)
     last = max(dated[-1][1], planned or dated[-1][1]) + dt.timedelta(days=3)
     left, right, upper, lower = 44.0, width - 14, 24.0, height - 30
     x = Scale(first.toordinal(), max(last.toordinal(), first.toordinal() + 1), left, right)
