@@ -7,6 +7,7 @@ it: a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import re
@@ -44,6 +45,18 @@ def pytest_configure(config: pytest.Config) -> None:
         catalog = read_po(source, locale="zh")
     with mo.open("wb") as target:
         write_mo(target, catalog)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Garbage collection tuned for a process that builds an app per test: what is loaded once (modules,
+    definitions, the test modules) is frozen out of collections, and full collections come rarely.
+
+    Measured on 16 app builds in one process (on a machine at load 14, so only the ratio says much): the
+    collector took 9.3 s of 15.2 s with the defaults, 3.8 s of 12.9 s with this; peak memory 209 MB and
+    232 MB (cycles are still collected, only less often)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 #: Unhandled exceptions in requests of the running test (a 500 where a 4xx or an answer belongs).
