@@ -34,7 +34,7 @@ from conftest import csrf_token, login, settings_for
 from itpm.access import Actor
 from itpm.automations.queue import rq_queue
 from itpm.automations.scheduler import tick
-from itpm.db import utcnow
+from itpm.db import utcnow, will_write
 from itpm.models import Notification, Person, ReportRequest, StoredFile
 from itpm.records.service import Records
 from itpm.reports import service
@@ -54,6 +54,9 @@ def client_user(app: Any, username: str, customer: int, locale: str | None = Non
     flask_app = app.dispatcher.app
     with flask_app.app_context():
         sm = flask_app.appbuilder.sm
+        # as a request that writes does: on SQLite, the write lock first, or a commit of the jobs thread
+        # between the role's read and the user's insert fails the insert at once ("database is locked")
+        will_write(app.extensions["itpm"].sessions())
         person = sm.add_user(
             username, "Chen", "Client", f"{username}@itpm.invalid", [sm.find_role("client")], PASSWORD
         )
