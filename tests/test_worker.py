@@ -237,14 +237,15 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_action_done_once(
     holder.execute(
         "SELECT id FROM rec_incident WHERE id = %s FOR UPDATE", (record,)
     )  # the job will wait on this row
-    doomed = processes.worker(database, redis_url, "doomed")
+    grace = {"ITPM_JOB_ABANDONED_AFTER": "10"}  # 60 by default: the same recovery, sooner
+    doomed = processes.worker(database, redis_url, "doomed", grace)
     dispatch(runtime, rq_queue(redis_url))
     wait_until(lambda: _waiting_on_a_lock(database), 60, "the worker never reached the record")
     processes.kill(doomed)  # SIGKILL, mid-job: its transaction dies with it
     killed_at = time.monotonic()
     holder.rollback()
     holder.close()
-    processes.worker(database, redis_url, "heir")
+    processes.worker(database, redis_url, "heir", grace)
 
     def done() -> bool:
         with runtime.session() as session:

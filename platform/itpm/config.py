@@ -62,6 +62,9 @@ class Settings:
     password_min_length: int = 12
     #: Seconds a running import may go without committing a chunk before another worker takes it over.
     import_abandoned_after: int = 120
+    #: Seconds after a running job's last heartbeat (one every 5 s) before RQ presumes its worker dead and
+    #: another worker runs the job again.
+    job_abandoned_after: int = 60
     #: The bearer token Prometheus sends for /metrics; without one, /metrics answers 404.
     metrics_token: str | None = None
     #: Log lines as plain text (plain) or one JSON object per line (json), from this level up.
@@ -92,6 +95,7 @@ class Settings:
             "webhook_allow": _webhook_allow(env.get("ITPM_WEBHOOK_ALLOW", "")),
             "password_min_length": int(env.get("ITPM_PASSWORD_MIN_LENGTH", "12")),
             "import_abandoned_after": int(env.get("ITPM_IMPORT_ABANDONED_AFTER", "120")),
+            "job_abandoned_after": int(env.get("ITPM_JOB_ABANDONED_AFTER", "60")),
             "metrics_token": env.get("ITPM_METRICS_TOKEN") or None,
             "log_format": env.get("ITPM_LOG_FORMAT", "plain"),
             "log_level": env.get("ITPM_LOG_LEVEL", "INFO").upper(),
@@ -126,6 +130,10 @@ class Settings:
         if self.import_abandoned_after < 5:
             raise ConfigurationError(
                 f"ITPM_IMPORT_ABANDONED_AFTER is at least 5 (seconds), not {self.import_abandoned_after}"
+            )
+        if self.job_abandoned_after < 10:
+            raise ConfigurationError(
+                f"ITPM_JOB_ABANDONED_AFTER is at least 10 (seconds), not {self.job_abandoned_after}"
             )
         if self.log_format not in ("plain", "json"):
             raise ConfigurationError(f"ITPM_LOG_FORMAT is plain or json, not {self.log_format!r}")

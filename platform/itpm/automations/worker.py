@@ -34,7 +34,7 @@ from itpm.reports.jobs import dispatch_requests, resend_lost_requests
 
 log = logging.getLogger(__name__)
 
-#: Seconds between heartbeats of a running job; a job is abandoned 60 s after its last one.
+#: Seconds between heartbeats of a running job; it is abandoned ITPM_JOB_ABANDONED_AFTER (60) s after its last.
 JOB_MONITORING_INTERVAL = 5
 #: Seconds between RQ's maintenance rounds (which recover abandoned jobs).
 MAINTENANCE_INTERVAL = 15
@@ -51,13 +51,15 @@ class ItpmWorker(SimpleWorker):
 
     #: SIGTERM or SIGINT came: the process ends after the current job (not a worker restart).
     asked_to_stop = False
+    #: Seconds after the last heartbeat before the job is presumed abandoned (RQ's own is a fixed 60).
+    grace = 60
 
     def request_stop(self, signum: int, frame: Any) -> None:
         self.asked_to_stop = True
         super().request_stop(signum, frame)
 
     def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
-        return BaseWorker.get_heartbeat_ttl(self, job, working_time)
+        return BaseWorker.get_heartbeat_ttl(self, job, working_time) - 60 + self.grace
 
     def execute_job(self, job: Any, queue: Any) -> None:
         execution = self.prepare_execution(job)
@@ -177,6 +179,7 @@ def run_worker(burst: bool = False, tick_seconds: float = 30, name: str | None =
                     worker_ttl=WORKER_TTL,
                 )
                 worker.max_connection_wait_time = 5
+                worker.grace = runtime.settings.job_abandoned_after
                 current[:] = [worker]
                 worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
             except RedisUnreachable:
