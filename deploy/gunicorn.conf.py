@@ -15,6 +15,7 @@ worker_class = "gthread"
 timeout = 120
 graceful_timeout = 30
 preload_app = False
+control_socket_disable = True  # gunicorn 24+: no control socket in the home folder (systemd's is read-only)
 accesslog = None  # itpm logs every request itself (logger itpm.request, with its id, route and time)
 errorlog = "-"
 

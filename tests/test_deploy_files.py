@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import configparser
 import importlib.util
+import json
 import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +110,50 @@ def test_docker_compose_reads_the_compose_file() -> None:
     if "unknown command" in done.stderr or "is not a docker command" in done.stderr:
         pytest.skip("docker has no compose here")
     assert done.returncode == 0, done.stderr
+
+
+def test_gunicorn_serves_itpm_with_the_deploy_settings(fresh_database: Any, tmp_path: Path) -> None:
+    """gunicorn as compose and systemd start it: two processes, JSON logs, metrics added up across them."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+    from test_probes import TOKEN, value
+    from test_worker import free_port, wait_until
+
+    from conftest import SECRET
+
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    port = free_port()
+    env = {**os.environ, "ITPM_DATABASE_URL": fresh_database("sqlite"), "ITPM_INSTANCE_PATH": str(tmp_path),
+           "ITPM_SECRET_KEY": SECRET, "ITPM_JOBS": "none", "ITPM_LOG_FORMAT": "json", "ITPM_METRICS_TOKEN": TOKEN,
+           "ITPM_BIND": f"127.0.0.1:{port}", "ITPM_WEB_WORKERS": "2", "ITPM_WEB_THREADS": "2",
+           "PROMETHEUS_MULTIPROC_DIR": str(folder)}  # fmt: skip
+    log = (tmp_path / "gunicorn.log").open("w")
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    server = subprocess.Popen([gunicorn, "--config", "deploy/gunicorn.conf.py", "itpm.wsgi:app"], cwd=ROOT, env=env,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready() -> bool:
+            try:
+                return requests.get(f"{base}/ready", timeout=10).status_code == 200
+            except requests.RequestException:  # not listening, or still importing itpm
+                return False
+
+        wait_until(ready, 120, "gunicorn did not become ready")
+        for _ in range(8):  # spread over both processes
+            assert requests.get(f"{base}/login/", timeout=30).status_code == 200
+        scraped = requests.get(f"{base}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+        assert scraped.status_code == 200
+    finally:
+        os.killpg(server.pid, signal.SIGINT)  # quick shutdown: the requests are answered
+        server.wait(timeout=60)
+        log.close()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(scraped.text) for s in f.samples}  # fmt: skip
+    assert value(samples, "itpm_http_requests_total", method="GET", route="/login/", status="200") == 8
+    written = (tmp_path / "gunicorn.log").read_text("utf-8").splitlines()
+    requests_logged = [json.loads(line) for line in written if '"logger": "itpm.request"' in line]
+    assert len(requests_logged) == 8 and {r["route"] for r in requests_logged} == {"/login/"}
+    assert len({r["request_id"] for r in requests_logged}) == 8
