@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,22 @@ INCIDENT = {"data": {"title": "Mail is down", "priority": "P2", "category": "net
 @pytest.fixture
 def captured(app: Flask) -> Iterator[io.StringIO]:
     """The lines every logger writes, formatted as the app's settings say, with JSON chosen."""
-    settings = app.extensions["itpm"].settings._replace(log_format="json")
+    with configured(app.extensions["itpm"].settings._replace(log_format="json")) as stream:
+        yield stream
+
+
+@contextmanager
+def configured(settings: Settings) -> Iterator[io.StringIO]:
+    """Logging as `itpm.logs.configure` sets it up, into a string; as it was afterwards (level too)."""
+    root = logging.getLogger()
+    level = root.level
     stream = io.StringIO()
     handler = logs.configure(settings, stream)
-    yield stream
-    logging.getLogger().removeHandler(handler)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -99,12 +111,8 @@ def test_a_missing_or_malformed_request_id_is_replaced_by_a_new_one(
 def test_plain_text_is_the_default_and_names_the_request_id(sqlite_app: Flask) -> None:
     settings = sqlite_app.extensions["itpm"].settings
     assert Settings.from_env({}).log_format == "plain"
-    stream = io.StringIO()
-    handler = logs.configure(settings, stream)
-    try:
+    with configured(settings) as stream:
         sqlite_app.test_client().get("/login/", headers={"X-Request-ID": GIVEN})
-    finally:
-        logging.getLogger().removeHandler(handler)
     (line,) = [line for line in stream.getvalue().splitlines() if "itpm.request" in line]
     assert f"INFO itpm.request [{GIVEN}] GET /login/ 200" in line
     with pytest.raises(ConfigurationError, match="ITPM_LOG_FORMAT is plain or json"):

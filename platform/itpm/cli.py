@@ -112,8 +112,9 @@ def run(host: str, port: int) -> None:
     overrides = {"jobs": os.environ.get("ITPM_JOBS", "auto")}
     if not os.environ.get("ITPM_BASE_URL"):  # links in e-mails lead where this serves
         overrides["base_url"] = served_at(host, port)
-    app = create_app(_settings(**overrides))
-    logs.configure(app.extensions["itpm"].settings)
+    settings = _settings(**overrides)
+    logs.configure(settings)
+    app = create_app(settings)
     app.dispatcher.app  # noqa: B018 - build the first app now, so errors show at start
     runtime = app.extensions["itpm"]
     runtime.jobs  # noqa: B018 - automations start now: events left waiting are handled, schedules tick

@@ -7,9 +7,11 @@ processes, set PROMETHEUS_MULTIPROC_DIR (docs/operations.md).
 """
 
 from itpm import create_app, logs
+from itpm.config import Settings
 
-app = create_app()
-logs.configure(app.extensions["itpm"].settings)
+settings = Settings.from_env()
+logs.configure(settings)  # first: what building the app logs is in the installation's format too
+app = create_app(settings)
 # automations start with each worker process: with Redis, committed events go to the RQ queue (run
 # `itpm worker`); without, this process runs them (do not use gunicorn's --preload: threads do not fork)
 app.extensions["itpm"].jobs  # noqa: B018
