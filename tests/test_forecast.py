@@ -11,12 +11,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 from test_workflows import PASSWORD, Cast, act, cast
 
 from conftest import api_token, databases, login, settings_for
 from itpm.access import Actor
 from itpm.charts.forecast import fan
+from itpm.cli import main
 from itpm.db import utcnow
 from itpm.forecast.backtest import Scored, issue_forecasts, nightly, score
 from itpm.forecast.evm import PlannedTask, earned_schedule, earned_value, spi_t
@@ -357,3 +359,19 @@ def test_the_fan_chart_marks_the_percentiles_and_a_planned_date_before_today() -
     assert "P50 07-21" in svg and "P85 08-25" in svg and "P95 09-04" in svg and "Planned 05-22" in svg
     assert all(float(x) >= 0 for x in re.findall(r' x1?="(-?[\d.]+)"', svg))  # nothing drawn off the left
     assert "No forecast" in str(fan([(50, None)], TODAY))
+
+
+def test_the_commands_issue_forecasts_and_print_the_backtest_table(world: dict[str, Any]) -> None:
+    settings = world["runtime"].settings
+    env = {
+        "ITPM_DATABASE_URL": settings.database_url,
+        "ITPM_INSTANCE_PATH": str(settings.instance_path),
+        "ITPM_SECRET_KEY": settings.secret_key,
+    }
+    issued = CliRunner().invoke(main, ["forecast", "run", "--runs", "1000"], env=env)
+    assert issued.exit_code == 0, issued.output
+    assert "Forecasts issued: 1 ok" in issued.output
+    table = CliRunner().invoke(main, ["forecast", "backtest"], env=env)
+    assert table.exit_code == 0, table.output
+    assert "| itpm (P50 for the error) | 0 " in table.output and "| linear % complete" in table.output
+    assert "Replayed: finished projects" in table.output  # none has finished here: n = 0

@@ -72,20 +72,22 @@ def forecast_backtest(replay: bool, runs: int) -> None:
     runtime = _runtime()
     with runtime.session() as session:
         records = Records(session, runtime.catalog(), Actor.system(), timezone=runtime.settings.timezone)
-        issued = kept(records)
-        projects = len({s.project_id for s in issued})
-        _table(
-            f"Kept forecasts of finished projects (n = {len(issued)} forecasts, {projects} projects)",
-            score(issued),
-        )
+        sources = [("Kept forecasts of finished projects", kept(records))]
         if replay:
-            again = replayed(records, runs)
-            projects = len({s.project_id for s in again})
-            _table(
-                f"Replayed: finished projects forecast as of each week of their past "
-                f"(n = {len(again)} forecasts, {projects} projects)",
-                score(again),
+            sources.append(
+                (
+                    "Replayed: finished projects forecast as of each week of their past",
+                    replayed(records, runs),
+                )
             )
+        for title, scored in sources:
+            projects = len({s.project_id for s in scored})
+            _table(f"{title} (n = {len(scored)} forecasts, {projects} projects)", score(scored))
+            kinds = sorted({s.kind for s in scored}, key=str)
+            if len(kinds) > 1:  # and by kind of project
+                for kind in kinds:
+                    of_kind = [s for s in scored if s.kind == kind]
+                    _table(f"  of kind {kind} (n = {len(of_kind)})", score(of_kind))
     click.echo(
         "\nA P85 date should be met about 85% of the time. The naive forecasts are the planned date and "
         "percent complete extrapolated in a straight line; their one date is scored in every column."
