@@ -31,8 +31,8 @@ from itpm.forecast.service import (
     field_value,
     forecast_project,
     forecast_types,
-    histories_by_kind,
     linear_finish,
+    works_by_kind,
 )
 from itpm.forecast.service import project_work as read_work
 from itpm.forecast.simulation import OK, PERCENTILES, RUNS, forecast_finish, remaining_of, weekly_history
@@ -57,14 +57,20 @@ def issue_forecasts(runtime: Any, now: dt.datetime, runs: int = RUNS) -> dict[st
             spec = records.spec(type_name)
             workflow = records.catalog.workflows.get(type_name)
             final = {s.name for s in workflow.states.values() if s.final} if workflow else set()
-            by_kind = histories_by_kind(records, type_name, as_of)
+            by_kind = works_by_kind(records, type_name, as_of)
+            histories = {
+                pid: weekly_history(w.items, as_of) for works in by_kind.values() for pid, w in works.items()
+            }
             model = records.model(type_name)
             for project in session.scalars(
                 select(model).where(model.state.not_in(final or {""})).order_by(model.id)
             ):
                 kind = getattr(project, spec.fields[KIND].column) if KIND in spec.fields else None
-                priors = [h for pid, h in by_kind.get(kind, []) if pid != project.id]
-                found = forecast_project(records, type_name, project, as_of, runs, priors)
+                works = by_kind.get(kind, {})
+                priors = [histories[pid] for pid in works if pid != project.id]
+                found = forecast_project(
+                    records, type_name, project, as_of, runs, priors, works.get(project.id)
+                )
                 if found is None or found.forecast.status == "done":
                     continue
                 forecast = found.forecast

@@ -220,16 +220,18 @@ def forecast_project(
     as_of: dt.date,
     runs: int = RUNS,
     priors: Sequence[History] | None = None,
+    work: ProjectWork | None = None,
 ) -> ProjectForecast | None:
     """A project's forecast on `as_of`, from what the actor may read (None: its type has no tasks).
 
-    `priors`: the histories of the same kind's projects, when the caller has them already.
+    `priors`: the histories of the same kind's projects, and `work` the project's, when the caller
+    has read them already.
     """
     spec = records.spec(project_type)
     if project_type not in forecast_types(records.catalog):
         return None
     hidden = records.access.hidden_fields(records.actor, spec)
-    work = project_work(records, project_type, project, as_of)
+    work = work or project_work(records, project_type, project, as_of)
     assert work is not None
     kind = field_value(spec, project, KIND, hidden)
     planned = field_value(spec, project, spec.body.get("due"), hidden)
@@ -277,15 +279,13 @@ def projects_of(records: Records, project_type: str) -> Iterable[Any]:
     return records.session.scalars(records.query(project_type).order_by(model.id))
 
 
-def histories_by_kind(
-    records: Records, project_type: str, as_of: dt.date
-) -> dict[Any, list[tuple[int, History]]]:
-    """Every readable project's weekly history, by kind: the priors of a nightly run, read once."""
+def works_by_kind(records: Records, project_type: str, as_of: dt.date) -> dict[Any, dict[int, ProjectWork]]:
+    """Every readable project's work, by kind: a nightly run reads each project once."""
     spec = records.spec(project_type)
-    found: dict[Any, list[tuple[int, History]]] = defaultdict(list)
+    found: dict[Any, dict[int, ProjectWork]] = defaultdict(dict)
     for project in projects_of(records, project_type):
         work = project_work(records, project_type, project, as_of)
         if work is not None:
             kind = getattr(project, spec.fields[KIND].column) if KIND in spec.fields else None
-            found[kind].append((project.id, weekly_history(work.items, as_of)))
+            found[kind][project.id] = work
     return found
