@@ -19,13 +19,15 @@ from flask import Flask
 from redis import Redis
 from rq.job import Job
 from sqlalchemy import select
+from test_automations import automation
+from test_schema_changes import publish
 
 from conftest import ADMIN, SECRET, api_token, settings_for
 from itpm import logs
 from itpm.automations.jobs import dispatch
 from itpm.automations.queue import rq_queue
 from itpm.config import ConfigurationError, Settings
-from itpm.models import AuditEntry, OutboxEvent
+from itpm.models import ActionRun, AuditEntry, OutboxEvent
 from itpm.web.app import create_app
 
 ITPM = str(Path(sys.executable).with_name("itpm"))
@@ -136,6 +138,10 @@ def test_the_request_id_goes_with_the_job_and_the_worker_logs_it(
 ) -> None:
     database = fresh_database("postgres")
     app = create_app(settings_for(database, tmp_path, redis_url=redis_url))  # events wait: sent below
+    publish(
+        app.extensions["itpm"],
+        automation("escalate", "incident", {"on": "created"}, [{"do": "set", "fields": {"impact": "high"}}]),
+    )
     client = app.test_client()
     token = api_token(client, *ADMIN)
     for request_id in (GIVEN, None):  # one with an id of its own, one without (made up)
@@ -159,4 +165,34 @@ def test_the_request_id_goes_with_the_job_and_the_worker_logs_it(
     assert started[0]["job_id"] == job_id
     with runtime.session() as session:
         assert session.scalar(select(OutboxEvent.id).where(OutboxEvent.handled_at.is_(None))) is None
+        runs = session.execute(
+            select(ActionRun.status, ActionRun.error).where(ActionRun.automation == "escalate")
+        )
+        assert [tuple(r) for r in runs] == [("done", ""), ("done", "")]
+        # the updates the job's actions made are events too: of no one request (the job carried two)
+        assert session.scalars(select(OutboxEvent.request_id).where(OutboxEvent.kind == "updated")).all() == [
+            None,
+            None,
+        ]
     runtime.dispose()
+
+
+def test_events_saved_in_a_job_of_one_request_keep_its_id_and_of_several_none(sqlite_app: Flask) -> None:
+    """What a job's actions save (an assignment is an update) belongs to the job's request when it has one."""
+    from itpm.access import Actor
+    from itpm.records.service import Records
+
+    runtime = sqlite_app.extensions["itpm"]
+    saved = {}
+    for bound in (GIVEN, f"{GIVEN},{'b' * 32}", None):
+        with logs.bound(request_id=bound), runtime.session() as session:
+            record = Records(session, runtime.catalog(), Actor.system()).create(
+                "incident",
+                {"title": "Mail is down", "priority": "P3", "category": "network"},
+                {"assignee": 1},
+            )
+            session.commit()
+            saved[bound] = session.scalar(
+                select(OutboxEvent.request_id).where(OutboxEvent.record_id == record.id)
+            )
+    assert saved == {GIVEN: GIVEN, f"{GIVEN},{'b' * 32}": None, None: None}

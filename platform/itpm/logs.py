@@ -126,8 +126,8 @@ def _stamp(session: Session, _flush_context: Any, _instances: Any) -> None:
     from itpm.models import OutboxEvent
 
     request_id = current_request_id()
-    if request_id is None:
-        return
+    if request_id is None or not WELL_FORMED.fullmatch(request_id):
+        return  # a job's lines may name several requests ("a,b"): its follow-up events are nobody's one
     for row in session.new:
         if isinstance(row, OutboxEvent) and row.request_id is None:
             row.request_id = request_id
