@@ -155,6 +155,14 @@ def test_metrics_are_not_found_without_a_token_configured_and_refused_without_th
     app.extensions["itpm"].dispose()
 
 
+def test_metrics_say_the_database_is_down_rather_than_fail(tmp_path: Path) -> None:
+    app = app_on(UNREACHABLE_PG, tmp_path, metrics_token=TOKEN)
+    samples = scrape(app)
+    assert value(samples, "itpm_database_up") == 0
+    assert value(samples, "itpm_outbox_lag_seconds") is None  # nothing made up
+    app.extensions["itpm"].dispose()
+
+
 def test_metrics_count_requests_by_route_not_by_path(
     fresh_database: Any, backend: str, tmp_path: Path
 ) -> None:
@@ -184,6 +192,7 @@ def test_metrics_tell_the_outbox_lag_sla_breaches_and_actions_waiting(
 ) -> None:
     app = app_on(fresh_database(backend), tmp_path, metrics_token=TOKEN)
     empty = scrape(app)
+    assert value(empty, "itpm_database_up") == 1
     assert value(empty, "itpm_outbox_lag_seconds") == 0
     new_incident(app)  # its event waits in the outbox (no one runs jobs here)
     runtime = app.extensions["itpm"]

@@ -55,7 +55,19 @@ class InstallationCollector(Collector):
         self.runtime = runtime
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._database()
+        up = GaugeMetricFamily(
+            "itpm_database_up", "Whether the database answered this scrape (1) or not (0)."
+        )
+        try:
+            figures = list(self._database())
+        except Exception as error:  # noqa: BLE001 - the database away: say so, keep the rest of the scrape
+            log.warning("metrics: the database is unreachable: %s", error)
+            up.add_metric([], 0)
+            figures = [up]
+        else:
+            up.add_metric([], 1)
+            figures.insert(0, up)
+        yield from figures
         if self.runtime.settings.redis_url and self.runtime.settings.jobs in ("auto", "rq"):
             yield from self._queue()
 
