@@ -162,6 +162,51 @@ class AuditCheckpoint(Base):
     signature: Mapped[str] = mapped_column(String(128))
 
 
+class PersonalKey(Base):
+    """A person's key: their personal values in the audit log are sealed under it (`itpm.privacy.keys`).
+    Their erasure deletes it, which leaves those values unreadable and every hash of the chain as it was."""
+
+    __tablename__ = "itpm_personal_key"
+
+    person_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: Base64 of 32 random bytes: an AES-256-GCM key.
+    key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PrivacyRequest(Base):
+    """A subject-access export or an erasure asked for one person by an admin (`itpm.privacy`).
+
+    An erasure waits for a second admin's approval (never the requester's); once done, this row is the
+    record of it, naming the person only by their id and pseudonym. An export is made by a job and
+    kept as a file for admins to download."""
+
+    __tablename__ = "itpm_privacy_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: export or erasure
+    kind: Mapped[str] = mapped_column(String(20))
+    person_id: Mapped[int] = mapped_column(Integer, index=True)
+    #: awaiting_approval (an erasure), queued (an export), running, done, rejected, failed
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    requested_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(128))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The export's zip (an export), kept under the instance folder like an attachment.
+    file_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: What was done: counts of records, comments, files, notifications... (no personal value).
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class Department(Base):
     """A department of the company; records and people belong to one, pilots run in one."""
 

@@ -80,7 +80,8 @@ class Runtime:
         """A commit that saved events (or report requests) hands them over to whatever runs jobs."""
         events = session.info.pop("itpm_outbox", False)
         imports = session.info.pop("itpm_imports", False)
-        if session.info.pop("itpm_report_requests", False) or events or imports:
+        exports = session.info.pop("itpm_privacy_requests", False)
+        if session.info.pop("itpm_report_requests", False) or events or imports or exports:
             self.jobs.wake()
 
     @cached_property

@@ -25,7 +25,7 @@ from sqlalchemy.orm.base import NO_VALUE
 
 from itpm.audit import chain
 from itpm.audit.context import current
-from itpm.audit.triggers import AUDITED_TABLES, IGNORED_COLUMNS, RECORD_PREFIX
+from itpm.audit.triggers import AUDITED_TABLES, IGNORED_COLUMNS, PERSONAL_COLUMNS, RECORD_PREFIX
 from itpm.db import utcnow
 from itpm.models import AuditEntry
 
@@ -33,6 +33,9 @@ from itpm.models import AuditEntry
 WROTE = "itpm_audit_wrote"
 #: Set once the transaction's context is handed to PostgreSQL.
 CONTEXT_SET = "itpm_audit_context"
+#: Set in a session's info (the person's id) while it erases a person: every change it makes is sealed
+#: under their key (`itpm.privacy.erasure`), as `itpm.erasing` tells PostgreSQL's triggers.
+ERASING = "itpm_erasing"
 
 
 def _listeners() -> list[tuple[str, Any]]:
@@ -77,8 +80,13 @@ def _set_context(session: Session) -> None:
     context = current()
     connection.exec_driver_sql(
         "SELECT set_config('itpm.actor', %(actor)s, true), set_config('itpm.address', %(address)s, true),"
-        " set_config('itpm.request', %(request)s, true)",
-        {"actor": context.actor, "address": context.address or "", "request": context.request or ""},
+        " set_config('itpm.request', %(request)s, true), set_config('itpm.erasing', %(erasing)s, true)",
+        {
+            "actor": context.actor,
+            "address": context.address or "",
+            "request": context.request or "",
+            "erasing": str(session.info.get(ERASING) or ""),
+        },
     )
 
 
@@ -111,13 +119,14 @@ def _capture_flush(session: Session, _flush_context: Any) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         return
+    erasing = session.info.get(ERASING)
     entries: list[dict[str, Any]] = []
     for obj in session.new:
-        entries += _entries_of(obj, "create")
+        entries += _entries_of(obj, "create", erasing)
     for obj in session.dirty:
-        entries += _entries_of(obj, "update")
+        entries += _entries_of(obj, "update", erasing)
     for obj in session.deleted:
-        entries += _entries_of(obj, "delete")
+        entries += _entries_of(obj, "delete", erasing)
     _write(connection, entries)
 
 
@@ -154,7 +163,7 @@ def _kind(table: str) -> str | None:
     return "record" if table.startswith(RECORD_PREFIX) else AUDITED_TABLES.get(table)
 
 
-def _entries_of(obj: Any, op: str) -> list[dict[str, Any]]:
+def _entries_of(obj: Any, op: str, erasing: int | None = None) -> list[dict[str, Any]]:
     mapper = inspect(obj).mapper
     table = mapper.local_table.name
     kind = _kind(table)
@@ -179,7 +188,29 @@ def _entries_of(obj: Any, op: str) -> list[dict[str, Any]]:
     if op == "update" and not changes:
         return entries
     identity = state.identity[0] if state.identity else getattr(obj, "id", None)
-    return [_entry(kind, table, op, identity, changes), *entries]
+    entry = _entry(kind, table, op, identity, changes)
+    if erasing is not None:
+        entry["detail"]["personal"] = {"subject": erasing, "columns": sorted(changes)}
+    else:
+        _mark_personal(entry, kind, mapper.local_table, changes, lambda column: _value(obj, mapper, column))
+    return [entry, *entries]
+
+
+def _value(obj: Any, mapper: Any, column: str) -> Any:
+    value = inspect(obj).attrs[mapper.get_property_by_column(mapper.local_table.c[column]).key].loaded_value
+    return None if value is NO_VALUE else value
+
+
+def _mark_personal(entry: dict[str, Any], kind: str, table: Any, changes: dict[str, Any], value: Any) -> None:
+    """Mark the entry's personal columns and whom they are about, as the PostgreSQL trigger does; they
+    are sealed under that person's key before the entry is chained (`itpm.privacy.keys`)."""
+    personal = table.info.get("personal") if kind == "record" else PERSONAL_COLUMNS.get(kind)
+    if not personal:
+        return
+    columns, subject_column = personal
+    marked = sorted(set(columns) & set(changes))
+    if marked:
+        entry["detail"]["personal"] = {"subject": value(subject_column), "columns": marked}
 
 
 def _links_of(obj: Any, mapper: Any) -> list[dict[str, Any]]:

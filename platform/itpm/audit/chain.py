@@ -23,6 +23,7 @@ from sqlalchemy import Text, bindparam, cast, func, select, text, update
 from sqlalchemy.engine import Connection
 
 from itpm.models import AuditEntry
+from itpm.privacy.keys import seal_personal
 
 GENESIS = "0" * 64
 #: The advisory lock that keeps sealing one transaction at a time (any constant; "itpm" in ASCII).
@@ -80,6 +81,7 @@ def seal(connection: Connection) -> int:
     Call it last in a transaction: on PostgreSQL the lock it takes is held until the commit."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEAL_LOCK})
+    seal_personal(connection)  # personal values encrypted first: the hashes cover the ciphertext
     rows = connection.execute(
         select(*CONTENT_COLUMNS).where(AUDIT.c.seq.is_(None)).order_by(AUDIT.c.id)
     ).all()

@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from itpm.definitions.problems import pointer
 from itpm.models import AuditEntry
+from itpm.privacy.keys import open_changes
 from itpm.records.fields import DATETIME, EDITABLE_SYSTEM, RecordTypeSpec
 from itpm.records.service import Records, to_json_datetime
 
@@ -57,13 +59,24 @@ def _like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def opened(session: Session, entries: list[AuditEntry]) -> dict[int, dict[str, Any]]:
+    """The entries' changes with their personal values opened (`itpm.privacy.keys`), by entry id; a value
+    whose person was erased reads "(erased)"."""
+    return open_changes(session.connection(), entries, erased=_l("(erased)"))
+
+
 def record_changes(
-    spec: RecordTypeSpec, entry: AuditEntry, hidden: set[str] = frozenset()
+    spec: RecordTypeSpec,
+    entry: AuditEntry,
+    hidden: set[str] = frozenset(),
+    changes_opened: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """A record entry's column changes as history changes ({"path", "old", "new"}), hidden fields left out."""
+    """A record entry's column changes as history changes ({"path", "old", "new"}), hidden fields left out.
+    `changes_opened`: the entry's changes with personal values opened (`opened`)."""
     columns = {field.column: name for name, field in spec.fields.items()}
     changes = []
-    for column, (old, new) in sorted((entry.detail.get("changes") or {}).items()):
+    raw = changes_opened if changes_opened is not None else entry.detail.get("changes") or {}
+    for column, (old, new) in sorted(raw.items()):
         if column in columns:
             field = spec.fields[columns[column]]
             if field.name in hidden:
@@ -90,15 +103,18 @@ def record_trail(records: Records, type_name: str, record_id: int) -> list[dict[
     record = records.get(type_name, record_id)
     spec = records.spec(type_name)
     hidden = set(records.access.hidden_fields(records.actor, spec))
-    entries = records.session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.target.in_([f"{type_name}/{record_id}", f"{type_name}/{record.number}"]))
-        .order_by(AuditEntry.id.desc())
+    entries = list(
+        records.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.target.in_([f"{type_name}/{record_id}", f"{type_name}/{record.number}"]))
+            .order_by(AuditEntry.id.desc())
+        )
     )
+    values = opened(records.session, entries)
     trail = []
     for entry in entries:
         kind = entry.action.split(".", 1)[0]
-        changes = record_changes(spec, entry, hidden) if kind == "record" else []
+        changes = record_changes(spec, entry, hidden, values[entry.id]) if kind == "record" else []
         if kind == "record" and entry.action != "record.delete" and not changes:
             continue  # only hidden fields or bookkeeping changed: nothing this reader may see
         trail.append(

@@ -12,17 +12,32 @@ the application names the database role. itpm_audit itself refuses updates
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+
+from itpm.definitions.checks import Configuration
+from itpm.records.fields import RecordTypeSpec
 
 #: Columns never copied into an audit entry: secrets, counters and stamps that change with every save.
 IGNORED_COLUMNS = {
     "record": ("version", "updated_at", "updated_by_id", "sla_next_check", "flags"),
     "user": ("password", "last_login", "login_count", "fail_login_count", "changed_on", "changed_by_fk"),
 }
+
+#: Columns holding personal data, by kind, with the column naming whom they are about: their values in
+#: an entry are sealed under that person's key (`itpm.privacy.keys`). A record table's come from its
+#: record type's `x-personal` fields and `subject` (the table's `info["personal"]`).
+PERSONAL_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
+    "user": (
+        ("away_until", "email", "first_name", "last_name", "leave", "locale", "skills", "timezone", "username",
+         "weekly_hours"),
+        "id",
+    ),
+    "comment": (("author", "body"), "author_id"),
+    "file": (("filename", "uploaded_by"), "uploaded_by_id"),
+    "approval_task": (("comment", "decided_by"), "decided_by_id"),
+}  # fmt: skip
 
 #: Audited tables (other than rec_*) and the kind of object each holds.
 AUDITED_TABLES = {
@@ -36,6 +51,7 @@ AUDITED_TABLES = {
     "ab_permission_view_role": "role_permission",
     "itpm_department": "department",
     "itpm_team": "team",
+    "itpm_privacy_request": "privacy_request",
 }
 
 RECORD_PREFIX = "rec_"
@@ -44,10 +60,16 @@ FUNCTIONS = r"""
 CREATE OR REPLACE FUNCTION itpm_audit_row() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   kind text := TG_ARGV[0];
-  ignored text[] := TG_ARGV[1:];
+  subject_column text := TG_ARGV[1];
+  personal text[] := string_to_array(nullif(TG_ARGV[2], ''), ',');
+  ignored text[] := TG_ARGV[3:];
   old_row jsonb;
   new_row jsonb;
   changes jsonb;
+  detail jsonb;
+  marked text[];
+  subject jsonb;
+  erasing text := nullif(current_setting('itpm.erasing', true), '');
   object_id text;
   target_name text;
 BEGIN
@@ -68,13 +90,26 @@ BEGIN
   ELSE
     target_name := kind || '/' || coalesce(object_id, '');
   END IF;
+  detail := jsonb_build_object('table', TG_TABLE_NAME, 'changes', changes);
+  -- personal values: marked here, sealed under their subject's key before the entry is chained; an
+  -- erasure's own changes are all sealed under the erased person's key (destroyed at its end)
+  IF erasing IS NOT NULL THEN
+    marked := ARRAY(SELECT key FROM jsonb_object_keys(changes) AS key ORDER BY key);
+    subject := to_jsonb(erasing::integer);
+  ELSIF personal IS NOT NULL THEN
+    marked := ARRAY(SELECT key FROM jsonb_object_keys(changes) AS key WHERE key = ANY(personal) ORDER BY key);
+    subject := coalesce(new_row, old_row) -> subject_column;
+  END IF;
+  IF cardinality(marked) > 0 THEN
+    detail := detail || jsonb_build_object('personal', jsonb_build_object('subject', subject, 'columns', to_jsonb(marked)));
+  END IF;
   INSERT INTO itpm_audit (at, actor, action, target, detail, address, request)
   VALUES (
     clock_timestamp() AT TIME ZONE 'UTC',
     coalesce(nullif(current_setting('itpm.actor', true), ''), 'database:' || session_user),
     kind || '.' || CASE TG_OP WHEN 'INSERT' THEN 'create' WHEN 'UPDATE' THEN 'update' ELSE 'delete' END,
     left(target_name, 200),
-    jsonb_build_object('table', TG_TABLE_NAME, 'changes', changes),
+    detail,
     nullif(current_setting('itpm.address', true), ''),
     coalesce(nullif(current_setting('itpm.request', true), ''), 'sql:' || txid_current())
   );
@@ -84,9 +119,10 @@ $$;
 
 CREATE OR REPLACE FUNCTION itpm_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'UPDATE' AND OLD.seq IS NULL AND NEW.seq IS NOT NULL
-     AND (to_jsonb(NEW) - ARRAY['seq', 'prev_hash', 'hash']) = (to_jsonb(OLD) - ARRAY['seq', 'prev_hash', 'hash']) THEN
-    RETURN NEW;  -- sealing: the chain's fields are set once
+  IF TG_OP = 'UPDATE' AND OLD.seq IS NULL
+     AND (to_jsonb(NEW) - ARRAY['seq', 'prev_hash', 'hash', 'detail'])
+       = (to_jsonb(OLD) - ARRAY['seq', 'prev_hash', 'hash', 'detail']) THEN
+    RETURN NEW;  -- sealing: personal values encrypted, then the chain's fields set, once
   END IF;
   RAISE EXCEPTION 'the audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME
     USING ERRCODE = 'insufficient_privilege';
@@ -95,8 +131,10 @@ $$;
 """
 
 
-def _row_trigger(table: str, kind: str) -> str:
-    arguments = ", ".join(f"'{value}'" for value in (kind, *IGNORED_COLUMNS.get(kind, ())))
+def _row_trigger(table: str, kind: str, personal: tuple[tuple[str, ...], str] | None = None) -> str:
+    columns, subject = personal or PERSONAL_COLUMNS.get(kind) or ((), "")
+    values = (kind, subject, ",".join(columns), *IGNORED_COLUMNS.get(kind, ()))
+    arguments = ", ".join(f"'{value}'" for value in values)
     return (
         f'DROP TRIGGER IF EXISTS itpm_audit ON "{table}";'
         f' CREATE TRIGGER itpm_audit AFTER INSERT OR UPDATE OR DELETE ON "{table}"'
@@ -104,8 +142,9 @@ def _row_trigger(table: str, kind: str) -> str:
     )
 
 
-def install(connection: Connection) -> None:
-    """The functions, and the triggers on every audited table present (idempotent)."""
+def install(connection: Connection, personal: dict[str, tuple[tuple[str, ...], str] | None] | None = None) -> None:
+    """The functions, and the triggers on every audited table present (idempotent). `personal`: a record
+    table's personal columns and subject column, by table (`record_personal`)."""
     if connection.dialect.name != "postgresql":
         return
     connection.execute(text(FUNCTIONS))
@@ -126,14 +165,29 @@ def install(connection: Connection) -> None:
     for table in sorted(present):
         kind = "record" if table.startswith(RECORD_PREFIX) else AUDITED_TABLES.get(table)
         if kind:
-            connection.execute(text(_row_trigger(table, kind)))
+            connection.execute(text(_row_trigger(table, kind, (personal or {}).get(table))))
 
 
-def publish_hook(session: Session, _before: Any, _after: Any) -> None:
-    """After a publish created record tables: their triggers (altered tables keep theirs)."""
+def record_personal(configuration: Configuration) -> dict[str, tuple[tuple[str, ...], str] | None]:
+    """Each record table's personal columns and the column naming their subject (None: no personal field)."""
+    tables = {}
+    for document in configuration.of_kind("record_type"):
+        spec = RecordTypeSpec(document.body)
+        columns = tuple(sorted(spec.fields[name].column for name in spec.personal_fields))
+        tables[spec.table_name] = (columns, spec.subject_column) if columns else None
+    return tables
+
+
+def publish_hook(session: Session, before: Configuration, after: Configuration) -> None:
+    """After a publish: triggers for the record tables it created, and again for those whose personal
+    fields changed (altered tables keep theirs otherwise)."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         return
+    was, now = record_personal(before), record_personal(after)
+    for table, personal in now.items():
+        if table in was and was[table] != personal:
+            connection.execute(text(_row_trigger(table, "record", personal)))
     missing = connection.scalars(
         text(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -142,4 +196,4 @@ def publish_hook(session: Session, _before: Any, _after: Any) -> None:
         )
     ).all()
     for table in missing:
-        connection.execute(text(_row_trigger(table, "record")))
+        connection.execute(text(_row_trigger(table, "record", now.get(table))))

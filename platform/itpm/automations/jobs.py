@@ -24,6 +24,7 @@ from itpm.automations.queue import STALE, enqueue_claimed, job, rq_queue, worker
 from itpm.automations.scheduler import tick
 from itpm.db import utcnow
 from itpm.models import OutboxEvent
+from itpm.privacy.jobs import dispatch_exports, run_pending_exports
 from itpm.records.import_jobs import dispatch_imports, run_pending_imports
 from itpm.reports.jobs import dispatch_requests, run_pending_requests
 from itpm.runtime import Jobs, NoJobs, Runtime
@@ -105,6 +106,7 @@ class RedisJobs(Background):
         dispatch(self.runtime, self.queue)
         dispatch_requests(self.runtime, self.queue)  # report PDFs people asked for, rendered by a worker
         dispatch_imports(self.runtime, self.queue)  # files people import, by a worker, chunk by chunk
+        dispatch_exports(self.runtime, self.queue)  # subject-access exports admins asked for
 
     def stop(self) -> None:
         super().stop()
@@ -235,6 +237,7 @@ class ThreadJobs(Background):
         self.drain()
         run_pending_requests(self.runtime)  # report PDFs people asked for, rendered here without Redis
         run_pending_imports(self.runtime)  # files people import, here without Redis
+        run_pending_exports(self.runtime)  # subject-access exports, here without Redis
         now = self.clock()
         if (now - self._last_tick).total_seconds() >= self.every:
             tick(self.runtime, self._last_tick, now)

@@ -30,6 +30,7 @@ from itpm import logs
 from itpm.automations.jobs import dispatch, resend_lost
 from itpm.automations.queue import QUEUE, rq_queue, worker_runtime
 from itpm.db import utcnow
+from itpm.privacy.jobs import dispatch_exports
 from itpm.reports.jobs import dispatch_requests, resend_lost_requests
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class Dispatcher:
             try:
                 dispatch(self.runtime, self.queue)
                 dispatch_requests(self.runtime, self.queue)
+                dispatch_exports(self.runtime, self.queue)
                 if time.monotonic() >= self._next_tick:
                     self._next_tick = time.monotonic() + self.tick_seconds
                     self.tick()

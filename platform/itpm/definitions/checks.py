@@ -212,6 +212,12 @@ def _record_type(document: Document, configuration: Configuration) -> Iterator[P
             yield Problem(
                 file, "/client_visible", _("%(name)r is not a yes/no field", name=body["client_visible"])
             )
+    if "subject" in body:
+        subject = properties.get(body["subject"])
+        if subject is None:
+            yield Problem(file, "/subject", _("names no field: %(name)r", name=body["subject"]))
+        elif subject.get("type") != "integer" or subject.get("x-ref") != "user":
+            yield Problem(file, "/subject", _("%(name)r is not a person field", name=body["subject"]))
     if "priority" in body:
         priority = properties.get(body["priority"])
         if priority is None:
@@ -228,6 +234,7 @@ def _record_type(document: Document, configuration: Configuration) -> Iterator[P
     if "numbering" in body:
         yield from _numbering(body["numbering"], file)
     yield from _planning(body, properties, file, configuration)
+    yield from _retention(body, file, configuration)
     for name, field in properties.items():
         old = field.get("x-renamed-from")
         if old is not None and old in properties:
@@ -256,6 +263,17 @@ PLANNING_FIELDS: dict[str, tuple[Callable[[Mapping[str, Any], str], bool], Any]]
         _("a list of references to this record type"),
     ),
 }
+
+
+def _retention(body: Mapping[str, Any], file: str, configuration: Configuration) -> Iterator[Problem]:
+    """A retention rule's states are states of the type's workflow (checked when it has one)."""
+    flows = [d.body for d in configuration.of_kind("workflow") if d.body.get("record_type") == body["name"]]
+    states = {s.get("name") for flow in flows for s in flow.get("states", [])}
+    for index, name in enumerate((body.get("retention") or {}).get("states", [])):
+        if flows and name not in states:
+            yield Problem(
+                file, f"/retention/states/{index}", _("names no state of this type's workflow: %(name)r", name=name)
+            )
 
 
 def _planning(

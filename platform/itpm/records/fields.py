@@ -314,6 +314,25 @@ class RecordTypeSpec:
         """The fields never shown to a client organisation's user (`x-internal`)."""
         return frozenset(n for n, f in self.schema["properties"].items() if f.get("x-internal"))
 
+    @cached_property
+    def personal_fields(self) -> frozenset[str]:
+        """The fields holding personal data (`x-personal`): sealed in the audit log, pseudonymised on erasure."""
+        return frozenset(n for n, f in self.schema["properties"].items() if f.get("x-personal"))
+
+    @property
+    def subject(self) -> str:
+        """The person field naming whom the personal fields are about (`subject`), else `created_by`."""
+        return self.body.get("subject", "created_by")
+
+    @property
+    def subject_column(self) -> str:
+        return self.fields[self.subject].column if self.subject in self.fields else "created_by_id"
+
+    @property
+    def retention(self) -> dict[str, Any] | None:
+        """How long records are kept: {"states": [...], "years": N, "action": "delete" | "anonymise"}."""
+        return self.body.get("retention")
+
     @property
     def planning(self) -> dict[str, str]:
         """What the type's fields mean to planning: {"start": "start_date", "due": ..., ...}.

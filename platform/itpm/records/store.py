@@ -168,6 +168,9 @@ def build_table(spec: RecordTypeSpec, metadata: MetaData) -> Table:
         *system_columns(),
         *(field_column(f) for f in spec.fields.values()),
     )
+    # What the audit capture seals under the data subject's key (`itpm.privacy.keys`): columns, and whose.
+    personal = tuple(sorted(spec.fields[name].column for name in spec.personal_fields))
+    table.info["personal"] = (personal, spec.subject_column) if personal else None
     Index(constraint_name("uq", spec.table_name, "number"), table.c.number, unique=True)
     for column in index_columns(spec):
         Index(constraint_name("ix", spec.table_name, column), table.c[column])

@@ -52,17 +52,19 @@ class AuditView(BaseView):
     def index(self) -> Any:
         args = request.args
         until = _day(args.get("until"), "until")
+        session = current_runtime().sessions()
         entries = trail.log(
-            current_runtime().sessions(),
+            session,
             record=args.get("record", "").strip() or None,
             person=args.get("person", "").strip() or None,
             kind=args.get("kind") or None,
             since=_day(args.get("since"), "since"),
             until=until + dt.timedelta(days=1) if until else None,
         )
+        values = trail.opened(session, entries)
         return self.render_template(
             "itpm/audit/log.html",
-            entries=[_readable(records_service(), entry) for entry in entries],
+            entries=[_readable(records_service(), entry, values[entry.id]) for entry in entries],
             kinds=[(kind, KIND_TITLES.get(kind, kind)) for kind in trail.KINDS],
             filters=args,
             title=_l("Audit log"),
@@ -96,7 +98,7 @@ class AuditView(BaseView):
         )
 
 
-def _readable(records: Records, entry: Any) -> dict[str, Any]:
+def _readable(records: Records, entry: Any, opened: dict[str, Any]) -> dict[str, Any]:
     """An entry as a reader reads it: its kind and operation in their language, a record's field
     changes by field title with values as the record's page shows them."""
     kind, _dot, operation = entry.action.partition(".")
@@ -111,11 +113,11 @@ def _readable(records: Records, entry: Any) -> dict[str, Any]:
             "actor": entry.actor,
             "action": entry.action,
             "note": "",
-            "changes": trail.record_changes(spec, entry),
+            "changes": trail.record_changes(spec, entry, changes_opened=opened),
         }
         changes = readable_history(records, spec, [event], person_zone())[0]["changes"]
     else:
-        for name, values in sorted(((entry.detail or {}).get("changes") or {}).items()):
+        for name, values in sorted(opened.items()):
             old, new = values
             changes.append(
                 {

@@ -1,0 +1,219 @@
+"""Personal data on SQLite and PostgreSQL: fields marked `x-personal` (and people's own profiles) are
+sealed in the audit log under the key of the person they are about; an erasure, approved by a second
+admin, pseudonymises and scrubs the person everywhere and destroys their key, and the chain still
+verifies; a subject-access export gathers what is held about a person."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import zipfile
+from typing import Any
+
+import pytest
+from sqlalchemy import String, Text, inspect, select, text
+
+from itpm.access import Actor
+from itpm.audit import chain
+from itpm.files import file_path
+from itpm.models import AuditEntry, Comment, Notification, PersonalKey, PrivacyRequest, StoredFile
+from itpm.privacy import keys
+from itpm.privacy.erasure import PrivacyRefused, decide_erasure, request_erasure
+from itpm.privacy.jobs import request_export, run_pending_exports
+from itpm.records.service import Records
+
+ADMIN = Actor(1, "admin", frozenset({"admin"}))
+NAME_ZH, NAME_EN, EMAIL, PHONE = "林晓雨", "Xiaoyu Lin", "xiaoyu.lin@client.example", "13900139000"
+
+
+def publish_personal_incident(runtime: Any) -> None:
+    """The starter incident with a requester (its subject) and two personal contact fields."""
+    with runtime.session() as session:
+        registry = runtime.registry(session)
+        body = copy.deepcopy(registry.published_body(registry.get("record_type", "incident")))
+        properties = body["schema"]["properties"]
+        properties["requester"] = {
+            "type": "integer",
+            "x-ref": "user",
+            "title": "Requester",
+            "x-title-zh": "申请人",
+        }
+        properties["contact_name"] = {
+            "type": "string", "maxLength": 100, "title": "Contact", "x-title-zh": "联系人", "x-personal": True,
+        }  # fmt: skip
+        properties["contact_phone"] = {
+            "type": "string", "maxLength": 40, "title": "Phone", "x-title-zh": "电话", "x-personal": True,
+        }  # fmt: skip
+        body["subject"] = "requester"
+        registry.save_draft(body, "admin")
+        registry.publish([("record_type", "incident")], "admin", "personal fields")
+        session.commit()
+
+
+def add_person(app: Any, username: str, first: str, last: str, email: str, role: str = "admin") -> int:
+    flask_app = app.dispatcher.app
+    with flask_app.app_context():
+        sm = flask_app.appbuilder.sm
+        person = sm.add_user(username, first, last, email, [sm.find_role(role)], "personal-data-pw-1")
+        sm.session.commit()
+        return person.id
+
+
+def the_subjects_incident(runtime: Any, person_id: int) -> int:
+    with runtime.session() as session:
+        records = Records(session, runtime.catalog(), ADMIN)
+        record = records.create(
+            "incident",
+            {
+                "title": "Laptop will not boot",
+                "priority": "P3",
+                "category": "desktop",
+                "requester": person_id,
+                "contact_name": NAME_ZH,
+                "contact_phone": PHONE,
+            },
+        )
+        session.commit()
+        return record.id
+
+
+def all_text(runtime: Any) -> list[str]:
+    """Every text and JSON column of every table, as the database holds it ("table.column: value")."""
+    with runtime.engine.connect() as connection:
+        inspector = inspect(connection)
+        chunks = []
+        for table in inspector.get_table_names():
+            columns = [
+                c["name"]
+                for c in inspector.get_columns(table)
+                if isinstance(c["type"], String | Text) or "JSON" in type(c["type"]).__name__.upper()
+            ]
+            for column in columns:
+                chunks += [
+                    f"{table}.{column}: {v}"
+                    for v in connection.execute(
+                        text(f'SELECT CAST("{column}" AS TEXT) FROM "{table}"')
+                    ).scalars()
+                ]
+        return chunks
+
+
+def occurrences(texts: list[str] | str, *needles: str) -> list[str]:
+    """Where the needles are found, as written or as JSON escapes them (SQLite's JSON text)."""
+    texts = [texts] if isinstance(texts, str) else texts
+    return [f"{n!r} in {t[:300]}" for n in needles for t in texts if n in t or json.dumps(n)[1:-1] in t]
+
+
+def verified(runtime: Any) -> chain.Verdict:
+    with runtime.engine.connect() as connection:
+        return chain.verify(connection)
+
+
+def test_personal_values_are_sealed_in_the_audit_log_under_their_subjects_key(
+    runtime: Any, app: Any, admin_client: Any
+) -> None:
+    publish_personal_incident(runtime)
+    person = add_person(app, "u4711", "Xiaoyu", "Lin", EMAIL)
+    record_id = the_subjects_incident(runtime, person)
+    with runtime.engine.connect() as connection:
+        raw = "\n".join(connection.execute(text("SELECT CAST(detail AS TEXT) FROM itpm_audit")).scalars())
+    assert occurrences(raw, NAME_ZH, PHONE, EMAIL, "Xiaoyu") == []  # sealed, not written in the clear
+    with runtime.session() as session:
+        log = list(
+            session.scalars(
+                select(AuditEntry).where(AuditEntry.target.in_([f"incident/{record_id}", f"user/{person}"]))
+            )
+        )
+        opened = keys.open_changes(session.connection(), log, erased="(erased)")
+    created = next(e for e in log if e.action == "record.create")
+    assert created.detail["personal"] == {"subject": person, "columns": ["contact_name", "contact_phone"]}
+    assert opened[created.id]["contact_name"] == [None, NAME_ZH]
+    assert opened[created.id]["contact_phone"] == [None, PHONE]
+    assert opened[created.id]["title"] == [None, "Laptop will not boot"]  # not personal: in the clear
+    profile = next(e for e in log if e.action == "user.create")
+    assert opened[profile.id]["first_name"] == [None, "Xiaoyu"] and opened[profile.id]["email"] == [
+        None,
+        EMAIL,
+    ]
+    for page in (f"/audit/?record=incident/{record_id}", f"/audit/record/incident/{record_id}"):
+        assert NAME_ZH in admin_client.get(page).get_data(as_text=True)  # opened for whoever reads the log
+    with runtime.engine.begin() as connection:
+        assert keys.destroy_key(connection, person)
+    for page in (f"/audit/?record=incident/{record_id}", f"/audit/record/incident/{record_id}"):
+        shown = admin_client.get(page).get_data(as_text=True)
+        assert NAME_ZH not in shown and "(erased)" in shown
+    with runtime.session() as session:
+        after = keys.open_changes(session.connection(), log, erased="(erased)")
+    assert after[created.id]["contact_name"] == ["(erased)", "(erased)"]
+    assert after[created.id]["title"] == [None, "Laptop will not boot"]
+    assert verified(runtime).problem is None
+
+
+def export_of(runtime: Any, person: int, requester: Actor = ADMIN) -> tuple[dict[str, Any], bytes]:
+    """A subject-access export asked for and made by the jobs: its data.json, and its summary PDF."""
+    with runtime.session() as session:
+        request = request_export(session, person, requester)
+        session.commit()
+        request_id = request.id
+    assert run_pending_exports(runtime) >= 1
+    with runtime.session() as session:
+        request = session.get(PrivacyRequest, request_id)
+        assert request.status == "done", request.error
+        stored = session.get(StoredFile, request.file_id)
+        content = file_path(runtime.settings.instance_path, stored.sha256).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return json.loads(archive.read("data.json")), archive.read("summary.pdf")
+
+
+def test_an_approved_erasure_leaves_the_person_nowhere_and_the_chain_valid(runtime: Any, app: Any) -> None:
+    publish_personal_incident(runtime)
+    second_admin = add_person(app, "auditor2", "Second", "Admin", "second.admin@itpm.invalid")
+    person = add_person(app, "u4711", "Xiaoyu", "Lin", EMAIL)
+    record_id = the_subjects_incident(runtime, person)
+    with runtime.session() as session:
+        Records(session, runtime.catalog(), Actor(person, "u4711", frozenset({"admin"}))).add_comment(
+            "incident", record_id, f"This is {NAME_EN} ({NAME_ZH}), please call {EMAIL}"
+        )
+        session.add(Notification(person_id=person, key="t-1", subject=f"Hello {NAME_EN}", body="Your laptop"))
+        session.commit()
+
+    data, pdf = export_of(runtime, person)
+    assert data["person"]["email"] == EMAIL and data["person"]["first_name"] == "Xiaoyu"
+    (mine,) = [r for r in data["records"] if r["type"] == "incident" and r["subject"]]
+    assert mine["personal"] == {"contact_name": NAME_ZH, "contact_phone": PHONE}
+    assert (
+        NAME_EN in data["comments"][0]["body"] and data["notifications"][0]["subject"] == f"Hello {NAME_EN}"
+    )
+    assert any(e["action"] == "user.create" and e["changes"]["email"] == [None, EMAIL] for e in data["audit"])
+    assert pdf.startswith(b"%PDF")
+
+    with runtime.session() as session:
+        request = request_erasure(session, person, ADMIN, "The person asked for it (GDPR art. 17)")
+        session.commit()
+        with pytest.raises(PrivacyRefused, match="cannot approve"):
+            decide_erasure(
+                session, runtime.catalog(), request.id, ADMIN, True, runtime.settings.instance_path
+            )
+        decided = decide_erasure(
+            session,
+            runtime.catalog(),
+            request.id,
+            Actor(second_admin, "auditor2", frozenset({"admin"})),
+            True,
+            runtime.settings.instance_path,
+        )
+        assert decided.status == "done" and decided.summary["key_destroyed"] == 1
+        assert decided.summary["records"] == 1 and decided.summary["exports"] == 1
+        assert session.get(PersonalKey, person) is None
+
+    assert occurrences(all_text(runtime), NAME_ZH, NAME_EN, "Xiaoyu", EMAIL, PHONE) == []
+    assert verified(runtime).problem is None
+    with runtime.session() as session:
+        comment = session.scalar(select(Comment).where(Comment.author_id == person))
+        assert comment.body == f"This is erased-{person} (erased-{person}), please call erased-{person}"
+        record = Records(session, runtime.catalog(), ADMIN).get("incident", record_id)
+        assert (record.contact_name, record.contact_phone) == (f"erased-{person}", f"erased-{person}")
+        assert record.title == "Laptop will not boot"  # the record itself stays
+    after, _pdf = export_of(runtime, person, Actor(second_admin, "auditor2", frozenset({"admin"})))
+    assert occurrences(json.dumps(after, ensure_ascii=False), NAME_ZH, NAME_EN, "Xiaoyu", EMAIL, PHONE) == []
