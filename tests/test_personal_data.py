@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import String, Text, inspect, select, text
 
+from conftest import csrf_token, login
 from itpm.access import Actor
 from itpm.audit import chain
 from itpm.files import file_path
@@ -217,3 +218,81 @@ def test_an_approved_erasure_leaves_the_person_nowhere_and_the_chain_valid(runti
         assert record.title == "Laptop will not boot"  # the record itself stays
     after, _pdf = export_of(runtime, person, Actor(second_admin, "auditor2", frozenset({"admin"})))
     assert occurrences(json.dumps(after, ensure_ascii=False), NAME_ZH, NAME_EN, "Xiaoyu", EMAIL, PHONE) == []
+
+
+def test_the_personal_data_screens_ask_export_and_a_second_admin_erases(
+    runtime: Any, app: Any, admin_client: Any
+) -> None:
+    second_admin = add_person(app, "auditor2", "Second", "Admin", "second.admin@itpm.invalid")
+    person = add_person(app, "u4711", "Xiaoyu", "Lin", EMAIL, role="engineer")
+    client_user = add_person(app, "cora", "Cora", "Client", "cora@client.example", role="client")
+    outsider = app.test_client()
+    login(outsider, "cora", "personal-data-pw-1")
+    assert "Xiaoyu" not in outsider.get("/privacy/", follow_redirects=True).get_data(as_text=True)
+    token = csrf_token(outsider, "/")
+    refused = outsider.post(
+        "/privacy/ask", data={"person": person, "kind": "erasure", "reason": "x", "csrf_token": token}
+    )
+    assert refused.status_code in (302, 403)
+    with runtime.session() as session:
+        assert session.scalar(select(PrivacyRequest.id)) is None  # a client's user asks nothing
+
+    page = admin_client.get("/privacy/").get_data(as_text=True)
+    assert "u4711" in page and "Personal data" in page
+    admin_client.post(
+        "/privacy/ask",
+        data={"person": person, "kind": "export", "csrf_token": csrf_token(admin_client, "/privacy/")},
+    )
+    assert run_pending_exports(runtime) == 1
+    with runtime.session() as session:
+        export_id = session.scalar(select(PrivacyRequest.id).where(PrivacyRequest.kind == "export"))
+    download = admin_client.get(f"/privacy/download/{export_id}")
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(download.get_data())) as archive:
+        assert json.loads(archive.read("data.json"))["person"]["email"] == EMAIL
+    assert outsider.get(f"/privacy/download/{export_id}").status_code in (302, 403, 404)
+
+    admin_client.post(
+        "/privacy/ask",
+        data={
+            "person": person,
+            "kind": "erasure",
+            "reason": "asked",
+            "csrf_token": csrf_token(admin_client, "/privacy/"),
+        },
+    )
+    with runtime.session() as session:
+        erasure_id = session.scalar(select(PrivacyRequest.id).where(PrivacyRequest.kind == "erasure"))
+    mine = admin_client.post(
+        "/privacy/decide",
+        data={
+            "request": erasure_id,
+            "decision": "approve",
+            "csrf_token": csrf_token(admin_client, "/privacy/"),
+        },
+        follow_redirects=True,
+    )
+    assert "cannot approve" in mine.get_data(as_text=True)
+    second = app.test_client()
+    login(second, "auditor2", "personal-data-pw-1")
+    second.get("/lang/zh")
+    assert "删除" in second.get("/privacy/").get_data(as_text=True)
+    second.post(
+        "/privacy/decide",
+        data={"request": erasure_id, "decision": "approve", "csrf_token": csrf_token(second, "/privacy/")},
+    )
+    with runtime.session() as session:
+        assert session.get(PrivacyRequest, erasure_id).status == "done"
+        assert (
+            session.get(PrivacyRequest, export_id).file_id is None
+        )  # the earlier export went with the person
+        assert session.get(PersonalKey, person) is None
+    with runtime.engine.connect() as connection:
+        downloads = (
+            connection.execute(text("SELECT actor FROM itpm_audit WHERE action = 'privacy.download'"))
+            .scalars()
+            .all()
+        )
+    assert downloads == ["admin"]
+    assert verified(runtime).problem is None
+    assert client_user and second_admin

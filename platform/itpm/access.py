@@ -41,6 +41,7 @@ ABILITIES = (
     "manage_definitions",
     "manage_users",
     "read_audit",
+    "manage_personal_data",  # subject-access exports and erasures of people (`itpm.privacy`)
     "administer_jobs",
     "manage_department",
     "view_portal",  # open the client portal as a client organisation sees it (read-only)

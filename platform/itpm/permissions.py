@@ -82,6 +82,7 @@ ABILITY_VIEWS: dict[str, dict[str, tuple[str, ...] | None]] = {
         "Integration tokens": None,
     },
     "read_audit": {"AuditView": None, "Audit log": None},
+    "manage_personal_data": {"PrivacyView": None, "Personal data": None},
     "administer_jobs": {"JobsView": None, "Jobs": None, "Configuration": None},
     "manage_department": {"DepartmentAdminView": None, "My department": None},
 }

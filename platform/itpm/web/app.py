@@ -51,6 +51,7 @@ from itpm.web.views.notifications import add_notification_views
 from itpm.web.views.people import add_people_views
 from itpm.web.views.planning import add_planning_views
 from itpm.web.views.portal import add_portal_views
+from itpm.web.views.privacy import add_privacy_views
 from itpm.web.views.records import add_record_views
 from itpm.web.views.reports import add_report_views
 
@@ -213,6 +214,7 @@ def _add_views(appbuilder: AppBuilder) -> None:
     add_record_views(appbuilder, catalog)
     add_people_views(appbuilder)
     add_audit_views(appbuilder)
+    add_privacy_views(appbuilder)
     add_my_work_views(appbuilder)
     add_portal_views(appbuilder)
     add_dashboard_views(appbuilder)
