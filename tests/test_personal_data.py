@@ -6,6 +6,7 @@ verifies; a subject-access export gathers what is held about a person."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import io
 import json
 import zipfile
@@ -17,11 +18,14 @@ from sqlalchemy import String, Text, inspect, select, text
 from conftest import csrf_token, login
 from itpm.access import Actor
 from itpm.audit import chain
+from itpm.automations.scheduler import tick
+from itpm.definitions.problems import DefinitionError
 from itpm.files import file_path
 from itpm.models import AuditEntry, Comment, Notification, PersonalKey, PrivacyRequest, StoredFile
 from itpm.privacy import keys
 from itpm.privacy.erasure import PrivacyRefused, decide_erasure, request_erasure
 from itpm.privacy.jobs import request_export, run_pending_exports
+from itpm.privacy.retention import apply_retention
 from itpm.records.service import Records
 
 ADMIN = Actor(1, "admin", frozenset({"admin"}))
@@ -296,3 +300,67 @@ def test_the_personal_data_screens_ask_export_and_a_second_admin_erases(
     assert downloads == ["admin"]
     assert verified(runtime).problem is None
     assert client_user and second_admin
+
+
+def test_retention_rules_anonymise_or_delete_old_closed_records_on_the_daily_tick(
+    runtime: Any, app: Any
+) -> None:
+    publish_personal_incident(runtime)
+    with runtime.session() as session:
+        registry = runtime.registry(session)
+        body = copy.deepcopy(registry.published_body(registry.get("record_type", "incident")))
+        body["retention"] = {"states": ["resolved", "cancelled"], "years": 3, "action": "anonymise"}
+        registry.save_draft(body, "admin")
+        registry.publish([("record_type", "incident")], "admin", "retention")
+        session.commit()
+    person = add_person(app, "u4711", "Xiaoyu", "Lin", EMAIL)
+    old, fresh = the_subjects_incident(runtime, person), the_subjects_incident(runtime, person)
+    with runtime.session() as session:
+        model = runtime.catalog().models.models["incident"]
+        for record_id, state in ((old, "resolved"), (fresh, "new")):
+            session.get(model, record_id).state = state
+        session.commit()
+    now = dt.datetime.now(dt.UTC)
+    in_four_years = now + dt.timedelta(days=4 * 366)
+    assert tick(runtime, now - dt.timedelta(minutes=1), now)["retention"] == 0  # not across midnight
+    midnight = dt.datetime.combine(in_four_years.date(), dt.time(), dt.UTC)
+    done = tick(runtime, midnight - dt.timedelta(seconds=30), midnight + dt.timedelta(seconds=1))
+    assert done["retention"] == 1  # the resolved one; the open one is kept
+    assert apply_retention(runtime, in_four_years) == {}  # twice does nothing more
+    with runtime.session() as session:
+        records = Records(session, runtime.catalog(), ADMIN)
+        kept, aged = records.get("incident", fresh), records.get("incident", old)
+        assert (aged.contact_name, aged.contact_phone, aged.title) == (
+            "anonymised",
+            "anonymised",
+            "Laptop will not boot",
+        )
+        assert kept.contact_name == NAME_ZH
+        history = json.dumps(records.history("incident", old), ensure_ascii=False, default=str)
+        assert NAME_ZH not in history and PHONE not in history
+
+    with runtime.session() as session:
+        registry = runtime.registry(session)
+        body = copy.deepcopy(registry.published_body(registry.get("record_type", "incident")))
+        body["retention"] = {"states": ["new"], "years": 3, "action": "delete"}
+        registry.save_draft(body, "admin")
+        registry.publish([("record_type", "incident")], "admin", "retention")
+        session.commit()
+    assert apply_retention(runtime, in_four_years) == {"incident": 1}
+    with runtime.session() as session:
+        assert session.get(runtime.catalog().models.models["incident"], fresh) is None
+    assert verified(runtime).problem is None
+
+
+def test_a_retention_rule_must_name_states_of_the_workflow(runtime: Any) -> None:
+    with runtime.session() as session:
+        registry = runtime.registry(session)
+        body = copy.deepcopy(registry.published_body(registry.get("record_type", "incident")))
+        body["retention"] = {"states": ["closed"], "years": 3, "action": "delete"}
+        body["subject"] = "title"
+        with pytest.raises(DefinitionError) as refused:
+            registry.save_draft(body, "admin")
+            registry.publish([("record_type", "incident")], "admin", "retention")
+    messages = {(p.path, str(p.message)) for p in refused.value.problems}
+    assert ("/retention/states/0", "names no state of this type's workflow: 'closed'") in messages
+    assert ("/subject", "'title' is not a person field") in messages

@@ -3,9 +3,10 @@
 Each tick covers the time since the last one, (since, now]: scheduled
 automations whose cron moment fell in it, delayed actions and retries whose
 time has come, SLA clocks that reach a warning or a target, approvals left
-waiting past their deadline, webhook deliveries due for another attempt, and
-the daily digests. Everything it starts has an idempotency key, so a tick run
-twice over the same time (two schedulers, a restart) does each thing once;
+waiting past their deadline, webhook deliveries due for another attempt, the
+daily digests, and (once a day) the record types' retention rules. Everything
+it starts has an idempotency key, so a tick run twice over the same time (two
+schedulers, a restart) does each thing once;
 with Redis a lock still keeps ticks one at a time across workers.
 """
 
@@ -24,6 +25,7 @@ from itpm.automations.digest import send_digests
 from itpm.automations.engine import Automations
 from itpm.forecast.backtest import nightly as nightly_forecasts
 from itpm.models import ActionRun, WebhookDelivery
+from itpm.privacy.retention import daily_retention
 from itpm.records.service import Records
 from itpm.sla.tickets import refresh_clocks
 from itpm.webhooks import retry_due
@@ -47,6 +49,7 @@ def tick(runtime: Any, since: dt.datetime, now: dt.datetime) -> dict[str, int]:
         "digests": send_digests(runtime, since, now),
         "audit_checkpoints": daily_checkpoint(runtime.engine, now),
         "forecasts": nightly_forecasts(runtime, since, now),
+        "retention": daily_retention(runtime, since, now),
     }
     if any(done.values()):
         log.info("scheduler tick %s: %s", now.isoformat(timespec="seconds"), done)
