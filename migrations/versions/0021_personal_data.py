@@ -2,7 +2,7 @@
 exports and erasures); the audit triggers again, now marking personal columns and their subject.
 
 Revision ID: 0021
-Revises: 0015
+Revises: 0019
 Create Date: 2026-12-03 15:10:00
 """
 
@@ -13,7 +13,7 @@ import itpm.db
 from itpm.audit import triggers
 
 revision = "0021"
-down_revision = "0015"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
