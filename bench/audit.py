@@ -4,6 +4,8 @@
   records service, with the audit capture on (PostgreSQL: row triggers, sealing at commit;
   SQLite: the ORM capture, sealing at commit) and off (listeners removed, triggers disabled),
   in alternating blocks in the same run; p50 and p95 per operation, and the ratio.
+- The same with two personal fields (`x-personal`) set on create and one changed on update: their values
+  are sealed (AES-256-GCM under the requester's key) before the entries are chained.
 - Verify: ITPM_BENCH_AUDIT_ENTRIES entries (default 100,000) of record-change size sealed,
   then walked by `chain.verify` (read from the database, canonical JSON, SHA-256, compare);
   the baseline is plain hashlib over the same canonical bytes already in memory.
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import os
@@ -44,40 +47,73 @@ def _switch(runtime: Any, on: bool) -> None:
             )
 
 
-def _timed_block(runtime: Any, actor: Actor) -> tuple[list[float], list[float]]:
+def _timed_block(runtime: Any, actor: Actor, personal: bool = False) -> tuple[list[float], list[float]]:
     creates, updates = [], []
+    extra = (
+        {"requester": actor.id, "contact_name": "林晓雨", "contact_phone": "13900139000"} if personal else {}
+    )
     for i in range(BLOCK):
         with runtime.session() as session:
             records = Records(session, runtime.catalog(), actor)
             start = time.perf_counter()
             record = records.create(
-                "incident", {"title": f"VPN down {i}", "priority": "P3", "category": "network"}
+                "incident", {"title": f"VPN down {i}", "priority": "P3", "category": "network", **extra}
             )
             session.commit()
             creates.append((time.perf_counter() - start) * 1000)
         with runtime.session() as session:
             records = Records(session, runtime.catalog(), actor)
             start = time.perf_counter()
-            records.update("incident", record.id, {"title": f"VPN down again {i}"}, version=record.version)
+            change = {"contact_phone": f"1390013{i:04d}"} if personal else {}
+            records.update(
+                "incident", record.id, {"title": f"VPN down again {i}", **change}, version=record.version
+            )
             session.commit()
             updates.append((time.perf_counter() - start) * 1000)
     return creates, updates
 
 
-def _capture_rows(backend: str, runtime: Any) -> list[list[Any]]:
+def _personal_incident(runtime: Any) -> None:
+    """The incident with a requester (its subject) and two personal contact fields (`x-personal`)."""
+    with runtime.session() as session:
+        registry = runtime.registry(session)
+        body = copy.deepcopy(registry.published_body(registry.get("record_type", "incident")))
+        properties = body["schema"]["properties"]
+        properties["requester"] = {
+            "type": "integer",
+            "x-ref": "user",
+            "title": "Requester",
+            "x-title-zh": "申请人",
+        }
+        for name in ("contact_name", "contact_phone"):
+            properties[name] = {
+                "type": "string",
+                "maxLength": 100,
+                "title": name,
+                "x-title-zh": name,
+                "x-personal": True,
+            }
+        body["subject"] = "requester"
+        registry.save_draft(body, "admin")
+        registry.publish([("record_type", "incident")], "admin", "personal fields")
+        session.commit()
+
+
+def _capture_rows(backend: str, runtime: Any, personal: bool = False) -> list[list[Any]]:
     actor = Actor(1, ADMIN[0], frozenset({"admin"}))
     samples: dict[bool, tuple[list[float], list[float]]] = {True: ([], []), False: ([], [])}
-    _timed_block(runtime, actor)  # warm-up
+    _timed_block(runtime, actor, personal)  # warm-up
     on = True
     for block in range(BLOCKS * 2):
         on = block % 2 == 0
         _switch(runtime, on) if block else None
-        creates, updates = _timed_block(runtime, actor)
+        creates, updates = _timed_block(runtime, actor, personal)
         samples[on][0].extend(creates)
         samples[on][1].extend(updates)
         _switch(runtime, True) if not on else None
     rows = []
     for index, operation in enumerate(("create", "update")):
+        operation += " (personal)" if personal else ""
         with_audit, without = samples[True][index], samples[False][index]
         rows.append(
             [
@@ -148,6 +184,8 @@ def run() -> None:
             runtime = app.extensions["itpm"]
             initialise(runtime, app, *ADMIN, starter_pack=STARTER_PACK)
             capture_rows += _capture_rows(backend, runtime)
+            _personal_incident(runtime)
+            capture_rows += _capture_rows(backend, runtime, personal=True)
             verify_rows.append(_verify_row(backend, runtime))
             runtime.dispose()
     print(

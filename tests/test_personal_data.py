@@ -10,12 +10,21 @@ import datetime as dt
 import io
 import json
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import String, Text, inspect, select, text
+from test_worker import (  # noqa: F401 - fixtures
+    Processes,
+    database,
+    processes,
+    redis_url,
+    wait_until,
+)
 
-from conftest import csrf_token, login
+from conftest import ADMIN as ADMIN_LOGIN
+from conftest import csrf_token, login, settings_for
 from itpm.access import Actor
 from itpm.audit import chain
 from itpm.automations.scheduler import tick
@@ -27,6 +36,7 @@ from itpm.privacy.erasure import PrivacyRefused, decide_erasure, request_erasure
 from itpm.privacy.jobs import request_export, run_pending_exports
 from itpm.privacy.retention import apply_retention
 from itpm.records.service import Records
+from itpm.web.app import create_app
 
 ADMIN = Actor(1, "admin", frozenset({"admin"}))
 NAME_ZH, NAME_EN, EMAIL, PHONE = "林晓雨", "Xiaoyu Lin", "xiaoyu.lin@client.example", "13900139000"
@@ -364,3 +374,37 @@ def test_a_retention_rule_must_name_states_of_the_workflow(runtime: Any) -> None
     messages = {(p.path, str(p.message)) for p in refused.value.problems}
     assert ("/retention/states/0", "names no state of this type's workflow: 'closed'") in messages
     assert ("/subject", "'title' is not a person field") in messages
+
+
+@pytest.mark.postgres
+def test_an_itpm_worker_makes_the_export_an_admin_asked_for_on_redis_and_postgresql(
+    database: str,  # noqa: F811
+    tmp_path: Path,
+    redis_url: str,  # noqa: F811
+    processes: Processes,  # noqa: F811
+) -> None:
+    app = create_app(settings_for(database, tmp_path, redis_url=redis_url, jobs="rq"))
+    runtime = app.extensions["itpm"]
+    try:
+        person = add_person(app, "u4711", "Xiaoyu", "Lin", EMAIL, role="engineer")
+        processes.worker(database, redis_url, "privacy")
+        admin = app.test_client()
+        login(admin, *ADMIN_LOGIN)
+        asked = admin.post(
+            "/privacy/ask",
+            data={"person": person, "kind": "export", "csrf_token": csrf_token(admin, "/privacy/")},
+        )
+        assert asked.status_code == 302  # the commit hands the export to Redis at once
+
+        def finished() -> PrivacyRequest | None:
+            with runtime.session() as session:
+                found = session.scalar(select(PrivacyRequest))
+                return found if found.status in ("done", "failed") else None
+
+        done = wait_until(finished, 120, "the worker never made the export")
+        assert (done.status, done.error) == ("done", "")
+        download = admin.get(f"/privacy/download/{done.id}")
+        with zipfile.ZipFile(io.BytesIO(download.get_data())) as archive:
+            assert json.loads(archive.read("data.json"))["person"]["email"] == EMAIL
+    finally:
+        runtime.dispose()

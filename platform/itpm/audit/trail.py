@@ -28,6 +28,7 @@ SYSTEM_PATHS = {"state": "/state", **{f"{name}_id": f"/{name}" for name in EDITA
 KINDS = (
     "record", "comment", "file", "approval_task", "definition", "definition_version", "user", "user_role",
     "role", "role_permission", "department", "team", "login", "records", "report", "integration",
+    "privacy_request", "privacy",
 )  # fmt: skip
 
 

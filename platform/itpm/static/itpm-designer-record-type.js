@@ -85,7 +85,13 @@
         return D.check(D.t(flag[1], flag[2]), (settings[flag[0]] || []).indexOf(field.name) >= 0, function (on) {
           listToggle(settings, flag[0], field.name, on);
         }, "flag-" + flag[0]);
-      }))
+      }).concat([
+        /* x-personal: sealed in the audit log under its subject's key, pseudonymised on erasure */
+        D.check(D.t("Personal data", "个人数据"), !!(field.json || {})["x-personal"], function (on) {
+          field.json = field.json || {};
+          if (on) { field.json["x-personal"] = true; } else { delete field.json["x-personal"]; }
+        }, "personal")
+      ]))
     ];
     if (field.type === "choice" || field.type === "multiple_choice") { parts.push(optionsEditor(field)); }
     if (field.type === "reference" || field.type === "references") {

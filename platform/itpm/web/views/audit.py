@@ -22,7 +22,8 @@ KIND_TITLES = {
     "definition": _l("Definition"), "definition_version": _l("Definition version"), "user": _l("Person"),
     "user_role": _l("Person's role"), "role": _l("Role"), "role_permission": _l("Role's permission"),
     "department": _l("Department"), "team": _l("Team"), "login": _l("Sign-in"), "records": _l("Import or export"),
-    "report": _l("Report"), "integration": _l("Integration"),
+    "report": _l("Report"), "integration": _l("Integration"), "privacy_request": _l("Personal data request"),
+    "privacy": _l("Personal data"),
 }  # fmt: skip
 OPERATIONS = {
     "create": _l("created"),
