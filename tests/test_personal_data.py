@@ -204,7 +204,7 @@ def test_an_approved_erasure_leaves_the_person_nowhere_and_the_chain_valid(runti
     assert pdf.startswith(b"%PDF")
 
     with runtime.session() as session:
-        request = request_erasure(session, person, ADMIN, "The person asked for it (GDPR art. 17)")
+        request = request_erasure(session, person, ADMIN, f"{NAME_EN} asked for it (GDPR art. 17)")
         session.commit()
         with pytest.raises(PrivacyRefused, match="cannot approve"):
             decide_erasure(

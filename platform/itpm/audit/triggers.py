@@ -37,6 +37,7 @@ PERSONAL_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
     "comment": (("author", "body"), "author_id"),
     "file": (("filename", "uploaded_by"), "uploaded_by_id"),
     "approval_task": (("comment", "decided_by"), "decided_by_id"),
+    "privacy_request": (("reason",), "person_id"),
 }  # fmt: skip
 
 #: Audited tables (other than rec_*) and the kind of object each holds.
