@@ -613,8 +613,6 @@ def test_hidden_values_and_other_organisations_never_appear(role: str, world: tu
         "/health",  # monitoring's: no login, and nothing of anyone's records (`itpm.web.probes`)
         "/ready",
         "/metrics",  # 404 without ITPM_METRICS_TOKEN, a session is no token
-        "/privacy/",  # personal data: for the manage_personal_data ability only
-        "/privacy/download/1",
         *kpi_paths(w),
     ):
         check(path, path.startswith("/api/"))
