@@ -49,7 +49,8 @@ def audit_context() -> AuditContext | None:
         g.itpm_request_id = new_request_id()
     # The person as loaded already (flask-login's, or the token's): never loaded from here, in a transaction.
     user = g.get("_login_user")
-    if user is None and not isinstance(g.get("user"), LocalProxy):
+    # a token's person is `g.user` itself, while flask-login's stays anonymous for the request
+    if not getattr(user, "is_authenticated", False) and not isinstance(g.get("user"), LocalProxy):
         user = g.get("user")
     name = getattr(user, "username", None) or "anonymous"
     return AuditContext(name, request.remote_addr, g.itpm_request_id)
