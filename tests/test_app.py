@@ -147,3 +147,15 @@ def test_a_disposed_app_is_freed_with_its_engine_and_catalogs(fresh_database: An
     del app, client, runtime
     gc.collect()
     assert [kept() is None for kept in freed] == [True, True, True]
+
+
+def test_the_chinese_catalogue_defines_each_text_once() -> None:
+    """Texts are appended to the catalogue by hand; a second entry for one text would silently win or lose
+    (Babel keeps one, msgfmt refuses the file)."""
+    import collections
+    import re
+
+    po = ROOT / "platform/itpm/translations/zh/LC_MESSAGES/messages.po"
+    entries = re.findall(r'^(?:msgctxt "((?:[^"\\]|\\.)*)"\n)?msgid "((?:[^"\\]|\\.)*)"\n', po.read_text("utf-8"), re.M)
+    twice = [text for text, n in collections.Counter(e for e in entries if e[1]).items() if n > 1]
+    assert twice == []
