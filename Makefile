@@ -40,7 +40,7 @@ endif
 test: setup
 	.ci/system-packages test
 	.ci/services
-	$(PY) -m pytest -n auto --durations=40 $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --dist loadgroup --durations=40 $(PYTEST_ARGS)
 
 bench: setup
 	.ci/services

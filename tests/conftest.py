@@ -59,6 +59,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.set_threshold(10_000, 20, 20)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of a module that builds something once for the module (a `scope="module"` fixture: a
+    demo company, the leak test's world) run on one xdist worker, so it is built once, not once per
+    worker (`make test` runs with --dist loadgroup; other tests are shared out one by one)."""
+    for item in items:
+        definitions = getattr(item, "_fixtureinfo", None)
+        if definitions is None:
+            continue
+        if any(d.scope == "module" for defs in definitions.name2fixturedefs.values() for d in defs):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
+
+
 #: Unhandled exceptions in requests of the running test (a 500 where a 4xx or an answer belongs).
 _server_errors: list[str] = []
 
