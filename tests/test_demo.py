@@ -85,7 +85,9 @@ def demo(
 def test_every_record_type_has_records_and_every_role_a_demo_login(demo: Loaded) -> None:
     counts = {name: sum(states.values()) for name, states in demo.result.counts.items()}
     assert counts["customer"] == 6
-    assert counts["project"] == 12
+    # 12 projects of the last six months, and 10 finished ones of the last two years (itpm.demo_history:
+    # the forecast's backtest has projects to check its dates against)
+    assert counts["project"] == 22
     assert counts["task"] >= 80 and counts["incident"] >= 40 and counts["change_request"] >= 3
     for name in OPTIONAL_TYPES:
         if name in demo.catalog.record_types:
@@ -306,12 +308,14 @@ def test_recent_change_requests_reach_the_step_they_wait_at_on_any_day(
         assert planned.steps[-1].at <= now
 
 
-def test_the_full_demo_has_about_800_tasks_and_400_tickets(fresh_database: Any, tmp_path: Path) -> None:
+def test_the_full_demo_has_about_1500_tasks_and_400_tickets(fresh_database: Any, tmp_path: Path) -> None:
     loaded = _load(fresh_database("sqlite"), tmp_path, 1.0)
     try:
         counts = {name: sum(states.values()) for name, states in loaded.result.counts.items()}
         tickets = counts["incident"] + counts["change_request"]
-        assert 700 <= counts["task"] <= 900
+        # about 800 tasks of the last six months, and about 670 of the finished projects of the last two
+        # years (itpm.demo_history, written in bulk)
+        assert 1350 <= counts["task"] <= 1650
         assert 360 <= tickets <= 450
         assert len(loaded.result.accounts) >= 35
         with loaded.runtime.session() as session:
@@ -322,3 +326,80 @@ def test_the_full_demo_has_about_800_tasks_and_400_tickets(fresh_database: Any, 
         assert waiting["change_request"] >= 5 and inbox
     finally:
         loaded.runtime.dispose()
+
+
+def test_the_backtest_scores_the_replayed_forecasts_of_the_demos_finished_projects(demo: Loaded) -> None:
+    """The demo's past gives the backtest finished projects of both kinds; the table is computed from
+    the replayed forecasts (recounted here from them), against the two naive forecasts."""
+    from itpm.forecast.backtest import replayed, score
+    from itpm.forecast.simulation import PERCENTILES
+
+    with demo.runtime.session() as session:
+        scored = replayed(demo.records(session), runs=500)
+    projects = {s.project_id for s in scored}
+    assert len(projects) >= 10 and {s.kind for s in scored} == {"implementation", "outsourcing"}
+    assert all(s.as_of < s.actual for s in scored)
+    rows = score(scored)
+    assert [r.method for r in rows] == ["itpm (P50 for the error)", "planned date", "linear % complete"]
+    itpm, planned, linear = rows
+    assert itpm.n == planned.n == len(scored) and 0 < linear.n <= len(scored)
+    for p in PERCENTILES:
+        met = sum(s.actual <= s.percentiles[p] for s in scored) / len(scored)
+        assert itpm.hits[p] == round(met, 3)
+    assert itpm.hits[50] <= itpm.hits[85] <= itpm.hits[95]
+    errors = [abs((s.percentiles[50] - s.actual).days) for s in scored]
+    assert itpm.mae_days == round(sum(errors) / len(errors), 1)
+    on_plan = sum(s.actual <= s.planned for s in scored if s.planned) / len(scored)
+    assert planned.hits[85] == round(on_plan, 3)
+
+
+def test_a_project_page_line_says_how_often_kept_p85_dates_of_its_type_were_met(demo: Loaded) -> None:
+    """Kept forecasts of two finished implementation projects (one P85 met, one missed), scored as their
+    readers may read them: the system both, a client user only their organisation's project."""
+    from itpm.forecast.backtest import finished_projects, track_record
+    from itpm.models import IssuedForecast
+
+    with demo.runtime.session() as session:
+        system = demo.records(session)
+        finished = finished_projects(system, "project")
+        ours = next(
+            pid
+            for pid, (p, _w) in finished.items()
+            if p.project_type == "implementation"
+            and p.client_id == session.scalar(select(Person.client_id).filter_by(username="client.demo"))
+        )
+        theirs = next(
+            pid
+            for pid, (p, _w) in finished.items()
+            if p.project_type == "implementation" and p.client_id != finished[ours][0].client_id
+        )
+        for pid, late in ((ours, False), (theirs, True)):
+            actual = finished[pid][1].finished
+            assert actual is not None
+            p85 = actual + dt.timedelta(days=-3 if late else 3)
+            session.add(
+                IssuedForecast(
+                    project_type="project",
+                    project_id=pid,
+                    kind="implementation",
+                    as_of=actual - dt.timedelta(days=30),
+                    status="ok",
+                    p85=p85,
+                    remaining=5,
+                )
+            )
+        session.commit()
+        try:
+            everyone = track_record(system, "project", "implementation")
+            assert everyone is not None and (everyone.met, everyone.forecasts, everyone.projects) == (
+                0.5,
+                2,
+                2,
+            )
+            mine = track_record(demo.records(session, "client.demo"), "project", "implementation")
+            assert mine is not None and (mine.met, mine.forecasts, mine.projects) == (1.0, 1, 1)
+            assert track_record(system, "project", "outsourcing") is None
+        finally:
+            session.rollback()
+            session.execute(IssuedForecast.__table__.delete())
+            session.commit()

@@ -230,6 +230,16 @@ def world(
                 "estimate_hours": 10,
             }
             ids.append(records.create("task", data).id)
+        # a milestone after five of the open tasks (its forecast: those five and itself)
+        milestone = {
+            "title": "Go-live",
+            "project": people.project,
+            "start_date": (today + dt.timedelta(days=10)).isoformat(),
+            "due_date": (today + dt.timedelta(days=10)).isoformat(),
+            "milestone": True,
+            "depends_on": ids[30:35],
+        }
+        records.create("task", milestone)
         project = records.get("project", people.project)
         records.update(
             "project",
@@ -274,7 +284,7 @@ def test_the_project_manager_reads_the_forecast_with_its_data_evm_and_flags(worl
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["status"] == "ok" and body["runs"] == 10_000 and body["source"] == "own"
-    assert body["remaining"] == 10 and body["weeks_with_work"] == 10
+    assert body["remaining"] == 11 and body["weeks_with_work"] == 10  # 10 tasks and the milestone
     today = world["today"]
     p50, p95 = (dt.date.fromisoformat(body["percentiles"][p]) for p in ("p50", "p95"))
     assert today < p50 <= p95 <= today + dt.timedelta(weeks=8)  # 10 tasks at about 3 a week
@@ -283,6 +293,12 @@ def test_the_project_manager_reads_the_forecast_with_its_data_evm_and_flags(worl
     assert evm["ev"] == pytest.approx(750_000) and evm["cpi"] == pytest.approx(1.25)
     assert evm["formulas"]["spi_t"] == "SPI(t) = ES / AT"
     assert body["baselines"]["percent_complete"] == pytest.approx(0.75)
+    (milestone,) = body["milestones"]
+    assert milestone["title"] == "Go-live" and milestone["remaining"] == 6 and milestone["status"] == "ok"
+    assert milestone["due"] == (today + dt.timedelta(days=10)).isoformat()
+    m50, m85, m95 = (dt.date.fromisoformat(milestone["percentiles"][p]) for p in ("p50", "p85", "p95"))
+    assert today < m50 <= m85 <= m95 and m50 <= p50  # 6 of the 11 open tasks: sooner than the project
+    assert FLOOR <= milestone["on_time"] <= CEILING
 
 
 def test_the_forecast_is_404_to_whoever_may_not_read_the_project(world: dict[str, Any]) -> None:
@@ -348,9 +364,12 @@ def test_the_project_page_shows_the_fan_chart_evm_with_formulas_in_english_and_c
     assert "<svg" in panel and "Finish-date forecast" in panel, panel
     assert "Likely finish between" in html and "SPI(t) = ES / AT" in html and "EAC = BAC / CPI" in html
     assert "10,000 runs" in html and "10 with finished work" in html
+    table = html[html.find("itpm-forecast-milestones") :][:3000]
+    assert "Go-live" in table and "Chance by the due date" in table and table.count("<td>20") >= 3
     client.get("/lang/zh")
     html = client.get(f"/records/project/show/{project}").get_data(as_text=True)
     assert "完工日期预测" in html and "挣值" in html and "SPI(t) = ES / AT" in html
+    assert "按期完成的概率" in html and "未完成任务" in html
 
 
 def test_the_fan_chart_marks_the_percentiles_and_a_planned_date_before_today() -> None:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from itpm import demo_company as company
+from itpm import demo_history as history
 from itpm.access import Actor
 from itpm.db import utcnow
 from itpm.models import (
@@ -275,7 +276,8 @@ class Demo:
     @property
     def total(self) -> int:
         """How many things `load` writes (people and records): the length of a progress bar."""
-        return len(self.members) + sum(len(plans) for plans in self.plans.values())
+        past = len(history.PAST) if "task" in self.types else 0
+        return len(self.members) + sum(len(plans) for plans in self.plans.values()) + past
 
     # --- the plan -----------------------------------------------------------
 
@@ -1190,6 +1192,8 @@ class Demo:
             self._client_users(progress)
             for type_name in ("project", "task", "incident", "change_request", *OPTIONAL_TYPES):
                 self._write_all(type_name, progress)
+            if "task" in self.types:  # finished projects of the last two years: the forecast's backtest
+                history.write(self, progress)
             self._settle()
             counts = self._counts()
             session.add(

@@ -35,7 +35,15 @@ from itpm.forecast.service import (
     works_by_kind,
 )
 from itpm.forecast.service import project_work as read_work
-from itpm.forecast.simulation import OK, PERCENTILES, RUNS, forecast_finish, remaining_of, weekly_history
+from itpm.forecast.simulation import (
+    OK,
+    PERCENTILES,
+    RUNS,
+    forecast_finish,
+    prior_history,
+    remaining_of,
+    weekly_history,
+)
 from itpm.models import IssuedForecast
 from itpm.records.service import Records
 
@@ -59,7 +67,7 @@ def issue_forecasts(runtime: Any, now: dt.datetime, runs: int = RUNS) -> dict[st
             final = {s.name for s in workflow.states.values() if s.final} if workflow else set()
             by_kind = works_by_kind(records, type_name, as_of)
             histories = {
-                pid: weekly_history(w.items, as_of) for works in by_kind.values() for pid, w in works.items()
+                pid: prior_history(w.items, as_of) for works in by_kind.values() for pid, w in works.items()
             }
             model = records.model(type_name)
             for project in session.scalars(
@@ -230,14 +238,13 @@ def replayed(records: Records, runs: int = RUNS, every: int = 7) -> list[Scored]
             planned = field_value(spec, project, spec.body.get("due"), hidden)
             start = field_value(spec, project, START, hidden)
             first = min(i.created for i in work.items)
-            total = sum(t.weight for t in work.planned)
             day = first + dt.timedelta(days=every)
             assert work.finished is not None
             while day < work.finished:
                 remaining = remaining_of(work.items, day)
                 if remaining:
                     priors = [
-                        weekly_history(w.items, day)
+                        prior_history(w.items, day)
                         for pid, (other, w) in everyone.items()
                         if pid != project_id
                         and w is not None
@@ -253,9 +260,10 @@ def replayed(records: Records, runs: int = RUNS, every: int = 7) -> list[Scored]
                         seed=project_id,
                     )
                     if forecast.status == OK:
-                        done = sum(
-                            t.weight for t in work.planned if t.finished is not None and t.finished <= day
-                        )
+                        # percent complete of the work known on that day (tasks added later were not)
+                        known = [t for t in work.planned if t.created is None or t.created <= day]
+                        total = sum(t.weight for t in known)
+                        done = sum(t.weight for t in known if t.finished is not None and t.finished <= day)
                         percent = done / total if total else None
                         scored.append(
                             Scored(
@@ -270,3 +278,50 @@ def replayed(records: Records, runs: int = RUNS, every: int = 7) -> list[Scored]
                         )
                 day += dt.timedelta(days=every)
     return scored
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """How often the kept P85 dates of a kind of project were met: the line a project's page shows."""
+
+    met: float
+    forecasts: int
+    projects: int
+
+
+def track_record(records: Records, type_name: str, kind: Any) -> TrackRecord | None:
+    """The kept forecasts of the finished projects of `kind` the reader may read, scored at P85
+    (None: there is none yet)."""
+    model = records.model(type_name)
+    ids = set(
+        records.session.scalars(
+            select(IssuedForecast.project_id).where(
+                IssuedForecast.project_type == type_name,
+                IssuedForecast.kind == kind,
+                IssuedForecast.status == OK,
+                IssuedForecast.p85.is_not(None),
+            )
+        )
+    )
+    if not ids:
+        return None
+    today = records.clock().astimezone(records.zone).date()
+    finished = {}
+    for project in records.session.scalars(records.query(type_name).where(model.id.in_(ids))):
+        work = read_work(records, type_name, project, today)
+        if work is not None and work.finished is not None:
+            finished[project.id] = work.finished
+    if not finished:
+        return None
+    rows = records.session.execute(
+        select(IssuedForecast.project_id, IssuedForecast.as_of, IssuedForecast.p85).where(
+            IssuedForecast.project_type == type_name,
+            IssuedForecast.project_id.in_(list(finished)),
+            IssuedForecast.status == OK,
+            IssuedForecast.p85.is_not(None),
+        )
+    ).all()
+    scored = [finished[pid] <= p85 for pid, as_of, p85 in rows if as_of < finished[pid]]
+    if not scored:
+        return None
+    return TrackRecord(round(sum(scored) / len(scored), 3), len(scored), len({pid for pid, *_ in rows}))

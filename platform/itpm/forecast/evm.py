@@ -43,6 +43,7 @@ class PlannedTask:
     due: dt.date
     done_share: float  # 0..1: done is 1, otherwise its progress
     finished: dt.date | None = None  # the day it was done (a replay of the past reads it)
+    created: dt.date | None = None  # the day it was added (a replay counts only the tasks known then)
 
 
 def planned_value_curve(

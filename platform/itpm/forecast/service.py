@@ -21,11 +21,13 @@ from sqlalchemy import select
 from itpm.forecast.evm import EarnedValue, PlannedTask, earned_value
 from itpm.forecast.flags import Flag, Overdue, risk_flags
 from itpm.forecast.simulation import (
+    OK,
     RUNS,
     Forecast,
     History,
     WorkItem,
     forecast_finish,
+    prior_history,
     remaining_of,
     weekly_history,
 )
@@ -44,6 +46,37 @@ KIND, START, BUDGET, SPENT, BUDGET_FORECAST = (
 )
 
 
+@dataclass(frozen=True)
+class MilestoneWork:
+    """An open milestone and the work before it: its own task, the tasks it depends on (and theirs, in
+    turn), and the subtasks of any summary task among them."""
+
+    number: str
+    title: str
+    due: dt.date | None
+    items: tuple[WorkItem, ...]
+
+
+@dataclass(frozen=True)
+class MilestoneForecast:
+    number: str
+    title: str
+    due: dt.date | None
+    forecast: Forecast
+
+    def as_json(self) -> dict[str, Any]:
+        f = self.forecast
+        return {
+            "number": self.number,
+            "title": self.title,
+            "due": self.due.isoformat() if self.due else None,
+            "status": f.status,
+            "remaining": f.remaining,
+            "percentiles": {f"p{p}": d.isoformat() if d else None for p, d in f.percentiles.items()},
+            "on_time": f.on_time,
+        }
+
+
 @dataclass
 class ProjectWork:
     """What the forecast knows of one project's tasks."""
@@ -51,6 +84,8 @@ class ProjectWork:
     items: list[WorkItem] = field(default_factory=list)
     planned: list[PlannedTask] = field(default_factory=list)
     milestones: list[Overdue] = field(default_factory=list)  # open milestones with their due dates
+    #: Open milestones with the work before them (a milestone's forecast).
+    milestone_work: list[MilestoneWork] = field(default_factory=list)
     #: When the last task was finished, if none is open (the project's work is done).
     finished: dt.date | None = None
 
@@ -67,11 +102,14 @@ class ProjectForecast:
     #: extrapolated in a straight line from the start.
     linear: dt.date | None
     percent_complete: float | None
+    #: Each open milestone's finish dates, from the project's pace (the work before it first).
+    milestones: list[MilestoneForecast] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "project": {"id": self.project_id, "number": self.number, "type": self.kind},
             **self.forecast.as_json(),
+            "milestones": [m.as_json() for m in self.milestones],
             "evm": self.evm.as_json() if self.evm else None,
             "flags": [f.as_json() for f in self.flags],
             "baselines": {
@@ -130,17 +168,23 @@ def project_work(records: Records, project_type: str, project: Any, as_of: dt.da
     parent_field = "parent" if "parent" in spec.fields else None
     parents = {field_value(spec, r, parent_field, hidden) for r in plan.records} - {None}
     work = ProjectWork()
+    by_id: dict[int, WorkItem] = {}
+    open_milestones = []
     for row in plan.records:
         category = categories.get(row.state, "open")
         finished_on = None
         if category == "done":
             finished_on = finished.get(row.id) or row.updated_at.astimezone(records.zone).date()
         created = row.created_at.astimezone(records.zone).date()
-        work.items.append(WorkItem(created, finished_on, category == "cancelled"))
+        item = WorkItem(created, finished_on, category == "cancelled")
+        work.items.append(item)
+        by_id[row.id] = item
         milestone = bool(field_value(spec, row, roles.get("milestone"), hidden))
         start, due = plan.baseline.get(row.id, (None, None))
         start = start or field_value(spec, row, roles.get("start"), hidden)
         due = due or field_value(spec, row, "due_date" if "due_date" in spec.fields else None, hidden)
+        if milestone and category not in ("done", "cancelled"):
+            open_milestones.append((row, due))
         if milestone and category not in ("done", "cancelled") and due is not None:
             title = field_value(spec, row, "title", hidden) or ""
             work.milestones.append(Overdue(row.number or str(row.id), str(title), due))
@@ -149,7 +193,25 @@ def project_work(records: Records, project_type: str, project: Any, as_of: dt.da
             continue  # a summary task's weight is its subtasks'
         progress = field_value(spec, row, roles.get("progress"), hidden) or 0
         share = 1.0 if category == "done" else min(1.0, max(0.0, float(progress) / 100))
-        work.planned.append(PlannedTask(float(estimate), start, max(due, start), share, finished_on))
+        work.planned.append(PlannedTask(float(estimate), start, max(due, start), share, finished_on, created))
+    if open_milestones:
+        depends_on = roles.get("depends_on")
+        before = {r.id: set(field_value(spec, r, depends_on, hidden) or ()) for r in plan.records}
+        children: dict[Any, set[int]] = defaultdict(set)
+        for r in plan.records:
+            children[field_value(spec, r, parent_field, hidden)].add(r.id)
+        for row, due in open_milestones:
+            found, stack = set(), [row.id]
+            while stack:  # the milestone, what it depends on, in turn, and summary tasks' subtasks
+                current = stack.pop()
+                if current in found or current not in by_id:
+                    continue
+                found.add(current)
+                stack += before.get(current, ()) | children.get(current, set())
+            title = str(field_value(spec, row, "title", hidden) or "")
+            work.milestone_work.append(
+                MilestoneWork(row.number or str(row.id), title, due, tuple(by_id[i] for i in sorted(found)))
+            )
     open_items = [i for i in work.items if i.finished is None and not i.cancelled]
     days = [i.finished for i in work.items if i.finished is not None]
     if days and not open_items:
@@ -202,7 +264,7 @@ def prior_histories(
     for other in records.session.scalars(query.order_by(model.id)):
         work = project_work(records, project_type, other, as_of)
         if work is not None:
-            histories.append(weekly_history(work.items, as_of))
+            histories.append(prior_history(work.items, as_of))
     return histories
 
 
@@ -245,6 +307,21 @@ def forecast_project(
     forecast = forecast_finish(
         remaining_of(work.items, as_of), history, as_of, planned, priors, runs, seed=project.id
     )
+    milestones = []
+    if forecast.status == OK:  # a milestone's dates come from the pace the project's dates come from
+        for m in work.milestone_work:
+            found = forecast_finish(
+                remaining_of(m.items, as_of),
+                history,
+                as_of,
+                m.due,
+                priors,
+                runs,
+                seed=project.id,
+                growth=False,
+            )
+            milestones.append(MilestoneForecast(m.number, m.title, m.due, found))
+        milestones.sort(key=lambda m: (m.due is None, m.due or as_of, m.number))
     start = field_value(spec, project, START, hidden)
     budget, spent = field_value(spec, project, BUDGET, hidden), field_value(spec, project, SPENT, hidden)
     evm = None
@@ -271,6 +348,7 @@ def forecast_project(
         flags,
         linear_finish(start, as_of, percent),
         percent,
+        milestones,
     )
 
 

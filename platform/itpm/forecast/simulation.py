@@ -96,6 +96,15 @@ def weekly_history(items: Iterable[WorkItem], as_of: dt.date, window_weeks: int 
     return History(tuple(int(x) for x in done), tuple(int(x) for x in added), first, as_of)
 
 
+def prior_history(items: Sequence[WorkItem], as_of: dt.date, window_weeks: int = WINDOW_WEEKS) -> History:
+    """Another project's weekly history as a prior on `as_of`: up to its last finished task when its work
+    was all done by then. The weeks after a project finished are not weeks in which its team finished
+    nothing: counted, they read as a pace of zero and every prior-based date came out far too late."""
+    finished = [i.finished for i in items if i.finished is not None and i.finished <= as_of]
+    end = max(finished) if finished and not remaining_of(items, as_of) else as_of
+    return weekly_history(items, end, window_weeks)
+
+
 def remaining_of(items: Iterable[WorkItem], as_of: dt.date) -> int:
     """Tasks open on `as_of`: created by then, neither finished by then nor cancelled."""
     return sum(
@@ -216,11 +225,14 @@ def forecast_finish(
     prior: Sequence[History] = (),
     runs: int = RUNS,
     seed: int = 0,
+    growth: bool = True,
 ) -> Forecast:
     """The finish-date forecast of `remaining` open tasks, from `own` weekly history (and `prior`'s).
 
     `prior`: the histories of finished projects of the same type; drawn from
     with the project's own weeks when those are fewer than `MIN_WEEKS`.
+    `growth`: new work keeps coming until `planned` (a project's); a milestone's forecast has none (the
+    tasks added to a project are not known to be the milestone's).
     """
     base = {"as_of": as_of, "remaining": remaining, "runs": runs, "seed": seed, "planned": planned}
     usable = [h for h in prior if h.weeks_with_work >= MIN_WEEKS]
@@ -249,6 +261,8 @@ def forecast_finish(
         return Forecast(DONE, **described, **base)
     # new work comes as it came, until the planned finish (work is planned within the project's span)
     growth_weeks = max(0, math.ceil((planned - as_of).days / 7)) if planned is not None else None
+    if not growth:
+        growth_weeks = 0
     if not any(done) or (growth_weeks is None and np.mean(np.subtract(done, added)) <= 0):
         return Forecast(NO_FINISH, **described, **base)  # work is added as fast as it is finished
     rng = np.random.default_rng(seed)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from itpm.catalog import Catalog
 from itpm.charts.forecast import fan
 from itpm.db import utcnow
+from itpm.forecast.backtest import track_record
 from itpm.forecast.service import forecast_project, forecast_types
 from itpm.forecast.simulation import CEILING, FLOOR, OK
 from itpm.models import Person
@@ -50,15 +51,7 @@ def forecast_panel(records: Records, type_name: str, record: Any) -> dict[str, A
     if found is None:
         return None
     forecast = found.forecast
-    chance = None
-    if forecast.on_time is not None:  # never "0%" nor "100%": 10,000 runs prove neither
-        chance = (
-            _("under 1%")
-            if forecast.on_time <= FLOOR
-            else _("over 99%")
-            if forecast.on_time >= CEILING
-            else f"{100 * forecast.on_time:.0f}%"
-        )
+    chance = _chance(forecast.on_time)
     labels = {
         "title": _("Finish-date forecast"),
         "planned": _("Planned"),
@@ -67,7 +60,18 @@ def forecast_panel(records: Records, type_name: str, record: Any) -> dict[str, A
         "empty": _("No forecast"),
     }
     chart = fan(forecast.fan, today, forecast.planned, labels) if forecast.status == OK else None
-    return {"found": found, "chart": chart, "chance": chance}
+    milestones = [(m, _chance(m.forecast.on_time)) for m in found.milestones]
+    track = track_record(records, type_name, found.kind)
+    return {"found": found, "chart": chart, "chance": chance, "milestones": milestones, "track": track}
+
+
+def _chance(on_time: float | None) -> str | None:
+    """A chance as shown: never "0%" nor "100%" (10,000 runs prove neither)."""
+    if on_time is None:
+        return None
+    if on_time <= FLOOR:
+        return _("under 1%")
+    return _("over 99%") if on_time >= CEILING else f"{100 * on_time:.0f}%"
 
 
 class RecordPage(RecordViewBase):
