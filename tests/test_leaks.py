@@ -47,6 +47,7 @@ from itpm.automations.jobs import drain
 from itpm.config import ROOT
 from itpm.files import store_file
 from itpm.models import Department, StoredFile, Team
+from itpm.portal.service import TICKET_TYPES
 from itpm.records.fields import (
     BOOLEAN,
     DATE,
@@ -219,7 +220,7 @@ class Seeder:
         """The person made for a hidden person field (staff of d1, named by a marker)."""
         return self.world.marker_people[(spec.name, f.name)]
 
-    def file(self, type_name: str, name: str, filename: str) -> int:
+    def file(self, type_name: str, name: str | None, filename: str) -> int:
         stored = store_file(
             self.session, self.root, io.BytesIO(filename.encode() * 3), f"{filename}.txt", "text/plain",
             Actor.system(), type_name, name,
@@ -313,6 +314,10 @@ class Seeder:
                 for stored in self.session.scalars(select(StoredFile).where(StoredFile.id.in_(ids))):
                     stored.record_id = record.id
                     self.world.files[stored.id] = (spec.name, record.id, f.name)
+        if spec.name in TICKET_TYPES:  # a file a client attached in the portal: no field, the record's rights
+            file_id = self.file(spec.name, None, f"{FOREIGN}{spec.name}X" if foreign else "plain-attachment")
+            self.records.attach(spec.name, record.id, [file_id])
+            self.world.files[file_id] = (spec.name, record.id, "")
         return record.id
 
 

@@ -428,3 +428,291 @@ def test_a_closed_ticket_mails_its_client_the_one_click_survey(app: Any, runtime
     token = csrf_token(anonymous, links[0])
     anonymous.post(links[0], data={"csrf_token": token, "stars": "4"})
     assert [f["satisfaction"] for f in feedback_of(runtime, incident)] == [4]
+
+
+def test_a_client_attaches_files_to_a_new_ticket_and_a_reply_and_only_they_read_them(
+    app: Any, runtime: Any, world: World
+) -> None:
+    client = signed_in(app, "cora")
+    token = csrf_token(client, "/portal/new/incident")
+    made = client.post(
+        "/portal/new/incident",
+        data={
+            "csrf_token": token, "title": "Screen flickers", "priority": "P3", "category": "desktop",
+            "project": str(world.project), "attachments": [(io.BytesIO(b"flicker log"), "flicker.log")],
+        },
+        content_type="multipart/form-data",
+    )  # fmt: skip
+    assert made.status_code == 302, made.get_data(as_text=True)[:2000]
+    ticket = made.headers["Location"]
+    incident = int(ticket.rstrip("/").rsplit("/", 1)[-1])
+    client.post(
+        ticket + "/reply",
+        data={"csrf_token": token, "body": "A photo of it", "attachments": [(io.BytesIO(b"\x89PNG..."), "photo.png")]},
+        content_type="multipart/form-data",
+    )  # fmt: skip
+    html = page(client, ticket)
+    assert "flicker.log" in html and "photo.png" in html and "A photo of it" in html
+    with runtime.session() as session:
+        files = {
+            f.filename: f.id
+            for f in session.scalars(
+                select(StoredFile).where(
+                    StoredFile.record_type == "incident", StoredFile.record_id == incident
+                )
+            )
+        }
+        history = Records(session, runtime.catalog(), Actor.system()).history("incident", incident)
+    assert set(files) == {"flicker.log", "photo.png"}
+    assert sorted(e["note"] for e in history if e["action"] == "attached") == ["flicker.log", "photo.png"]
+    path = f"/portal/file/incident/{incident}/{files['photo.png']}"
+    assert client.get(path).data == b"\x89PNG..."
+    assert signed_in(app, "max").get(path).status_code == 200  # the organisation's manager
+    staff = app.test_client()
+    login(staff, *ADMIN)
+    assert staff.get(f"/records/incident/download/{incident}/{files['photo.png']}").status_code == 200
+    # another organisation reads nothing of it, through its own records neither
+    gina = signed_in(app, "gina")
+    assert gina.get(path).status_code == 404
+    assert gina.get(f"/records/incident/download/{incident}/{files['photo.png']}").status_code == 404
+    assert "flicker.log" not in page(gina, "/portal/tickets/")
+
+
+def test_a_refused_file_writes_nothing_and_says_which(app: Any, runtime: Any, world: World) -> None:
+    from itpm import files as files_layer
+
+    client = signed_in(app, "cora")
+    token = csrf_token(client, "/portal/new/incident")
+    made = client.post(
+        "/portal/new/incident",
+        data={
+            "csrf_token": token, "title": "Empty file", "priority": "P3", "category": "desktop",
+            "attachments": [(io.BytesIO(b""), "nothing.txt")],
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )  # fmt: skip
+    assert made.status_code == 200 and "nothing.txt is empty" in made.get_data(as_text=True)
+    with runtime.session() as session:
+        system = Records(session, runtime.catalog(), Actor.system())
+        titles = [system.data(r)["title"] for r in session.scalars(system.query("incident"))]
+        assert "Empty file" not in titles
+        assert session.scalar(select(StoredFile).where(StoredFile.filename == "nothing.txt")) is None
+    assert files_layer.MAX_FILE_BYTES == 20 * 1024 * 1024  # the app's one size rule, told on the form
+    assert "Up to 20 MB each." in page(client, "/portal/new/incident")
+
+
+def test_attach_takes_only_the_persons_own_new_uploads(app: Any, runtime: Any, world: World) -> None:
+    """Records.attach refuses a file another record holds, or someone else's upload, and moves nothing."""
+    from itpm.models import Person
+    from itpm.records.service import Invalid
+
+    with runtime.session() as session:
+        cora = Records(session, runtime.catalog(), Actor.of(session.get(Person, world.people["cora"])))
+        gina = Records(session, runtime.catalog(), Actor.of(session.get(Person, world.people["gina"])))
+        mine = cora.create("incident", {"title": "Mine", "priority": "P4", "category": "desktop"}).id
+        from itpm.files import store_file
+
+        theirs = store_file(
+            session,
+            runtime.settings.instance_path,
+            io.BytesIO(b"x"),
+            "theirs.txt",
+            None,
+            gina.actor,
+            "incident",
+        ).id
+        with pytest.raises(Invalid, match="could not be attached"):
+            cora.attach("incident", mine, [world.shown_file])  # a deliverable's file
+        with pytest.raises(Invalid):
+            cora.attach("incident", mine, [theirs])  # Globex's person's upload for an incident
+        assert session.get(StoredFile, world.shown_file).record_id == world.shown
+        assert session.get(StoredFile, theirs).record_id is None
+
+
+def test_a_client_approver_signs_a_change_request_off_in_the_portal_and_nobody_else(
+    app: Any, runtime: Any
+) -> None:
+    """A high-impact change request waits for the client's sign-off step (the pack's flow): its tasks go to
+    the organisation's client approvers, who decide in the portal; a contact without the right, and another
+    organisation's people, are refused; the decision is a line of the request's history."""
+    from test_workflows import PASSWORD as FLOW_PASSWORD
+    from test_workflows import ask_approval, cast, change_request, decide, state_of
+
+    people = cast(app, runtime)
+    add_person(app, "carl", ["client", "client_manager"], people.client_org)
+    with runtime.session() as session:
+        other = Records(session, runtime.catalog(), Actor.system()).create("customer", {"name": "Globex"}).id
+        session.commit()
+    add_person(app, "gina", ["client", "client_manager", "client_approver"], other)
+    record_id = change_request(runtime, people, impact="high", cost=10)
+    approval_id = ask_approval(runtime, people, record_id)
+    for who in ("pm", "lead"):
+        decide(runtime, people, who, approval_id)
+    path = f"/portal/ticket/change_request/{record_id}"
+    decide_path = f"{path}/approval/{approval_id}"
+    with runtime.session() as session:
+        from itpm.models import ApprovalTask
+
+        waiting = session.scalars(
+            select(ApprovalTask.approver_id).where(
+                ApprovalTask.approval_id == approval_id, ApprovalTask.step_name == "client_signoff"
+            )
+        ).all()
+    assert waiting == [people.ids["buyer"]]  # not the contact, nor Globex's approver
+    carl = signed_in(app, "carl")
+    html = page(carl, path)
+    assert "Waiting for approval: Client sign-off" in html and 'value="approve"' not in html
+    token = csrf_token(carl, path)
+    assert carl.post(decide_path, data={"csrf_token": token, "decision": "approve"}).status_code == 403
+    gina = signed_in(app, "gina")
+    assert gina.get(path).status_code == 404
+    theirs = csrf_token(gina, "/portal/")
+    assert gina.post(decide_path, data={"csrf_token": theirs, "decision": "approve"}).status_code == 404
+    buyer = app.test_client()
+    login(buyer, "buyer", FLOW_PASSWORD)
+    buyer.get("/lang/en")
+    html = page(buyer, path)
+    assert 'value="approve"' in html and 'value="reject"' in html
+    token = csrf_token(buyer, path)
+    buyer.post(decide_path, data={"csrf_token": token, "decision": "reject"})  # no reason: refused
+    assert "A rejection needs a reason" in page(buyer, path)
+    assert state_of(runtime, "change_request", record_id) == "assessed"
+    buyer.post(decide_path, data={"csrf_token": token, "decision": "approve", "comment": "Go ahead"})
+    assert state_of(runtime, "change_request", record_id) == "approved"
+    assert "Waiting for approval" not in page(buyer, path)
+    with runtime.session() as session:
+        history = Records(session, runtime.catalog(), Actor.system()).history("change_request", record_id)
+    assert any(
+        e["action"] == "approved" and e["actor"] == "buyer" and "Go ahead" in e["note"] for e in history
+    )
+
+
+def test_staff_who_may_look_as_a_client_find_the_portal_in_their_menu(app: Any, world: World) -> None:
+    assert 'href="/portal/"' in page(signed_in(app, "ann"), "/my/work/")  # account manager: view_portal
+    assert 'href="/portal/"' in page(signed_in(app, "pete", "zh"), "/my/work/")
+    assert 'href="/portal/"' not in page(signed_in(app, "eve"), "/my/work/")  # an engineer may not
+
+
+def test_the_home_shows_the_organisations_service_figures_and_no_one_elses(
+    app: Any, runtime: Any, world: World
+) -> None:
+    from itpm.models import Person
+
+    for username, project, stars, nps in (("max", world.project, 4, 9), ("gina", world.other_project, 1, 0)):
+        with runtime.session() as session:
+            person = session.get(Person, world.people[username])
+            Records(session, runtime.catalog(), Actor.of(person)).create(
+                "client_feedback", {"project": project, "satisfaction": stars, "nps": nps}
+            )
+            session.commit()
+    html = page(signed_in(app, "cora"), "/portal/")
+    figures = html.split('id="figures"', 1)[1].split("</section>", 1)[0]
+    assert "Client satisfaction (CSAT)" in figures and "Net promoter score (NPS)" in figures
+    assert re.search(r'portal-figure-csat"><strong>4\.00</strong>', figures)  # Acme's answer, not Globex's 1
+    assert re.search(r'portal-figure-nps"><strong>100', figures)
+    zh = page(signed_in(app, "cora", "zh"), "/portal/")
+    assert "客户满意度" in zh and "近 6 个月" in zh
+
+
+def test_an_accepted_deliverable_asks_its_approver_for_stars_in_the_portal_and_by_link(
+    app: Any, runtime: Any, world: World
+) -> None:
+    from itpm.automations.jobs import drain
+    from itpm.models import Notification
+
+    client = signed_in(app, "max")
+    path = f"/portal/deliverable/{world.shown}"
+    assert 'id="survey"' not in page(client, path)  # not accepted yet
+    token = csrf_token(client, path)
+    client.post(path + "/decide", data={"decision": "accept", "csrf_token": token})
+    assert 'id="survey"' in page(client, path)
+    drain(runtime)
+    with runtime.session() as session:
+        link = session.scalar(
+            select(Notification.link).where(
+                Notification.person_id == world.people["max"], Notification.link.startswith("/portal/survey/")
+            )
+        )
+    assert link  # the e-mail's one-click link, to whoever accepted it
+    anonymous = app.test_client()
+    anonymous.get("/lang/en")
+    assert "Design document" in page(anonymous, link)
+    anonymous.post(link, data={"csrf_token": csrf_token(anonymous, link), "stars": "5", "comment": "Clear"})
+    with runtime.session() as session:
+        system = Records(session, runtime.catalog(), Actor.system())
+        model = system.model("client_feedback")
+        answers = [system.data(r) for r in session.scalars(system.query("client_feedback"))]
+        assert [(a["deliverable"], a["satisfaction"], a["project"]) for a in answers] == [
+            (world.shown, 5, world.project)
+        ]
+        from itpm.portal.surveys import response_rate
+
+        assert response_rate(system, "deliverable") == (1, 1)
+        assert model is not None
+    assert 'id="survey"' not in page(client, path)  # answered once: not asked again
+    assert 'id="survey"' in page(signed_in(app, "cora"), path)  # the organisation's other people may say too
+    assert signed_in(app, "gina").get(path).status_code == 404
+    # staff see the response rates (of what they may read: the admin all of it)
+    staff = app.test_client()
+    login(staff, *ADMIN)
+    staff.get("/lang/en")
+    rates = page(staff, "/portal/")
+    assert re.search(r"Deliverable</dt><dd>1 / 1 \(100%\)", rates)
+
+
+def test_the_quarterly_nps_is_asked_once_by_link_and_in_the_portal_and_a_detractor_alerts(
+    app: Any, runtime: Any, world: World
+) -> None:
+    import datetime as dt
+
+    from itpm.automations.jobs import drain
+    from itpm.automations.notices import send_nps_surveys
+    from itpm.models import Notification, Person
+    from itpm.portal.surveys import nps_response_rate
+
+    start = dt.datetime(2027, 1, 1, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai; the invitations go at 10:00
+    assert send_nps_surveys(runtime, start, start + dt.timedelta(minutes=30)) == 0
+    assert send_nps_surveys(runtime, start, start + dt.timedelta(hours=2)) == 3  # cora, max, gina
+    assert send_nps_surveys(runtime, start, start + dt.timedelta(hours=2)) == 3  # notify: once per key
+    with runtime.session() as session:
+        links = dict(
+            session.execute(
+                select(Notification.person_id, Notification.link).where(
+                    Notification.key.like("nps:2027-01:%")
+                )
+            ).all()
+        )
+    assert set(links) == {world.people[p] for p in ("cora", "max", "gina")}  # no staff
+    anonymous = app.test_client()
+    anonymous.get("/lang/en")
+    link = links[world.people["cora"]]
+    html = page(anonymous, link)
+    assert 'name="nps"' in html and "2027 Q1" in html
+    token = csrf_token(anonymous, link)
+    anonymous.post(link, data={"csrf_token": token, "nps": "11", "stars": "3"})  # out of range: refused
+    anonymous.post(link, data={"csrf_token": token, "nps": "3", "stars": "3", "comment": "Slow"})
+    assert 'name="nps"' not in page(anonymous, link)
+    anonymous.post(link, data={"csrf_token": token, "nps": "10", "stars": "5"})  # once only
+    with runtime.session() as session:
+        system = Records(session, runtime.catalog(), Actor.system())
+        answers = [system.data(r) for r in session.scalars(system.query("client_feedback"))]
+        assert [(a["nps"], a["satisfaction"], a["period"]) for a in answers] == [(3, 3, "2027-01")]
+        assert nps_response_rate(system, "2027-01") == (3, 1)
+        gina = Records(session, runtime.catalog(), Actor.of(session.get(Person, world.people["gina"])))
+        assert nps_response_rate(gina, "2027-01") == (1, 0)  # Globex's person reads only Globex
+    drain(runtime)
+    with runtime.session() as session:
+        alerts = session.scalars(
+            select(Notification.subject).where(Notification.person_id == world.people["ann"])
+        ).all()
+    assert any("A detractor" in s or "客户不愿推荐我们" in s for s in alerts), (
+        alerts
+    )  # the pack's automation tells Acme's account manager
+    # in the portal: this quarter's question on the home page, answered once
+    client = signed_in(app, "max")
+    assert 'id="nps-prompt"' in page(client, "/portal/")
+    token = csrf_token(client, "/portal/nps")
+    client.post("/portal/nps", data={"csrf_token": token, "nps": "9", "stars": "5"})
+    assert 'id="nps-prompt"' not in page(client, "/portal/")
+    assert 'name="nps"' not in page(client, "/portal/nps")

@@ -85,6 +85,8 @@ ABILITY_VIEWS: dict[str, dict[str, tuple[str, ...] | None]] = {
     "manage_personal_data": {"PrivacyView": None, "Personal data": None},
     "administer_jobs": {"JobsView": None, "Jobs": None, "Configuration": None},
     "manage_department": {"DepartmentAdminView": None, "My department": None},
+    # the portal's page itself is everyone's (`EVERYONE`); this is its menu entry for staff
+    "view_portal": {"Client portal": None},
 }
 
 

@@ -7,8 +7,10 @@
 - client reply: a client's comment tells the record's assignee;
 - SLA warning: the assignee's manager, the lead of their group (the assignee is told by the SLA
   policy's own `on_warning` actions);
-- satisfaction survey: a ticket closed asks the client's person who filed it for stars, with a
-  one-click link that needs no sign-in (`itpm.portal.surveys`).
+- satisfaction survey: a ticket closed asks the client's person who filed it for stars, a deliverable
+  accepted the person who accepted it, with a one-click link that needs no sign-in
+  (`itpm.portal.surveys`); each quarter every client person is asked for their NPS (`send_nps_surveys`,
+  from the scheduler's tick).
 
 Each is in the app and by e-mail (as each person chose: `Person.email_kinds`), in the reader's
 language, once per event and person however often the job runs (the key names the event). A reader
@@ -20,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -66,6 +69,22 @@ TEXTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {
             "en": "{number} “{title}” is closed. How satisfied are you? One click, no sign-in needed:\n\n{link}",
             "zh": "{number}“{title}”已关闭。您对处理结果满意吗？点击即可评价，无需登录：\n\n{link}",
+        },
+    ),
+    "accepted_survey": (
+        {"en": "How did we do? {number} {title}", "zh": "请评价我们的交付：{number} {title}"},
+        {
+            "en": "You accepted {number} “{title}”. How satisfied are you with it? One click, no sign-in needed:\n\n{link}",
+            "zh": "您已验收 {number}“{title}”。您对这次交付满意吗？点击即可评价，无需登录：\n\n{link}",
+        },
+    ),
+    "nps": (
+        {"en": "{quarter}: would you recommend us?", "zh": "{quarter}：您会向他人推荐我们吗？"},
+        {
+            "en": "How likely are you to recommend us to a colleague (0 to 10), and how satisfied are you overall? "
+            "One click, no sign-in needed, two questions:\n\n{link}",
+            "zh": "您向同事推荐我们的可能性有多大（0–10 分）？您对我们的整体服务满意吗？"
+            "点击即可回答，无需登录，只有两个问题：\n\n{link}",
         },
     ),
     "sla": (
@@ -188,10 +207,13 @@ def send_notices(records: Records, settings: Settings, event: Event, now: dt.dat
 
 
 def _ask_for_stars(records: Records, settings: Settings, record: Any, event: Event, now: dt.datetime) -> None:
-    """A ticket just closed: its client's person who filed it gets the survey's one-click link, once."""
-    if not closed(records, record) or not record.created_by_id:
+    """A ticket just closed: its client's person who filed it gets the survey's one-click link, once; a
+    deliverable just accepted: the client's person who accepted it."""
+    accepted = record.__record_type__ == "deliverable"
+    asked = event.payload.get("actor_id") if accepted else record.created_by_id
+    if not closed(records, record) or not asked:
         return
-    person = records.session.get(Person, record.created_by_id)
+    person = records.session.get(Person, asked)
     if person is None or not person.active or not person.client_id:
         return
     if answered(
@@ -203,7 +225,7 @@ def _ask_for_stars(records: Records, settings: Settings, record: Any, event: Eve
     field = spec.fields.get("title")
     title = "" if field is None or "title" in hidden else str(getattr(record, field.column, "") or "")
     token = survey_token(settings.flask_config()["SECRET_KEY"], person.id, record.__record_type__, record.id)
-    subject, body = TEXTS["survey"]
+    subject, body = TEXTS["accepted_survey" if accepted else "survey"]
     notify(
         records.session,
         settings,
@@ -277,3 +299,63 @@ def _tell(
             automation=f"notice:{kind}",
             kind=kind,
         )
+
+
+#: When a quarter's NPS invitations go out: the quarter's first day, at this local time.
+NPS_TIME = dt.time(10, 0)
+
+
+def send_nps_surveys(runtime: Any, since: dt.datetime, now: dt.datetime) -> int:
+    """At a quarter's start, ask each active person of a client organisation who may give feedback how
+    likely they recommend us (the one-click link works once); how many were asked. Idempotent: the
+    notification's key names the quarter."""
+    from itpm.portal.surveys import asks_nps, nps_key, nps_token, quarter_of, quarter_title
+
+    settings = runtime.settings
+    zone = ZoneInfo(settings.timezone)
+    starts = [
+        day
+        for day in _days(since.astimezone(zone).date(), now.astimezone(zone).date())
+        if day.day == 1
+        and day.month in (1, 4, 7, 10)
+        and since < dt.datetime.combine(day, NPS_TIME, zone) <= now
+    ]
+    if not starts:
+        return 0
+    quarter = quarter_of(starts[-1])
+    asked = 0
+    catalog = runtime.catalog()
+    secret = settings.flask_config()["SECRET_KEY"]
+    with runtime.session() as session:
+        people = session.scalars(select(Person).where(Person.client_id.is_not(None), Person.active.is_(True)))
+        for person in list(people):
+            records = Records(
+                session, catalog, Actor.of(person), clock=lambda: now, timezone=settings.timezone
+            )
+            if not asks_nps(records, quarter):
+                continue
+            subject, body = TEXTS["nps"]
+            notify(
+                session,
+                settings,
+                [person],
+                nps_key(quarter),
+                subject,
+                body,
+                {"quarter": quarter_title(quarter)},
+                f"/portal/survey/{nps_token(secret, person.id, quarter)}",
+                now=now,
+                automation="notice:nps",
+                kind="survey",
+            )
+            asked += 1
+        session.commit()
+    return asked
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    days, day = [], first
+    while day <= last:
+        days.append(day)
+        day += dt.timedelta(days=1)
+    return days

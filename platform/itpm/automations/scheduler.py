@@ -23,6 +23,7 @@ from itpm.access import Actor
 from itpm.audit.signing import daily_checkpoint
 from itpm.automations.digest import send_digests
 from itpm.automations.engine import Automations
+from itpm.automations.notices import send_nps_surveys
 from itpm.forecast.backtest import nightly as nightly_forecasts
 from itpm.models import ActionRun, WebhookDelivery
 from itpm.privacy.retention import daily_retention
@@ -47,6 +48,7 @@ def tick(runtime: Any, since: dt.datetime, now: dt.datetime) -> dict[str, int]:
         "approvals_escalated": escalate_approvals(runtime, now),
         "webhook_retries": retry_webhooks(runtime, now),
         "digests": send_digests(runtime, since, now),
+        "nps_surveys": send_nps_surveys(runtime, since, now),
         "audit_checkpoints": daily_checkpoint(runtime.engine, now),
         "forecasts": nightly_forecasts(runtime, since, now),
         "retention": daily_retention(runtime, since, now),

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from itpm.kpis.measure import Answer, Measure, kpi_of, readable
 from itpm.kpis.spec import Kpi, Period, PeriodError, period_of
 from itpm.models import OutboxEvent, RecordEvent
-from itpm.records.service import Invalid, Records
+from itpm.records.service import Invalid, RecordError, Records
 
 TTL = 300.0
 LIMIT = 5000
@@ -159,5 +159,13 @@ def counted(
 
 
 def client_kpis(records: Records, months: int = 6) -> list[Answer]:
-    """The client-facing KPIs a client user may read, over their organisation's records: for the portal."""
-    return [ask(records, k.name, months=months) for k in readable(records) if k.client_facing]
+    """The client-facing KPIs a client user may read, over their organisation's records: for the portal
+    (one that reads a field hidden from them is left out, not an error on their home page)."""
+    found = []
+    for kpi in readable(records):
+        if kpi.client_facing:
+            try:
+                found.append(ask(records, kpi.name, months=months))
+            except RecordError:
+                continue
+    return found

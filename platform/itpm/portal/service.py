@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from itpm.models import Person, RecordEvent
+from itpm.models import ApprovalTask, Person, RecordEvent
 from itpm.planning.service import plan_of
 from itpm.records.service import NotFound, Records
 from itpm.reports.service import Subject, stored_reports
@@ -252,6 +252,30 @@ class Portal:
         if type_name not in TICKET_TYPES:
             raise NotFound(f"There is no ticket form {type_name}.")
         return self.records.get(type_name, ticket_id, load=("assignee",))
+
+    def waiting_approval(self, record: Any) -> tuple[Any, Any, ApprovalTask | None] | None:
+        """The approval the record waits for: (the request, its current step's titles, the person's own
+        pending task in that step: theirs to decide, as a client approver of a change request is)."""
+        from itpm.workflows.engine import Workflows
+
+        approval = Workflows(self.records).pending(record)
+        workflow = self.catalog.workflows.get(record.__record_type__)
+        transition = workflow.transitions.get(approval.transition) if approval and workflow else None
+        if approval is None or transition is None or transition.approval is None:
+            return None
+        steps = transition.approval.steps
+        title = steps[approval.step].title if approval.step < len(steps) else {"en": "", "zh": ""}
+        mine = next(
+            (
+                t
+                for t in approval.tasks
+                if t.step == approval.step
+                and t.decision == "pending"
+                and t.approver_id == self.records.actor.id
+            ),
+            None,
+        )
+        return approval, title, mine if self.records.actor.id is not None else None
 
     def reports(self, project: Any) -> list[Any]:
         """The client reports kept on the project that were rendered with no more than the person sees."""

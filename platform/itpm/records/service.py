@@ -710,6 +710,40 @@ class Records:
         )
         return comment
 
+    def attach(self, type_name: str, record_id: int, file_ids: Iterable[int]) -> list[StoredFile]:
+        """Files the actor has just uploaded for this type join a record they may read, as attachments of
+        no field (so they follow the record's own rights, like a comment: whoever may comment may attach).
+        Any other id, a file another record holds or someone else's upload, is refused and nothing moves."""
+        record = self.get(type_name, record_id)
+        ids = [i for i in file_ids if isinstance(i, int) and not isinstance(i, bool)]
+        if not ids:
+            return []
+        fresh = select(StoredFile.id).where(StoredFile.id.in_(ids), StoredFile.record_id.is_(None))
+        taken = acceptable_files(self.session, self.actor, type_name, ids) & set(self.session.scalars(fresh))
+        missing = sorted(set(ids) - taken)
+        if missing:
+            raise Invalid(
+                _("The files could not be attached."),
+                [
+                    Problem(
+                        "",
+                        "/files",
+                        _(
+                            "file %(ids)s is not a new upload of yours for this record",
+                            ids=", ".join(map(str, missing)),
+                        ),
+                    )
+                ],
+            )
+        rows = list(
+            self.session.scalars(select(StoredFile).where(StoredFile.id.in_(ids)).order_by(StoredFile.id))
+        )
+        for row in rows:
+            row.record_type, row.record_id, row.field = type_name, record.id, None
+        self.note(record, "attached", ", ".join(r.filename for r in rows))
+        self.session.flush()
+        return rows
+
     # --- rules --------------------------------------------------------------
 
     def team(self) -> list[int]:

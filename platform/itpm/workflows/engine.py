@@ -25,7 +25,7 @@ from sqlalchemy import and_, or_, select
 from itpm.access import Actor
 from itpm.definitions.problems import Problem, pointer
 from itpm.models import ApprovalRequest, ApprovalTask, AuditEntry, Delegation, Person
-from itpm.records.fields import RecordTypeSpec
+from itpm.records.fields import CLIENT_TYPE, RecordTypeSpec
 from itpm.records.service import Conflict, Forbidden, Invalid, NotFound, Records
 from itpm.records.validation import empty
 from itpm.sla.calendar import BusinessCalendar, add_business_time, china_days
@@ -450,6 +450,15 @@ class Workflows:
         if name in ("assignee", "owner"):
             value = getattr(record, f"{name}_id")
             return [value] if value else []
+        if name == "client" and name not in spec.fields:  # the record's client organisation (a system field)
+            organisation = (
+                self.session.get(self.catalog.models.models[CLIENT_TYPE], record.client_id)
+                if inner and record.client_id and CLIENT_TYPE in self.catalog.record_types
+                else None
+            )
+            if organisation is None:
+                return []
+            return self._field_approvers(self.catalog.record_types[CLIENT_TYPE], inner, organisation)
         field = spec.fields[name]
         value = getattr(record, field.column)
         if not inner:

@@ -19,8 +19,10 @@ from flask_babel import lazy_gettext as _l
 
 from itpm.access import Actor
 from itpm.db import utcnow
-from itpm.files import file_path
-from itpm.models import Person
+from itpm.files import MAX_FILE_BYTES, FileRefused, file_path, store_file
+from itpm.kpis.explain import shown
+from itpm.kpis.service import client_kpis
+from itpm.models import ApprovalRequest, Person
 from itpm.portal import surveys
 from itpm.portal.certificate import keep_certificate
 from itpm.portal.service import DELIVERABLE, TICKET_TYPES, Portal
@@ -96,6 +98,7 @@ class PortalView(BaseView):
             spec=catalog.record_types.get,
             as_client=viewing_as(),
             lang=language(),
+            file_limit_mb=MAX_FILE_BYTES // 1024 // 1024,
             **context,
         )
 
@@ -110,6 +113,9 @@ class PortalView(BaseView):
             portal=view,
             cards=view.projects(),
             tickets=view.tickets(open_only=True, limit=10),
+            figures=client_kpis(view.records),
+            nps_asked=surveys.asks_nps(view.records, self._quarter(view.records)),
+            shown=shown,
             title=_("Client portal"),
         )
 
@@ -122,7 +128,9 @@ class PortalView(BaseView):
             abort(403)
         model = staff.model("customer")
         customers = list(staff.session.scalars(staff.query("customer").order_by(model.id).limit(500)))
-        return self.render("choose.html", customers=customers, title=_("Client portal"))
+        return self.render(
+            "choose.html", customers=customers, rates=response_rates(staff), title=_("Client portal")
+        )
 
     @expose("/as/<int:client>", methods=["POST"])
     @has_access
@@ -179,6 +187,7 @@ class PortalView(BaseView):
             files=files,
             history=history,
             may_decide=may_decide,
+            survey=surveys.asks(records, record),
             title=str(record),
         )
 
@@ -263,8 +272,41 @@ class PortalView(BaseView):
             files=files,
             sla=records.as_json(record).get("sla"),
             survey=surveys.asks(records, record),
+            waiting=view.waiting_approval(record),
             title=str(record),
         )
+
+    @expose("/ticket/<type_name>/<int:pk>/approval/<int:approval_id>", methods=["POST"])
+    @has_access
+    def approve(self, type_name: str, pk: int, approval_id: int) -> Any:
+        """The client's step of a ticket's approval (a change request's client sign-off), decided by the
+        person it waits for (`Workflows.decide`: their task, a reason to reject, a line in the history)."""
+        _writable()
+        if type_name not in TICKET_TYPES:
+            abort(404)
+        records = records_service()
+        approve = request.form.get("decision") == "approve"
+        if request.form.get("decision") not in ("approve", "reject"):
+            abort(400)
+        try:
+            approval = records.session.get(ApprovalRequest, approval_id)
+            if approval is None or (approval.record_type, approval.record_id) != (type_name, pk):
+                abort(404)
+            Workflows(records).decide(approval_id, approve, request.form.get("comment", ""))
+            records.session.commit()
+        except Forbidden:
+            records.session.rollback()
+            abort(403)
+        except RecordError as error:
+            records.session.rollback()
+            if error.status == 404:
+                abort(404)
+            flash(str(error.message), "danger")
+        else:
+            flash(
+                _("Approved: thank you.") if approve else _("Rejected: the team has your reasons."), "success"
+            )
+        return redirect(url_for(".ticket", type_name=type_name, pk=pk))
 
     @expose("/ticket/<type_name>/<int:pk>/survey", methods=["POST"])
     @has_access
@@ -278,6 +320,8 @@ class PortalView(BaseView):
         """The one-click link of a survey e-mail: no sign-in, answered once, as the person it was sent to."""
         records = self._survey_records(token)
         ticket = surveys.read_token(current_app.config["SECRET_KEY"], token)
+        if ticket.type_name == surveys.NPS:
+            return self._nps(records, surveys.token_quarter(ticket), url_for(".survey", token=token))
         if request.method == "POST":
             return self._answer(records, ticket.type_name, ticket.record_id, token)
         try:
@@ -291,6 +335,45 @@ class PortalView(BaseView):
             asks=surveys.asks(records, record),
             token=token,
             title=_("How did we do?"),
+        )
+
+    @expose("/nps", methods=["GET", "POST"])
+    @has_access
+    def nps(self) -> Any:
+        """This quarter's question, answered in the portal (the e-mail's link is `survey`)."""
+        _writable()
+        records = records_service()
+        return self._nps(records, self._quarter(records), url_for(".nps"))
+
+    @staticmethod
+    def _quarter(records: Records) -> str:
+        return surveys.quarter_of(records.clock().astimezone(records.zone).date())
+
+    def _nps(self, records: Records, quarter: str, action: str) -> Any:
+        if request.method == "POST":
+            try:
+                surveys.answer_nps(
+                    records,
+                    quarter,
+                    request.form.get("nps"),
+                    request.form.get("stars"),
+                    request.form.get("comment", ""),
+                )
+                records.session.commit()
+            except RecordError as error:
+                records.session.rollback()
+                flash(str(error.message), "danger")
+                for problem in error.problems:
+                    flash(str(problem.message), "danger")
+            else:
+                flash(_("Thank you for your answer."), "success")
+            return redirect(action)
+        return self.render(
+            "nps.html",
+            asks=surveys.asks_nps(records, quarter),
+            quarter=surveys.quarter_title(quarter),
+            action=action,
+            title=_("Would you recommend us?"),
         )
 
     def _survey_records(self, token: str) -> Records:
@@ -321,6 +404,8 @@ class PortalView(BaseView):
             flash(_("Thank you for your answer."), "success")
         if token is not None:
             return redirect(url_for(".survey", token=token))
+        if type_name == DELIVERABLE:
+            return redirect(url_for(".deliverable", pk=pk))
         return redirect(url_for(".ticket", type_name=type_name, pk=pk))
 
     @expose("/new/<type_name>", methods=["GET", "POST"])
@@ -346,7 +431,11 @@ class PortalView(BaseView):
                     record = records.create(
                         type_name, {k: v for k, v in parsed.data.items() if v is not None}
                     )
+                    records.attach(type_name, record.id, stored_uploads(records, type_name))
                     records.session.commit()
+                except FileRefused as error:
+                    records.session.rollback()
+                    flash(str(error), "danger")
                 except RecordError as error:
                     records.session.rollback()
                     if error.status in (403, 404):
@@ -370,14 +459,18 @@ class PortalView(BaseView):
     @expose("/ticket/<type_name>/<int:pk>/reply", methods=["POST"])
     @has_access
     def reply(self, type_name: str, pk: int) -> Any:
-        """A public comment on one's ticket (a client's user never writes an internal one)."""
+        """A public comment on one's ticket, with files if any (a client's user never writes an internal one)."""
         _writable()
         if type_name not in TICKET_TYPES:
             abort(404)
         records = records_service()
         try:
             records.add_comment(type_name, pk, request.form.get("body", ""))
+            records.attach(type_name, pk, stored_uploads(records, type_name))
             records.session.commit()
+        except FileRefused as error:
+            records.session.rollback()
+            flash(str(error), "danger")
         except Forbidden:
             records.session.rollback()
             abort(403)
@@ -387,6 +480,37 @@ class PortalView(BaseView):
                 abort(404)
             flash(str(error.message), "danger")
         return redirect(url_for(".ticket", type_name=type_name, pk=pk) + "#comments")
+
+
+def response_rates(records: Records) -> list[tuple[str, int, int]]:
+    """How many of the surveys asked came back (of what the staff member may read): closed tickets and
+    accepted deliverables, and this quarter's NPS."""
+    found = []
+    for type_name in surveys.SURVEYED:
+        if type_name in records.catalog.record_types and records.access.can(
+            records.actor, records.catalog.record_types[type_name], "read"
+        ):
+            asked, answered = surveys.response_rate(records, type_name)
+            found.append((text(records.catalog.record_types[type_name].title), asked, answered))
+    quarter = surveys.quarter_of(records.clock().astimezone(records.zone).date())
+    asked, answered = surveys.nps_response_rate(records, quarter)
+    found.append((_("NPS, %(quarter)s", quarter=surveys.quarter_title(quarter)), asked, answered))
+    return found
+
+
+#: The form input a client's files come in (on a new ticket and on a reply).
+ATTACHMENTS = "attachments"
+
+
+def stored_uploads(records: Records, type_name: str) -> list[int]:
+    """Keep the files sent with the form (the files layer's size rule; FileRefused names the file), as
+    the person's new uploads for `type_name`: `Records.attach` then puts them on the record."""
+    root = current_runtime().settings.instance_path
+    uploads = [u for u in request.files.getlist(ATTACHMENTS) if u and u.filename]
+    return [
+        store_file(records.session, root, u.stream, u.filename, u.mimetype, records.actor, type_name).id
+        for u in uploads
+    ]
 
 
 #: The kinds of field the portal's ticket form has inputs for (others stay on the staff screens).
@@ -412,3 +536,5 @@ def ticket_entries(records: Records, spec: Any) -> list[Entry]:
 
 def add_portal_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(PortalView)
+    # staff with `view_portal` (its menu permission, `itpm.permissions`) open it as a client organisation
+    appbuilder.add_link("Client portal", href="/portal/", label=_l("Client portal"), icon="fa-handshake")
