@@ -403,3 +403,29 @@ def test_a_project_page_line_says_how_often_kept_p85_dates_of_its_type_were_met(
             session.rollback()
             session.execute(IssuedForecast.__table__.delete())
             session.commit()
+
+
+def test_a_demo_client_sees_a_full_portal(demo: Loaded) -> None:
+    """The lead client user of an organisation: projects, deliverables for the client with their documents
+    to download, satisfaction answers over the months."""
+    from itpm.models import StoredFile
+
+    client = demo.app.test_client()
+    login(client, "client.demo", demo.result.password)
+    client.get("/lang/en")
+    home = client.get("/portal/")
+    assert home.status_code == 200 and "portal-card" in home.get_data(as_text=True)
+    with demo.runtime.session() as session:
+        records = demo.records(session, "client.demo")
+        delivered = [d for d in session.scalars(records.query("deliverable")) if records.data(d).get("files")]
+        assert delivered, "no deliverable with a document for the client"
+        stored = session.get(StoredFile, records.data(delivered[0])["files"][0])
+        feedback = list(session.scalars(records.query("client_feedback")))
+        months = {records.data(f).get("period") for f in feedback}
+        span = max(f.created_at for f in feedback) - min(f.created_at for f in feedback)
+        scored = [records.data(f).get("nps") for f in feedback if records.data(f).get("nps") is not None]
+        first = (delivered[0].id, stored.id)
+    download = client.get(f"/portal/file/deliverable/{first[0]}/{first[1]}")
+    assert download.status_code == 200 and "This document is demo data" in download.get_data(as_text=True)
+    # satisfaction scores over the months: the quarterly question of the last six months, and more
+    assert len(months) >= 2 and span.days >= 60 and len(scored) >= 4, (months, span, scored)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import io
 import math
 import os
 import random
@@ -90,6 +91,15 @@ class Who:
     """A person of the demo, by username (an id once they are written)."""
 
     username: str
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file of the demo (a deliverable's document), kept as its author's upload when the record is written."""
+
+    name: str  # the file's name
+    text: str
+    content_type: str = "text/markdown"
 
 
 @dataclass(frozen=True)
@@ -1040,6 +1050,7 @@ class Demo:
                 )
                 if brief.gates and delivered < -0.5:
                     data["delivered_on"] = self.time.iso(delivered)
+                    data["files"] = [self._document(brief, data["name"], title, data["delivered_on"])]
                     handed = self.time.at(delivered)
                     accepted = self.time.later(handed, self.rng.uniform(4, 40))
                     self._fitted(
@@ -1048,6 +1059,17 @@ class Demo:
                     )  # fmt: skip
                 else:
                     self._fitted("deliverable", created, brief.manager, data)
+
+    def _document(self, brief: Any, name: str, title: tuple[str, str], delivered_on: str) -> Upload:
+        """The deliverable's document: a short bilingual cover note a client downloads in the portal."""
+        client = self.clients[brief.client].name
+        text = (
+            f"# {title[0]} / {title[1]}\n\n"
+            f"- 项目 Project: {brief.key}\n- 客户 Client: {client}\n- 交付日期 Delivered on: {delivered_on}\n"
+            f"- 版本 Version: 1.0\n\n"
+            "本文件为演示数据。 This document is demo data.\n"
+        )
+        return Upload(f"{name}.md", text)
 
     def _plan_risk(self) -> None:
         for brief in self.briefs:
@@ -1171,6 +1193,39 @@ class Demo:
                     walkers=[manager, brief.manager], first=self.time.later(created, self.rng.uniform(2, 20)),
                     fill={"follow_up": self._text(follow_up, brief.language)},
                 )  # fmt: skip
+        self._plan_quarterly_nps()
+
+    def _plan_quarterly_nps(self) -> None:
+        """Each quarter that began in the last six months, every client person answered the portal's
+        question (how likely they recommend us, 0-10, and their overall stars), as their projects went."""
+        today = self.time.today
+        starts = [
+            dt.date(today.year - back, month, 1)
+            for back in (1, 0)
+            for month in (1, 4, 7, 10)
+            if 0 < (today - dt.date(today.year - back, month, 1)).days <= 183
+        ]
+        moods = {"green": 4.6, "amber": 3.6, "red": 2.4}
+        for key, org in self.clients.items():
+            healths = [moods.get(b.health, 4.0) for b in self.briefs if b.client == key] or [4.0]
+            for start in starts:
+                for member in org.users:
+                    day = min(-0.5, (start - today).days + self.rng.uniform(1, 12))
+                    score = max(1, min(5, round(sum(healths) / len(healths) + self.rng.uniform(-0.8, 0.6))))
+                    nps = max(
+                        0,
+                        min(
+                            10, round({5: 9.5, 4: 7.5, 3: 6, 2: 4, 1: 1.5}[score] + self.rng.uniform(-1.2, 1))
+                        ),
+                    )
+                    language = "en" if member.locale == "en" else "zh"
+                    data = {
+                        "satisfaction": score,
+                        "nps": nps,
+                        "comment": self._text(self.rng.choice(company.FEEDBACK[score]), language),
+                        "period": f"{start:%Y-%m}",
+                    }
+                    self._fitted("client_feedback", self.time.at(day), member.username, data)
 
     # --- writing ------------------------------------------------------------
 
@@ -1437,14 +1492,16 @@ class Demo:
         spec = self.catalog.record_types[planned.type]
         self.clock.now = planned.at
         context = {**planned.context, "moment": planned.at, "person": Who(planned.by)}
+        savepoint = self.session.begin_nested()
         try:
-            data = self._fit(spec, planned.data, context)
+            wanted = {name: self._uploaded(planned, name, value) for name, value in planned.data.items()}
+            data = self._fit(spec, wanted, context)
         except _Unfit as unfit:
+            savepoint.rollback()
             return str(unfit)
         system = {
             name: self._id(value) for name, value in planned.system.items() if name in kinds.EDITABLE_SYSTEM
         }
-        savepoint = self.session.begin_nested()
         try:
             planned.record = self._as(planned.by).create(planned.type, data, system)
             if planned.goal:
@@ -1456,6 +1513,22 @@ class Demo:
             return f"{first.path}: {first.message}" if first else str(error.message)
         savepoint.commit()
         return None
+
+    def _uploaded(self, planned: Planned, name: str, value: Any) -> Any:
+        """A planned file as its author's new upload (the files layer; the records service links it)."""
+        if not (isinstance(value, list) and value and all(isinstance(v, Upload) for v in value)):
+            return value
+        if name not in self.catalog.record_types[planned.type].fields:
+            return None
+        from itpm.files import store_file
+
+        return [
+            store_file(
+                self.session, self.runtime.settings.instance_path, io.BytesIO(v.text.encode("utf-8")),
+                v.name, v.content_type, self.actors[planned.by], planned.type, name,
+            ).id
+            for v in value
+        ]  # fmt: skip
 
     def _fit(self, spec: RecordTypeSpec, wanted: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
         """`wanted` as the type's fields take it: its fields, choices and limits; required ones filled in."""

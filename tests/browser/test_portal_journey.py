@@ -1,15 +1,18 @@
 """The client portal in Chromium at phone (375 px) and desktop width (issue 14): a client manager reads
 a project's milestones, downloads a deliverable, rejects one with a reason, accepts another (the
-certificate PDF checked), raises an incident and replies on it, and answers the closing survey from its link (no sign-in). Screenshots in Chinese and English."""
+certificate PDF checked), raises an incident with a file and sees it assigned with its SLA due time,
+replies on it with a photo, and answers the closing survey from its link (no sign-in). Screenshots in Chinese and English."""
 
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
+from test_automations import team
 from test_portal import PASSWORD, build_world, close, feedback_of
 
 from browser.conftest import log_in, screenshot
@@ -22,6 +25,7 @@ def test_a_client_manager_follows_and_signs_off_in_the_portal(
     browser: Any, live_server: str, sqlite_app: Any, width: int, lang: str
 ) -> None:
     world = build_world(sqlite_app, sqlite_app.extensions["itpm"])
+    team(sqlite_app, sqlite_app.extensions["itpm"], "service_desk", [("sam", "support_agent")])
     context = browser.new_context(
         viewport={"width": width, "height": 800},
         locale="zh-CN" if lang == "zh" else "en-US",
@@ -68,16 +72,29 @@ def test_a_client_manager_follows_and_signs_off_in_the_portal(
     page.select_option("#f-priority", "P2")
     page.select_option("#f-category", "desktop")
     page.select_option("#f-project", str(world.project))
+    page.set_input_files(
+        "#f-attachments", files=[{"name": "smoke.txt", "mimeType": "text/plain", "buffer": b"smoke"}]
+    )
     page.click("main button[type=submit]")
     assert "Printer on fire" in page.inner_text("h1")
+    # the pack's automation gives it to the service desk; the client sees who has it and its SLA due time
+    runtime = sqlite_app.extensions["itpm"]
+    drain(runtime)
+    page.reload()
+    assert "Sam" in page.inner_text(".portal-assignee")
+    assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", page.inner_text(".portal-sla-due"))
+    assert "smoke.txt" in page.inner_text("#files")
     page.fill("#reply-body", "It is smoking now")
+    page.set_input_files(
+        "#reply-files", files=[{"name": "photo.png", "mimeType": "image/png", "buffer": b"\x89PNG"}]
+    )
     page.click("#comments button[type=submit]")
     assert "It is smoking now" in page.inner_text("#comments")
+    assert "photo.png" in page.inner_text("#files")
     screenshot(page, f"portal-ticket-{lang}-{width}")
 
     # the ticket is closed: the survey's link arrives (in the app and by e-mail) and works without signing in
     ticket = int(page.url.split("#")[0].rstrip("/").rsplit("/", 1)[-1])
-    runtime = sqlite_app.extensions["itpm"]
     close(runtime, "incident", ticket)
     drain(runtime)
     with runtime.session() as session:
@@ -85,6 +102,8 @@ def test_a_client_manager_follows_and_signs_off_in_the_portal(
             select(Notification.link).where(
                 Notification.person_id == world.people["max"], Notification.link.startswith("/portal/survey/")
             )
+            .order_by(Notification.id.desc())  # the incident's (the deliverable accepted above asked first)
+            .limit(1)
         )
     assert link
     anonymous = browser.new_context(viewport={"width": width, "height": 800}, locale=context_locale(lang))
@@ -97,6 +116,20 @@ def test_a_client_manager_follows_and_signs_off_in_the_portal(
     assert survey.locator("input[name=stars]").count() == 0  # answered, and only once
     assert [f["satisfaction"] for f in feedback_of(runtime, ticket)] == [4]
     anonymous.close()
+
+    # this quarter's question, from the home page: 0-10 and overall stars, once; the figures below
+    page.goto(f"{live_server}/portal/")
+    page.click("#nps-prompt a")
+    page.click("label[for=nps-9]")
+    page.click("label[for=stars-5]")
+    screenshot(page, f"portal-nps-{lang}-{width}")
+    page.click("main button[type=submit]")
+    assert page.locator("input[name=nps]").count() == 0
+    page.goto(f"{live_server}/portal/")
+    assert page.locator("#nps-prompt").count() == 0
+    assert page.locator("#figures").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    screenshot(page, f"portal-home-after-{lang}-{width}")
     assert not errors, errors
     context.close()
 
