@@ -99,7 +99,8 @@ def test_a_client_manager_follows_and_signs_off_in_the_portal(
     drain(runtime)
     with runtime.session() as session:
         link = session.scalar(
-            select(Notification.link).where(
+            select(Notification.link)
+            .where(
                 Notification.person_id == world.people["max"], Notification.link.startswith("/portal/survey/")
             )
             .order_by(Notification.id.desc())  # the incident's (the deliverable accepted above asked first)
