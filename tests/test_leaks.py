@@ -638,6 +638,7 @@ def page_paths(w: World) -> list[str]:
         "/imports/",
         "/portal/",
         "/portal/tickets/",
+        "/portal/nps",
         "/health",  # monitoring's: no login, and nothing of anyone's records (`itpm.web.probes`)
         "/ready",
         "/metrics",  # 404 without ITPM_METRICS_TOKEN, a session is no token
