@@ -105,3 +105,24 @@ def enqueue_claimed(
             session.commit()
         raise
     return mine
+
+
+def dispatch_queued(
+    runtime: Any, queue: Any, model: Any, make_job: Callable[[int], Any], limit: int = 500
+) -> int:
+    """Put the rows of `model` (a report request, a personal-data export) queued and not yet sent on the
+    queue, oldest first, one job each by `make_job(id)`; how many."""
+    with runtime.session() as session:
+        ids = list(
+            session.scalars(
+                select(model.id)
+                .where(model.status == "queued", model.dispatched_at.is_(None))
+                .order_by(model.id)
+                .limit(limit)
+            )
+        )
+    if not ids:
+        return 0
+    return len(
+        enqueue_claimed(runtime, queue, model, ids, lambda mine, _claimed_at: [make_job(i) for i in mine])
+    )

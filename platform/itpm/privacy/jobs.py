@@ -14,7 +14,7 @@ from sqlalchemy import or_, select, update
 from itpm.access import Actor
 from itpm.audit import note
 from itpm.audit.context import acting
-from itpm.automations.queue import enqueue_claimed, job, worker_runtime
+from itpm.automations.queue import dispatch_queued, job, worker_runtime
 from itpm.db import utcnow
 from itpm.models import Person, PrivacyRequest
 from itpm.privacy.erasure import PrivacyRefused
@@ -96,25 +96,9 @@ def export_job(request_id: int) -> str | None:
 
 def dispatch_exports(runtime: Any, queue: Any, limit: int = 100) -> int:
     """Put exports not on the queue yet there, oldest first; how many."""
-    with runtime.session() as session:
-        ids = list(
-            session.scalars(
-                select(PrivacyRequest.id)
-                .where(PrivacyRequest.status == QUEUED, PrivacyRequest.dispatched_at.is_(None))
-                .order_by(PrivacyRequest.id)
-                .limit(limit)
-            )
-        )
-    if not ids:
-        return 0
-    sent = enqueue_claimed(
-        runtime,
-        queue,
-        PrivacyRequest,
-        ids,
-        lambda mine, _claimed_at: [job(export_job, i, f"itpm-privacy-export-{i}") for i in mine],
+    return dispatch_queued(
+        runtime, queue, PrivacyRequest, lambda i: job(export_job, i, f"itpm-privacy-export-{i}"), limit
     )
-    return len(sent)
 
 
 def run_pending_exports(runtime: Any, clock: Callable[[], dt.datetime] = utcnow) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from itpm.automations.queue import JOB_TIMEOUT, STALE, enqueue_claimed, job, worker_runtime
+from itpm.automations.queue import JOB_TIMEOUT, STALE, dispatch_queued, job, worker_runtime
 from itpm.db import utcnow
 from itpm.models import ReportRequest
 from itpm.reports.requests import ABANDONED, PENDING, QUEUED, RUNNING, fail_request, render_requested_report
@@ -44,27 +44,7 @@ def job_id(request_id: int) -> str:
 
 def dispatch_requests(runtime: Any, queue: Any, limit: int = 500) -> int:
     """Put requests that are not on the queue yet there, oldest first; how many."""
-    with runtime.session() as session:
-        ids = list(
-            session.scalars(
-                select(ReportRequest.id)
-                .where(ReportRequest.status == QUEUED, ReportRequest.dispatched_at.is_(None))
-                .order_by(ReportRequest.id)
-                .limit(limit)
-            )
-        )
-    if not ids:
-        return 0
-    sent = enqueue_claimed(
-        runtime,
-        queue,
-        ReportRequest,
-        ids,
-        lambda mine, _claimed_at: [
-            job(render_request, request_id, job_id(request_id)) for request_id in mine
-        ],
-    )
-    return len(sent)
+    return dispatch_queued(runtime, queue, ReportRequest, lambda i: job(render_request, i, job_id(i)), limit)
 
 
 def resend_lost_requests(runtime: Any, queue: Any, now: dt.datetime) -> int:
