@@ -69,3 +69,32 @@ def test_a_trend_breaks_its_line_where_a_month_has_no_answers() -> None:
 def test_a_chart_with_nothing_to_show_says_so() -> None:
     assert texts(compliance([], labels={"empty": "本月没有事件"})) == ["本月没有事件"]
     assert texts(timeline([])) == ["No dated tasks"]
+
+
+def test_the_calibration_chart_puts_an_honest_forecast_on_the_diagonal() -> None:
+    import re
+
+    from itpm.charts.calibration import calibration
+
+    svg = str(
+        calibration(
+            [
+                ("replayed", 183, {50: 0.5, 85: 0.85, 95: 0.95}),
+                ("overconfident <kind>", 20, {50: 0.3, 85: 0.6, 95: None}),
+            ]
+        )
+    )
+    points = {
+        title: (float(cx), float(cy))
+        for cx, cy, title in re.findall(
+            r'<circle cx="([\d.]+)" cy="([\d.]+)"[^>]*><title>([^<]+)</title>', svg
+        )
+    }
+    honest = points["replayed: P85 met 85% (n = 183)"]
+    low, high = points["replayed: P50 met 50% (n = 183)"], points["replayed: P95 met 95% (n = 183)"]
+    slope = (high[1] - low[1]) / (high[0] - low[0])
+    assert abs(low[1] + slope * (honest[0] - low[0]) - honest[1]) < 0.5  # the three on one line: y = x
+    early = points["overconfident &lt;kind&gt;: P85 met 60% (n = 20)"]
+    assert early[0] == honest[0] and early[1] > honest[1]  # below the diagonal (SVG's y grows downwards)
+    assert "P95 met" not in svg.split("overconfident")[1]  # a percentile without dates is not drawn
+    assert "No finished project" in str(calibration([("kept", 0, {50: None})]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -390,7 +391,9 @@ def test_the_commands_issue_forecasts_and_print_the_backtest_table(world: dict[s
     issued = CliRunner().invoke(main, ["forecast", "run", "--runs", "1000"], env=env)
     assert issued.exit_code == 0, issued.output
     assert "Forecasts issued: 1 ok" in issued.output
-    table = CliRunner().invoke(main, ["forecast", "backtest"], env=env)
+    chart = Path(settings.instance_path) / "calibration.svg"
+    table = CliRunner().invoke(main, ["forecast", "backtest", "--chart", str(chart)], env=env)
     assert table.exit_code == 0, table.output
+    assert "No finished project to check forecasts against yet" in chart.read_text("utf-8")
     assert "| itpm (P50 for the error) | 0 " in table.output and "| linear % complete" in table.output
     assert "Replayed: finished projects" in table.output  # none has finished here: n = 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
 from itpm.access import Actor
+from itpm.charts.calibration import CALIBRATION_LABELS_ZH, calibration
 from itpm.config import ConfigurationError, Settings
 from itpm.db import utcnow
 from itpm.forecast.backtest import Row, issue_forecasts, kept, replayed, score
@@ -67,7 +69,15 @@ def _table(title: str, rows: list[Row]) -> None:
     type=click.IntRange(500, 1_000_000),
     help="Runs of each replayed forecast.",
 )
-def forecast_backtest(replay: bool, runs: int) -> None:
+@click.option(
+    "--chart",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also draw the calibration chart (each percentile's share of dates met) into this SVG file.",
+)
+@click.option(
+    "--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True, help="The chart's language."
+)
+def forecast_backtest(replay: bool, runs: int, chart: str | None, lang: str) -> None:
     """Hit rates per percentile and error in days of finished projects' forecasts, against naive ones."""
     runtime = _runtime()
     with runtime.session() as session:
@@ -80,14 +90,23 @@ def forecast_backtest(replay: bool, runs: int) -> None:
                     replayed(records, runs),
                 )
             )
-        for title, scored in sources:
+        series = []
+        shorts = ("已保存的预测", "回放") if lang == "zh" else ("kept", "replayed")
+        for (title, scored), short in zip(sources, shorts, strict=False):
             projects = len({s.project_id for s in scored})
-            _table(f"{title} (n = {len(scored)} forecasts, {projects} projects)", score(scored))
+            rows = score(scored)
+            _table(f"{title} (n = {len(scored)} forecasts, {projects} projects)", rows)
+            series.append((short, len(scored), rows[0].hits))
             kinds = sorted({s.kind for s in scored}, key=str)
             if len(kinds) > 1:  # and by kind of project
                 for kind in kinds:
                     of_kind = [s for s in scored if s.kind == kind]
                     _table(f"  of kind {kind} (n = {len(of_kind)})", score(of_kind))
+                    series.append((f"{short}, {kind}", len(of_kind), score(of_kind)[0].hits))
+    if chart:
+        labels = CALIBRATION_LABELS_ZH if lang == "zh" else None
+        Path(chart).write_text(calibration([s for s in series if s[1]], labels), "utf-8")
+        click.echo(f"\nThe calibration chart is in {chart}.")
     click.echo(
         "\nA P85 date should be met about 85% of the time. The naive forecasts are the planned date and "
         "percent complete extrapolated in a straight line; their one date is scored in every column."
