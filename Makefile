@@ -18,6 +18,7 @@ DEMO ?= yes
 
 CATALOGUE := platform/itpm/translations/zh/LC_MESSAGES/messages
 $(STAMP): pyproject.toml
+	.ci/system-packages build
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'

@@ -7,6 +7,7 @@ from one `Settings`, so all revision apps of a process share keys and stores.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,41 @@ def _webhook_allow(text: str) -> tuple[Any, ...]:
         return allow_list(text)
     except ValueError as error:
         raise ConfigurationError(str(error)) from None
+
+
+def _group_map(env: Mapping[str, str], name: str, roles: bool) -> dict[str, Any]:
+    """A JSON object of directory group DNs: to role names (a name or a list) or to a department name."""
+    text = env.get(name, "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise ConfigurationError(
+            f"{name} is not JSON ({error}): write an object of group DN to names"
+        ) from None
+    wanted = "a role name or a list of role names" if roles else "a department name"
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{name} is a JSON object of group DN to {wanted}")
+    mapping: dict[str, Any] = {}
+    for group, names in value.items():
+        if roles and isinstance(names, str):
+            names = [names]
+        good = (
+            isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)
+            if roles
+            else isinstance(names, str) and names
+        )
+        if not good:
+            raise ConfigurationError(f"{name}: the group {group!r} maps to {names!r}, not to {wanted}")
+        # Flask-AppBuilder matches a person's memberOf values exactly; directories vary the case and spaces.
+        mapping[normal_dn(group)] = tuple(names) if roles else names
+    return mapping
+
+
+def normal_dn(dn: str) -> str:
+    """A group DN as itpm compares them: lower case, no spaces around its commas and equals signs."""
+    return ",".join("=".join(part.strip() for part in rdn.split("=", 1)) for rdn in dn.split(",")).lower()
 
 
 @dataclass(frozen=True)
@@ -70,6 +106,22 @@ class Settings:
     #: Log lines as plain text (plain) or one JSON object per line (json), from this level up.
     log_format: str = "plain"
     log_level: str = "INFO"
+    #: How staff sign in: db (itpm's own passwords) or ldap (the company directory, `docs/sso.md`).
+    auth: str = "db"
+    #: Who may still sign in with an itpm password when a directory signs staff in: all, or admin
+    #: (only holders of the admin role: the break-glass account).
+    local_passwords: str = "all"
+    #: The directory (ITPM_AUTH=ldap): its address, where people are, and who searches for them.
+    ldap_server: str | None = None
+    ldap_search: str | None = None
+    ldap_uid_field: str = "uid"
+    ldap_bind_user: str | None = None
+    ldap_bind_password: str | None = None
+    ldap_use_tls: bool = False
+    #: Directory group DN -> itpm role names; a person's mapped roles follow their groups at each sign-in.
+    ldap_group_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Directory group DN -> itpm department name: the department of a person in the group.
+    ldap_group_departments: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -99,6 +151,16 @@ class Settings:
             "metrics_token": env.get("ITPM_METRICS_TOKEN") or None,
             "log_format": env.get("ITPM_LOG_FORMAT", "plain"),
             "log_level": env.get("ITPM_LOG_LEVEL", "INFO").upper(),
+            "auth": env.get("ITPM_AUTH", "db").lower(),
+            "local_passwords": env.get("ITPM_LOCAL_PASSWORDS", "all").lower(),
+            "ldap_server": env.get("ITPM_LDAP_SERVER") or None,
+            "ldap_search": env.get("ITPM_LDAP_SEARCH") or None,
+            "ldap_uid_field": env.get("ITPM_LDAP_UID_FIELD") or "uid",
+            "ldap_bind_user": env.get("ITPM_LDAP_BIND_USER") or None,
+            "ldap_bind_password": env.get("ITPM_LDAP_BIND_PASSWORD") or None,
+            "ldap_use_tls": env.get("ITPM_LDAP_USE_TLS", "") in ("1", "true", "yes"),
+            "ldap_group_roles": _group_map(env, "ITPM_LDAP_GROUP_ROLES", roles=True),
+            "ldap_group_departments": _group_map(env, "ITPM_LDAP_GROUP_DEPARTMENTS", roles=False),
         }
         if env.get("ITPM_HOME_PAGE"):  # "dashboard": staff land on their home dashboard (`itpm.web.home`)
             values["extra"] = {"ITPM_HOME_PAGE": env["ITPM_HOME_PAGE"]}
@@ -143,9 +205,30 @@ class Settings:
             )
         if self.metrics_token is not None and len(self.metrics_token) < 16:
             raise ConfigurationError("ITPM_METRICS_TOKEN must be at least 16 characters long")
+        self._check_sign_in()
         if not self.secret_key:
             return self._replace(secret_key=DEVELOPMENT_KEY)
         return self
+
+    def _check_sign_in(self) -> None:
+        if self.auth not in ("db", "ldap"):
+            raise ConfigurationError(f"ITPM_AUTH is db or ldap, not {self.auth!r}")
+        if self.local_passwords not in ("all", "admin"):
+            raise ConfigurationError(f"ITPM_LOCAL_PASSWORDS is all or admin, not {self.local_passwords!r}")
+        if self.auth != "ldap":
+            return
+        if not self.ldap_server or "://" not in self.ldap_server:
+            raise ConfigurationError(
+                "ITPM_AUTH=ldap needs ITPM_LDAP_SERVER, the directory's address (e.g. ldaps://ldap.example.com)"
+            )
+        if not self.ldap_search:
+            raise ConfigurationError(
+                "ITPM_AUTH=ldap needs ITPM_LDAP_SEARCH, where people are (e.g. ou=people,dc=example,dc=com)"
+            )
+        if bool(self.ldap_bind_user) != bool(self.ldap_bind_password):
+            raise ConfigurationError(
+                "ITPM_LDAP_BIND_USER and ITPM_LDAP_BIND_PASSWORD are set together, or neither"
+            )
 
     def _replace(self, **changes: Any) -> Settings:
         from dataclasses import replace
@@ -205,5 +288,32 @@ class Settings:
             "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
             "ITPM_SETTINGS": self,
         }
+        if self.auth == "ldap":
+            config.update(self._ldap_config())
         config.update(self.extra)
         return config
+
+    def _ldap_config(self) -> dict[str, Any]:
+        """Flask-AppBuilder's AUTH_LDAP; itpm's security manager keeps roles in step with the groups."""
+        from flask_appbuilder.const import AUTH_LDAP
+
+        return {
+            "AUTH_TYPE": AUTH_LDAP,
+            "AUTH_LDAP_SERVER": self.ldap_server,
+            "AUTH_LDAP_SEARCH": self.ldap_search,
+            "AUTH_LDAP_UID_FIELD": self.ldap_uid_field,
+            "AUTH_LDAP_BIND_USER": self.ldap_bind_user or "",
+            "AUTH_LDAP_BIND_PASSWORD": self.ldap_bind_password or "",
+            "AUTH_LDAP_USE_TLS": self.ldap_use_tls,
+            "AUTH_LDAP_GROUP_FIELD": "memberOf",
+            # A person the directory knows gets an itpm account at their first sign-in.
+            "AUTH_USER_REGISTRATION": True,
+            # Flask-AppBuilder asks the directory for a person's groups when this maps any.
+            "AUTH_ROLES_MAPPING": {
+                **{group: [] for group in self.ldap_group_departments},
+                **{group: list(roles) for group, roles in self.ldap_group_roles.items()},
+            },
+            # itpm syncs only the mapped roles (`ItpmSecurityManager.sync_directory_groups`):
+            # roles an admin gave by hand stay.
+            "AUTH_ROLES_SYNC_AT_LOGIN": False,
+        }

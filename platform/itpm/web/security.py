@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, jsonify, request, session
+from flask_appbuilder.const import AUTH_LDAP
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import (
     Permission,
@@ -26,18 +27,21 @@ from flask_jwt_extended import JWTManager
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, user_logged_in
 from sqlalchemy import select, update
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from itpm.access import Actor
 from itpm.audit import note
+from itpm.config import normal_dn
 from itpm.db import utcnow
 from itpm.integrations.tokens import PREFIX, find_token
-from itpm.models import IntegrationToken, Person
+from itpm.models import Department, IntegrationToken, Person
 from itpm.passwords import check_password
+from itpm.permissions import ADMIN_ROLE
 from itpm.web.sign_in import (
     SESSION_GENERATION,
     TOKEN_GENERATION,
     AuthDBView,
+    AuthLDAPView,
     ResetMyPasswordView,
     ResetPasswordView,
     SecurityApi,
@@ -52,11 +56,15 @@ from itpm.web.views.people import PersonView
 
 
 def audit_sign_in(session: Any, username: str, success: bool) -> None:
+    """A sign-in or failed sign-in, and how: "password" (itpm's own) or "ldap" (the directory)."""
+    method = g.get("itpm_sign_in_method") or (
+        "ldap" if current_app.config.get("AUTH_TYPE") == AUTH_LDAP else "password"
+    )
     note(
         session,
         "login" if success else "login.failed",
         f"user/{username}",
-        {"method": current_app.config.get("AUTH_TYPE")},
+        {"method": method},
         actor=username if success else "anonymous",
     )
 
@@ -65,6 +73,8 @@ class ItpmSecurityManager(SecurityManager):
     user_model = Person
     userdbmodelview = PersonView
     authdbview = AuthDBView
+    authldapview = AuthLDAPView
+    userldapmodelview = PersonView
     resetmypasswordview = ResetMyPasswordView
     resetpasswordview = ResetPasswordView
     security_api = SecurityApi
@@ -84,6 +94,11 @@ class ItpmSecurityManager(SecurityManager):
 
     def register_views(self) -> None:
         super().register_views()
+        if self.auth_type == AUTH_LDAP:
+            # Local passwords (the break-glass admin's, or all under ITPM_LOCAL_PASSWORDS=all) are still
+            # set and changed on itpm's screens; the people screens link to these.
+            self.appbuilder.add_view_no_menu(self.resetpasswordview())
+            self.appbuilder.add_view_no_menu(self.resetmypasswordview())
         if current_app.config.get("AUTH_RATE_LIMITED"):
             self._limit_password_checks()
 
@@ -94,8 +109,10 @@ class ItpmSecurityManager(SecurityManager):
         per address only failures count, so that an office behind one address can sign in.
         """
         limit = current_app.config["AUTH_RATE_LIMIT"]
-        for name in ("AuthDBView", "SecurityApi", "ResetMyPasswordView"):
-            blueprint = current_app.blueprints[name]
+        for name in ("AuthDBView", "AuthLDAPView", "SecurityApi", "ResetMyPasswordView"):
+            blueprint = current_app.blueprints.get(name)
+            if blueprint is None:  # the sign-in view of the other ITPM_AUTH
+                continue
             self.limiter.shared_limit(
                 limit,
                 scope="itpm-password-name",
@@ -113,6 +130,8 @@ class ItpmSecurityManager(SecurityManager):
             )(blueprint)
 
     def auth_user_db(self, username: str, password: str) -> Any:
+        if self.auth_type == AUTH_LDAP:  # the API's provider "db": the directory's rules still hold
+            return self.auth_user_ldap(username, password)
         user = super().auth_user_db(username, password)
         if user is None:
             g.itpm_password_refused = True
@@ -120,6 +139,80 @@ class ItpmSecurityManager(SecurityManager):
                 audit_sign_in(self.session, str(username or "")[:64], False)
                 self.session.commit()
         return user
+
+    # --- the company directory (ITPM_AUTH=ldap, docs/sso.md) ------------------
+
+    def auth_user_ldap(self, username: str, password: str) -> Any:
+        """A local password first for whom `ITPM_LOCAL_PASSWORDS` lets keep one, else the directory.
+
+        A directory sign-in brings the person's mapped roles and department in step with their groups.
+        Every refusal counts towards the rate limits and is audited, as for itpm passwords.
+        """
+        settings = current_app.config["ITPM_SETTINGS"]
+        username = str(username or "").strip()
+        user = self.find_user(username=username) if username else None
+        if user is not None and user.is_active and password and self._may_use_local_password(user, settings):
+            # A person created by a directory sign-in holds a random hash: this never matches for them.
+            if user.password and check_password_hash(user.password, password):
+                g.itpm_sign_in_method = "password"
+                self.update_user_auth_stat(user, True)
+                return user
+        g.itpm_sign_in_method = "ldap"
+        g.pop("itpm_directory_entry", None)
+        user = super().auth_user_ldap(username, password)
+        if user is not None:
+            entry = g.pop("itpm_directory_entry", None)
+            if entry is not None:
+                self.sync_directory_groups(user, entry)
+                self.session.commit()
+            return user
+        g.itpm_password_refused = True
+        if not g.get("itpm_sign_in_audited"):  # no such person, or an inactive one: nothing else said it
+            audit_sign_in(self.session, username[:64], False)
+            self.session.commit()
+        return None
+
+    @staticmethod
+    def _may_use_local_password(user: Person, settings: Any) -> bool:
+        return settings.local_passwords == "all" or any(role.name == ADMIN_ROLE for role in user.roles)
+
+    def _search_ldap(self, ldap: Any, con: Any, username: str) -> Any:
+        """Flask-AppBuilder's search; the entry found is kept for `sync_directory_groups`."""
+        user_dn, attributes = super()._search_ldap(ldap, con, username)
+        if user_dn is not None:
+            g.itpm_directory_entry = attributes
+        return user_dn, attributes
+
+    def directory_groups(self, attributes: dict[str, Any]) -> set[str]:
+        return {normal_dn(dn) for dn in self.ldap_extract_list(attributes, self.auth_ldap_group_field)}
+
+    def _ldap_calculate_user_roles(self, user_attributes: dict[str, Any]) -> list[Any]:
+        """The roles of a new person's groups (at their first sign-in)."""
+        return self._mapped_roles(self.directory_groups(user_attributes))
+
+    def _mapped_roles(self, groups: set[str]) -> list[Role]:
+        mapping = current_app.config["ITPM_SETTINGS"].ldap_group_roles
+        names = sorted({name for group in groups for name in mapping.get(group, ())})
+        return list(self.session.scalars(select(Role).where(Role.name.in_(names)))) if names else []
+
+    def sync_directory_groups(self, user: Person, attributes: dict[str, Any]) -> None:
+        """The person's roles named in ITPM_LDAP_GROUP_ROLES become those of their groups (other roles,
+        given in itpm, stay); their department becomes that of their group in ITPM_LDAP_GROUP_DEPARTMENTS."""
+        settings = current_app.config["ITPM_SETTINGS"]
+        groups = self.directory_groups(attributes)
+        managed = {name for names in settings.ldap_group_roles.values() for name in names}
+        kept = [role for role in user.roles if role.name not in managed]
+        roles = kept + self._mapped_roles(groups)
+        if {r.id for r in roles} != {r.id for r in user.roles}:
+            user.roles = roles
+        departments = sorted(
+            settings.ldap_group_departments[group]
+            for group in groups & settings.ldap_group_departments.keys()
+        )
+        if departments:
+            department = self.session.scalar(select(Department).where(Department.name == departments[0]))
+            if department is not None and user.department_id != department.id:
+                user.department = department
 
     def update_user_auth_stat(self, user: Any, success: bool = True) -> None:
         """Every sign-in and failed sign-in (password, directory, OpenID) is in the audit log."""

@@ -40,7 +40,9 @@ SESSION_GENERATION = "_itpm_generation"
 #: The JWT claim holding it.
 TOKEN_GENERATION = "itpm_gen"
 #: The endpoints that check a password: the rate limits apply to these.
-PASSWORD_CHECKS = frozenset({"AuthDBView.login", "SecurityApi.login", "ResetMyPasswordView.this_form_post"})
+PASSWORD_CHECKS = frozenset(
+    {"AuthDBView.login", "AuthLDAPView.login", "SecurityApi.login", "ResetMyPasswordView.this_form_post"}
+)
 PASSWORD_HINT = _l("At least %(count)d characters; common passwords and your own name or e-mail are refused.")
 
 
@@ -163,8 +165,8 @@ class ResetPasswordView(fab_views.ResetPasswordView):
 # --- signing out -----------------------------------------------------------
 
 
-class AuthDBView(fab_views.AuthDBView):
-    """Signing in as Flask-AppBuilder does; signing out by POST (a GET asks first)."""
+class SignOut:
+    """Signing out by POST (a GET asks first); every session and token of the person ends."""
 
     @expose("/logout/", methods=["GET"])
     def logout(self) -> Any:
@@ -183,6 +185,14 @@ class AuthDBView(fab_views.AuthDBView):
         if user is not None:
             self.appbuilder.sm.on_user_logout(user)
         return redirect(self.appbuilder.get_url_for_login)
+
+
+class AuthDBView(SignOut, fab_views.AuthDBView):
+    """Signing in with an itpm password, as Flask-AppBuilder does (`SignOut` signs out)."""
+
+
+class AuthLDAPView(SignOut, fab_views.AuthLDAPView):
+    """Signing in with a directory password (ITPM_AUTH=ldap), as Flask-AppBuilder does."""
 
 
 class SecurityApi(FabSecurityApi):
