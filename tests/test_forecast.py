@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 from test_workflows import PASSWORD, Cast, act, cast
 
 from conftest import api_token, databases, login, settings_for
@@ -21,9 +21,9 @@ from itpm.access import Actor
 from itpm.charts.forecast import fan
 from itpm.cli import main
 from itpm.db import utcnow
-from itpm.forecast.backtest import Scored, issue_forecasts, nightly, score
+from itpm.forecast.backtest import Scored, issue_forecasts, nightly, raised_before, score
 from itpm.forecast.evm import PlannedTask, earned_schedule, earned_value, spi_t
-from itpm.forecast.flags import Overdue, risk_flags
+from itpm.forecast.flags import Flag, Overdue, risk_flags
 from itpm.forecast.simulation import (
     CEILING,
     FLOOR,
@@ -37,7 +37,7 @@ from itpm.forecast.simulation import (
     remaining_of,
     weekly_history,
 )
-from itpm.models import IssuedForecast
+from itpm.models import IssuedForecast, OutboxEvent
 from itpm.records.service import Records
 from itpm.web.app import create_app
 
@@ -397,3 +397,60 @@ def test_the_commands_issue_forecasts_and_print_the_backtest_table(world: dict[s
     assert "No finished project to check forecasts against yet" in chart.read_text("utf-8")
     assert "| itpm (P50 for the error) | 0 " in table.output and "| linear % complete" in table.output
     assert "Replayed: finished projects" in table.output  # none has finished here: n = 0
+
+
+def test_a_flag_the_last_kept_forecast_did_not_raise_starts_the_forecast_flagged_automations(
+    world: dict[str, Any],
+) -> None:
+    """Issue 17: flags feed the automations (`{"on": "forecast_flagged", "flags": [...]}`): an event when the
+    day's forecast raises a flag its last kept one (an earlier day's) did not; none for a flag already kept."""
+    from types import SimpleNamespace
+
+    from itpm.automations.spec import Event, triggered
+    from itpm.definitions.checks import check_configuration
+    from itpm.definitions.documents import Document, read_documents
+    from itpm.definitions.meta import MetaSchemas
+    from itpm.installation import STARTER_PACK
+
+    runtime, project_id, today = world["runtime"], world["people"].project, world["today"]
+    late = Flag(
+        "p85_late", "P85 %(p85)s is after the planned finish %(planned)s", {"p85": "x", "planned": "y"}
+    )
+    low = Flag("spi_t_low", "SPI(t) %(spi_t)s is below 0.9", {"spi_t": "0.8"})
+    session = runtime.sessions.session_factory()
+    try:
+        records = Records(session, runtime.catalog(), Actor.system())
+        project = records.get("project", project_id)
+        before = session.scalar(select(func.max(OutboxEvent.id))) or 0  # other tests' runs emit too
+        session.add(IssuedForecast(project_type="project", project_id=project_id, as_of=today - dt.timedelta(days=1),
+                                   status="ok", remaining=1, inputs={"flags": ["p85_late"]}))  # fmt: skip
+        raised_before(records, "project", project, today, SimpleNamespace(flags=[late, low]))
+        raised_before(records, "project", project, today, SimpleNamespace(flags=[late]))  # nothing new
+        session.flush()
+        events = list(
+            session.scalars(
+                select(OutboxEvent).where(OutboxEvent.kind == "forecast_flagged", OutboxEvent.id > before)
+            )
+        )
+        assert [e.payload["new"] for e in events] == [["spi_t_low"]]
+        payload = events[0].payload
+        assert [f["code"] for f in payload["flags"]] == ["p85_late", "spi_t_low"]
+        assert payload["key"] == f"forecast_flagged:project:{project_id}:{today.isoformat()}"
+        event = Event(1, "forecast_flagged", "project", project_id, payload)
+        assert triggered({"on": "forecast_flagged"}, event)
+        assert triggered({"on": "forecast_flagged", "flags": ["spi_t_low", "cost_over"]}, event)
+        assert not triggered({"on": "forecast_flagged", "flags": ["p85_late"]}, event)  # not new today
+    finally:
+        session.rollback()
+        session.close()
+    pack, _ = read_documents(STARTER_PACK)
+    for trigger, refused in (({"on": "forecast_flagged", "flags": ["p85_late"]}, False),
+                             ({"on": "forecast_flagged", "flags": ["late"]}, True)):  # fmt: skip
+        body = {"kind": "automation", "name": "flagged", "title": {"en": "Flagged", "zh": "预测告警"},
+                "record_type": "project", "trigger": trigger,
+                "actions": [{"do": "set", "fields": {"client_status": "at_risk"}}]}  # fmt: skip
+        document = Document("workflows/automations/flagged.json", body)
+        found = check_configuration([*pack, document], MetaSchemas(), only=[document])
+        assert bool(found) is refused, [(p.path, str(p.message)) for p in found]
+        if refused:
+            assert found[0].path.startswith("/trigger/flags/0")

@@ -112,7 +112,8 @@ class Automations:
                     if event.depth >= MAX_DEPTH:
                         continue
                     # an SLA escalation is keyed by what it escalates, not by which reader put it in the outbox
-                    prefix = event.payload.get("key") if event.kind in ("sla_warning", "sla_breach") else None
+                    keyed = ("sla_warning", "sla_breach", "forecast_flagged")
+                    prefix = event.payload.get("key") if event.kind in keyed else None
                     for automation in automations:
                         if automation.starts_on(event):
                             self._run_for_record(automation, event, prefix or f"event:{event.id}")

@@ -2,7 +2,7 @@
 
 An event is what the outbox holds: a record created, changed (with its
 changes by path), moved by a transition, an approval decided, an SLA warning
-or breach. Schedules are matched by the scheduler, not here.
+or breach, a project's forecast newly flagged. Schedules are matched by the scheduler, not here.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ EVENT_TRIGGERS = (
     "approval_decided",
     "sla_warning",
     "sla_breach",
+    "forecast_flagged",
 )
 
 
@@ -30,7 +31,7 @@ class Event:
     """An outbox event as automations read it."""
 
     id: int
-    kind: str  # created, updated, deleted, transition, approval, sla_warning, sla_breach, note
+    kind: str  # created, updated, deleted, transition, approval, sla_warning, sla_breach, forecast_flagged, note
     record_type: str | None
     record_id: int | None
     payload: dict[str, Any] = field(default_factory=dict)
@@ -120,6 +121,10 @@ def triggered(trigger: dict[str, Any], event: Event) -> bool:
         if "decision" in trigger and event.payload.get("decision") != trigger["decision"]:
             return False
         return "transition" not in trigger or event.payload.get("transition") == trigger["transition"]
+    if on == "forecast_flagged":  # the nightly forecast raised a risk flag the project's last one did not
+        if event.kind != "forecast_flagged":
+            return False
+        return "flags" not in trigger or bool(set(trigger["flags"]) & set(event.payload.get("new", [])))
     return on == event.kind  # sla_warning, sla_breach
 
 

@@ -82,6 +82,7 @@ def issue_forecasts(runtime: Any, now: dt.datetime, runs: int = RUNS) -> dict[st
                 if found is None or found.forecast.status == "done":
                     continue
                 forecast = found.forecast
+                raised_before(records, type_name, project, as_of, found)
                 session.execute(
                     delete(IssuedForecast).where(
                         IssuedForecast.project_type == type_name,
@@ -110,12 +111,41 @@ def issue_forecasts(runtime: Any, now: dt.datetime, runs: int = RUNS) -> dict[st
                             if k in ("weeks", "weeks_with_work", "window", "source", "prior_projects", "runs",
                                      "seed", "throughput", "growth")
                         }
-                        | {"percent_complete": found.percent_complete},
+                        | {"percent_complete": found.percent_complete, "flags": [f.code for f in found.flags]},
                     )
                 )  # fmt: skip
                 counts[forecast.status] = counts.get(forecast.status, 0) + 1
         session.commit()
     return counts
+
+
+def raised_before(records: Records, type_name: str, project: Any, as_of: dt.date, found: Any) -> None:
+    """The risk flags the project's forecast raises today that its last kept forecast (before today) did
+    not: a `forecast_flagged` event for the automations (one a project a day, whoever reruns it)."""
+    last = records.session.scalar(
+        select(IssuedForecast.inputs)
+        .where(
+            IssuedForecast.project_type == type_name,
+            IssuedForecast.project_id == project.id,
+            IssuedForecast.as_of < as_of,
+        )
+        .order_by(IssuedForecast.as_of.desc())
+        .limit(1)
+    )
+    before = set((last or {}).get("flags", []))
+    new = [f for f in found.flags if f.code not in before]
+    if not new:
+        return
+    records.emit(
+        project,
+        "forecast_flagged",
+        {
+            "new": [f.code for f in new],
+            "flags": [f.as_json() for f in found.flags],
+            "key": f"forecast_flagged:{type_name}:{project.id}:{as_of.isoformat()}",
+            "values": {"flags": "; ".join(f.reason % f.values for f in new)},
+        },
+    )
 
 
 def nightly(runtime: Any, since: dt.datetime, now: dt.datetime, at: dt.time = dt.time(2, 0)) -> int:

@@ -8,7 +8,8 @@
   var TRIGGERS = [["created", "A record is created", "记录被创建"], ["updated", "A record is changed", "记录被修改"],
     ["field_changed", "A field changes", "字段变化"], ["state_entered", "A record enters a state", "记录进入某状态"],
     ["approval_decided", "An approval is decided", "审批有了结果"], ["schedule", "On a schedule", "按计划时间"],
-    ["sla_warning", "An SLA is about to breach", "SLA 即将超时"], ["sla_breach", "An SLA is breached", "SLA 已超时"]];
+    ["sla_warning", "An SLA is about to breach", "SLA 即将超时"], ["sla_breach", "An SLA is breached", "SLA 已超时"],
+    ["forecast_flagged", "A project's forecast raises a risk flag", "项目预测出现新的风险标记"]];
   var PEOPLE = [["assignee", "Assignee", "处理人"], ["owner", "Owner", "负责人"], ["creator", "Requester (creator)", "申请人(创建人)"]];
 
   function flow() { return (D.context.workflows || {})[D.model.record_type] || {states: [], transitions: []}; }
