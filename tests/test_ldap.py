@@ -313,3 +313,29 @@ def test_group_dns_are_compared_whatever_their_case_and_spaces() -> None:
     )
     assert settings.ldap_group_roles == {"cn=engineers,ou=groups,dc=example,dc=com": ("engineer",)}
     assert normal_dn("cn = Engineers ,ou=groups,dc=example,dc=com") in settings.ldap_group_roles
+
+
+def test_a_directory_that_does_not_answer_is_said_so_and_audited(fresh_database: Any, tmp_path: Path) -> None:
+    settings = settings_for(
+        fresh_database("sqlite"),
+        tmp_path,
+        auth="ldap",
+        ldap_server=f"ldap://127.0.0.1:{free_port()}",  # nothing listens there
+        ldap_search=PEOPLE,
+        ldap_bind_user=ROOT_DN,
+        ldap_bind_password=ROOT_PASSWORD,
+    )
+    app = create_app(settings.checked())
+    try:
+        client = app.test_client()
+        client.get("/lang/en")
+        assert sign_in(client, "mei", PASSWORDS["mei"]).status_code == 302 and not signed_in(client)
+        assert "The company directory did not answer" in client.get("/login/").get_data(as_text=True)
+        with app.extensions["itpm"].session() as session:
+            entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "login.failed")).one()
+        assert (entry.target, entry.detail) == (
+            "user/mei",
+            {"method": "ldap", "reason": "directory unreachable"},
+        )
+    finally:
+        app.extensions["itpm"].dispose()

@@ -54,17 +54,23 @@ from itpm.web.sign_in import (
 )
 from itpm.web.views.people import PersonView
 
+#: Seconds a sign-in waits for the directory to connect, and for each of its answers.
+DIRECTORY_TIMEOUT = 5.0
+
 
 def audit_sign_in(session: Any, username: str, success: bool) -> None:
     """A sign-in or failed sign-in, and how: "password" (itpm's own) or "ldap" (the directory)."""
     method = g.get("itpm_sign_in_method") or (
         "ldap" if current_app.config.get("AUTH_TYPE") == AUTH_LDAP else "password"
     )
+    detail = {"method": method}
+    if not success and g.get("itpm_directory_down"):
+        detail["reason"] = "directory unreachable"
     note(
         session,
         "login" if success else "login.failed",
         f"user/{username}",
-        {"method": method},
+        detail,
         actor=username if success else "anonymous",
     )
 
@@ -159,6 +165,11 @@ class ItpmSecurityManager(SecurityManager):
                 return user
         g.itpm_sign_in_method = "ldap"
         g.pop("itpm_directory_entry", None)
+        import ldap
+
+        # A directory that does not answer refuses the sign-in within seconds instead of holding the request.
+        ldap.set_option(ldap.OPT_NETWORK_TIMEOUT, DIRECTORY_TIMEOUT)
+        ldap.set_option(ldap.OPT_TIMEOUT, DIRECTORY_TIMEOUT)
         user = super().auth_user_ldap(username, password)
         if user is not None:
             entry = g.pop("itpm_directory_entry", None)
@@ -175,6 +186,20 @@ class ItpmSecurityManager(SecurityManager):
     @staticmethod
     def _may_use_local_password(user: Person, settings: Any) -> bool:
         return settings.local_passwords == "all" or any(role.name == ADMIN_ROLE for role in user.roles)
+
+    def _ldap_bind_indirect(self, ldap: Any, con: Any) -> None:
+        try:
+            super()._ldap_bind_indirect(ldap, con)
+        except (ldap.SERVER_DOWN, ldap.TIMEOUT):
+            g.itpm_directory_down = True
+            raise
+
+    def _ldap_bind(self, ldap: Any, con: Any, dn: str, password: str) -> bool:
+        try:
+            return super()._ldap_bind(ldap, con, dn, password)
+        except (ldap.SERVER_DOWN, ldap.TIMEOUT):
+            g.itpm_directory_down = True
+            raise
 
     def _search_ldap(self, ldap: Any, con: Any, username: str) -> Any:
         """Flask-AppBuilder's search; the entry found is kept for `sync_directory_groups`."""

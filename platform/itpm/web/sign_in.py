@@ -194,6 +194,13 @@ class AuthDBView(SignOut, fab_views.AuthDBView):
 class AuthLDAPView(SignOut, fab_views.AuthLDAPView):
     """Signing in with a directory password (ITPM_AUTH=ldap), as Flask-AppBuilder does."""
 
+    @property
+    def invalid_login_message(self) -> Any:  # type: ignore[override]
+        """A directory that did not answer is said so, not blamed on the password."""
+        if g.get("itpm_directory_down"):
+            return _l("The company directory did not answer: try again in a moment, or tell an admin.")
+        return fab_views.AuthLDAPView.invalid_login_message
+
 
 class SecurityApi(FabSecurityApi):
     """Flask-AppBuilder's API sign-in, and a sign-out that ends the caller's tokens and sessions."""
