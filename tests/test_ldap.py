@@ -217,6 +217,8 @@ def test_a_directory_person_signs_in_with_the_roles_and_department_of_their_grou
     set_group_members(directory, MANAGERS, ["tom"])
     assert sign_in(client, "mei", PASSWORDS["mei"]).status_code == 302 and signed_in(client)
     assert person(ldap_app, "mei") == (["engineer", "finance"], "delivery")
+    with ldap_app.extensions["itpm"].session() as session:  # the role taken away is in the audit log
+        assert session.scalar(select(AuditEntry.id).where(AuditEntry.action == "user_role.delete"))
 
     assert sign_in_log(ldap_app) == [
         ("login", "user/mei", "mei", "ldap"),
