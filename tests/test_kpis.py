@@ -7,11 +7,12 @@ The demo is loaded once per backend (small scale); every starter KPI is asked as
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
 import test_demo
-from sqlalchemy import select
+from sqlalchemy import func, select
 from test_demo import Loaded
 
 from conftest import login
@@ -330,3 +331,45 @@ def test_a_pilot_scorecard_shows_baseline_against_now_for_its_department(demo: L
         assert card.now.total.n == now.total.n
         outsider = session.scalar(select(Person).filter_by(username="pm.demo"))
         assert scorecards(Records(session, catalog, Actor.of(outsider), clock=lambda: NOW)) == []
+
+
+def test_the_home_dashboards_rank_the_readers_projects_by_their_chance_of_finishing_on_time(
+    demo: Loaded,
+) -> None:
+    """Issue 17: the PM's and management's home dashboards list the open projects the reader may read, least
+    likely to finish on time first, from the forecasts kept nightly; nobody sees another's project there."""
+    from sqlalchemy import delete
+
+    from itpm.forecast.backtest import issue_forecasts
+    from itpm.models import IssuedForecast, OutboxEvent
+
+    page = lambda client: client.get("/dashboards/", follow_redirects=True).get_data(as_text=True)  # noqa: E731
+    pm = demo.app.test_client()
+    login(pm, "pm.demo", demo.result.password)
+    pm.get("/lang/en")
+    assert "No forecast kept yet" in page(pm).split("itpm-tile-forecasts", 1)[1]  # the tile says how they come
+    with demo.runtime.session() as session:
+        first_event = session.scalar(select(func.max(OutboxEvent.id))) or 0
+    try:
+        assert issue_forecasts(demo.runtime, NOW, runs=500).get("ok", 0) > 0
+        html = page(pm)
+        section = html.split('class="itpm-tile itpm-tile-forecasts', 1)[1].split("</section>", 1)[0]
+        shown = [int(i) for i in re.findall(r'href="/records/project/show/(\d+)"', section)]
+        chances = [int(c) for c in re.findall(r'text-right[^"]*">(\d+)%</td>', section)]
+        assert shown and len(chances) == len(shown) and chances == sorted(chances)  # least likely first
+        with demo.runtime.session() as session:
+            mine = set(session.scalars(select(demo.model("project").id).where(
+                reader(demo, session, "pm.demo").scope("project", "read"))))  # fmt: skip
+            kept = set(
+                session.scalars(select(IssuedForecast.project_id).where(IssuedForecast.status == "ok"))
+            )
+        assert set(shown) == mine & kept or (len(shown) == 10 and set(shown) <= mine & kept)
+        admin = demo.app.test_client()
+        login(admin, "admin.demo", demo.result.password)
+        assert len(re.findall(r'href="/records/project/show/', page(admin).split("itpm-tile-forecasts", 1)[1]
+                              .split("</section>", 1)[0])) == min(10, len(kept))  # fmt: skip
+    finally:
+        with demo.runtime.session() as session:  # the module's demo as it was for the other tests
+            session.execute(delete(IssuedForecast))
+            session.execute(delete(OutboxEvent).where(OutboxEvent.id > first_event))
+            session.commit()

@@ -125,6 +125,8 @@ def _expression(
 def _dashboard(document: Document, configuration: Configuration) -> Iterator[Problem]:
     body, file = document.body, document.file
     for index, tile in enumerate(body["tiles"]):
+        if tile["show"] == "forecasts":  # no KPI: the kept forecasts
+            continue
         kpi = configuration.get("kpi", tile["kpi"])
         if kpi is None:
             yield Problem(file, f"/tiles/{index}/kpi", _("names no KPI: %(name)r", name=tile["kpi"]))

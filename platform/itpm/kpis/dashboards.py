@@ -55,8 +55,13 @@ def readable_dashboards(records: Records) -> list[dict[str, Any]]:
     """The dashboards with at least one tile the reader may read, in menu order."""
     found = []
     for document in records.catalog.configuration.of_kind("dashboard"):
-        kpis = [records.catalog.configuration.get("kpi", t["kpi"]) for t in document.body["tiles"]]
-        if any(k is not None and may_read(records, Kpi(k.body)) for k in kpis):
+        kpis = [
+            records.catalog.configuration.get("kpi", t["kpi"]) for t in document.body["tiles"] if "kpi" in t
+        ]
+        forecasts = any(t["show"] == "forecasts" for t in document.body["tiles"]) and bool(
+            forecast_types(records)
+        )
+        if forecasts or any(k is not None and may_read(records, Kpi(k.body)) for k in kpis):
             found.append(document.body)
     return sorted(found, key=lambda b: (b.get("order", 500), b["name"]))
 
@@ -77,6 +82,10 @@ def tiles(records: Records, body: dict[str, Any], lang: str, link: Link) -> list
     """The dashboard's tiles measured for the reader (tiles over KPIs they may not read left out)."""
     found = []
     for spec in body["tiles"]:
+        if spec["show"] == "forecasts":
+            if forecast_types(records):
+                found.append(forecasts_tile(records, spec, lang))
+            continue
         document = records.catalog.configuration.get("kpi", spec["kpi"])
         if document is None or not may_read(records, Kpi(document.body)):
             continue
@@ -149,6 +158,76 @@ def _fill(records: Records, tile: Tile, kpi: Kpi, answer: Answer, lang: str, lin
         tile.rows = [
             {"label": b.label, "value": b.shown, "n": b.n, "link": b.link, "misses": b.misses} for b in worst
         ]
+
+
+FORECASTS_TITLE = {"en": "Projects by their chance of finishing on time", "zh": "项目按期完成的概率"}
+FORECASTS_EMPTY = {
+    "en": "No forecast kept yet (the scheduler issues them nightly; `itpm forecast run` now)",
+    "zh": "尚无保存的预测(调度器每晚生成;也可运行 itpm forecast run)",
+}
+
+
+def forecast_types(records: Records) -> list[str]:
+    """The project types whose forecasts the reader may see: those they read with no field hidden from them
+    (a kept forecast is made from every field of the project and its tasks, as the installation sees them)."""
+    from itpm.forecast.service import forecast_types as types
+
+    access, actor = records.access, records.actor
+    return [
+        t
+        for t in types(records.catalog)
+        if access.can(actor, records.spec(t), "read") and not access.hidden_fields(actor, records.spec(t))
+    ]
+
+
+def forecasts_tile(records: Records, spec: dict[str, Any], lang: str, most: int = 10) -> Tile:
+    """The reader's open projects with a kept forecast, least likely to finish on time first: the chance of
+    meeting the planned finish and the P85 date, as the latest nightly forecast said (`itpm.forecast`)."""
+    from sqlalchemy import func, select
+
+    from itpm.models import IssuedForecast
+
+    tile = Tile("", "forecasts", title(spec, lang) if "title" in spec else FORECASTS_TITLE[lang], "")
+    rows = []
+    for type_name in forecast_types(records):
+        model = records.model(type_name)
+        latest = (
+            select(IssuedForecast.project_id, func.max(IssuedForecast.as_of).label("as_of"))
+            .where(IssuedForecast.project_type == type_name)
+            .group_by(IssuedForecast.project_id)
+            .subquery()
+        )
+        query = (
+            select(model, IssuedForecast)
+            .join(latest, latest.c.project_id == model.id)
+            .join(
+                IssuedForecast,
+                (IssuedForecast.project_type == type_name)
+                & (IssuedForecast.project_id == model.id)
+                & (IssuedForecast.as_of == latest.c.as_of),
+            )
+            .where(records.scope(type_name, "read"), IssuedForecast.status == "ok")
+        )
+        for project, kept in records.session.execute(query):
+            rows.append((type_name, project, kept))
+    rows.sort(key=lambda r: (r[2].on_time if r[2].on_time is not None else 2.0, r[1].id))
+    tile.n = len(rows)
+    for type_name, project, kept in rows[:most]:
+        chance = kept.on_time
+        tile.rows.append(
+            {
+                "label": str(project),
+                "link": f"/records/{type_name}/show/{project.id}",
+                "value": "-" if chance is None else f"{100 * chance:.0f}%",
+                "p85": kept.p85.isoformat() if kept.p85 else "-",
+                "planned": kept.planned.isoformat() if kept.planned else "-",
+                "misses": chance is not None and chance < 0.5,
+                "as_of": kept.as_of.isoformat(),
+            }
+        )
+    if not rows:
+        tile.error = FORECASTS_EMPTY[lang]
+    return tile
 
 
 def _text(figure: Figure, kpi: Kpi, lang: str) -> str:
