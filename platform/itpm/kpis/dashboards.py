@@ -218,7 +218,7 @@ def forecasts_tile(records: Records, spec: dict[str, Any], lang: str, most: int 
             {
                 "label": str(project),
                 "link": f"/records/{type_name}/show/{project.id}",
-                "value": "-" if chance is None else f"{100 * chance:.0f}%",
+                "value": _chance(chance, lang),
                 "p85": kept.p85.isoformat() if kept.p85 else "-",
                 "planned": kept.planned.isoformat() if kept.planned else "-",
                 "misses": chance is not None and chance < 0.5,
@@ -228,6 +228,19 @@ def forecasts_tile(records: Records, spec: dict[str, Any], lang: str, most: int 
     if not rows:
         tile.error = FORECASTS_EMPTY[lang]
     return tile
+
+
+def _chance(on_time: float | None, lang: str) -> str:
+    """Never "0%" nor "100%": the runs prove neither (as the project page says it)."""
+    from itpm.forecast.simulation import CEILING, FLOOR
+
+    if on_time is None:
+        return "-"
+    if on_time <= FLOOR:
+        return "低于 1%" if lang == "zh" else "under 1%"
+    if on_time >= CEILING:
+        return "高于 99%" if lang == "zh" else "over 99%"
+    return f"{100 * on_time:.0f}%"
 
 
 def _text(figure: Figure, kpi: Kpi, lang: str) -> str:
