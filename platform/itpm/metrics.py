@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
@@ -24,7 +23,6 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from werkzeug.wrappers import Request, Response
 
 from itpm.db import utcnow
 from itpm.models import ActionRun, OutboxEvent
@@ -182,20 +180,3 @@ def exposition(runtime: Any) -> bytes:
     state = CollectorRegistry()
     state.register(InstallationCollector(runtime))
     return counted + generate_latest(state)
-
-
-def metrics_response(runtime: Any, request: Request) -> Response:
-    """/metrics: 404 while no token is configured (ITPM_METRICS_TOKEN), 401 without the right one."""
-    from itpm.web.probes import HEADERS, token_accepted
-
-    token = runtime.settings.metrics_token
-    if not token:
-        return Response('{"error": "not found"}', 404, mimetype="application/json", headers=HEADERS)
-    if not token_accepted(token, request.headers.get("Authorization")):
-        return Response(
-            '{"error": "a bearer token is needed (ITPM_METRICS_TOKEN)"}',
-            401,
-            mimetype="application/json",
-            headers={**HEADERS, "WWW-Authenticate": 'Bearer realm="metrics"'},
-        )
-    return Response(exposition(runtime), 200, content_type=CONTENT_TYPE_LATEST, headers=HEADERS)

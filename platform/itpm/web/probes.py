@@ -14,10 +14,12 @@ from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from werkzeug.wrappers import Request, Response
 
 from itpm import migrate
+from itpm.metrics import exposition
 from itpm.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,6 @@ class Probes:
                 {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
             )
         else:
-            from itpm.metrics import metrics_response
-
             response = metrics_response(self.runtime, request)
         return response(environ, start_response)
 
@@ -110,3 +110,18 @@ def token_accepted(expected: str, header: str | None) -> bool:
     """Whether an Authorization header carries the bearer token `expected` (compared in constant time)."""
     scheme, _, given = (header or "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
+def metrics_response(runtime: Any, request: Request) -> Response:
+    """/metrics: 404 while no token is configured (ITPM_METRICS_TOKEN), 401 without the right one."""
+    token = runtime.settings.metrics_token
+    if not token:
+        return Response('{"error": "not found"}', 404, mimetype="application/json", headers=HEADERS)
+    if not token_accepted(token, request.headers.get("Authorization")):
+        return Response(
+            '{"error": "a bearer token is needed (ITPM_METRICS_TOKEN)"}',
+            401,
+            mimetype="application/json",
+            headers={**HEADERS, "WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    return Response(exposition(runtime), 200, content_type=CONTENT_TYPE_LATEST, headers=HEADERS)
