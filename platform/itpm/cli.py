@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from itpm.audit.cli import audit
 from itpm.audit.context import acting
-from itpm.config import ConfigurationError, Settings
+from itpm.commands import command_runtime, command_settings
 from itpm.definitions.checks import check_configuration
 from itpm.definitions.documents import read_documents
 from itpm.definitions.packs import held_lines, import_pack
@@ -23,21 +23,11 @@ from itpm.integrations.cli import integrations
 from itpm.models import Department
 from itpm.records.import_cli import import_command
 from itpm.reports.cli import report
-from itpm.runtime import Runtime
 
 CLI_ACTOR = "cli"
 
 
-def _settings(**overrides: str) -> Settings:
-    """The settings of a command; a command that exits at once leaves events to the app or a worker."""
-    try:
-        return Settings.from_env(**{"jobs": "none", **overrides})
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from error
-
-
-def _runtime() -> Runtime:
-    return Runtime(_settings())
+_settings, _runtime = command_settings, command_runtime
 
 
 def _report(problems: list[Problem] | tuple[Problem, ...]) -> None:

@@ -11,15 +11,9 @@ import click
 from itpm.audit import chain, signing
 from itpm.audit.context import acting
 from itpm.audit.export import export
-from itpm.config import ConfigurationError, Settings
-from itpm.runtime import Runtime
+from itpm.commands import command_runtime
 
-
-def _runtime() -> Runtime:
-    try:
-        return Runtime(Settings.from_env(jobs="none"))
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from error
+_runtime = command_runtime
 
 
 def _since(value: str | None) -> dt.datetime | None:

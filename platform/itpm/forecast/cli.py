@@ -9,19 +9,13 @@ import click
 
 from itpm.access import Actor
 from itpm.charts.calibration import CALIBRATION_LABELS_ZH, calibration
-from itpm.config import ConfigurationError, Settings
+from itpm.commands import command_runtime
 from itpm.db import utcnow
 from itpm.forecast.backtest import Row, issue_forecasts, kept, replayed, score
 from itpm.forecast.simulation import PERCENTILES, RUNS
 from itpm.records.service import Records
-from itpm.runtime import Runtime
 
-
-def _runtime() -> Runtime:
-    try:
-        return Runtime(Settings.from_env(jobs="none"))
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from error
+_runtime = command_runtime
 
 
 @click.group()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from itpm.config import ConfigurationError, Settings
+from itpm.commands import command_runtime
 from itpm.integrations.tokens import (
     TokenError,
     new_token,
@@ -16,16 +16,11 @@ from itpm.integrations.tokens import (
     signing_secret,
 )
 from itpm.models import IntegrationToken, Person
-from itpm.runtime import Runtime
 
 CLI_ACTOR = "cli"
 
 
-def _runtime() -> Runtime:
-    try:
-        return Runtime(Settings.from_env(jobs="none"))
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from error
+_runtime = command_runtime
 
 
 @click.group()

@@ -17,7 +17,7 @@ import click
 from sqlalchemy import select
 
 from itpm.access import Actor
-from itpm.config import ConfigurationError, Settings
+from itpm.commands import command_runtime
 from itpm.models import ImportRun, Person
 from itpm.records.imports import (
     Importer,
@@ -31,7 +31,6 @@ from itpm.records.imports import (
     start_import,
 )
 from itpm.records.service import RecordError, Records
-from itpm.runtime import Runtime
 
 
 def _problems(error: RecordError) -> None:
@@ -71,10 +70,7 @@ def import_command(
     resume: int | None,
 ) -> None:
     """Import FILE (CSV in UTF-8 or GB18030, or XLSX) into RECORD_TYPE records."""
-    try:  # as every command: one that exits at once leaves automations to the app or a worker
-        runtime = Runtime(Settings.from_env(jobs="none"))
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from error
+    runtime = command_runtime()
     if resume is not None:
         _run(runtime, resume, take_over=True)
         return
