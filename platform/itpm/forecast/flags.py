@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from itpm.forecast.evm import EarnedValue
 from itpm.forecast.simulation import OK, Forecast
+from itpm.planning.workload import WEEKS_AHEAD, Capacity, PlannedWork, load_between, weeks_from
 
 SPI_T_LIMIT = 0.9
 COST_LIMIT = 1.05
@@ -16,7 +17,8 @@ COST_LIMIT = 1.05
 
 @dataclass(frozen=True)
 class Flag:
-    code: str  # p85_late, spi_t_low, cost_over, milestone_overdue, risk_review_overdue
+    #: p85_late, spi_t_low, cost_over, milestone_overdue, risk_review_overdue, critical_over_capacity
+    code: str
     #: The reason as a message id and its values (translated where it is shown).
     reason: str
     values: dict[str, Any]
@@ -90,4 +92,67 @@ def risk_flags(
                     {"number": item.number, "title": item.title, "due": item.day.isoformat()},
                 )
             )
+    return flags
+
+
+@dataclass(frozen=True)
+class CriticalTask:
+    """An open task on the project's critical path, with the person it is assigned to."""
+
+    number: str
+    title: str
+    person: int
+    start: dt.date
+    due: dt.date
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person as the capacity flag sees them: their name, capacity and all their open planned work."""
+
+    name: str
+    capacity: Capacity
+    work: tuple[PlannedWork, ...]
+
+
+def over_capacity_on_critical_path(
+    critical: Sequence[CriticalTask], people: Mapping[int, Person], as_of: dt.date, weeks: int = WEEKS_AHEAD
+) -> list[Flag]:
+    """A person booked over their capacity in a week in which they have a critical-path task: the first
+    such week of each person within `weeks` from the week of `as_of`.
+
+    The load is the workload screen's: all the person's open planned work (every project), each task's
+    estimate spread over its working days, against their weekly hours less holidays and leave.
+    """
+    flags = []
+    ahead = weeks_from(as_of, weeks)
+    for person_id in dict.fromkeys(t.person for t in sorted(critical, key=lambda t: (t.start, t.number))):
+        person = people.get(person_id)
+        if person is None:
+            continue
+        theirs = [t for t in critical if t.person == person_id]
+        for week in ahead:
+            on = sorted(
+                (t for t in theirs if t.start <= week.end and t.due >= week.start), key=lambda t: t.due
+            )
+            if not on:
+                continue
+            load = load_between(week.start, week.end, person.capacity, person.work)
+            if load.over:
+                flags.append(
+                    Flag(
+                        "critical_over_capacity",
+                        "%(person)s is booked %(planned).0f h against a capacity of %(capacity).0f h in "
+                        "the week of %(week)s, with %(number)s %(title)s on the critical path",
+                        {
+                            "person": person.name,
+                            "planned": load.planned_hours,
+                            "capacity": load.capacity_hours,
+                            "week": week.start.isoformat(),
+                            "number": on[0].number,
+                            "title": on[0].title,
+                        },
+                    )
+                )
+                break
     return flags

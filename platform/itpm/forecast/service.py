@@ -19,7 +19,14 @@ from typing import Any
 from sqlalchemy import select
 
 from itpm.forecast.evm import EarnedValue, PlannedTask, earned_value
-from itpm.forecast.flags import Flag, Overdue, risk_flags
+from itpm.forecast.flags import (
+    CriticalTask,
+    Flag,
+    Overdue,
+    Person,
+    over_capacity_on_critical_path,
+    risk_flags,
+)
 from itpm.forecast.simulation import (
     OK,
     RUNS,
@@ -31,8 +38,11 @@ from itpm.forecast.simulation import (
     remaining_of,
     weekly_history,
 )
+from itpm.models import Person as PersonRow
 from itpm.models import RecordEvent
-from itpm.planning.service import plan_of, planned_types
+from itpm.people import visible_people
+from itpm.planning.schedule import ScheduleError, Task, critical_path
+from itpm.planning.service import Member, open_work, plan_of, planned_types, working_day
 from itpm.records.fields import RecordTypeSpec
 from itpm.records.service import NotFound, Records
 
@@ -88,6 +98,8 @@ class ProjectWork:
     milestone_work: list[MilestoneWork] = field(default_factory=list)
     #: When the last task was finished, if none is open (the project's work is done).
     finished: dt.date | None = None
+    #: The open, assigned, dated tasks on the critical path (`critical_tasks`).
+    critical: list[CriticalTask] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -212,11 +224,93 @@ def project_work(records: Records, project_type: str, project: Any, as_of: dt.da
             work.milestone_work.append(
                 MilestoneWork(row.number or str(row.id), title, due, tuple(by_id[i] for i in sorted(found)))
             )
+    work.critical = critical_tasks(records, spec, plan.records, categories, hidden)
     open_items = [i for i in work.items if i.finished is None and not i.cancelled]
     days = [i.finished for i in work.items if i.finished is not None]
     if days and not open_items:
         work.finished = max(days)
     return work
+
+
+def critical_tasks(
+    records: Records,
+    spec: RecordTypeSpec,
+    rows: Sequence[Any],
+    categories: dict[str, str],
+    hidden: frozenset[str],
+) -> list[CriticalTask]:
+    """The open tasks on the critical path, as simply as the plan allows.
+
+    With dependencies between open tasks: the Gantt chart's critical path over the open tasks (those
+    with no slack in the plan's dates: a day's delay to any of them delays the last due date). With
+    none: the work before the next open milestone (the milestone and its subtasks), or, without a
+    milestone, the open tasks due last. Only dated tasks with an assignee can be over anyone's capacity.
+    """
+    roles = spec.planning
+    open_rows = [r for r in rows if categories.get(r.state, "open") not in ("done", "cancelled")]
+    dated = {}
+    for row in open_rows:
+        start = field_value(spec, row, roles.get("start"), hidden)
+        due = field_value(spec, row, roles.get("due"), hidden)
+        start, due = start or due, due or start
+        if start is not None and due is not None:
+            depends = field_value(spec, row, roles.get("depends_on"), hidden) or ()
+            milestone = bool(field_value(spec, row, roles.get("milestone"), hidden))
+            dated[row.id] = (row, Task(row.id, min(start, due), due, tuple(depends), milestone))
+    tasks = {i: task for i, (_row, task) in dated.items()}
+    chained = any(b in tasks for t in tasks.values() for b in t.depends_on)
+    milestones = sorted((t for t in tasks.values() if t.milestone), key=lambda t: (t.due, t.id))
+    if chained or not milestones:
+        try:
+            ids = critical_path(tasks.values(), working_day(records.zone.key))
+        except ScheduleError:
+            return []
+    else:
+        parent = "parent" if "parent" in spec.fields else None
+        ids, stack = set(), [milestones[0].id]
+        children: dict[Any, set[int]] = defaultdict(set)
+        for row in open_rows:
+            children[field_value(spec, row, parent, hidden)].add(row.id)
+        while stack:
+            current = stack.pop()
+            if current not in ids:
+                ids.add(current)
+                stack += children.get(current, set())
+    found = []
+    for i in sorted(ids & set(dated)):
+        row, task = dated[i]
+        if row.assignee_id is not None:
+            title = str(field_value(spec, row, "title", hidden) or "")
+            found.append(
+                CriticalTask(row.number or str(row.id), title, row.assignee_id, task.start, task.due)
+            )
+    return found
+
+
+def capacity_flags(records: Records, critical: Sequence[CriticalTask], as_of: dt.date) -> list[Flag]:
+    """The people over capacity on the critical path, among those the actor may see (a client sees no
+    one's load): their load is the workload screen's, over all their open work."""
+    if not critical or records.actor.client_id is not None:
+        return []
+    people = list(
+        records.session.scalars(
+            select(PersonRow).where(
+                PersonRow.id.in_({t.person for t in critical}), visible_people(records.actor)
+            )
+        )
+    )
+    if not people:
+        return []
+    _counts, work = open_work(records.session, records.catalog, [p.id for p in people])
+    zone = records.zone.key
+    found = {
+        p.id: Person(person_name(p), Member.of(p).capacity(zone), tuple(work.get(p.id, ()))) for p in people
+    }
+    return over_capacity_on_critical_path(critical, found, as_of)
+
+
+def person_name(person: PersonRow) -> str:
+    return " ".join(x for x in (person.first_name, person.last_name) if x) or person.username
 
 
 def _risks(records: Records, project_type: str, project: Any) -> list[Overdue]:
@@ -338,7 +432,7 @@ def forecast_project(
         work.milestones,
         _risks(records, project_type, project),
         field_value(spec, project, BUDGET_FORECAST, hidden),
-    )
+    ) + capacity_flags(records, work.critical, as_of)
     return ProjectForecast(
         project.id,
         project.number,

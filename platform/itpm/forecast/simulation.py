@@ -6,6 +6,15 @@ together, so scope growth comes with the pace it came with), until the open
 work is used up. 10,000 runs give a distribution of finish dates; the
 percentiles and the chance of meeting the planned date are read off it.
 
+Scope growth has two parts. The steady trickle of new tasks is drawn with the
+weeks, as above. A block of scope that arrives at once (a week adding far more
+than the project's usual weeks: a change request, the next phase planned) is an
+event, not a pace: drawn as a pace it would come back every few weeks until the
+planned finish. Events are counted apart: how often they come is learned from
+the weeks of the project and of the finished projects of its type together
+(`scope_events`), and each run draws its own rate (a Gamma posterior, so a
+short history shows its uncertainty) and the sizes of the blocks it gets.
+
 Honesty rules: with fewer than `MIN_WEEKS` weeks in which work was finished and
 no usable history of projects of the same type, there is no date, only "not
 enough history"; a probability is never shown as 0% or 100%; every answer
@@ -135,6 +144,8 @@ class Forecast:
     fan: tuple[tuple[int, dt.date | None], ...] = ()
     throughput: float | None = None  # mean tasks finished a week in the history drawn from
     growth: float | None = None  # mean tasks added a week
+    block_rate: float | None = None  # blocks of scope a week (the project's and its type's weeks)
+    block_size: float | None = None  # their mean size in tasks (beyond a usual week's)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -154,7 +165,44 @@ class Forecast:
             "fan": [[p, d.isoformat() if d else None] for p, d in self.fan],
             "throughput": self.throughput,
             "growth": self.growth,
+            "block_rate": self.block_rate,
+            "block_size": self.block_size,
         }
+
+
+#: A week adds a block of scope (an event) when it adds more than the usual weeks' median plus this
+#: many robust deviations (1.4826 MAD, at least the Poisson spread of the median).
+EVENT_DEVIATIONS = 3.0
+
+
+@dataclass(frozen=True)
+class ScopeEvents:
+    """Blocks of scope that arrived at once, apart from the steady trickle of new tasks."""
+
+    threshold: int  # a week adding more than this adds a block: its excess over this
+    weeks: int  # weeks they were counted over (the project's and its type's)
+    sizes: tuple[int, ...]  # the excess of each block
+
+    @property
+    def rate(self) -> float:
+        return len(self.sizes) / self.weeks if self.weeks else 0.0
+
+
+def event_threshold(added: Sequence[int]) -> int:
+    """The most tasks a usual week adds: the median plus `EVENT_DEVIATIONS` robust deviations."""
+    values = np.asarray(added, dtype=float)
+    if not values.size:
+        return 0
+    median = float(np.median(values))
+    mad = 1.4826 * float(np.median(np.abs(values - median)))
+    return math.ceil(median + EVENT_DEVIATIONS * max(mad, math.sqrt(max(median, 1.0))))
+
+
+def scope_events(histories: Sequence[History]) -> ScopeEvents:
+    """The blocks of scope in the weeks of `histories` (the project's and its type's, pooled)."""
+    added = [a for h in histories for a in h.added]
+    threshold = event_threshold(added)
+    return ScopeEvents(threshold, len(added), tuple(a - threshold for a in added if a > threshold))
 
 
 def bounded(probability: float) -> float:
@@ -169,12 +217,15 @@ def finish_weeks(
     runs: int,
     rng: np.random.Generator,
     growth_weeks: int | None = None,
+    extra: np.ndarray | None = None,
 ) -> np.ndarray:
     """Weeks until `remaining` tasks are finished in each run (inf: not within the horizon).
 
     Work keeps being added as in the week drawn for `growth_weeks` weeks (None: for ever), then only
-    finished. Vectorised: a block of weeks is drawn for every run at once; runs not finished within
-    it go on with the next block, from where they stand.
+    finished. `extra`: each run's blocks of scope to come, counted with the open work (a block comes
+    before the planned finish, so the day it comes does not move a finish after it). Vectorised: a
+    block of weeks is drawn for every run at once; runs not finished within it go on with the next
+    block, from where they stand.
     """
     done = np.asarray(done, dtype=np.int32)
     added = np.asarray(added, dtype=np.int32)
@@ -186,10 +237,13 @@ def finish_weeks(
     past_done = done[past] if growth_weeks is not None else past_net
     per_week = float(done.mean())
     ahead = remaining + float(added.mean()) * (growth_weeks if growth_weeks is not None else 0)
+    ahead += float(extra.mean()) if extra is not None else 0.0
     net_mean = float((done - added).mean()) if growth_weeks is None else per_week
     block = int(min(HORIZON_WEEKS, math.ceil(ahead / net_mean * 1.3) + 2)) if net_mean > 0 else 52
     result = np.full(runs, np.inf)
     left = np.full(runs, remaining, dtype=np.int32)
+    if extra is not None:
+        left += extra.astype(np.int32)
     active = np.arange(runs)
     elapsed = 0
     while active.size and elapsed < HORIZON_WEEKS:
@@ -215,6 +269,22 @@ def finish_weeks(
         elapsed += block
         block *= 2
     return result
+
+
+def block_work(events: ScopeEvents, weeks: int, runs: int, rng: np.random.Generator) -> np.ndarray:
+    """Each run's tasks from blocks of scope in the next `weeks`: its own rate of blocks drawn from the
+    Gamma posterior of the rate seen (Jeffreys' prior: a rate stays possible when none was seen), a
+    Poisson count of blocks at that rate, each block's size drawn from those seen."""
+    if not events.sizes or not events.weeks or weeks <= 0:
+        return np.zeros(runs, dtype=np.int32)
+    rate = rng.gamma(len(events.sizes) + 0.5, 1.0 / events.weeks, size=runs)
+    count = rng.poisson(rate * weeks)
+    most = int(count.max())
+    if most == 0:
+        return np.zeros(runs, dtype=np.int32)
+    sizes = np.asarray(events.sizes, dtype=np.int32)[rng.integers(0, len(events.sizes), size=(runs, most))]
+    sizes[np.arange(most)[None, :] >= count[:, None]] = 0
+    return sizes.sum(axis=1, dtype=np.int32)
 
 
 def forecast_finish(
@@ -248,7 +318,11 @@ def forecast_finish(
             NOT_ENOUGH, weeks=own.weeks, weeks_with_work=own.weeks_with_work,
             window=(own.first, own.last), source="none", **base,
         )  # fmt: skip
+    # blocks of scope, counted over the project's weeks and those of its type's finished projects
+    events = scope_events([own, *usable])
     described = {
+        "block_rate": round(events.rate, 4),
+        "block_size": round(float(np.mean(events.sizes)), 1) if events.sizes else None,
         "weeks": len(done),
         "weeks_with_work": sum(1 for d in done if d > 0),
         "window": (own.first, own.last),
@@ -266,7 +340,11 @@ def forecast_finish(
     if not any(done) or (growth_weeks is None and np.mean(np.subtract(done, added)) <= 0):
         return Forecast(NO_FINISH, **described, **base)  # work is added as fast as it is finished
     rng = np.random.default_rng(seed)
-    weeks = finish_weeks(remaining, np.asarray(done), np.asarray(added), runs, rng, growth_weeks)
+    added_weekly, extra = np.asarray(added), None
+    if growth_weeks:  # the steady trickle with the weeks; blocks of scope as events of their own
+        added_weekly = np.minimum(added_weekly, events.threshold)
+        extra = block_work(events, growth_weeks, runs, rng)
+    weeks = finish_weeks(remaining, np.asarray(done), added_weekly, runs, rng, growth_weeks, extra)
     days = np.sort(np.ceil(weeks * 7))
 
     def date_at(percent: float) -> dt.date | None:
