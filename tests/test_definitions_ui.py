@@ -147,3 +147,34 @@ def test_publishing_a_stricter_record_type_previews_the_records_it_would_flag(
     )
     listing = admin_api.get("/api/v1/records/incident/").get_json()
     assert listing["result"][0]["flags"] == [{"path": "/data/affected_service", "message": "is required"}]
+
+
+def test_publish_preview_of_a_workflow_shows_the_designers_check(admin_client: Any) -> None:
+    """A draft whose new state nothing leaves, reached only through an approval by a role nobody holds:
+    the publish page warns of both, naming the state and the step (publishing stays allowed)."""
+    body = json.loads((ROOT / "workflows" / "risk_flow.json").read_text("utf-8"))
+    body["states"].append(
+        {"name": "escalated", "title": {"en": "Escalated", "zh": "已升级"}, "category": "waiting"}
+    )
+    step = {"name": "boss", "title": {"en": "Boss", "zh": "老板"}, "approvers": {"role": "finance"}}
+    body["transitions"].append(
+        {
+            "name": "escalate",
+            "title": {"en": "Escalate", "zh": "升级"},
+            "from": ["open"],
+            "to": "escalated",
+            "roles": ["admin"],
+            "approval": {"steps": [step]},
+        }
+    )
+    pk = definition_id(admin_client, "workflow", "risk_flow")
+    token = csrf_token(admin_client, f"/definitions/edit/{pk}")
+    admin_client.post(f"/definitions/edit/{pk}", data={"body": json.dumps(body), "csrf_token": token})
+    html = admin_client.get(f"/definitions/publish/{pk}").get_data(as_text=True)
+    warnings = html[html.index('id="itpm-workflow-warnings"') :].split("</div>")[0]
+    assert "state &#39;escalated&#39; is a dead end" in warnings
+    assert "transition &#39;escalate&#39;, step &#39;boss&#39; has no possible approver" in warnings
+    assert 'id="itpm-publish" disabled' not in html
+    admin_client.get("/lang/zh")
+    html = admin_client.get(f"/definitions/publish/{pk}").get_data(as_text=True)
+    assert "状态 &#39;escalated&#39; 是死胡同" in html

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -49,3 +50,17 @@ def of_other_organisations(session: Session, ids: Iterable[int], client_id: int 
     if client_id is not None:
         query = query.where(Person.client_id != client_id)
     return set(session.scalars(query))
+
+
+def role_holders(session: Session) -> dict[str, list[str]]:
+    """The user names of the active people holding each role, by role name (a role nobody holds: absent)."""
+    rows = session.execute(
+        select(Role.name, Person.username)
+        .join(Person.roles)
+        .where(Person.active.is_(True))
+        .order_by(Person.username)
+    )
+    holders: dict[str, list[str]] = {}
+    for role, username in rows:
+        holders.setdefault(role, []).append(username)
+    return holders

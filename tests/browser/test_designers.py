@@ -195,15 +195,43 @@ def test_workflow_designer_connects_two_states_with_an_approval_chain(
     page.click("#itpm-d-transition-panel .itpm-d-add-step")
     page.locator("[data-step='1'] select[name=approver-role]").select_option("finance")
     page.locator("[data-step='1'] select[name=decide]").select_option("all")
+    # the transition sets a field
+    page.select_option("#itpm-d-transition-panel select[name=sets-add]", "impact")
+    page.select_option("#itpm-d-transition-panel select[name=sets-impact]", "low")
+    node = page.locator("#itpm-d-canvas [data-cell-id='s:escalated']")  # moved: its place is kept
+    node.evaluate("n => n.scrollIntoView({block: 'center'})")  # not under the fixed menu bar
+    box = node.bounding_box()
+    page.mouse.move(box["x"] + 30, box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 90, box["y"] + 200, steps=10)
+    page.mouse.up()
+    node.click()
+    page.wait_for_selector("#itpm-d-state-panel")
+    page.select_option("#itpm-d-state-panel select[name=waits-for]", "owner")
     page.click("text=Check before publishing")
     page.wait_for_selector("#itpm-designer-problems .alert")
     screenshot(page, "designer-workflow-en")
     warnings = page.inner_text("#itpm-designer-problems")
-    assert "dead end" in warnings and "escalated" in warnings  # nothing leaves the new state yet
+    # nothing leaves the new state yet; the chain's named people do not exist
+    assert "state 'escalated' is a dead end" in warnings, warnings
+    assert "no active user is named pm.one, pm.two" in warnings, warnings
     saved(page)
     draft = draft_of(sqlite_app, "workflow", "risk_flow")
     added = [t for t in draft["transitions"] if t["to"] == "escalated"][0]
     assert added["from"] == [initial] and added["roles"] == ["admin"]
+    assert added["sets"] == {"impact": "low"}
+    assert [s for s in draft["states"] if s["name"] == "escalated"][0]["waits_for"] == {"field": "owner"}
+    layout = draft["x-layout"]
+    assert set(layout) == {s["name"] for s in draft["states"]} and layout["escalated"]["y"] >= 150
+    page.goto(f"{live_server}/lang/zh")  # the same draft, in Chinese, drawn where it was left
+    page.goto(f"{live_server}/designers/workflow/risk_flow")
+    page.wait_for_selector("#itpm-d-canvas .x6-node")
+    page.click("text=发布前检查")
+    page.wait_for_selector("#itpm-designer-problems .alert")
+    assert "状态 'escalated' 是死胡同" in page.inner_text("#itpm-designer-problems")
+    screenshot(page, "designer-workflow-zh")
+    drawn = page.evaluate("ItpmDesigner.graph.getCellById('s:escalated').getPosition()")
+    assert drawn == layout["escalated"]
     assert added["approval"]["steps"] == [
         {
             "name": "step_1",

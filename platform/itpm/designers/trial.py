@@ -51,8 +51,13 @@ def trial(
     workflow: Mapping[str, Any],
     automations: Sequence[Mapping[str, Any]],
     people: Mapping[str, Sequence[str]],
+    shown: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What `role` meets on a record in `state` holding `values`, by the draft `workflow`."""
+    """What `role` meets on a record in `state` holding `values`, by the draft `workflow`.
+
+    `shown`: the values the role may see, when they are fewer (an existing record's hidden fields):
+    conditions read every value, as the engine does, but only these are named in the answer."""
+    shown = values if shown is None else shown
     transitions = []
     for t in workflow.get("transitions") or []:
         if state not in (t.get("from") or []):
@@ -68,7 +73,7 @@ def trial(
                 "title": step.get("title"),
                 "applies": _holds(step.get("when"), values),
                 "decide": step.get("decide", "any"),
-                "approvers": _approvers(step.get("approvers") or {}, values, people),
+                "approvers": _approvers(step.get("approvers") or {}, shown, people),
             }
             for step in (t.get("approval") or {}).get("steps") or []
         ]

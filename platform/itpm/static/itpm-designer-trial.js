@@ -1,11 +1,33 @@
-/* "Test as a role before publishing", in the workflow designer: a role, a state and a made-up
-   record; the answer says which transitions the role may take there (and why not), who would be
+/* "Test as a role before publishing", in the workflow designer: a role, and a made-up record in a
+   state or an existing record picked by its number (read as that role: its hidden fields are not
+   shown, nor any value of a record its rows never hold); the answer says which transitions the role may take there (and why not), who would be
    asked to approve each step, and which automations would fire (itpm.designers.trial). */
 (function () {
   "use strict";
   var D = window.ItpmDesigner;
   if (!D) { return; }
-  var trial = {role: "", state: "", values: {}};
+  var trial = {role: "", state: "", values: {}, number: ""};
+  var SCOPES = {own: ["their own", "本人创建的"], assigned: ["assigned to them", "分派给本人的"], team: ["of their team", "本团队的"],
+    department: ["of their department", "本部门的"], client: ["of their client organisation", "本客户组织的"]};
+
+  /* What the role reads of an existing record: whether it reads it, and the values it would see. */
+  function recordBox(record) {
+    var reads = record.reads === "all" ? D.t("It reads this record.", "该角色可以查看此记录。")
+      : record.reads.length ? D.t("It reads this record only if it is ", "仅当此记录是以下之一时,该角色才能查看:") +
+        record.reads.map(function (s) { return D.t(SCOPES[s][0], SCOPES[s][1]); }).join(D.t(" or ", "或")) + "."
+      : D.t("It may not read this record: nothing of it is shown.", "该角色不能查看此记录:不显示任何内容。");
+    var fields = D.fieldsOf(D.model.record_type);
+    return D.h("div", {id: "itpm-d-trial-record", className: "itpm-d-step"}, [
+      D.h("strong", {}, [record.number + " (" + record.state + ")"]), " ", reads,
+      record.hidden.length ? D.h("div", {className: "help-block"}, [D.t("Hidden from the role: ", "对该角色隐藏:") + record.hidden.join(", ")]) : null,
+      D.h("dl", {className: "dl-horizontal"}, Object.keys(record.values).reduce(function (out, name) {
+        var f = fields.filter(function (x) { return x.name === name; })[0];
+        var value = record.values[name];
+        out.push(D.h("dt", {}, [f ? D.t(f.title) || name : name]), D.h("dd", {dataset: {value: name}}, [value === null || value === undefined ? "—" : typeof value === "object" ? JSON.stringify(value) : String(value)]));
+        return out;
+      }, []))
+    ]);
+  }
 
   function valueInput(f) {
     var values = trial.values;
@@ -54,13 +76,17 @@
         D.select(D.t("In the state", "所在状态"), model.states.map(function (s) { return [s.name, D.t(s.title) || s.name]; }),
           trial.state, function (v) { trial.state = v; }, "trial-state")
       ]),
+      D.input(D.t("An existing record (its number), or leave empty and make one up below", "已有记录(编号),或留空并在下方假设一条"),
+        trial, "number", {name: "trial-number", placeholder: "VEN-2026-0001"}),
       D.h("p", {className: "help-block"}, [D.t("A made-up record:", "一条假设的记录:")]),
       D.h("div", {className: "itpm-d-row"}, D.fieldsOf(model.record_type).filter(function (f) { return f.type !== "json"; }).map(valueInput)),
       D.button(D.t("Run", "运行"), function () {
         D.post(document.getElementById("itpm-designer").getAttribute("data-trial-url"),
-          {model: model, role: trial.role, state: trial.state, values: trial.values}).then(function (answer) {
+          {model: model, role: trial.role, state: trial.state, values: trial.values, number: trial.number || ""}).then(function (answer) {
           out.innerHTML = "";
           if (answer.problems) { D.showProblems(answer.problems); return; }
+          D.showProblems([]);
+          if (answer.record) { out.appendChild(recordBox(answer.record)); }
           out.appendChild(results(answer));
         });
       }, "btn-primary", "fa-play"),

@@ -2,14 +2,16 @@
    another state to add a transition), each transition's roles, condition, required fields and
    approval chain (sequential steps; any, all or N of the approvers; approvers by role, by a
    person field, by name or the requester's manager; escalation; self-approval) in the side
-   panel, and a lint of the workflow before it is published. Positions are the canvas's own. */
+   panel, and a lint of the workflow before it is published. Where a state is drawn is kept in the
+   definition's `x-layout` (the engine ignores it) once the admin moves a state; until then the
+   canvas lays the states out by their distance from the initial state. */
 (function () {
   "use strict";
   var D = window.ItpmDesigner;
   if (!D) { return; }
   var CATEGORIES = [["open", "Open", "待处理"], ["in_progress", "In progress", "处理中"], ["waiting", "Waiting", "等待"],
     ["done", "Done", "完成"], ["cancelled", "Cancelled", "取消"]];
-  var positions = {};
+  var positions = {};  /* where each state is drawn: x-layout's, else laid out here */
   var selected = null;  /* {state: obj} or {transition: obj} */
 
   function states() { return D.model.states; }
@@ -19,9 +21,69 @@
     return D.fieldsOf(D.model.record_type).filter(function (f) { return f.type === "person" || f.type === "people"; })
       .map(function (f) { return [f.name, D.t(f.title) || f.name]; });
   }
+  /* Fields naming people, here or on a record this one refers to (project.manager), and `current`. */
+  function peoplePaths(current) {
+    var found = [["owner", D.t("Owner", "负责人")]];
+    D.fieldsOf(D.model.record_type).forEach(function (f) {
+      if (f.type === "person" || f.type === "people") { found.push([f.name, D.t(f.title) || f.name]); }
+      if (f.type === "reference" && D.context.record_types[f.ref]) {
+        D.fieldsOf(f.ref).forEach(function (g) {
+          if (g.type === "person" || g.type === "people") {
+            found.push([f.name + "." + g.name, (D.t(f.title) || f.name) + " → " + (D.t(g.title) || g.name)]);
+          }
+        });
+      }
+    });
+    if (current && !found.some(function (o) { return o[0] === current; })) { found.push([current, current]); }
+    return found;
+  }
+
+  /* The input of a value a transition sets, by the field's type (a number stays a number). */
+  function setValueInput(sets, f) {
+    var name = "sets-" + f.name;
+    if (f.options) {
+      return D.select("", f.options.map(function (o) { return [String(o.value), D.t(o.en || String(o.value), o.zh || String(o.value))]; }),
+        String(sets[f.name]), function (v) { sets[f.name] = f.value_type === "integer" || f.value_type === "number" ? Number(v) : v; }, name);
+    }
+    if (f.type === "yes_no") { return D.check(D.t("yes", "是"), sets[f.name], function (on) { sets[f.name] = on; }, name); }
+    var numeric = ["number", "whole_number", "money"].indexOf(f.type) >= 0;
+    var holder = {v: sets[f.name]};
+    return D.input("", holder, "v", {type: numeric ? "number" : "text", name: name, change: function (raw) {
+      sets[f.name] = numeric ? Number(raw) : raw;
+    }});
+  }
+
+  function setsBox(t) {
+    var fields = D.fieldsOf(D.model.record_type).filter(function (f) { return f.type !== "json"; });
+    var sets = t.sets || {};
+    var rows = Object.keys(sets).map(function (name) {
+      var f = fields.filter(function (x) { return x.name === name; })[0];
+      return D.h("div", {className: "itpm-d-row", dataset: {sets: name}}, [
+        D.h("span", {}, [f ? D.t(f.title) || name : name, " ="]),
+        f ? setValueInput(sets, f) : D.h("code", {}, [JSON.stringify(sets[name])]),
+        D.button("", function () { delete sets[name]; if (!Object.keys(sets).length) { delete t.sets; } D.rerender(); }, "btn-link", "fa-trash")
+      ]);
+    });
+    var free = fields.filter(function (f) { return !(f.name in sets); });
+    return D.h("div", {id: "itpm-d-sets"}, [D.h("strong", {}, [D.t("It sets", "执行时设置")])].concat(rows).concat([
+      D.select("", [["", D.t("Add a field it sets…", "添加要设置的字段…")]].concat(free.map(function (f) { return [f.name, D.t(f.title) || f.name]; })), "",
+        function (v) {
+          if (!v) { return; }
+          var f = fields.filter(function (x) { return x.name === v; })[0];
+          t.sets = sets;
+          sets[v] = f.options && f.options.length ? f.options[0].value : f.type === "yes_no" ? true
+            : ["number", "whole_number", "money"].indexOf(f.type) >= 0 ? 0 : "";
+          D.rerender();
+        }, "sets-add")
+    ]));
+  }
+
   function unique(base, taken) { var name = base, n = 2; while (taken.indexOf(name) >= 0) { name = base + "_" + n++; } return name; }
 
   function layout() {
+    var saved = D.model["x-layout"] || {};
+    positions = {};
+    Object.keys(saved).forEach(function (name) { positions[name] = {x: saved[name].x, y: saved[name].y}; });
     var depth = {}, queue = [D.model.initial];
     depth[D.model.initial] = 0;
     while (queue.length) {
@@ -66,7 +128,13 @@
           attrs: {line: {stroke: selected && selected.transition === t ? "#d9534f" : "#8396a8", strokeWidth: t.approval ? 2.5 : 1.5}}});
       });
     });
-    graph.on("node:moved", function (e) { positions[e.node.getData().state] = e.node.getPosition(); });
+    graph.on("node:moved", function (e) {  /* one state moved: every state's place is kept, so none jumps later */
+      positions[e.node.getData().state] = e.node.getPosition();
+      var kept = D.model["x-layout"] = {};
+      states().forEach(function (s) {
+        if (positions[s.name]) { kept[s.name] = {x: Math.round(positions[s.name].x), y: Math.round(positions[s.name].y)}; }
+      });
+    });
     graph.on("node:click", function (e) {
       selected = {state: states().filter(function (s) { return s.name === e.node.getData().state; })[0]};
       D.rerender();
@@ -94,7 +162,8 @@
   function renameState(s, name) {
     var old = s.name;
     s.name = name;
-    positions[name] = positions[old];
+    var layout = D.model["x-layout"];
+    if (layout && layout[old]) { layout[name] = layout[old]; delete layout[old]; }
     if (D.model.initial === old) { D.model.initial = name; }
     D.model.transitions.forEach(function (t) {
       t.from = (t.from || []).map(function (f) { return f === old ? name : f; });
@@ -112,8 +181,12 @@
       D.titleInputs(s, "title"),
       D.select(D.t("Meaning", "含义"), CATEGORIES.map(function (c) { return [c[0], D.t(c[1], c[2])]; }), s.category,
         function (v) { s.category = v; D.rerender(); }, "category"),
+      D.select(D.t("Whose move it is here, besides the assignee", "在此状态下,除处理人外还在等谁"),
+        [["", D.t("(nobody else)", "(无其他人)")]].concat(peoplePaths(s.waits_for ? s.waits_for.field : "")),
+        s.waits_for ? s.waits_for.field : "", function (v) { if (v) { s.waits_for = {field: v}; } else { delete s.waits_for; } }, "waits-for"),
       D.button(D.t("Delete state", "删除状态"), function () {
         D.model.states = states().filter(function (x) { return x !== s; });
+        if (D.model["x-layout"]) { delete D.model["x-layout"][s.name]; }
         D.model.transitions = D.model.transitions.filter(function (t) {
           t.from = (t.from || []).filter(function (f) { return f !== s.name; });
           return t.to !== s.name && t.from.length;
@@ -211,6 +284,7 @@
           if (!t.requires.length) { delete t.requires; }
         }, "requires-" + f.name);
       }))),
+      setsBox(t),
       t.when && t.when.expression !== undefined
         ? D.input(D.t("Only when (expression)", "仅当(表达式)"), t.when, "expression", {name: "expression"})
         : D.conditionBuilder(t, "when", D.model.record_type, D.t("Only when", "仅当")),

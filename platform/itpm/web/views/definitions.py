@@ -18,7 +18,9 @@ from markupsafe import Markup
 from itpm.definitions.documents import Document, canonical_json, parse_text
 from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
+from itpm.designers.lint import lint_inputs, workflow_lint
 from itpm.models import Definition
+from itpm.people import role_holders
 from itpm.records.fields import RecordTypeSpec
 from itpm.records.forms import unplaced
 from itpm.records.publishing import publish_preview, purge_kept_data
@@ -53,6 +55,14 @@ KIND_ICONS = {
     "dashboard": "fa-tachometer-alt",
     "integration": "fa-plug",
 }
+
+
+def workflow_warnings(body: dict[str, Any]) -> list[Problem]:
+    """The lint of a workflow's JSON (itpm.designers.lint) against the working definitions and the
+    people who hold each role now: for the workflow designer and the publish preview."""
+    runtime = current_runtime()
+    roles, fields = lint_inputs(runtime.registry().working())
+    return workflow_lint(body, roles, fields, role_holders(runtime.sessions()))
 
 
 def _title(definition: Definition) -> str:
@@ -270,6 +280,8 @@ class DefinitionView(ModelView):
             registry = runtime.registry()
             _before, _after, problems, plans = publish_preview(registry, [(definition.kind, definition.name)])
             diff = registry.diff(definition.kind, definition.name) if definition.published_version else None
+            # what the workflow designer's check says, said again here
+            warnings = workflow_warnings(definition.draft) if definition.kind == "workflow" else []
             return self.render_template(
                 "itpm/definitions/publish.html",
                 definition=definition,
@@ -277,6 +289,7 @@ class DefinitionView(ModelView):
                 problems=problems,
                 plans=plans,
                 diff=diff,
+                warnings=warnings,
             )
         try:
             revision = (

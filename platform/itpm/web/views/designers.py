@@ -12,16 +12,19 @@ from flask_appbuilder import AppBuilder, BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
 
+from itpm.access import Actor
 from itpm.definitions.documents import Document, canonical_json, parse_text
 from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
 from itpm.designers import CONVERTERS, designer_document, designer_model
-from itpm.designers.lint import workflow_lint
 from itpm.designers.record_types import field_model
 from itpm.designers.trial import trial as run_trial
-from itpm.web.context import actor_name, current_runtime
+from itpm.people import role_holders
+from itpm.records.service import NotFound as RecordNotFound
+from itpm.records.service import Records
+from itpm.web.context import actor_name, current_runtime, records_service
 from itpm.web.i18n import language
-from itpm.web.views.definitions import PERMISSIONS
+from itpm.web.views.definitions import PERMISSIONS, workflow_warnings
 
 KIND_TITLES = {
     "record_type": _l("Record type designer"),
@@ -99,6 +102,38 @@ def _context() -> dict[str, Any]:
         if d.kind == "workflow"
     }
     return {"record_types": record_types, "roles": roles, "workflows": workflows, "language": language()}
+
+
+def _existing(
+    type_name: str, number: str, role: str
+) -> tuple[dict[str, Any], dict[str, Any], str, dict[str, Any]] | Problem:
+    """An existing record, picked by its number among those the admin may read, for a trial as `role`:
+    its values (what the engine's conditions read), the values the role would see (its hidden fields
+    left out, nothing at all when its rows never include the record), its state, and what the role
+    reads of it. Computed as a person holding only `role` (no department, team or organisation)."""
+    records = records_service()
+    try:
+        model = records.model(type_name)
+        row = records.session.scalar(records.query(type_name).where(model.number == number))
+    except (KeyError, RecordNotFound):
+        row = None
+    if row is None:
+        return Problem(
+            "", "/number", str(_l("you read no %(type)s numbered %(number)s", type=type_name, number=number))
+        )
+    as_role = Actor(None, f"trial:{role}", frozenset({role}))
+    spec = records.spec(type_name)
+    scopes = sorted(records.access.scopes(as_role, spec, "read"))
+    reads = "all" in scopes
+    shown = Records(records.session, records.catalog, as_role).data(row) if scopes else {}
+    record = {
+        "number": row.number,
+        "state": row.state,
+        "reads": "all" if reads else scopes,  # own, assigned, team...: only if the person's rows hold it
+        "values": shown,
+        "hidden": sorted(records.access.hidden_fields(as_role, spec)) if scopes else [],
+    }
+    return records.data(row), shown, row.state, record
 
 
 def _problems(problems: list[Problem], status: int = 422) -> tuple[dict[str, Any], int]:
@@ -199,32 +234,34 @@ class DesignerView(BaseView):
         body, problems = self._body("workflow")
         if body is None:
             return _problems(problems)
-        roles = {d.name: d.body for d in current_runtime().registry().working() if d.kind == "role"}
-        problems = current_runtime().registry().problems([Document("", body)])
         return {
-            "problems": [p.as_json() for p in problems],
-            "warnings": [p.as_json() for p in workflow_lint(body, roles)],
+            "problems": [p.as_json() for p in current_runtime().registry().problems([Document("", body)])],
+            "warnings": [p.as_json() for p in workflow_warnings(body)],
         }
 
     @expose("/workflow/trial", methods=["POST"])
     @has_access
     def trial(self) -> Any:
-        """Test the draft workflow as a role on a made-up record (see itpm.designers.trial)."""
+        """Test the draft workflow as a role on a made-up record, or on an existing one picked by its
+        number (see itpm.designers.trial and `_existing`)."""
         body, problems = self._body("workflow")
         if body is None:
             return _problems(problems)
         payload = request.get_json(silent=True) or {}
         values = payload.get("values") if isinstance(payload.get("values"), dict) else {}
-        automations = [d.body for d in current_runtime().registry().working() if d.kind == "automation"]
-        sm = self.appbuilder.sm
-        people = {
-            role.name: sorted(
-                u.username for u in sm.session.query(sm.user_model).filter(sm.user_model.roles.contains(role))
-            )
-            for role in sm.get_all_roles()
-        }
         role, state = str(payload.get("role", "")), str(payload.get("state") or body.get("initial", ""))
-        return run_trial(role, state, values, body, automations, people)
+        shown, record = None, None
+        if payload.get("number"):
+            found = _existing(body.get("record_type", ""), str(payload["number"]).strip(), role)
+            if isinstance(found, Problem):
+                return _problems([found])
+            values, shown, state, record = found
+        automations = [d.body for d in current_runtime().registry().working() if d.kind == "automation"]
+        people = role_holders(current_runtime().sessions())
+        answer = run_trial(role, state, values, body, automations, people, shown=shown)
+        if record is not None:
+            answer["record"] = record
+        return answer
 
     def _body(self, kind: str) -> tuple[dict[str, Any] | None, list[Problem]]:
         payload = request.get_json(silent=True) or {}
