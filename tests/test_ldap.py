@@ -287,7 +287,7 @@ def test_local_passwords_are_for_the_break_glass_admin_only(ldap_app: Flask) -> 
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"ITPM_AUTH": "saml"}, "ITPM_AUTH is db or ldap, not 'saml'"),
+        ({"ITPM_AUTH": "saml"}, "ITPM_AUTH is db, ldap or oidc, not 'saml'"),
         ({"ITPM_AUTH": "ldap"}, "ITPM_AUTH=ldap needs ITPM_LDAP_SERVER"),
         ({"ITPM_AUTH": "ldap", "ITPM_LDAP_SERVER": "ldap://x"}, "ITPM_AUTH=ldap needs ITPM_LDAP_SEARCH"),
         ({"ITPM_LOCAL_PASSWORDS": "none"}, "ITPM_LOCAL_PASSWORDS is all or admin, not 'none'"),

@@ -22,6 +22,10 @@ _KNOWN_BAD_KEYS = {"", "dev", "changeme", "secret", "itpm-development-key"}
 DEVELOPMENT_KEY = "itpm-development-key"
 
 
+#: The provider's name in Flask-AppBuilder's OAuth views: the redirect URI is <base>/oauth-authorized/sso.
+OIDC_PROVIDER = "sso"
+
+
 class ConfigurationError(RuntimeError):
     """The installation is configured in a way that must not run."""
 
@@ -35,8 +39,9 @@ def _webhook_allow(text: str) -> tuple[Any, ...]:
         raise ConfigurationError(str(error)) from None
 
 
-def _group_map(env: Mapping[str, str], name: str, roles: bool) -> dict[str, Any]:
-    """A JSON object of directory group DNs: to role names (a name or a list) or to a department name."""
+def _group_map(env: Mapping[str, str], name: str, roles: bool, dns: bool = True) -> dict[str, Any]:
+    """A JSON object of directory group DNs (`dns`; else group names as an identity provider's claim gives
+    them): to role names (a name or a list) or to a department name."""
     text = env.get(name, "").strip()
     if not text:
         return {}
@@ -61,7 +66,7 @@ def _group_map(env: Mapping[str, str], name: str, roles: bool) -> dict[str, Any]
         if not good:
             raise ConfigurationError(f"{name}: the group {group!r} maps to {names!r}, not to {wanted}")
         # Flask-AppBuilder matches a person's memberOf values exactly; directories vary the case and spaces.
-        mapping[normal_dn(group)] = tuple(names) if roles else names
+        mapping[normal_dn(group) if dns else group] = tuple(names) if roles else names
     return mapping
 
 
@@ -106,7 +111,8 @@ class Settings:
     #: Log lines as plain text (plain) or one JSON object per line (json), from this level up.
     log_format: str = "plain"
     log_level: str = "INFO"
-    #: How staff sign in: db (itpm's own passwords) or ldap (the company directory, `docs/sso.md`).
+    #: How staff sign in: db (itpm's own passwords), ldap (the company directory) or oidc (an OpenID
+    #: Connect identity provider), `docs/sso.md`.
     auth: str = "db"
     #: Who may still sign in with an itpm password when a directory signs staff in: all, or admin
     #: (only holders of the admin role: the break-glass account).
@@ -122,6 +128,18 @@ class Settings:
     ldap_group_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Directory group DN -> itpm department name: the department of a person in the group.
     ldap_group_departments: Mapping[str, str] = field(default_factory=dict)
+    #: The identity provider (ITPM_AUTH=oidc): its issuer URL (the discovery document is under it) and
+    #: this installation's client there.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scopes: str = "openid email profile"
+    #: The ID token's claims naming the person and listing their groups (a dotted path: realm_access.roles).
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    #: Group (a value of the groups claim) -> itpm role names, and -> department name, as for LDAP.
+    oidc_group_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    oidc_group_departments: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -161,6 +179,14 @@ class Settings:
             "ldap_use_tls": env.get("ITPM_LDAP_USE_TLS", "") in ("1", "true", "yes"),
             "ldap_group_roles": _group_map(env, "ITPM_LDAP_GROUP_ROLES", roles=True),
             "ldap_group_departments": _group_map(env, "ITPM_LDAP_GROUP_DEPARTMENTS", roles=False),
+            "oidc_issuer": (env.get("ITPM_OIDC_ISSUER") or "").rstrip("/") or None,
+            "oidc_client_id": env.get("ITPM_OIDC_CLIENT_ID") or None,
+            "oidc_client_secret": env.get("ITPM_OIDC_CLIENT_SECRET") or None,
+            "oidc_scopes": env.get("ITPM_OIDC_SCOPES") or "openid email profile",
+            "oidc_username_claim": env.get("ITPM_OIDC_USERNAME_CLAIM") or "preferred_username",
+            "oidc_groups_claim": env.get("ITPM_OIDC_GROUPS_CLAIM") or "groups",
+            "oidc_group_roles": _group_map(env, "ITPM_OIDC_GROUP_ROLES", roles=True, dns=False),
+            "oidc_group_departments": _group_map(env, "ITPM_OIDC_GROUP_DEPARTMENTS", roles=False, dns=False),
         }
         if env.get("ITPM_HOME_PAGE"):  # "dashboard": staff land on their home dashboard (`itpm.web.home`)
             values["extra"] = {"ITPM_HOME_PAGE": env["ITPM_HOME_PAGE"]}
@@ -211,10 +237,12 @@ class Settings:
         return self
 
     def _check_sign_in(self) -> None:
-        if self.auth not in ("db", "ldap"):
-            raise ConfigurationError(f"ITPM_AUTH is db or ldap, not {self.auth!r}")
+        if self.auth not in ("db", "ldap", "oidc"):
+            raise ConfigurationError(f"ITPM_AUTH is db, ldap or oidc, not {self.auth!r}")
         if self.local_passwords not in ("all", "admin"):
             raise ConfigurationError(f"ITPM_LOCAL_PASSWORDS is all or admin, not {self.local_passwords!r}")
+        if self.auth == "oidc":
+            self._check_oidc()
         if self.auth != "ldap":
             return
         if not self.ldap_server or "://" not in self.ldap_server:
@@ -229,6 +257,22 @@ class Settings:
             raise ConfigurationError(
                 "ITPM_LDAP_BIND_USER and ITPM_LDAP_BIND_PASSWORD are set together, or neither"
             )
+
+    def _check_oidc(self) -> None:
+        if not self.oidc_issuer or not self.oidc_issuer.startswith(("https://", "http://")):
+            raise ConfigurationError(
+                "ITPM_AUTH=oidc needs ITPM_OIDC_ISSUER, the identity provider's issuer URL"
+                " (e.g. https://sso.example.com/realms/company)"
+            )
+        if self.production and not self.oidc_issuer.startswith("https://"):
+            raise ConfigurationError("ITPM_OIDC_ISSUER is an https:// address when ITPM_ENV=production")
+        if not self.oidc_client_id or not self.oidc_client_secret:
+            raise ConfigurationError(
+                "ITPM_AUTH=oidc needs ITPM_OIDC_CLIENT_ID and ITPM_OIDC_CLIENT_SECRET, itpm's client at the"
+                " identity provider"
+            )
+        if "openid" not in self.oidc_scopes.split():
+            raise ConfigurationError(f"ITPM_OIDC_SCOPES must include openid, not {self.oidc_scopes!r}")
 
     def _replace(self, **changes: Any) -> Settings:
         from dataclasses import replace
@@ -290,6 +334,8 @@ class Settings:
         }
         if self.auth == "ldap":
             config.update(self._ldap_config())
+        if self.auth == "oidc":
+            config.update(self._oidc_config())
         config.update(self.extra)
         return config
 
@@ -315,5 +361,32 @@ class Settings:
             },
             # itpm syncs only the mapped roles (`ItpmSecurityManager.sync_directory_groups`):
             # roles an admin gave by hand stay.
+            "AUTH_ROLES_SYNC_AT_LOGIN": False,
+        }
+
+    def _oidc_config(self) -> dict[str, Any]:
+        """Flask-AppBuilder's AUTH_OAUTH with one provider, found by its discovery document (Authlib checks
+        the state, the nonce and the ID token's signature, issuer, audience and expiry); itpm's security
+        manager reads the person from the ID token and keeps their roles in step with their groups."""
+        from flask_appbuilder.const import AUTH_OAUTH
+
+        return {
+            "AUTH_TYPE": AUTH_OAUTH,
+            "OAUTH_PROVIDERS": [
+                {
+                    "name": OIDC_PROVIDER,
+                    "icon": "fa-key",
+                    "token_key": "access_token",
+                    "remote_app": {
+                        "client_id": self.oidc_client_id,
+                        "client_secret": self.oidc_client_secret,
+                        "server_metadata_url": f"{self.oidc_issuer}/.well-known/openid-configuration",
+                        "client_kwargs": {"scope": self.oidc_scopes, "timeout": 10},
+                    },
+                }
+            ],
+            "AUTH_USER_REGISTRATION": True,
+            "AUTH_ROLES_MAPPING": {},
+            # itpm syncs only the mapped roles (`ItpmSecurityManager.sync_groups`), as for LDAP.
             "AUTH_ROLES_SYNC_AT_LOGIN": False,
         }

@@ -11,10 +11,11 @@ and sessions and tokens that end when their person signs out or changes password
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, jsonify, request, session
-from flask_appbuilder.const import AUTH_LDAP
+from flask_appbuilder.const import AUTH_LDAP, AUTH_OAUTH
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import (
     Permission,
@@ -42,30 +43,37 @@ from itpm.web.sign_in import (
     TOKEN_GENERATION,
     AuthDBView,
     AuthLDAPView,
+    AuthOIDCView,
     ResetMyPasswordView,
     ResetPasswordView,
     SecurityApi,
     attempted_name,
     min_password_length,
     not_a_password_check,
+    not_a_sign_in_return,
     password_policy,
     password_refused,
     personal_details,
 )
 from itpm.web.views.people import PersonView
 
+#: How a sign-in is audited, by Flask-AppBuilder's AUTH_TYPE (a local password says "password" whatever it is).
+SIGN_IN_METHODS = {AUTH_LDAP: "ldap", AUTH_OAUTH: "oidc"}
 #: Seconds a sign-in waits for the directory to connect, and for each of its answers.
 DIRECTORY_TIMEOUT = 5.0
 
 
-def audit_sign_in(session: Any, username: str, success: bool) -> None:
-    """A sign-in or failed sign-in, and how: "password" (itpm's own) or "ldap" (the directory)."""
-    method = g.get("itpm_sign_in_method") or (
-        "ldap" if current_app.config.get("AUTH_TYPE") == AUTH_LDAP else "password"
+def audit_sign_in(session: Any, username: str, success: bool, reason: str | None = None) -> None:
+    """A sign-in or failed sign-in, and how: "password" (itpm's own), "ldap" (the directory) or "oidc"
+    (an identity provider)."""
+    method = g.get("itpm_sign_in_method") or SIGN_IN_METHODS.get(
+        current_app.config.get("AUTH_TYPE"), "password"
     )
     detail = {"method": method}
     if not success and g.get("itpm_directory_down"):
         detail["reason"] = "directory unreachable"
+    elif not success and reason:
+        detail["reason"] = reason
     note(
         session,
         "login" if success else "login.failed",
@@ -75,12 +83,22 @@ def audit_sign_in(session: Any, username: str, success: bool) -> None:
     )
 
 
+def claim(claims: Mapping[str, Any], path: str) -> Any:
+    """A claim by its name, or a dotted path into nested claims (Keycloak's realm_access.roles)."""
+    value: Any = claims
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
 class ItpmSecurityManager(SecurityManager):
     user_model = Person
     userdbmodelview = PersonView
     authdbview = AuthDBView
     authldapview = AuthLDAPView
     userldapmodelview = PersonView
+    authoauthview = AuthOIDCView
+    useroauthmodelview = PersonView
     resetmypasswordview = ResetMyPasswordView
     resetpasswordview = ResetPasswordView
     security_api = SecurityApi
@@ -100,7 +118,7 @@ class ItpmSecurityManager(SecurityManager):
 
     def register_views(self) -> None:
         super().register_views()
-        if self.auth_type == AUTH_LDAP:
+        if self.auth_type in (AUTH_LDAP, AUTH_OAUTH):
             # Local passwords (the break-glass admin's, or all under ITPM_LOCAL_PASSWORDS=all) are still
             # set and changed on itpm's screens; the people screens link to these.
             self.appbuilder.add_view_no_menu(self.resetpasswordview())
@@ -115,7 +133,7 @@ class ItpmSecurityManager(SecurityManager):
         per address only failures count, so that an office behind one address can sign in.
         """
         limit = current_app.config["AUTH_RATE_LIMIT"]
-        for name in ("AuthDBView", "AuthLDAPView", "SecurityApi", "ResetMyPasswordView"):
+        for name in ("AuthDBView", "AuthLDAPView", "AuthOIDCView", "SecurityApi", "ResetMyPasswordView"):
             blueprint = current_app.blueprints.get(name)
             if blueprint is None:  # the sign-in view of the other ITPM_AUTH
                 continue
@@ -134,10 +152,29 @@ class ItpmSecurityManager(SecurityManager):
                 exempt_when=not_a_password_check,
                 deduct_when=password_refused,
             )(blueprint)
+        sso = current_app.blueprints.get("AuthOIDCView")
+        if sso is not None:  # a refused return from the identity provider counts as a failure of the address
+            self.limiter.shared_limit(
+                limit,
+                scope="itpm-password-address",
+                key_func=get_remote_address,
+                methods=["GET"],
+                exempt_when=not_a_sign_in_return,
+                deduct_when=password_refused,
+            )(sso)
 
     def auth_user_db(self, username: str, password: str) -> Any:
         if self.auth_type == AUTH_LDAP:  # the API's provider "db": the directory's rules still hold
             return self.auth_user_ldap(username, password)
+        if self.auth_type == AUTH_OAUTH:  # the sign-in page's password form: the break-glass admin's
+            g.itpm_sign_in_method = "password"
+            settings = current_app.config["ITPM_SETTINGS"]
+            user = self.find_user(username=str(username or "").strip())
+            if user is not None and not self._may_use_local_password(user, settings):
+                g.itpm_password_refused = True
+                audit_sign_in(self.session, user.username, False, "local passwords are for admins only")
+                self.session.commit()
+                return None
         user = super().auth_user_db(username, password)
         if user is None:
             g.itpm_password_refused = True
@@ -213,31 +250,95 @@ class ItpmSecurityManager(SecurityManager):
 
     def _ldap_calculate_user_roles(self, user_attributes: dict[str, Any]) -> list[Any]:
         """The roles of a new person's groups (at their first sign-in)."""
-        return self._mapped_roles(self.directory_groups(user_attributes))
+        settings = current_app.config["ITPM_SETTINGS"]
+        return self._mapped_roles(self.directory_groups(user_attributes), settings.ldap_group_roles)
 
-    def _mapped_roles(self, groups: set[str]) -> list[Role]:
-        mapping = current_app.config["ITPM_SETTINGS"].ldap_group_roles
+    def _mapped_roles(self, groups: set[str], mapping: Mapping[str, tuple[str, ...]]) -> list[Role]:
         names = sorted({name for group in groups for name in mapping.get(group, ())})
         return list(self.session.scalars(select(Role).where(Role.name.in_(names)))) if names else []
 
     def sync_directory_groups(self, user: Person, attributes: dict[str, Any]) -> None:
-        """The person's roles named in ITPM_LDAP_GROUP_ROLES become those of their groups (other roles,
-        given in itpm, stay); their department becomes that of their group in ITPM_LDAP_GROUP_DEPARTMENTS."""
         settings = current_app.config["ITPM_SETTINGS"]
-        groups = self.directory_groups(attributes)
-        managed = {name for names in settings.ldap_group_roles.values() for name in names}
+        self.sync_groups(
+            user,
+            self.directory_groups(attributes),
+            settings.ldap_group_roles,
+            settings.ldap_group_departments,
+        )
+
+    def sync_groups(
+        self,
+        user: Person,
+        groups: set[str],
+        group_roles: Mapping[str, tuple[str, ...]],
+        group_departments: Mapping[str, str],
+    ) -> None:
+        """The person's roles named in the group mapping (ITPM_LDAP_GROUP_ROLES, ITPM_OIDC_GROUP_ROLES)
+        become those of their groups (other roles, given in itpm, stay); their department becomes that of
+        their group in the department mapping (the first by name; in none, it stays as set in itpm)."""
+        managed = {name for names in group_roles.values() for name in names}
         kept = [role for role in user.roles if role.name not in managed]
-        roles = kept + self._mapped_roles(groups)
+        roles = kept + self._mapped_roles(groups, group_roles)
         if {r.id for r in roles} != {r.id for r in user.roles}:
             user.roles = roles
-        departments = sorted(
-            settings.ldap_group_departments[group]
-            for group in groups & settings.ldap_group_departments.keys()
-        )
+        departments = sorted(group_departments[group] for group in groups & group_departments.keys())
         if departments:
             department = self.session.scalar(select(Department).where(Department.name == departments[0]))
             if department is not None and user.department_id != department.id:
                 user.department = department
+
+    # --- an OpenID Connect identity provider (ITPM_AUTH=oidc, docs/sso.md) ------
+
+    def get_oauth_user_info(self, provider: str, resp: dict[str, Any]) -> dict[str, Any]:
+        """The person an ID token names (Authlib checked it: `resp["userinfo"]` holds its claims)."""
+        claims = resp.get("userinfo")
+        if not claims:
+            raise ValueError("the identity provider sent no ID token (is openid among ITPM_OIDC_SCOPES?)")
+        settings = current_app.config["ITPM_SETTINGS"]
+        groups = claim(claims, settings.oidc_groups_claim)
+        if isinstance(groups, str):
+            groups = [groups]
+        return {
+            "username": str(claim(claims, settings.oidc_username_claim) or "").strip()[:64],
+            "first_name": str(claims.get("given_name") or "")[:64],
+            "last_name": str(claims.get("family_name") or "")[:64],
+            "email": str(claims.get("email") or "")[:320],
+            "groups": {str(group) for group in groups or () if isinstance(group, str | int)},
+        }
+
+    def auth_user_oauth(self, userinfo: dict[str, Any]) -> Any:
+        """The itpm person of that name (made at their first sign-in), their mapped roles and department
+        in step with their groups. Flask-AppBuilder's own registration stays off: its form would let
+        anyone ask for an account."""
+        settings = current_app.config["ITPM_SETTINGS"]
+        username = userinfo["username"]
+        if not username:
+            self.sign_in_refused(f"the ID token has no {settings.oidc_username_claim} claim")
+            return None
+        user = self.find_user(username=username)
+        if user is None:
+            user = self.add_user(
+                username=username,
+                first_name=userinfo["first_name"] or username,
+                last_name=userinfo["last_name"] or "-",
+                email=userinfo["email"] or f"{username}@email.notfound",
+                role=self._mapped_roles(userinfo["groups"], settings.oidc_group_roles),
+            )
+            if not user:
+                self.sign_in_refused("the account could not be made", username)
+                return None
+        elif not user.is_active:
+            self.sign_in_refused("deactivated in itpm", username)
+            return None
+        self.sync_groups(user, userinfo["groups"], settings.oidc_group_roles, settings.oidc_group_departments)
+        self.update_user_auth_stat(user, True)
+        return user
+
+    def sign_in_refused(self, reason: str, username: str = "") -> None:
+        """An identity provider's answer refused: audited, and counted towards the per-address limit."""
+        g.itpm_password_refused = True
+        audit_sign_in(self.session, username[:64], False, reason)
+        self.session.commit()
 
     def update_user_auth_stat(self, user: Any, success: bool = True) -> None:
         """Every sign-in and failed sign-in (password, directory, OpenID) is in the audit log."""

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, g, redirect, request, session
+import jwt
+from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder._compat import as_unicode
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
@@ -23,11 +24,13 @@ from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security import views as fab_views
 from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
 from flask_appbuilder.security.decorators import no_cache
+from flask_appbuilder.security.forms import LoginForm_db
+from flask_appbuilder.utils.base import get_safe_redirect
 from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from flask_jwt_extended import get_jwt_identity, jwt_required
-from flask_login import current_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response
 from wtforms import Field, Form, PasswordField, ValidationError
@@ -41,8 +44,16 @@ SESSION_GENERATION = "_itpm_generation"
 TOKEN_GENERATION = "itpm_gen"
 #: The endpoints that check a password: the rate limits apply to these.
 PASSWORD_CHECKS = frozenset(
-    {"AuthDBView.login", "AuthLDAPView.login", "SecurityApi.login", "ResetMyPasswordView.this_form_post"}
+    {
+        "AuthDBView.login",
+        "AuthLDAPView.login",
+        "AuthOIDCView.login_with_password",
+        "SecurityApi.login",
+        "ResetMyPasswordView.this_form_post",
+    }
 )
+#: Where an identity provider sends a person back: a refused return counts towards the per-address limit.
+SSO_RETURN = "AuthOIDCView.oauth_authorized"
 PASSWORD_HINT = _l("At least %(count)d characters; common passwords and your own name or e-mail are refused.")
 
 
@@ -64,6 +75,10 @@ def attempted_name() -> str:
 
 def not_a_password_check() -> bool:
     return request.endpoint not in PASSWORD_CHECKS
+
+
+def not_a_sign_in_return() -> bool:
+    return request.endpoint != SSO_RETURN
 
 
 def password_refused(_response: Response) -> bool:
@@ -184,7 +199,10 @@ class SignOut:
         session.pop(SESSION_GENERATION, None)
         if user is not None:
             self.appbuilder.sm.on_user_logout(user)
-        return redirect(self.appbuilder.get_url_for_login)
+        return redirect(self.after_sign_out())
+
+    def after_sign_out(self) -> str:
+        return self.appbuilder.get_url_for_login
 
 
 class AuthDBView(SignOut, fab_views.AuthDBView):
@@ -200,6 +218,93 @@ class AuthLDAPView(SignOut, fab_views.AuthLDAPView):
         if g.get("itpm_directory_down"):
             return _l("The company directory did not answer: try again in a moment, or tell an admin.")
         return fab_views.AuthLDAPView.invalid_login_message
+
+
+class AuthOIDCView(SignOut, fab_views.AuthOAuthView):
+    """Signing in with an OpenID Connect identity provider (ITPM_AUTH=oidc), through Flask-AppBuilder's
+    OAuth views and Authlib (which check the state, the nonce and the ID token).
+
+    The sign-in page offers the provider and, for whom `ITPM_LOCAL_PASSWORDS` lets keep one (the
+    break-glass admin), an itpm password. A refused return from the provider is audited and counts
+    towards the per-address limit, as a wrong password does."""
+
+    login_template = "itpm/login_oidc.html"
+
+    @expose("/login/")
+    @expose("/login/<provider>")
+    @no_cache
+    def login(self, provider: str | None = None) -> Any:
+        if provider is not None or (g.user is not None and g.user.is_authenticated):
+            return super().login(provider)
+        return self._sign_in_page(LoginForm_db())
+
+    @expose("/login/", methods=["POST"])
+    @no_cache
+    def login_with_password(self) -> Any:
+        form = LoginForm_db()
+        if not form.validate_on_submit():
+            return self._sign_in_page(form)
+        user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
+        if user is None:
+            flash(as_unicode(self.invalid_login_message), "warning")
+            return redirect(self.appbuilder.get_url_for_login)
+        login_user(user, remember=False)
+        return redirect(self._get_safe_next_url())
+
+    def _sign_in_page(self, form: Any) -> Any:
+        settings = current_app.config["ITPM_SETTINGS"]
+        return self.render_template(
+            self.login_template,
+            providers=self.appbuilder.sm.oauth_providers,
+            form=form,
+            admins_only=settings.local_passwords == "admin",
+            title=self.title,
+            appbuilder=self.appbuilder,
+        )
+
+    @expose("/oauth-authorized/<provider>")
+    def oauth_authorized(self, provider: str) -> Any:
+        sm = self.appbuilder.sm
+        g.itpm_sign_in_method = "oidc"
+        remote = sm.oauth_remotes.get(provider)
+        if remote is None:
+            return redirect(self.appbuilder.get_url_for_login)
+        try:
+            # Authlib: the state is this browser's, the code is exchanged, and the ID token is signed by
+            # the provider's key, for this client, not expired, and carries the nonce sent.
+            token = remote.authorize_access_token()
+            claims = sm.oauth_user_info(provider, token)
+        except Exception as error:  # noqa: BLE001 - any failure of the exchange refuses the sign-in
+            sm.sign_in_refused(f"{type(error).__name__}: {error}"[:200])
+            flash(as_unicode(_l("The identity provider's answer was refused: sign in again.")), "warning")
+            return redirect(self.appbuilder.get_url_for_login)
+        user = sm.auth_user_oauth(claims)
+        if user is None:
+            flash(as_unicode(self.invalid_login_message), "warning")
+            return redirect(self.appbuilder.get_url_for_login)
+        login_user(user)
+        return redirect(self._next_of_state())
+
+    def after_sign_out(self) -> str:
+        """The identity provider's sign-out too, when it has one (else the next sign-in would not ask)."""
+        remote = next(iter(self.appbuilder.sm.oauth_remotes.values()))
+        try:
+            metadata = remote.load_server_metadata()
+        except Exception:  # noqa: BLE001 - the provider unreachable: signed out of itpm all the same
+            return self.appbuilder.get_url_for_login
+        if not metadata.get("end_session_endpoint"):
+            return self.appbuilder.get_url_for_login
+        back = url_for(f"{type(self).__name__}.login", _external=True)
+        return remote.create_logout_url(post_logout_redirect_uri=back, client_id=remote.client_id)["url"]
+
+    def _next_of_state(self) -> str:
+        """Where the person was going: Flask-AppBuilder put it in the state (which Authlib checked)."""
+        try:
+            state = jwt.decode(request.args["state"], session.pop("oauth_state", ""), algorithms=["HS256"])
+        except (jwt.InvalidTokenError, KeyError):
+            return self.appbuilder.get_url_for_index
+        wanted = state.get("next") or []
+        return get_safe_redirect(wanted[0]) if wanted else self.appbuilder.get_url_for_index
 
 
 class SecurityApi(FabSecurityApi):
