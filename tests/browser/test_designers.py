@@ -254,3 +254,88 @@ def draft_or_live(app: Any, kind: str, name: str) -> dict:
         registry = app.extensions["itpm"].registry()
         definition = registry.get(kind, name)
         return definition.draft or registry.published_body(definition)
+
+
+def test_automation_editor_sets_every_action_kind_with_its_settings(
+    live_server: str, page: Any, sqlite_app: Any
+) -> None:
+    """A new automation on incidents, with no JSON typed: when the priority becomes P1, assign by the
+    support group, comment, create a task, post to a WeCom group, render a report, take a transition,
+    set a field after 30 minutes, and notify the people of a role by e-mail only."""
+    problems = open_designer(
+        page, live_server, "automation", "p1_escalation", new="?new=1&record_type=incident"
+    )
+    page.fill("input[name=title-en] >> nth=0", "P1 escalation")
+    page.fill("input[name=title-zh] >> nth=0", "P1 升级")
+    page.select_option("select[name=trigger]", "field_changed")
+    page.select_option("select[name=trigger-field]", "priority")
+    page.select_option("select[name=trigger-to]", "P1")
+    action = page.locator("[data-action='0']")  # the new automation's notify
+    action.locator("input[name='to-creator']").uncheck()
+    action.locator('input[name=\'to-role-{"role":"project_manager"}\']').check()
+    action.locator("input[name=subject-en]").fill("P1: {number}")
+    action.locator("input[name=subject-zh]").fill("P1:{number}")
+    action.locator("input[name=channel-email]").check()
+
+    def add(kind: str) -> Any:
+        page.select_option("select[name=action-add]", kind)
+        return page.locator("#itpm-d-actions > .itpm-d-step").last
+
+    assign = add("assign")
+    assign.locator("select[name=assign-strategy]").select_option("least_work")
+    page.locator("#itpm-d-actions > .itpm-d-step").last.locator("select[name=assign-by]").select_option(
+        "support_group"
+    )
+    comment = add("comment")
+    comment.locator("input[name=text-en]").fill("Escalated as P1.")
+    comment.locator("input[name=text-zh]").fill("已升级为 P1。")
+    create = add("create")
+    create.locator("select[name=create-type]").select_option("task")
+    page.locator("#itpm-d-actions > .itpm-d-step").last.locator("select[name=create-add]").select_option(
+        "title"
+    )
+    page.locator("#itpm-d-actions > .itpm-d-step").last.locator("input[name=create-title]").fill(
+        "Review {number}"
+    )
+    webhook = add("webhook")
+    webhook.locator("input[name=webhook-url]").fill("https://chat.example.com/robot")
+    webhook.locator("select[name=webhook-chat]").select_option("wecom")
+    add("report").locator("select[name=report-name]").select_option("client_status")
+    add("transition")
+    add("set").locator("select[name=set-add]").select_option("impact")
+    page.locator("#itpm-d-actions > .itpm-d-step").last.locator("input[name=after]").fill("30")
+    screenshot(page, "designer-automation-en")
+    saved(page)
+    draft = draft_of(sqlite_app, "automation", "p1_escalation")
+    assert draft["trigger"] == {"on": "field_changed", "field": "priority", "to": "P1"}
+    kinds = [a["do"] for a in draft["actions"]]
+    assert kinds == ["notify", "assign", "comment", "create", "webhook", "report", "transition", "set"]
+    notify, assign, comment, create, webhook, report, transition, set_ = draft["actions"]
+    assert notify["to"] == [{"role": "project_manager"}] and notify["channels"] == ["email"]
+    assert assign["strategy"] == "least_work" and assign["by"]["field"] == "support_group"
+    assert comment["text"] == {"en": "Escalated as P1.", "zh": "已升级为 P1。"}
+    assert create["record_type"] == "task" and create["data"] == {"title": "Review {number}"}
+    assert webhook["chat"] == "wecom" and webhook["url"] == "https://chat.example.com/robot"
+    assert report["report"] == "client_status" and transition["name"]
+    assert set_["after"] == {"minutes": 30} and "impact" in set_["fields"]
+    assert problems == [], problems
+
+
+def test_role_grid_sets_abilities_several_scopes_and_field_rules(
+    live_server: str, page: Any, sqlite_app: Any
+) -> None:
+    problems = open_designer(page, live_server, "role", "support_agent", lang="zh")
+    page.locator("input[name=ability-read_audit]").check()
+    page.select_option("select[name=cell-incident-read]", "+")  # several scopes in one cell
+    page.locator("input[name=cell-incident-read-assigned]").check()
+    page.select_option("select[name='cell-*-report']", "all")
+    page.click(".itpm-d-fields-incident")
+    page.select_option("select[name=rule-incident-root_cause]", "read_only")
+    screenshot(page, "designer-role-zh")
+    saved(page)
+    draft = draft_of(sqlite_app, "role", "support_agent")
+    assert "read_audit" in draft["abilities"]
+    assert draft["records"]["incident"]["read"] == ["assigned", "department"]
+    assert draft["records"]["*"]["report"] == "all"
+    assert draft["records"]["incident"]["fields"]["root_cause"] == "read_only"
+    assert problems == [], problems

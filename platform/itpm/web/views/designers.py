@@ -11,6 +11,7 @@ from flask import abort, request, url_for
 from flask_appbuilder import AppBuilder, BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from itpm.access import Actor
 from itpm.definitions.documents import Document, canonical_json, parse_text
@@ -19,6 +20,7 @@ from itpm.definitions.registry import NotFound
 from itpm.designers import CONVERTERS, designer_document, designer_model
 from itpm.designers.record_types import field_model
 from itpm.designers.trial import trial as run_trial
+from itpm.models import Team
 from itpm.people import role_holders
 from itpm.records.service import NotFound as RecordNotFound
 from itpm.records.service import Records
@@ -75,7 +77,8 @@ def _skeleton(kind: str, name: str, record_type: str) -> dict[str, Any]:
 
 
 def _context() -> dict[str, Any]:
-    """What the designers pick from: the record types with their fields, and the roles."""
+    """What the designers pick from: the record types with their fields, the roles, the workflows'
+    states and transitions, the reports and the teams."""
     documents = current_runtime().registry().working()
     record_types = {
         d.name: {
@@ -101,7 +104,19 @@ def _context() -> dict[str, Any]:
         for d in documents
         if d.kind == "workflow"
     }
-    return {"record_types": record_types, "roles": roles, "workflows": workflows, "language": language()}
+    reports = {d.name: {"title": d.body.get("title")} for d in documents if d.kind == "report"}
+    teams = {
+        team.name: team.titles
+        for team in current_runtime().sessions().scalars(select(Team).order_by(Team.name))
+    }
+    return {
+        "record_types": record_types,
+        "roles": roles,
+        "workflows": workflows,
+        "reports": reports,
+        "teams": teams,
+        "language": language(),
+    }
 
 
 def _existing(
