@@ -187,6 +187,37 @@ def test_metrics_count_requests_by_route_not_by_path(
     app.extensions["itpm"].dispose()
 
 
+def test_metrics_say_where_a_request_s_time_goes_database_and_rendering(
+    fresh_database: Any, backend: str, tmp_path: Path
+) -> None:
+    app = app_on(fresh_database(backend), tmp_path, metrics_token=TOKEN)
+    record = new_incident(app)
+    client = app.test_client()
+    login(client, *ADMIN)
+    shown = "/records/incident/show/<int:pk>"
+    before = scrape(app)
+
+    def seconds(samples: dict[str, Any], name: str) -> float:
+        return value(samples, name, method="GET", route=shown) or 0.0
+
+    for _ in range(3):
+        assert client.get(f"/records/incident/show/{record}").status_code == 200
+    after = scrape(app)
+    parts = {
+        name: seconds(after, f"{name}_sum") - seconds(before, f"{name}_sum")
+        for name in (
+            "itpm_http_request_duration_seconds",
+            "itpm_http_request_database_seconds",
+            "itpm_http_request_render_seconds",
+        )
+    }
+    whole = parts.pop("itpm_http_request_duration_seconds")
+    assert all(part > 0 for part in parts.values()), parts  # a record's page reads it and renders a page
+    assert sum(parts.values()) < whole
+    assert seconds(after, "itpm_http_request_database_seconds_count") >= 3
+    app.extensions["itpm"].dispose()
+
+
 def test_metrics_tell_the_outbox_lag_sla_breaches_and_actions_waiting(
     fresh_database: Any, backend: str, tmp_path: Path
 ) -> None:

@@ -36,13 +36,34 @@ REQUEST_SECONDS = Histogram(
     "Time to answer a request, by method and route (the URL rule).",
     ["method", "route"],
 )
+#: Where a request's time goes: waiting for the database (its SQL statements, sent until answered) and
+#: rendering page templates; the rest of its duration is Python (views, services, access, forms).
+REQUEST_DATABASE_SECONDS = Histogram(
+    "itpm_http_request_database_seconds",
+    "Time a request spent waiting for the database (its SQL statements), by method and route.",
+    ["method", "route"],
+)
+REQUEST_RENDER_SECONDS = Histogram(
+    "itpm_http_request_render_seconds",
+    "Time a request spent rendering page templates, by method and route.",
+    ["method", "route"],
+)
 REQUESTS = Counter(
     "itpm_http_requests", "Requests answered, by method, route and status.", ["method", "route", "status"]
 )
 
 
-def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+def observe_request(
+    method: str,
+    route: str,
+    status: int,
+    seconds: float,
+    database_seconds: float = 0.0,
+    render_seconds: float = 0.0,
+) -> None:
     REQUEST_SECONDS.labels(method, route).observe(seconds)
+    REQUEST_DATABASE_SECONDS.labels(method, route).observe(database_seconds)
+    REQUEST_RENDER_SECONDS.labels(method, route).observe(render_seconds)
     REQUESTS.labels(method, route, str(status)).inc()
 
 

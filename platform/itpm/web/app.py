@@ -182,6 +182,8 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
     app.before_request_funcs[None].insert(0, requests_log.begin)
     app.after_request(requests_log.finish)  # run last of all (after_request goes in reverse order)
     app.teardown_request(requests_log.end)
+    requests_log.time_statements(runtime.engine)
+    requests_log.time_rendering(app)
 
     @app.url_value_preprocessor
     def _no_such_id(_endpoint: str | None, values: dict[str, Any] | None) -> None:
