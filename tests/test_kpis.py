@@ -7,22 +7,28 @@ The demo is loaded once per backend (small scale); every starter KPI is asked as
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import test_demo
+from redis import Redis
 from sqlalchemy import func, select
 from test_demo import Loaded
 
 from conftest import login
 from itpm.access import Actor
+from itpm.kpis.cache import RedisAnswerCache
 from itpm.kpis.measure import Measure, kpi_of, readable
-from itpm.kpis.service import AnswerCache, ask, counted
+from itpm.kpis.service import INSTALLED, AnswerCache, ask, counted
 from itpm.kpis.spec import Kpi, percentile, period_of, wilson
 from itpm.models import Person
 from itpm.records.service import Invalid, NotFound, Records
 from itpm.reports.service import prepare_report
+from itpm.runtime import Runtime
 
 #: The demo company, loaded once per backend in this module (test_demo's fixture).
 demo = test_demo.demo
@@ -75,22 +81,110 @@ def test_every_starter_kpi_drills_down_to_exactly_its_n_records_for_every_role(d
     assert asked >= 40
 
 
+def same_answers_with_and_without(catalog: Any, session: Any, demo: Loaded, cache: Any) -> None:
+    """Every role's answers, kept in `cache` (INSTALLED: the installation's), equal those measured afresh;
+    the readers take turns twice, in both orders, so each is offered what another had kept."""
+    people = one_per_role(demo)
+    for round_ in range(2):
+        for username in people if round_ == 0 else reversed(people):
+            person = session.scalar(select(Person).filter_by(username=username))
+            records = Records(session, catalog, Actor.of(person), clock=lambda: NOW)
+            for kpi in readable(records):
+                for breakdown in [None, *(kpi.breakdowns or [])[:2]]:
+                    fresh = ask(records, kpi.name, None, breakdown, months=MONTHS, cache=None).as_json()
+                    cached = ask(records, kpi.name, None, breakdown, months=MONTHS, cache=cache).as_json()
+                    assert cached == fresh, (username, kpi.name, breakdown)
+
+
 def test_the_cache_gives_every_role_the_same_answers_as_no_cache(demo: Loaded) -> None:
     """One cache shared by all readers, filled in turn: nobody is served another's answer."""
     shared = AnswerCache()
     with demo.runtime.session() as session:
-        people = one_per_role(demo)
-        for round_ in range(2):
-            for username in people if round_ == 0 else reversed(people):
-                records = reader(demo, session, username)
-                for kpi in readable(records):
-                    for breakdown in [None, *(kpi.breakdowns or [])[:2]]:
-                        fresh = ask(records, kpi.name, None, breakdown, months=MONTHS, cache=None).as_json()
-                        cached = ask(
-                            records, kpi.name, None, breakdown, months=MONTHS, cache=shared
-                        ).as_json()
-                        assert cached == fresh, (username, kpi.name, breakdown)
+        same_answers_with_and_without(demo.catalog, session, demo, shared)
     assert shared.hits > 0 and shared.misses > 0
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis database of the shared server for this test alone (`ITPM_TEST_REDIS_BASE`, as test_worker)."""
+    base = int(os.environ.get("ITPM_TEST_REDIS_BASE", "8"))
+    index = (base + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)) % 16
+    url = f"redis://127.0.0.1:6379/{index}"
+    Redis.from_url(url).flushdb()
+    yield url
+    Redis.from_url(url).flushdb()
+
+
+@pytest.fixture
+def on_redis(demo: Loaded, redis_url: str) -> Iterator[Callable[[], Runtime]]:
+    """Runtimes of the demo's installation whose jobs run on RQ: they keep KPI answers in Redis, shared."""
+    made: list[Runtime] = []
+
+    def make() -> Runtime:
+        made.append(Runtime(replace(demo.runtime.settings, redis_url=redis_url, jobs="auto")))
+        return made[-1]
+
+    yield make
+    for runtime in made:
+        runtime.dispose()
+
+
+def test_the_redis_cache_gives_every_role_the_same_answers_as_no_cache(
+    demo: Loaded, on_redis: Callable[[], Runtime]
+) -> None:
+    runtime = on_redis()
+    answers = runtime.kpis.answers
+    assert isinstance(answers, RedisAnswerCache)
+    with runtime.session() as session:
+        same_answers_with_and_without(runtime.catalog(), session, demo, INSTALLED)
+    assert answers.hits > 0 and answers.misses > 0
+
+
+def test_a_change_committed_by_another_process_is_not_answered_from_the_redis_cache(
+    demo: Loaded, on_redis: Callable[[], Runtime]
+) -> None:
+    """Two processes of one installation (a web process reading, a worker writing) share the kept answers:
+    the worker's commit to incidents makes the incident answers stale, and leaves the task answers kept."""
+    web, worker = on_redis(), on_redis()
+    catalog = web.catalog()
+    with web.session() as reading:
+        system = Records(reading, catalog, Actor.system(), clock=lambda: NOW)
+        before = ask(system, "incident_backlog", months=MONTHS).total.n
+        tasks_before = ask(system, "closed_work", months=MONTHS).total.n
+        hits = web.kpis.answers.hits
+        assert ask(system, "incident_backlog", months=MONTHS).total.n == before
+        assert web.kpis.answers.hits == hits + 1
+        reading.rollback()
+        model = catalog.models.models["incident"]
+        with worker.session() as writing:
+            one = writing.scalar(
+                select(model).where(model.state == "resolved").order_by(model.created_at.desc()).limit(1)
+            )
+            writing.execute(model.__table__.update().where(model.id == one.id).values(state="in_progress"))
+            writing.commit()
+            reading.rollback()
+            try:
+                assert ask(system, "incident_backlog", months=MONTHS).total.n == before + 1
+                hits = web.kpis.answers.hits
+                assert ask(system, "closed_work", months=MONTHS).total.n == tasks_before
+                assert web.kpis.answers.hits == hits + 1
+            finally:
+                reading.rollback()  # SQLite: a reader's open transaction would hold the writer off
+                writing.execute(model.__table__.update().where(model.id == one.id).values(state="resolved"))
+                writing.commit()
+        reading.rollback()
+        assert ask(system, "incident_backlog", months=MONTHS).total.n == before
+
+
+def test_redis_not_answering_means_measuring_afresh(demo: Loaded) -> None:
+    runtime = Runtime(replace(demo.runtime.settings, redis_url="redis://127.0.0.1:1/0", jobs="auto"))
+    try:
+        with runtime.session() as session:
+            system = Records(session, runtime.catalog(), Actor.system(), clock=lambda: NOW)
+            fresh = ask(system, "incident_backlog", months=MONTHS, cache=None).as_json()
+            assert ask(system, "incident_backlog", months=MONTHS).as_json() == fresh
+    finally:
+        runtime.dispose()
 
 
 def test_no_role_is_counted_a_record_it_may_not_read(demo: Loaded) -> None:

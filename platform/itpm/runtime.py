@@ -25,6 +25,7 @@ from itpm.config import Settings
 from itpm.db import make_engine, make_session_factory
 from itpm.definitions.meta import MetaSchemas
 from itpm.definitions.registry import PublishHook, Registry
+from itpm.kpis import cache as kpi_cache
 from itpm.models import Revision
 from itpm.records import schema_changes
 
@@ -68,6 +69,9 @@ class Runtime:
         event.listen(self.sessions.session_factory, "after_commit", self._after_commit)
         audit_capture.install(self.sessions.session_factory)
         logs.stamp_outbox_events(self.sessions.session_factory)
+        #: KPI answers kept between requests (in Redis when jobs run on RQ), stale once their records change.
+        self.kpis = kpi_cache.kept_for(settings)
+        kpi_cache.install(self.sessions.session_factory, self.engine, self.kpis)
 
     @property
     def jobs(self) -> Jobs:
@@ -129,3 +133,4 @@ class Runtime:
             event.remove(factory, "after_commit", self._after_commit)
             audit_capture.uninstall(factory)
             logs.unstamp_outbox_events(factory)
+            kpi_cache.uninstall(factory, self.engine)

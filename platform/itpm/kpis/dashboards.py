@@ -19,7 +19,7 @@ from markupsafe import Markup
 from itpm.charts.kpi import Bar, bars, columns
 from itpm.kpis.explain import explain, shown, title
 from itpm.kpis.measure import Answer, may_read
-from itpm.kpis.service import ask
+from itpm.kpis.service import ask_many
 from itpm.kpis.spec import Figure, Kpi, months_back
 from itpm.records.service import RecordError, Records
 
@@ -79,12 +79,17 @@ def misses(kpi: Kpi, value: float | None) -> bool:
 
 
 def tiles(records: Records, body: dict[str, Any], lang: str, link: Link) -> list[Tile]:
-    """The dashboard's tiles measured for the reader (tiles over KPIs they may not read left out)."""
-    found = []
+    """The dashboard's tiles measured for the reader (tiles over KPIs they may not read left out).
+
+    The questions of all tiles over one KPI (a number and its period before, a trend, bars) are asked
+    together, so they are measured in one query per breakdown (`itpm.kpis.service.ask_many`)."""
+    planned: list[tuple[Tile, Kpi | None, dict[str, Any]]] = []
+    questions: dict[str, list[tuple[str | None, int, str | None]]] = {}
+    today = records.clock().astimezone(records.zone).date()
     for spec in body["tiles"]:
         if spec["show"] == "forecasts":
             if forecast_types(records):
-                found.append(forecasts_tile(records, spec, lang))
+                planned.append((forecasts_tile(records, spec, lang), None, spec))
             continue
         document = records.catalog.configuration.get("kpi", spec["kpi"])
         if document is None or not may_read(records, Kpi(document.body)):
@@ -94,18 +99,47 @@ def tiles(records: Records, body: dict[str, Any], lang: str, link: Link) -> list
         months = spec.get("months", SHOWS[show])
         breakdown = spec.get("breakdown") or ("month" if show == "trend" else None)
         tile = Tile(kpi.name, show, title(spec, lang) if "title" in spec else title(kpi.body, lang), "")
+        planned.append((tile, kpi, spec))
+        asked = questions.setdefault(kpi.name, [])
+        asked.append((None, months, breakdown))
+        if show == "number":
+            asked.append((_before(today, months), 1, None))
+    answers: dict[str, dict[tuple[str | None, int, str | None], Answer] | RecordError] = {}
+    for name, asked in questions.items():
+        unique = list(dict.fromkeys(asked))
         try:
-            answer = ask(records, kpi.name, None, breakdown, None, months)
+            answers[name] = dict(zip(unique, ask_many(records, name, unique), strict=True))
         except RecordError as error:
-            tile.error = str(error.message)
+            answers[name] = error
+    found = []
+    for tile, kpi, spec in planned:
+        if kpi is None:
             found.append(tile)
             continue
-        _fill(records, tile, kpi, answer, lang, link, months)
+        months = spec.get("months", SHOWS[tile.show])
+        breakdown = spec.get("breakdown") or ("month" if tile.show == "trend" else None)
+        mine = answers[kpi.name]
+        if isinstance(mine, RecordError):
+            tile.error = str(mine.message)
+        else:
+            earlier = mine.get((_before(today, months), 1, None)) if tile.show == "number" else None
+            _fill(records, tile, kpi, mine[(None, months, breakdown)], earlier, lang, link)
         found.append(tile)
     return found
 
 
-def _fill(records: Records, tile: Tile, kpi: Kpi, answer: Answer, lang: str, link: Link, months: int) -> None:
+def _before(today: Any, months: int) -> str:
+    """The `months` before the last `months` up to today's: a number tile's period before."""
+    first, _last = months_back(today, months)
+    start = int(first[:4]) * 12 + int(first[5:7]) - 1
+    before_first = f"{(start - months) // 12:04d}-{(start - months) % 12 + 1:02d}"
+    before_last = f"{(start - 1) // 12:04d}-{(start - 1) % 12 + 1:02d}"
+    return f"{before_first}..{before_last}"
+
+
+def _fill(
+    records: Records, tile: Tile, kpi: Kpi, answer: Answer, before: Answer | None, lang: str, link: Link
+) -> None:
     total = answer.total
     tile.period, tile.n, tile.too_few = answer.period.label, total.n, bool(kpi.is_rate and total.too_few)
     tile.value = _text(total, kpi, lang)
@@ -113,15 +147,9 @@ def _fill(records: Records, tile: Tile, kpi: Kpi, answer: Answer, lang: str, lin
     tile.link = link(kpi.name, {}, answer.period.label)
     tile.explain = explain(records.catalog, kpi, answer, lang)
     if tile.show == "number":
-        today = records.clock().astimezone(records.zone).date()
-        first, _last = months_back(today, months)
-        start = int(first[:4]) * 12 + int(first[5:7]) - 1
-        before_first = f"{(start - months) // 12:04d}-{(start - months) % 12 + 1:02d}"
-        before_last = f"{(start - 1) // 12:04d}-{(start - 1) % 12 + 1:02d}"
-        try:
-            earlier = ask(records, kpi.name, f"{before_first}..{before_last}").total
-        except RecordError:
+        if before is None:
             return
+        earlier = before.total
         if earlier.value is not None and total.value is not None and not (kpi.is_rate and earlier.too_few):
             tile.before = _text(earlier, kpi, lang)
             if earlier.value != total.value:

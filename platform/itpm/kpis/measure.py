@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import and_, case, func, literal, select
 
 from itpm.kpis.conditions import field_columns, to_sql, value_sql
-from itpm.kpis.spec import DURATION_UNITS, Figure, Kpi, Period, figure
+from itpm.kpis.spec import DURATION_UNITS, Figure, Kpi, Period, figure, month_list
 from itpm.models import Department, Person, RecordEvent, Team
 from itpm.records.fields import CLIENT_TYPE, DATE, REF, RecordTypeSpec
 from itpm.records.service import Forbidden, Invalid, NotFound, Records
@@ -166,41 +166,74 @@ class Measure:
             person = func.coalesce(c.assignee_id, c.owner_id)
             return select(Person.team_id).where(Person.id == person).scalar_subquery()
         cohort, kind = self.columns(self.kpi.cohort)
-        steps = []
-        for month in period.months:
-            first = dt.date(int(month[:4]), int(month[5:7]), 1)
-            after = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
-            steps.append((and_(cohort >= self.bound(first, kind), cohort < self.bound(after, kind)), month))
-        return case(*steps, else_=literal(None))
+        months = period.months
+        starts = [self.bound(dt.date(int(m[:4]), int(m[5:7]), 1), kind) for m in months]
+        last = dt.date(int(months[-1][:4]), int(months[-1][5:7]), 1)
+        starts.append(self.bound(dt.date(last.year + last.month // 12, last.month % 12 + 1, 1), kind))
+
+        def between(low: int, high: int) -> Any:
+            """The month of a record dated within months[low:high]: halving, so a few comparisons a row."""
+            if high - low == 1:
+                return literal(months[low])
+            middle = (low + high) // 2
+            return case((cohort < starts[middle], between(low, middle)), else_=between(middle, high))
+
+        inside = and_(cohort >= starts[0], cohort < starts[-1])
+        return case((inside, between(0, len(months))), else_=literal(None))
 
     # --- measuring ------------------------------------------------------------
 
     def answer(
         self, period: Period, breakdown: str | None = None, filters: Mapping[str, Any] | None = None
     ) -> Answer:
-        filters = self.checked(breakdown, filters or {})
+        return self.answers([(period, breakdown)], filters)[0]
+
+    def answers(
+        self, questions: list[tuple[Period, str | None]], filters: Mapping[str, Any] | None = None
+    ) -> list[Answer]:
+        """Several questions about this KPI answered from one query: the rows of all their months, grouped by
+        month (when the questions need it) and by their one breakdown other than month (a dashboard's number
+        with its period before, its trend by month and its bars by priority are one query)."""
+        filters = self.checked(None, filters or {})
+        others = {b for _p, b in questions if b not in (None, "month")}
+        if len(others) > 1:
+            raise ValueError(f"one breakdown besides month per query, not {sorted(others)}")
+        for _period, breakdown in questions:
+            self.checked(breakdown, {})
+        dimension = next(iter(others), None)
+        periods = {p for p, _b in questions}
+        by_month = len(periods) > 1 or any(b == "month" for _p, b in questions)
+        span = _spanning(periods)
         if self.in_database():
-            groups = self.aggregate(period, breakdown, filters)
+            cells = self.aggregate(span, dimension, filters, by_month)
         else:
-            groups = self.from_rows(period, breakdown, filters)
+            cells = self.from_rows(span, dimension, filters, by_month)
+        found = []
+        for period, breakdown in questions:
+            inside = {k: v for k, v in cells.items() if not by_month or k[0] in period.months}
+            answer = Answer(self.kpi, period, self.merged(inside.values()), breakdown, filters=dict(filters))
+            if breakdown:
+                at = 0 if breakdown == "month" else 1
+                grouped: dict[Any, list[Any]] = defaultdict(list)
+                for key, cell in inside.items():
+                    grouped[key[at]].append(cell)
+                labels = self.labels(breakdown, [k for k in grouped if k is not None])
+                keys = sorted(grouped, key=lambda k: (k is None, str(labels.get(k, k))))
+                if breakdown == "month":
+                    keys = list(period.months)
+                for key in keys:
+                    shown = self.merged(grouped.get(key, []))
+                    shown.key, shown.label = key, str(labels.get(key, key if key is not None else "—"))
+                    answer.groups.append(shown)
+            found.append(answer)
+        return found
+
+    def merged(self, cells: Iterable[Any]) -> Figure:
+        """The figure of some cells of `aggregate` or `from_rows`."""
+        cells = list(cells)
         if self.in_database():
-            total = self.combined(groups)
-        else:
-            total = figure(self.kpi, *(sum((list(g[i]) for g in groups.values()), []) for i in range(3)))
-        answer = Answer(self.kpi, period, total, breakdown, filters=dict(filters))
-        if breakdown:
-            labels = self.labels(breakdown, [k for k in groups if k is not None])
-            keys = sorted(groups, key=lambda k: (k is None, str(labels.get(k, k))))
-            if breakdown == "month":
-                keys = [m for m in period.months]
-            for key in keys:
-                if self.in_database():
-                    shown = self.combined({key: groups[key]} if key in groups else {})
-                else:
-                    shown = figure(self.kpi, *groups.get(key, ([], [], [])))
-                shown.key, shown.label = key, str(labels.get(key, key if key is not None else "—"))
-                answer.groups.append(shown)
-        return answer
+            return self.combined(cells)
+        return figure(self.kpi, *(sum((list(c[i]) for c in cells), []) for i in range(3)))
 
     def checked(self, breakdown: str | None, filters: Mapping[str, Any]) -> dict[str, Any]:
         allowed = set(self.kpi.breakdowns or ())
@@ -233,51 +266,58 @@ class Measure:
             and not self.kpi.team_as_of
         )
 
-    def aggregate(self, period: Period, breakdown: str | None, filters: Mapping[str, Any]) -> dict[Any, Any]:
-        """Count, numerator and sum by group, aggregated by the database: {key: (n, met, total)}."""
-        key = self.group(breakdown, period) if breakdown else literal(0)
+    def aggregate(
+        self, period: Period, breakdown: str | None, filters: Mapping[str, Any], by_month: bool = False
+    ) -> dict[Any, Any]:
+        """Count, numerator, sum and subtracted by (month, group), aggregated by the database:
+        {(month, key): (n, met, total, less)} (month and key None when not asked for)."""
+        month = self.group("month", period) if by_month else literal(None)
+        key = self.group(breakdown, period) if breakdown else literal(None)
         met = func.sum(case((self.flag(), 1), else_=0)) if self.kpi.is_rate else literal(0)
         less = func.sum(case((self.flag("subtract"), 1), else_=0)) if self.kpi.subtract else literal(0)
         total = func.sum(self.value_column()) if isinstance(self.kpi.value, str) else literal(0)
+        grouping = [g for g, wanted in ((month, by_month), (key, breakdown)) if wanted]
         query = (
-            select(key.label("key"), func.count(), met, total, less)
+            select(month.label("month"), key.label("key"), func.count(), met, total, less)
             .select_from(self.table)
             .where(*self.conditions(period, filters))
-            .group_by(key)
         )
+        if grouping:
+            query = query.group_by(*grouping)
         rows = self.records.session.execute(query).all()
         return {
-            (row[0] if breakdown else None): (
-                int(row[1]),
-                int(row[2] or 0),
-                float(row[3] or 0),
-                int(row[4] or 0),
-            )
+            (row[0], row[1]): (int(row[2]), int(row[3] or 0), float(row[4] or 0), int(row[5] or 0))
             for row in rows
+            if row[2]
         }
 
-    def combined(self, groups: Mapping[Any, Any]) -> Figure:
-        n = sum(g[0] for g in groups.values())
-        met = sum(g[1] for g in groups.values())
-        total = sum(g[2] for g in groups.values())
+    def combined(self, groups: Iterable[Any]) -> Figure:
+        groups = list(groups)
+        n = sum(g[0] for g in groups)
+        met = sum(g[1] for g in groups)
+        total = sum(g[2] for g in groups)
         kpi = self.kpi
         if kpi.measure == "count":
             return Figure(float(n), n)
         if kpi.measure == "share":
-            less = sum(g[3] for g in groups.values())
+            less = sum(g[3] for g in groups)
             return figure(kpi, [], [True] * met + [False] * (n - met), subtracted=less)
         if kpi.measure == "sum":
             return Figure(total, n)
         return Figure(total / n if n else None, n)
 
     def rows(
-        self, period: Period, filters: Mapping[str, Any], breakdown: str | None = None
-    ) -> list[tuple[int, Any, float | None, bool, bool]]:
-        """(id, group key, value, meets the numerator, meets `subtract`) of each counted record."""
+        self, period: Period, filters: Mapping[str, Any], breakdown: str | None = None, by_month: bool = False
+    ) -> list[tuple[int, Any, Any, float | None, bool, bool]]:
+        """(id, month, group key, value, meets the numerator, meets `subtract`) of each counted record."""
         kpi = self.kpi
         c = self.table.c
         grouped = breakdown is not None and not (breakdown == "team" and kpi.team_as_of)
-        parts = [c.id, self.group(breakdown, period) if grouped else literal(None)]
+        parts = [
+            c.id,
+            self.group("month", period) if by_month else literal(None),
+            self.group(breakdown, period) if grouped else literal(None),
+        ]
         parts.append(self.flag() if kpi.is_rate else literal(False))
         parts.append(self.flag("subtract") if kpi.subtract else literal(False))
         value = kpi.value
@@ -296,23 +336,26 @@ class Measure:
         teams = self.teams_then(query) if kpi.team_as_of else {}
         wanted_team = filters.get("team") if kpi.team_as_of else None
         for row in self.records.session.execute(query):
-            number = self.value_of(row[4:]) if value is not None else None
+            number = self.value_of(row[5:]) if value is not None else None
             if value is not None and number is None:
                 continue
-            key = row[1]
+            key = row[2]
             if kpi.team_as_of:
                 team = teams.get(row[0])
                 if "team" in filters and team != wanted_team:
                     continue
                 if breakdown == "team":
                     key = team
-            found.append((row[0], key, number, bool(row[2]), bool(row[3])))
+            found.append((row[0], row[1], key, number, bool(row[3]), bool(row[4])))
         return found
 
-    def from_rows(self, period: Period, breakdown: str | None, filters: Mapping[str, Any]) -> dict[Any, Any]:
+    def from_rows(
+        self, period: Period, breakdown: str | None, filters: Mapping[str, Any], by_month: bool = False
+    ) -> dict[Any, Any]:
+        """{(month, key): (values, flags, subtracted flags)} of the counted records."""
         groups: dict[Any, tuple[list[float], list[bool], list[bool]]] = defaultdict(lambda: ([], [], []))
-        for _record_id, key, number, met, less in self.rows(period, filters, breakdown):
-            values, flags, lesses = groups[key if breakdown else None]
+        for _record_id, month, key, number, met, less in self.rows(period, filters, breakdown, by_month):
+            values, flags, lesses = groups[(month, key)]
             if number is not None:
                 values.append(number)
             flags.append(met)
@@ -426,7 +469,7 @@ class Measure:
     ) -> list[int]:
         """The ids of exactly the records behind the figure (with `filters`, one group's), oldest first."""
         filters = self.checked(None, {}) if filters is None else self.checked(None, filters)
-        return [row[0] for row in self.rows(period, filters) if part != "numerator" or row[3]]
+        return [row[0] for row in self.rows(period, filters) if part != "numerator" or row[4]]
 
 
 def project_field_ok(spec: RecordTypeSpec) -> bool:
@@ -439,6 +482,15 @@ def _id(name: str, value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise Invalid(_("The filter %(name)s takes an id, not %(value)r.", name=name, value=value)) from None
+
+
+def _spanning(periods: Iterable[Period]) -> Period:
+    """The one period from the first month of `periods` to their last (the months between them too)."""
+    periods = list(periods)
+    if len(periods) == 1:
+        return periods[0]
+    first, last = min(p.first for p in periods), max(p.last for p in periods)
+    return Period(first, last, tuple(month_list(f"{first:%Y-%m}", f"{last:%Y-%m}")))
 
 
 def _next_day(day: dt.date) -> dt.date:

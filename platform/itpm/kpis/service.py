@@ -1,91 +1,57 @@
 """Asking for a KPI: the one function the API, the dashboards, the reports and the portal call, and its cache.
 
-A cached answer is kept under a key made of the KPI's definition (its text),
-the period, breakdown and filters, the day, the reader's language, the reader's
-row scope as the SQL the access layer gives (with its values: ids of the person,
-team, department, client), the fields hidden from them, and a stamp of the
-records' changes (the newest history entry and outbox event: every change of a
-record, in any process, writes both). So two readers share an answer only when
-they read the same rows, and a change to any record makes every answer stale.
-Answers also expire after `TTL` seconds (a person moved to another team changes
-a team's rows without writing a record).
+A kept answer's key is made of the KPI's definition (its text) and the
+catalog's revision, the period, breakdown and filters, the day, the reader's
+language, the reader's row scope as the SQL the access layer gives (with its
+values: ids of the person, team, department, client), the fields hidden from
+them, and the generation of the counted record table (`itpm.kpis.cache`: bumped
+by every commit that writes it, in any process). So two readers share an answer
+only when they read the same rows, and a change to the counted records makes
+their answers stale.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
-
+from itpm.kpis import cache as keeping
+from itpm.kpis.cache import AnswerCache, Answers
 from itpm.kpis.measure import Answer, Measure, kpi_of, readable
 from itpm.kpis.spec import Kpi, Period, PeriodError, period_of
-from itpm.models import OutboxEvent, RecordEvent
 from itpm.records.service import Invalid, RecordError, Records
 
-TTL = 300.0
-LIMIT = 5000
+__all__ = ["CACHE", "INSTALLED", "AnswerCache", "ask", "ask_many", "client_kpis", "counted"]
 
 
-class AnswerCache:
-    """Answers by key, in this process, the least recently used dropped beyond `LIMIT`."""
-
-    def __init__(self, ttl: float = TTL, limit: int = LIMIT) -> None:
-        self.ttl, self.limit = ttl, limit
-        self._items: OrderedDict[str, tuple[float, Answer]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: str) -> Answer | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is None or time.monotonic() - found[0] > self.ttl:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return found[1]
-
-    def put(self, key: str, answer: Answer) -> None:
-        with self._lock:
-            self._items[key] = (time.monotonic(), answer)
-            self._items.move_to_end(key)
-            while len(self._items) > self.limit:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+class _Installed:
+    """`ask(..., cache=INSTALLED)`: the answers the reader's installation keeps (`itpm.kpis.cache`)."""
 
 
-#: The cache of this process; `ask(..., cache=None)` measures afresh.
+INSTALLED: Any = _Installed()
+#: The process's own cache, for callers that hold none (a session of no runtime).
 CACHE = AnswerCache()
 
 
-def changes_stamp(records: Records) -> tuple[int, int]:
-    """What changes whenever a record changes, in any process: the newest history entry and outbox event."""
-    session = records.session
-    return (
-        session.scalar(select(func.max(RecordEvent.id))) or 0,
-        session.scalar(select(func.max(OutboxEvent.id))) or 0,
-    )
-
-
 def cache_key(
-    records: Records, kpi: Kpi, period: Period, breakdown: str | None, filters: Mapping[str, Any], lang: str
+    records: Records,
+    kpi: Kpi,
+    period: Period,
+    breakdown: str | None,
+    filters: Mapping[str, Any],
+    lang: str,
+    generation: int,
 ) -> str:
-    """The reader's row scope and hidden fields, the KPI's text and the question, and the records' stamp."""
+    """The reader's row scope and hidden fields, the KPI's text and the question, and the records' generation."""
     spec = records.spec(kpi.record_type)
     scope = records.scope(kpi.record_type)
     dialect = records.session.get_bind().dialect
     today = records.clock().astimezone(records.zone).date()
     parts = {
         "kpi": kpi.body,
+        "revision": records.catalog.revision,
         "period": period.label,
         "breakdown": breakdown,
         "filters": {k: str(v) for k, v in sorted(filters.items())},
@@ -93,7 +59,7 @@ def cache_key(
         "hidden": sorted(records.access.hidden_fields(records.actor, spec)),
         "today": today.isoformat(),
         "lang": lang,
-        "stamp": changes_stamp(records),
+        "generation": generation,
     }
     if isinstance(kpi.value, dict) and kpi.value.get("to") == "now":
         parts["minute"] = records.clock().strftime("%Y-%m-%dT%H:%M")
@@ -108,7 +74,7 @@ def ask(
     breakdown: str | None = None,
     filters: Mapping[str, Any] | None = None,
     months: int = 1,
-    cache: AnswerCache | None = CACHE,
+    cache: Answers | None = INSTALLED,
     lang: str | None = None,
 ) -> Answer:
     """KPI `name` for the reader of `records`: over `period` (by default the `months` up to this one),
@@ -117,25 +83,62 @@ def ask(
     NotFound (no such KPI, or not for this reader), Forbidden (it reads a field hidden from them),
     Invalid (a bad period, breakdown or filter). This is the function a page, a report or the client
     portal calls: `ask(records, "sla_compliance", months=6)` gives that client's figure when `records`
-    acts for a client user (their organisation's rows only).
+    acts for a client user (their organisation's rows only). `cache=None` measures afresh.
     """
+    return ask_many(records, name, [(period, months, breakdown)], filters, cache, lang)[0]
+
+
+def ask_many(
+    records: Records,
+    name: str,
+    questions: Sequence[tuple[str | None, int, str | None]],
+    filters: Mapping[str, Any] | None = None,
+    cache: Answers | None = INSTALLED,
+    lang: str | None = None,
+) -> list[Answer]:
+    """Several questions (period, months, breakdown) about KPI `name`, as `ask` answers each; those not kept
+    are measured together, one query for all that break down by month or not at all and one per other
+    breakdown (a dashboard's tiles over one KPI)."""
     kpi = kpi_of(records, name)
     today = records.clock().astimezone(records.zone).date()
-    try:
-        chosen = period_of(period, today, months)
-    except PeriodError as error:
-        raise Invalid(str(error)) from None
+    asked = []
+    for period, months, breakdown in questions:
+        try:
+            asked.append((period_of(period, today, months), breakdown))
+        except PeriodError as error:
+            raise Invalid(str(error)) from None
     measure = Measure(records, kpi, lang=lang)
-    filters = dict(filters or {})
-    checked = measure.checked(breakdown, filters)
-    if cache is None:
-        return measure.answer(chosen, breakdown, checked)
-    key = cache_key(records, kpi, chosen, breakdown, checked, measure.lang)
-    found = cache.get(key)
-    if found is None:
-        found = measure.answer(chosen, breakdown, checked)
-        cache.put(key, found)
-    return found
+    checked = measure.checked(None, dict(filters or {}))
+    for _period, breakdown in asked:
+        measure.checked(breakdown, {})
+    keys: list[str | None] = [None] * len(asked)
+    found: list[Answer | None] = [None] * len(asked)
+    if cache is INSTALLED:
+        kept = keeping.of_session(records.session)
+        cache = kept.answers if kept is not None else None
+        generations = kept.generations if kept is not None else None
+    else:
+        generations = keeping.of_session(records.session)
+        generations = generations.generations if generations is not None else keeping.Generations()
+    table = measure.table.name
+    if cache is not None and generations is not None and table not in keeping.written(records.session):
+        generation = generations.read(table)
+        if generation is not None:
+            for index, (period, breakdown) in enumerate(asked):
+                keys[index] = cache_key(records, kpi, period, breakdown, checked, measure.lang, generation)
+                found[index] = cache.get(keys[index])  # type: ignore[arg-type]
+    missing = [i for i, a in enumerate(found) if a is None]
+    batches: dict[str | None, list[int]] = {}
+    for index in missing:
+        breakdown = asked[index][1]
+        batches.setdefault(None if breakdown in (None, "month") else breakdown, []).append(index)
+    for indexes in batches.values():
+        answers = measure.answers([asked[i] for i in indexes], checked)
+        for index, answer in zip(indexes, answers, strict=True):
+            found[index] = answer
+            if keys[index] is not None and cache is not None:
+                cache.put(keys[index], answer)  # type: ignore[arg-type]
+    return [a for a in found if a is not None]
 
 
 def counted(
