@@ -99,16 +99,21 @@ def test_gunicorn_settings_do_not_preload_and_mark_dead_processes() -> None:
     assert settings["workers"] >= 1 and callable(settings["child_exit"])
 
 
-@pytest.mark.skipif(
-    not shutil.which("docker-compose") and not shutil.which("docker"), reason="no docker compose here"
-)
+def compose_command() -> list[str] | None:
+    """Docker Compose as installed: the plugin (`docker compose`) or the standalone `docker-compose`."""
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
 def test_docker_compose_reads_the_compose_file() -> None:
-    compose_command = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
+    """Compose parses and checks the file (`config`); no Docker engine runs here to start it."""
+    command = compose_command()
+    if command is None:
+        pytest.skip("no docker compose here (.ci/system-packages test installs docker-compose)")
     env = {**os.environ, "POSTGRES_PASSWORD": "x" * 20, "ITPM_SECRET_KEY": "y" * 40}
-    done = subprocess.run([*compose_command, "-f", str(DEPLOY / "compose.yaml"), "config", "--quiet"],
+    done = subprocess.run([*command, "-f", str(DEPLOY / "compose.yaml"), "config", "--quiet"],
                           env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
-    if "unknown command" in done.stderr or "is not a docker command" in done.stderr:
-        pytest.skip("docker has no compose here")
     assert done.returncode == 0, done.stderr
 
 
