@@ -354,54 +354,52 @@ def test_the_backtest_scores_the_replayed_forecasts_of_the_demos_finished_projec
 
 
 def test_a_project_page_line_says_how_often_kept_p85_dates_of_its_type_were_met(demo: Loaded) -> None:
-    """Kept forecasts of two finished implementation projects (one P85 met, one missed), scored as their
-    readers may read them: the system both, a client user only their organisation's project."""
-    from itpm.forecast.backtest import finished_projects, track_record
+    """The demo keeps its finished projects' replayed forecasts, marked replayed, so the line has figures
+    (and says how many were replayed); a forecast kept at the time counts beside them and is the one the
+    backtest's kept table scores. Scored as readers may read them: a client user only their organisation's."""
+    from itpm.forecast.backtest import finished_projects, kept, track_record
     from itpm.models import IssuedForecast
 
     with demo.runtime.session() as session:
         system = demo.records(session)
         finished = finished_projects(system, "project")
+        rows = list(session.scalars(select(IssuedForecast)))
+        assert rows and all(r.inputs == {"replayed": True, "runs": 2000} for r in rows)
+        assert {r.project_id for r in rows} <= set(finished) and kept(system) == []
+        counted = [
+            r
+            for r in rows
+            if r.kind == "implementation" and r.p85 and r.as_of < finished[r.project_id][1].finished
+        ]
+        met = sum(finished[r.project_id][1].finished <= r.p85 for r in counted)
+        replayed = track_record(system, "project", "implementation")
+        assert replayed is not None
+        assert (replayed.forecasts, replayed.replayed) == (len(counted), len(counted))
+        assert replayed.met == round(met / len(counted), 3)
+        assert replayed.projects == len({r.project_id for r in counted})
+        client = session.scalar(select(Person.client_id).filter_by(username="client.demo"))
         ours = next(
             pid
             for pid, (p, _w) in finished.items()
-            if p.project_type == "implementation"
-            and p.client_id == session.scalar(select(Person.client_id).filter_by(username="client.demo"))
+            if p.project_type == "implementation" and p.client_id == client
         )
-        theirs = next(
-            pid
-            for pid, (p, _w) in finished.items()
-            if p.project_type == "implementation" and p.client_id != finished[ours][0].client_id
-        )
-        for pid, late in ((ours, False), (theirs, True)):
-            actual = finished[pid][1].finished
-            assert actual is not None
-            p85 = actual + dt.timedelta(days=-3 if late else 3)
-            session.add(
-                IssuedForecast(
-                    project_type="project",
-                    project_id=pid,
-                    kind="implementation",
-                    as_of=actual - dt.timedelta(days=30),
-                    status="ok",
-                    p85=p85,
-                    remaining=5,
-                )
-            )
+        mine = track_record(demo.records(session, "client.demo"), "project", "implementation")
+        assert mine is not None and mine.projects == 1  # their organisation's finished project only
+        assert mine.forecasts == sum(1 for r in counted if r.project_id == ours)
+        actual = finished[ours][1].finished
+        assert actual is not None
+        at_the_time = IssuedForecast(
+            project_type="project", project_id=ours, kind="implementation", status="ok", remaining=5,
+            as_of=actual - dt.timedelta(days=30 * 12), p85=actual + dt.timedelta(days=3),
+        )  # fmt: skip
+        session.add(at_the_time)
         session.commit()
         try:
-            everyone = track_record(system, "project", "implementation")
-            assert everyone is not None and (everyone.met, everyone.forecasts, everyone.projects) == (
-                0.5,
-                2,
-                2,
-            )
-            mine = track_record(demo.records(session, "client.demo"), "project", "implementation")
-            assert mine is not None and (mine.met, mine.forecasts, mine.projects) == (1.0, 1, 1)
-            assert track_record(system, "project", "outsourcing") is None
+            both = track_record(system, "project", "implementation")
+            assert both is not None and (both.forecasts, both.replayed) == (len(counted) + 1, len(counted))
+            assert [s.project_id for s in kept(system)] == [ours]
         finally:
-            session.rollback()
-            session.execute(IssuedForecast.__table__.delete())
+            session.delete(at_the_time)
             session.commit()
 
 

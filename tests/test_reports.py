@@ -270,6 +270,7 @@ def test_the_client_status_report_reads_in_chinese(
     assert "Internal test log" not in text  # a deliverable not meant for the client
     assert "Data centre move" not in text  # a closed risk
     assert pages_as_png(rendered.pdf, tmp_path, "client_status_zh")
+    assert "完工预测" in text  # the forecast section, as this project's history allows
 
 
 def test_the_client_status_report_reads_in_english(admin_records: Records, demo: Demo) -> None:
@@ -285,6 +286,43 @@ def test_the_client_status_report_reads_in_english(admin_records: Records, demo:
     ):
         assert expected in text, expected
     assert rendered.arguments == {"month": "2026-03", "project": demo.project}  # the current month by default
+
+
+def test_the_client_status_report_words_the_forecast_for_the_client(
+    admin_records: Records, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the forecast as the report's reader gets it, with flags the client reads about and flags they do not
+    made = {
+        "status": "ok", "as_of": "2026-03-20", "planned": "2026-05-29", "p50": "2026-06-05",
+        "p85": "2026-07-10", "p95": "2026-07-31", "chance": 23, "weeks": 9, "runs": 10_000,
+        "flags": ["p85_late", "cost_over", "critical_over_capacity", "spi_t_low", "risk_review_overdue"],
+    }  # fmt: skip
+    monkeypatch.setattr("itpm.reports.service.report_forecast", lambda *_args: made)
+    for lang, expected in (
+        ("en", ("Forecast finish", "23%", "Chance of finishing by the planned date (2026-05-29)",
+                "2026-06-05 – 2026-07-10", "85% likely by 2026-07-10", "Points to watch",
+                "The finish may come later than the planned date.", "Work is moving more slowly than planned.",
+                "over the last 9 weeks, played forward 10,000 times")),
+        ("zh", ("完工预测", "23%", "按计划日期(2026-05-29)完成的可能性", "2026-06-05 至 2026-07-10",
+                "有 85% 的把握在 2026-07-10 前完成", "完工时间可能晚于计划日期。", "工作进展慢于计划。")),
+    ):  # fmt: skip
+        rendered = render_report(admin_records, "client_status", {"project": demo.project}, lang, now=NOW)
+        text = " ".join(pdf_text(rendered.pdf).split())
+        for words in expected:
+            assert words in text, words
+        # no internal flag code, and no flag the report does not word for the client
+        for inside in ("p85_late", "cost_over", "budget", "capacity", "critical path", "review date"):
+            assert inside not in text.lower(), inside
+    made |= {"chance": 1, "flags": []}
+    text = pdf_text(
+        render_report(admin_records, "client_status", {"project": demo.project}, "en", now=NOW).pdf
+    )
+    assert "under 1%" in text and "Points to watch" not in text  # never 0%
+    made |= {"status": "not_enough_history", "chance": None, "p50": None, "p85": None}
+    text = pdf_text(
+        render_report(admin_records, "client_status", {"project": demo.project}, "en", now=NOW).pdf
+    )
+    assert "Not enough work has been finished yet" in " ".join(text.split())
 
 
 def test_the_monthly_health_report_covers_the_department(admin_records: Records, demo: Demo) -> None:

@@ -1250,6 +1250,8 @@ class Demo:
             if "task" in self.types:  # finished projects of the last two years: the forecast's backtest
                 history.write(self, progress)
             self._settle()
+            if "task" in self.types:  # their forecasts, replayed week by week: the pages' track record
+                history.keep_forecasts(self)
             counts = self._counts()
             session.add(
                 AuditEntry(

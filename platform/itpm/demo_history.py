@@ -20,7 +20,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from itpm.access import Actor
 from itpm.demo_company import D1, D2, IMPLEMENTATION, MS, OUTSOURCING
+from itpm.forecast.backtest import keep_replayed
+from itpm.records.service import Records
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,17 @@ def write(demo: Any, progress: Any) -> None:
         demo.session.expunge_all()
         progress(1)
     demo.clock.now = demo.now
+
+
+def keep_forecasts(demo: Any) -> int:
+    """Keep the finished projects' forecasts as the replay makes them (as of each week of their past, from
+    what was known that week), marked replayed: the demo kept none at the time, and a project's page
+    shows how often its type's P85 dates were met."""
+    records = Records(
+        demo.session, demo.runtime.catalog(), Actor.system(), clock=lambda: demo.now,
+        timezone=demo.runtime.settings.timezone,
+    )  # fmt: skip
+    return keep_replayed(records, demo.now)
 
 
 def _made(outcomes: list[Any]) -> list[Any]:

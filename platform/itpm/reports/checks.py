@@ -17,13 +17,16 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from itpm.definitions.checks import BUILTIN_TYPES, Configuration, check
 from itpm.definitions.documents import Document
 from itpm.definitions.problems import Problem, pointer
+from itpm.forecast.report import forecast_problems
 from itpm.kpis.reports import kpi_problems
 from itpm.records.fields import DATE, DATETIME, SYSTEM, RecordTypeSpec
 from itpm.reports.definition import BUILTIN_PARAMETER_REFS, SYSTEM_FILTERS, TEMPLATE, ReportDefinition
 from itpm.reports.templates import environment
 
 #: What every template may use besides its data sources.
-CONTEXT = ("report", "lang", "texts", "params", "param_labels", "today", "now", "charts", "measures", "kpis")
+CONTEXT = (
+    "report", "lang", "texts", "params", "param_labels", "today", "now", "charts", "measures", "kpis", "forecast",
+)  # fmt: skip
 
 
 @check("report")
@@ -33,6 +36,7 @@ def _report(document: Document, configuration: Configuration) -> Iterator[Proble
     yield from _parameters(report, file, configuration)
     yield from _attachment(report, file)
     yield from kpi_problems(document.body, file, configuration)
+    yield from forecast_problems(document.body, file, configuration)
     for source in report.sources.values():
         yield from _source(report, source.name, file, configuration)
     if TEMPLATE not in report.templates:

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from itpm.access import Actor
 from itpm.db import utcnow
 from itpm.files import file_path, store_file
+from itpm.forecast.report import report_forecast
 from itpm.kpis.reports import report_kpis
 from itpm.models import AuditEntry, Person, StoredFile
 from itpm.notifications import Attachment
@@ -85,6 +86,7 @@ def report_context(
     context = {
         **data,
         "kpis": report_kpis(records, definition.body, arguments, now, lang),
+        "forecast": report_forecast(records, definition.body, arguments, now.date()),
         "report": {
             "name": definition.name,
             "title": definition.title[lang],
