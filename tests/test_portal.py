@@ -303,6 +303,7 @@ def test_a_client_files_an_incident_with_the_admins_form_and_replies(app: Any, w
     client = signed_in(app, "cora")
     form = page(client, "/portal/new/incident")
     assert 'name="title"' in form and 'name="support_group"' not in form and 'name="root_cause"' not in form
+    assert f'<option value="{world.project}"' in form  # the client's projects to file it under
     token = csrf_token(client, "/portal/new/incident")
     bad = client.post("/portal/new/incident", data={"csrf_token": token, "title": ""})
     assert bad.status_code == 200 and "portal-error" in bad.get_data(as_text=True)

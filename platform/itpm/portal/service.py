@@ -99,13 +99,16 @@ class Portal:
     # --- the home page -----------------------------------------------------------------
 
     def projects(self) -> list[ProjectCard]:
+        return [self.card(p) for p in self.project_records()]
+
+    def project_records(self) -> list[Any]:
+        """The person's projects, newest first (at most 100), without their cards: a form's choices."""
         if not self.has(PROJECT):
             return []
         model = self.records.model(PROJECT)
         query = self.records.query(PROJECT).options(*self.records.load_options(PROJECT, ("client",)))
         rows = self.records.session.scalars(query.order_by(model.id.desc()).limit(100))
-        visible = [p for p in rows if self.state_category(p) != "cancelled"]
-        return [self.card(p) for p in visible]
+        return [p for p in rows if self.state_category(p) != "cancelled"]
 
     def card(self, project: Any, milestones: list[Milestone] | None = None) -> ProjectCard:
         spec = self.catalog.record_types[PROJECT]

@@ -6,11 +6,12 @@ states and SLA clocks; and the template filters that show them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, url_for
+from flask import Flask, g, has_request_context, url_for
 from flask_babel import gettext
 from markupsafe import Markup, escape
 
@@ -51,7 +52,7 @@ from itpm.texts import Bilingual, language, text
 
 __all__ = [  # Bilingual too: the views take it from here
     "Bilingual", "choice_label", "display", "format_number", "list_formatters", "local_time",
-    "nested_display", "person_name", "person_zone", "record_link", "reference_labels", "safe_html", "visible_link",
+    "nested_display", "person_name", "person_zone", "record_link", "reference_labels", "safe_html", "see_ahead", "visible_link",
     "sla_formatters", "sla_status_label", "state_formatter", "install",
 ]  # fmt: skip
 
@@ -77,9 +78,38 @@ def visible_link(record: Any) -> Markup:
         return Markup("")
     from itpm.web.context import records_service  # the request's person: context imports this module
 
-    if not records_service().lookup_ids(record.__record_type__, [record.id]):
+    key = (record.__record_type__, record.id)
+    known = _visible()
+    if key not in known:
+        known[key] = bool(records_service().lookup_ids(*key[:1], [record.id]))
+    if not known[key]:
         return escape(gettext("a record you cannot see"))
     return record_link(record)
+
+
+def see_ahead(records: Any, rows: Iterable[Any], relations: Iterable[str]) -> None:
+    """Ask once per record type which of the records `rows` reference (by `relations`) the person may
+    see, for `visible_link` to answer from: a list page's statements do not grow with its rows."""
+    wanted: dict[str, set[int]] = defaultdict(set)
+    relations = list(relations)
+    for row in rows:
+        for name in relations:
+            value = getattr(row, name, None)
+            for item in value if isinstance(value, list) else [value]:
+                type_name = getattr(item, "__record_type__", None)
+                if type_name is not None:
+                    wanted[type_name].add(item.id)
+    known = _visible()
+    for type_name, ids in wanted.items():
+        ids = {i for i in ids if (type_name, i) not in known}
+        if ids:
+            visible = {i for i, _label in records.lookup_ids(type_name, ids)}
+            known.update({(type_name, i): i in visible for i in ids})
+
+
+def _visible() -> dict[tuple[str, int], bool]:
+    """What this request found the person may see, by (record type, id); nothing kept outside a request."""
+    return g.setdefault("itpm_visible_records", {}) if has_request_context() else {}
 
 
 def reference_labels(records: Any, type_name: str | None, ids: list[int]) -> list[tuple[int, str]]:

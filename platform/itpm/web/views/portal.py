@@ -452,7 +452,7 @@ class PortalView(BaseView):
             entries=entries,
             values=values,
             problems={p.path.rsplit("/", 1)[-1]: p.message for p in problems},
-            projects=view.projects(),
+            projects=view.project_records(),  # the choices only: a card reads each project's work
             title=text(spec.title),
         )
 

@@ -21,11 +21,12 @@ from wtforms import StringField
 from itpm.catalog import Catalog
 from itpm.my_work import due_field, priority_choices
 from itpm.permissions import record_view_name
+from itpm.records.counts import list_count
 from itpm.records.fields import RecordTypeSpec
 from itpm.records.list_fields import MAX_PAGE, MAX_PAGE_SIZE, ListFields
 from itpm.web.context import current_catalog, records_service
 from itpm.web.i18n import lazy_text
-from itpm.web.record_display import person_zone
+from itpm.web.record_display import person_zone, see_ahead
 from itpm.web.record_export import EXPORT_LIMIT, export_csv, export_relations, export_xlsx
 from itpm.web.views.records.base import RecordViewBase
 
@@ -76,6 +77,11 @@ class RecordInterface(SQLAInterface):
             query, filters, order_column, order_direction, page, page_size, select_columns, outer_default_load
         )
         return count, query.options(*records.load_options(self.type_name, self.shown)).all()
+
+    def query_count(self, query: Any, filters: Any = None, select_columns: Any = None) -> int:
+        """Exact up to `itpm.records.counts.EXACT_UP_TO` rows, estimated past it ("about N")."""
+        filtered = self._apply_inner_all(query, filters, select_columns=select_columns, aliases_mapping={})
+        return list_count(self.session, filtered.statement)
 
     def get(
         self, id: Any, filters: Any = None, select_columns: Any = None, outer_default_load: bool = False
@@ -200,6 +206,7 @@ class RecordList(RecordViewBase):
             filters.get_joined_filters(self._base_filters), order_column, order_direction, page, page_size
         )
         columns = list(sight.columns)
+        see_ahead(records_service(), rows, self.datamodel.shown)
         card = self._card_columns()
         widgets["list"] = self.list_widget(
             card=card,
