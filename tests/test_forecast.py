@@ -31,6 +31,7 @@ from itpm.forecast.flags import (
     over_capacity_on_critical_path,
     risk_flags,
 )
+from itpm.forecast.service import forecast_project
 from itpm.forecast.simulation import (
     CEILING,
     FLOOR,
@@ -531,3 +532,90 @@ def test_a_flag_the_last_kept_forecast_did_not_raise_starts_the_forecast_flagged
         assert bool(found) is refused, [(p.path, str(p.message)) for p in found]
         if refused:
             assert found[0].path.startswith("/trigger/flags/0")
+
+
+def test_the_page_the_api_the_report_and_the_kept_forecast_give_one_number(world: dict[str, Any]) -> None:
+    """A product rule: a forecast shown to people comes from one definition and agrees everywhere. The
+    project's own history is long (10 weeks), and a closed project of its kind brought a block of scope
+    in its time: the page, the API and the client report draw on the kind's history as the nightly run
+    does, so all four give the same dates, chance and flags (run last: it adds that project)."""
+    from itpm.reports.service import prepare_report
+
+    runtime, people, today = world["runtime"], world["people"], world["today"]
+    now = utcnow().replace(microsecond=0)
+    system = Actor.system()
+    with runtime.session() as session:
+        records = Records(session, runtime.catalog(), system)
+        department = records.get("project", people.project).department_id
+    session, records, _flows = act(runtime, system, now - dt.timedelta(weeks=9))
+    other = records.create(
+        "project",
+        {
+            "name": "Old rollout",
+            "project_type": "implementation",
+            "phase": "execution",
+            "start_date": (today - dt.timedelta(weeks=9)).isoformat(),
+            "due_date": (today - dt.timedelta(weeks=2)).isoformat(),
+            "manager": people.ids["pm"],
+            "technical_lead": people.ids["lead"],
+            "budget_plan": 100_000,
+        },
+        {"client": people.client_org, "department": department, "owner": people.ids["pm"]},
+    ).id
+    planned = [records.create("task", {"title": f"Old {n}", "project": other}).id for n in range(13)]
+    session.commit()
+    session.close()
+    session, records, _flows = act(runtime, system, now - dt.timedelta(weeks=5, days=3))
+    block = [records.create("task", {"title": f"Added {n}", "project": other}).id for n in range(20)]
+    session.commit()
+    session.close()
+    for n, task in enumerate(planned[:12] + block[:20]):  # four a week for eight weeks; one left open
+        session, _records, flows = act(runtime, system, now - dt.timedelta(weeks=8 - n // 4, hours=-1))
+        flows.take("task", task, "start")
+        flows.take("task", task, "finish")
+        session.commit()
+        session.close()
+    with runtime.session() as session:
+        session.get(Records(session, runtime.catalog(), system).model("project"), other).state = "closed"
+        session.commit()
+
+    assert issue_forecasts(runtime, now) == {"ok": 1}  # the closed project is not forecast, only lends
+    with runtime.session() as session:
+        kept_row = session.scalars(
+            select(IssuedForecast).where(
+                IssuedForecast.project_id == people.project, IssuedForecast.as_of == today
+            )
+        ).one()
+        kept_figures = {
+            "p50": kept_row.p50.isoformat(), "p85": kept_row.p85.isoformat(), "p95": kept_row.p95.isoformat(),
+            "on_time": kept_row.on_time, "flags": kept_row.inputs["flags"],
+        }  # fmt: skip
+    assert kept_row.inputs["source"] == "own"  # its own weeks' pace, its kind's blocks of scope too
+    with runtime.session() as session:
+        records = Records(session, runtime.catalog(), system, timezone=runtime.settings.timezone)
+        alone = forecast_project(records, "project", records.get("project", people.project), today, priors=[])
+    assert alone is not None and alone.forecast.percentiles[85].isoformat() != kept_figures["p85"]
+
+    body = _get(world, "pm", f"/api/v1/records/project/{people.project}/forecast").get_json()
+    api = {**{p: body["percentiles"][p] for p in ("p50", "p85", "p95")}, "on_time": body["on_time"],
+           "flags": [f["code"] for f in body["flags"]]}  # fmt: skip
+    assert api == kept_figures
+
+    pm = people.actor(runtime, "pm")
+    with runtime.session() as session:
+        records = Records(session, runtime.catalog(), pm, timezone=runtime.settings.timezone)
+        figures = prepare_report(records, "client_status", {"project": people.project}, "en").context[
+            "forecast"
+        ]
+    assert {k: figures[k] for k in ("p50", "p85", "p95", "flags")} == {
+        k: kept_figures[k] for k in ("p50", "p85", "p95", "flags")
+    }
+    assert figures["chance"] == min(99, max(1, round(100 * kept_figures["on_time"])))
+
+    client = world["app"].test_client()
+    login(client, "pm", PASSWORD)
+    client.get("/lang/en")
+    html = client.get(f"/records/project/show/{people.project}").get_data(as_text=True)
+    shown = (f"Likely finish between {kept_figures['p50']} (50%) and {kept_figures['p95']} (95%); "
+             f"85% likely by {kept_figures['p85']}.")  # fmt: skip
+    assert shown in html

@@ -32,6 +32,7 @@ from itpm.forecast.service import (
     forecast_project,
     forecast_types,
     linear_finish,
+    peers,
     works_by_kind,
 )
 from itpm.forecast.service import project_work as read_work
@@ -75,7 +76,7 @@ def issue_forecasts(runtime: Any, now: dt.datetime, runs: int = RUNS) -> dict[st
             ):
                 kind = getattr(project, spec.fields[KIND].column) if KIND in spec.fields else None
                 works = by_kind.get(kind, {})
-                priors = [histories[pid] for pid in works if pid != project.id]
+                priors = peers({pid: histories[pid] for pid in works}, project.id)
                 found = forecast_project(
                     records, type_name, project, as_of, runs, priors, works.get(project.id)
                 )

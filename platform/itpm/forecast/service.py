@@ -5,14 +5,18 @@ tasks belong to a project, the definitions say (`planning` of the record type,
 `itpm.planning.service`). When a task was finished is read from its history
 (the day it entered a done state). Everything is read as the actor: a person
 gets the forecast of the tasks they may read, and a project of the same type
-lends its history as a prior only when they may read it too.
+lends its history as a prior only when they may read it too. Every forecast of a
+project draws on the same inputs (its own weeks and its kind's, `kind_histories`),
+so the page, the API, the report and the nightly run give one number.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +46,7 @@ from itpm.models import Person as PersonRow
 from itpm.models import RecordEvent
 from itpm.people import visible_people
 from itpm.planning.schedule import ScheduleError, Task, critical_path
-from itpm.planning.service import Member, open_work, plan_of, planned_types, working_day
+from itpm.planning.service import Member, open_work, plan_of, plan_type_of, planned_types, working_day
 from itpm.records.fields import RecordTypeSpec
 from itpm.records.service import NotFound, Records
 
@@ -344,22 +348,77 @@ def _risks(records: Records, project_type: str, project: Any) -> list[Overdue]:
     return found
 
 
-def prior_histories(
-    records: Records, project_type: str, project: Any, as_of: dt.date, kind: str | None
-) -> list[History]:
-    """The weekly histories of the other projects of the same kind the actor may read."""
+def kind_histories(records: Records, project_type: str, as_of: dt.date, kind: Any) -> dict[int, History]:
+    """The weekly histories (`prior_history`) of the projects of `kind` the actor may read, by id: the
+    priors every forecast of a project of that kind draws on (the page's, the API's, the report's and the
+    nightly run's alike, so that they give one number).
+
+    Kept (`itpm.kpis.cache`) by the reader's rows and hidden fields of the project and task types, the
+    day, the catalog's revision and the generations of the two tables: a project's page reads its type's
+    history once for the readers of the same rows, and afresh once a project or task has changed.
+    """
+    from itpm.kpis import cache as keeping
+
+    kept = keeping.of_session(records.session)
+    key = None
+    if kept is not None:
+        key = _histories_key(records, project_type, as_of, kind, kept.generations)
+    if key is not None:
+        found = kept.answers.get(key)  # type: ignore[union-attr]
+        if found is not None:
+            return found
     spec = records.spec(project_type)
     model = records.model(project_type)
-    query = records.query(project_type).where(model.id != project.id)
+    query = records.query(project_type)
     hidden = records.access.hidden_fields(records.actor, spec)
-    if kind is not None and KIND in spec.fields and KIND not in hidden:
-        query = query.where(getattr(model, spec.fields[KIND].column) == kind)
-    histories = []
-    for other in records.session.scalars(query.order_by(model.id)):
-        work = project_work(records, project_type, other, as_of)
+    if KIND in spec.fields and KIND not in hidden:  # a hidden kind selects nothing: every project is a peer
+        column = getattr(model, spec.fields[KIND].column)
+        query = query.where(column.is_(None) if kind is None else column == kind)
+    histories = {}
+    for project in records.session.scalars(query.order_by(model.id)):
+        work = project_work(records, project_type, project, as_of)
         if work is not None:
-            histories.append(prior_history(work.items, as_of))
+            histories[project.id] = prior_history(work.items, as_of)
+    if key is not None:
+        kept.answers.put(key, histories)  # type: ignore[union-attr]
     return histories
+
+
+def _histories_key(
+    records: Records, project_type: str, as_of: dt.date, kind: Any, generations: Any
+) -> str | None:
+    """The key of the kind's histories as this reader reads them (None: nothing may be kept now)."""
+    from itpm.kpis import cache as keeping
+
+    found = plan_type_of(records.catalog, project_type)
+    names = [project_type, *([found[0].name] if found else [])]
+    tables = [records.model(n).__table__.name for n in names]
+    if set(tables) & keeping.written(records.session):
+        return None  # the session's own writes are not committed: nobody else may be served them
+    counts = [generations.read(t) for t in tables]
+    if None in counts:
+        return None
+    dialect = records.session.get_bind().dialect
+    parts = {
+        "forecast_histories": project_type,
+        "kind": kind,
+        "day": as_of.isoformat(),
+        "zone": records.zone.key,
+        "revision": records.catalog.revision,
+        "generations": counts,
+        "scopes": [
+            str(records.scope(n).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+            for n in names
+        ],
+        "hidden": [sorted(records.access.hidden_fields(records.actor, records.spec(n))) for n in names],
+    }
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def peers(histories: Mapping[int, History], project_id: int) -> list[History]:
+    """The priors of a project: the histories of its kind's other projects, by id."""
+    return [h for pid, h in histories.items() if pid != project_id]
 
 
 def linear_finish(start: dt.date | None, as_of: dt.date, percent: float | None) -> dt.date | None:
@@ -380,8 +439,8 @@ def forecast_project(
 ) -> ProjectForecast | None:
     """A project's forecast on `as_of`, from what the actor may read (None: its type has no tasks).
 
-    `priors`: the histories of the same kind's projects, and `work` the project's, when the caller
-    has read them already.
+    `priors`: the histories of the same kind's other projects (`kind_histories`), and `work` the
+    project's, when the caller has read them already.
     """
     spec = records.spec(project_type)
     if project_type not in forecast_types(records.catalog):
@@ -392,12 +451,8 @@ def forecast_project(
     kind = field_value(spec, project, KIND, hidden)
     planned = field_value(spec, project, spec.body.get("due"), hidden)
     history = weekly_history(work.items, as_of)
-    if priors is None:
-        priors = (
-            prior_histories(records, project_type, project, as_of, kind)
-            if history.weeks_with_work < 5
-            else []
-        )
+    if priors is None:  # always the kind's history, as the nightly run reads it: one number everywhere
+        priors = peers(kind_histories(records, project_type, as_of, kind), project.id)
     forecast = forecast_finish(
         remaining_of(work.items, as_of), history, as_of, planned, priors, runs, seed=project.id
     )
