@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -391,6 +392,33 @@ def test_the_monthly_review_names_teams_late_three_months_running_and_drills_to_
     assert client.get("/dashboards/review/?month=13-2026").status_code == 400
 
 
+def test_the_monthly_review_downloads_as_a_pdf_with_the_pages_figures_in_chinese(
+    demo: Loaded, tmp_path: Any
+) -> None:
+    """The page links its PDF; the PDF (text read back with pdftotext) names the same teams, rates and tasks."""
+    month = f"{(NOW.date().replace(day=1) - dt.timedelta(days=1)):%Y-%m}"
+    client = demo.app.test_client()
+    login(client, "deptadmin.demo", demo.result.password)
+    page = client.get(f"/dashboards/review/?month={month}").get_data(as_text=True)
+    assert f"/dashboards/review.pdf?month={month}" in page
+    response = client.get(f"/dashboards/review.pdf?month={month}")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert f"monthly-review-{month}.pdf" in response.headers["Content-Disposition"]
+    (tmp_path / "review.pdf").write_bytes(response.get_data())
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(tmp_path / "review.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "月度复盘" in text and "各团队逐月延期情况" in text, text[:400]
+    numbers = re.findall(r"/records/task/show/\d+\">([^<]+)<", page)
+    assert numbers and all(number in text for number in numbers)
+    for team in re.findall(r"<tr><td>([^<]+)</td>", page):
+        assert team.strip() in text
+    assert client.get("/dashboards/review.pdf?month=2026-13").status_code == 400
+
+
 def test_a_pilot_scorecard_shows_baseline_against_now_for_its_department(demo: Loaded) -> None:
     from itpm.catalog import Catalog
     from itpm.definitions.documents import Document
@@ -415,6 +443,7 @@ def test_a_pilot_scorecard_shows_baseline_against_now_for_its_department(demo: L
         catalog = Catalog(demo.catalog.revision, documents)
         admin = session.scalar(select(Person).filter_by(username="admin.demo"))
         cards = scorecards(Records(session, catalog, Actor.of(admin), clock=lambda: NOW))
+        cards = [c for c in cards if c.goal["title"] == goal["title"]]
         assert [c.kpi.name for c in cards] == ["delivery_cycle"]
         card = cards[0]
         assert card.status == OPEN and card.baseline.period.label == goal["baseline"]
@@ -425,6 +454,39 @@ def test_a_pilot_scorecard_shows_baseline_against_now_for_its_department(demo: L
         assert card.now.total.n == now.total.n
         outsider = session.scalar(select(Person).filter_by(username="pm.demo"))
         assert scorecards(Records(session, catalog, Actor.of(outsider), clock=lambda: NOW)) == []
+
+
+def test_the_demo_pilots_carry_smart_goals_their_scorecards_measure_on_demo_data(demo: Loaded) -> None:
+    """Delivery 1 pilots a 20% shorter delivery cycle, Managed Services a CSAT of 4.5: management sees both
+    scorecards with baseline and now measured, the department's admin their own, on the page in zh and en."""
+    from itpm import demo_company as company
+    from itpm.kpis.pilots import scorecards
+
+    with demo.runtime.session() as session:
+        admin = session.scalar(select(Person).filter_by(username="admin.demo"))
+        cards = scorecards(Records(session, demo.catalog, Actor.of(admin), clock=lambda: NOW))
+        goals = {(c.department.name, c.kpi.name): c for c in cards}
+        assert set(goals) == {("delivery_1", "delivery_cycle"), ("managed_services", "csat")}
+        cycle = goals[("delivery_1", "delivery_cycle")]
+        assert cycle.baseline.total.n > 0 and cycle.now.total.n > 0
+        assert cycle.goal["target"] == round(cycle.baseline.total.value * 0.8, 1)
+        assert goals[("managed_services", "csat")].goal["target"] == 4.5
+    for lang, words in (
+        ("zh", "三个月内平均交付周期缩短 20%"),
+        ("en", "Cut the average delivery cycle by 20%"),
+    ):
+        client = demo.app.test_client()
+        login(client, "admin.demo", demo.result.password)
+        client.get(f"/lang/{lang}")
+        html = client.get("/dashboards/pilots/").get_data(as_text=True)
+        assert words in html, lang
+    head = next(
+        m.username for m in company.STAFF if m.role == "department_admin" and m.department == "delivery_1"
+    )
+    client = demo.app.test_client()
+    login(client, head, demo.result.password)
+    html = client.get("/dashboards/pilots/").get_data(as_text=True)
+    assert 'data-kpi="delivery_cycle"' in html and 'data-kpi="csat"' not in html
 
 
 def test_the_home_dashboards_rank_the_readers_projects_by_their_chance_of_finishing_on_time(

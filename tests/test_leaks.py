@@ -32,6 +32,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -518,6 +519,11 @@ def _fetch(browser: Any, path: str, headers: dict[str, str] | None = None) -> tu
         sheets = load_workbook(io.BytesIO(response.get_data()), read_only=True).worksheets
         cells = (cell for sheet in sheets for row in sheet.iter_rows(values_only=True) for cell in row)
         return response.status_code, "\n".join(str(c) for c in cells if c is not None)
+    if response.mimetype == "application/pdf":  # its text, as poppler reads it back
+        text = subprocess.run(
+            ["pdftotext", "-", "-"], input=response.get_data(), capture_output=True, check=True
+        ).stdout
+        return response.status_code, text.decode("utf-8")
     return response.status_code, response.get_data(as_text=True)
 
 
@@ -647,6 +653,7 @@ def page_paths(w: World) -> list[str]:
         "/my-department/",
         "/dashboards/pilots/",
         "/dashboards/review/",
+        "/dashboards/review.pdf",
         "/reports/",
         *(f"/reports/{d.name}/" for d in w.catalog.configuration.of_kind("report")),
         *(f"/reports/{d.name}/activity" for d in w.catalog.configuration.of_kind("report")),

@@ -1274,6 +1274,7 @@ class Demo:
             raise
         finally:
             session.close()
+        pilot_goals(self.runtime, self.now)
         return DemoResult(password, accounts, counts, self.notes, time.perf_counter() - started)
 
     def _backdate(self, _session: Session, obj: Any) -> None:
@@ -1743,3 +1744,69 @@ def write_accounts(path: Path, result: DemoResult, database: str) -> None:
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         os.fchmod(file.fileno(), 0o600)
         file.write("\n".join(lines))
+
+
+#: The demo's department pilots: (department, KPI, change of the baseline's value or a fixed target, title).
+PILOTS = [
+    (
+        "delivery_1",
+        "delivery_cycle",
+        ("times", 0.8),
+        {"en": "Cut the average delivery cycle by 20% in three months", "zh": "三个月内平均交付周期缩短 20%"},
+    ),
+    (
+        "managed_services",
+        "csat",
+        ("to", 4.5),
+        {"en": "CSAT to 4.5 by the end of the pilot", "zh": "试点结束时客户满意度达到 4.5"},
+    ),
+]
+
+
+def pilot_goals(runtime: Runtime, now: dt.datetime) -> list[str]:
+    """Give the demo's pilots their SMART goals (`kpi` goals, published as a new version of each KPI): each
+    pilot began three months ago, its baseline is the three months before, its deadline three months ahead,
+    and "20% shorter" is worked out from the baseline on the demo's own records. A KPI that has goals
+    already, or is not published, is left as it is. The goals set, as "department/kpi"."""
+    from itpm.definitions.documents import Document
+    from itpm.kpis.service import ask
+
+    month = now.year * 12 + now.month - 1
+    start = month - 2  # the pilot's first month
+
+    def label(number: int) -> str:
+        return f"{number // 12:04d}-{number % 12 + 1:02d}"
+
+    baseline = f"{label(start - 3)}..{label(start - 1)}"
+    deadline = now.date() + dt.timedelta(days=91)
+    catalog = runtime.catalog()
+    documents, done = [], []
+    with runtime.session() as session:
+        system = Records(session, catalog, Actor.system(), clock=lambda: now)
+        for department_name, kpi_name, (how, amount), title in PILOTS:
+            document = catalog.configuration.get("kpi", kpi_name)
+            department = session.scalar(select(Department).where(Department.name == department_name))
+            if document is None or department is None or document.body.get("goals"):
+                continue
+            target = float(amount)
+            if how == "times":
+                before = ask(system, kpi_name, baseline, None, {"department": department.id}, cache=None)
+                if before.total.value is None:
+                    continue
+                target = round(before.total.value * amount, 1)
+            goal = {
+                "department": department_name,
+                "baseline": baseline,
+                "target": target,
+                "deadline": deadline.isoformat(),
+                "title": title,
+            }
+            body = dict(document.body)
+            body["goals"] = [*body.get("goals", []), goal]
+            documents.append(Document(document.file, body))
+            done.append(f"{department_name}/{kpi_name}")
+        if documents:
+            runtime.registry(session).import_documents(
+                documents, "demo", publish=True, comment="the demo's pilot goals"
+            )
+    return done

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import abort, redirect, request, url_for
+from flask import abort, make_response, redirect, render_template, request, url_for
 from flask_appbuilder import AppBuilder, BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import get_locale
@@ -49,6 +49,7 @@ class DashboardsView(BaseView):
         "show": "read",
         "records": "read",
         "review": "read",
+        "review_pdf": "read",
         "pilots": "read",
     }
 
@@ -127,21 +128,45 @@ class DashboardsView(BaseView):
     def review(self) -> Any:
         """The monthly review (月度复盘) of a month, by default the last one."""
         records = records_service()
-        today = records.clock().astimezone(records.zone).date()
-        last = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
-        month = request.args.get("month") or last
-        if not MONTH.match(month):
-            abort(400, _("A month is written YYYY-MM."))
-        found = monthly_review(records, month)
-        spec = records.catalog.record_types.get("project")
-        phase = spec.fields.get("phase") if spec else None
+        found = monthly_review(records, _review_month(records))
         return self.render_template(
             "itpm/dashboards/review.html",
             review=found,
-            phase_title=(lambda value: choice_label(phase, value)) if phase else str,
+            phase_title=_phase_title(records),
             drill=drill_link,
+            pdf=url_for("DashboardsView.review_pdf", month=found.month),
             title=_("Monthly review"),
         )
+
+    @expose("/review.pdf", methods=["GET"])
+    @has_access
+    def review_pdf(self) -> Any:
+        """The same review as a PDF (A4, Chinese or English), rendered in a child process like the reports."""
+        from itpm.reports.isolation import DEFAULT_LIMITS, run_isolated
+        from itpm.reports.pdf import render_pdf
+        from itpm.reports.templates import RenderError
+
+        records = records_service()
+        found = monthly_review(records, _review_month(records))
+        person = records.actor
+        html = render_template(
+            "itpm/dashboards/review_pdf.html",
+            review=found,
+            phase_title=_phase_title(records),
+            drill=drill_link,
+            base=request.host_url.rstrip("/"),
+            lang=_language(),
+            reader=person.username,
+            made=records.clock().astimezone(records.zone).strftime("%Y-%m-%d %H:%M"),
+        )
+        try:
+            pdf = run_isolated(render_pdf, (html, {}), DEFAULT_LIMITS).value
+        except RenderError as error:
+            abort(503, str(error))
+        response = make_response(pdf)
+        response.headers["Content-Type"] = "application/pdf"
+        response.headers["Content-Disposition"] = f'attachment; filename="monthly-review-{found.month}.pdf"'
+        return response
 
     @expose("/pilots/", methods=["GET"])
     @has_access
@@ -156,6 +181,21 @@ class DashboardsView(BaseView):
             drill=drill_link,
             title=_("Pilot scorecards"),
         )
+
+
+def _review_month(records: Any) -> str:
+    """The month asked for (YYYY-MM), by default the last one; 400 otherwise."""
+    today = records.clock().astimezone(records.zone).date()
+    month = request.args.get("month") or (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    if not MONTH.match(month):
+        abort(400, _("A month is written YYYY-MM."))
+    return month
+
+
+def _phase_title(records: Any) -> Any:
+    spec = records.catalog.record_types.get("project")
+    phase = spec.fields.get("phase") if spec else None
+    return (lambda value: choice_label(phase, value)) if phase else str
 
 
 def add_dashboard_views(appbuilder: AppBuilder) -> None:
