@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from itpm.access import Actor
 from itpm.audit import chain, note, signing
@@ -109,6 +109,44 @@ def test_a_change_a_removal_and_a_forgery_are_each_named_by_verify(runtime: Any)
     )
     assert unchained.entry == 999998 and "not in the chain" in unchained.what
     assert tampered(runtime) is None  # untouched, it verifies
+
+
+#: Text a person may type, and that JSON escapes or leaves alone: PostgreSQL writes an entry's canonical
+#: text for `verify` (`chain.CANONICAL_SQL`), Python's json.dumps wrote it for `seal`; they must agree.
+AWKWARD_TEXTS = [
+    "quote \" backslash \\ slash / apostrophe '",
+    "tab\t newline\n return\r backspace\b form feed\f bell\x07 escape\x1b unit\x1f delete\x7f",
+    "中文 emoji 🙂 separators\u2028\u2029 nbsp\u00a0 bom\ufeff c1\u0080\u009f",
+    "",
+]
+
+
+def test_verify_reads_every_character_as_the_seal_wrote_it(runtime: Any) -> None:
+    with runtime.engine.begin() as connection:
+        connection.execute(
+            insert(AuditEntry.__table__),
+            [
+                {
+                    "actor": value,
+                    "action": "note",
+                    "target": value,
+                    "detail": {"text": value, value: [value, None, 1.5, True, {"nested": value}]},
+                    "address": None,
+                    "request": value or None,
+                }
+                for value in AWKWARD_TEXTS
+            ],
+        )
+        assert chain.seal(connection) >= len(AWKWARD_TEXTS)
+    with runtime.engine.connect() as connection:
+        assert chain.verify(connection).problem is None
+        if connection.dialect.name == "postgresql":
+            rows = connection.execute(
+                select(AuditEntry.seq, *chain.CONTENT_COLUMNS, chain.CANONICAL_SQL)
+            ).all()
+            assert [row.canonical for row in rows] == [
+                chain.canonical(chain.content(row.seq, row)).decode() for row in rows
+            ]
 
 
 def test_verify_exits_non_zero_naming_the_entry(runtime: Any, tmp_path: Path) -> None:

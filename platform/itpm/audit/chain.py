@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, func, select, text, update
+from sqlalchemy import Text, bindparam, cast, func, literal_column, select, text, update
 from sqlalchemy.engine import Connection
 
 from itpm.models import AuditEntry
@@ -43,6 +43,25 @@ CONTENT_COLUMNS = (
     cast(AUDIT.c.detail, Text).label("detail"),
 )
 CONTENT = ("seq", "id", "at", "actor", "action", "target", "address", "request", "detail")
+#: PostgreSQL's text of `canonical`, made by the database as it reads the entry, so that `verify` only
+#: hashes: to_json writes a string exactly as json.dumps(ensure_ascii=False) does (the same escapes, lower
+#: case \u00XX for the other control characters, nothing else escaped), and integers as Python does.
+CANONICAL_SQL = literal_column(
+    "'[' || seq || ',' || id || ',' || "
+    + " || ',' || ".join(
+        f"coalesce(to_json({value})::text, 'null')"
+        for value in (
+            "CAST(at AS text)",
+            "actor",
+            "action",
+            "target",
+            "address",
+            "request",
+            "CAST(detail AS text)",
+        )
+    )
+    + " || ']'"
+).label("canonical")
 
 
 def at_text(at: dt.datetime) -> str:
@@ -78,26 +97,32 @@ def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
 def seal(connection: Connection) -> int:
     """Chain the entries not sealed yet (this transaction's and any left by others), in id order.
 
-    Call it last in a transaction: on PostgreSQL the lock it takes is held until the commit."""
+    Call it last in a transaction: on PostgreSQL the lock it takes is held until the commit. After the
+    lock, one query reads the unsealed entries with the chain's head; personal values are sealed (one
+    update per entry that has them, `seal_personal`), then one update chains them all."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEAL_LOCK})
-    seal_personal(connection)  # personal values encrypted first: the hashes cover the ciphertext
+    last = select(AUDIT.c.seq).where(AUDIT.c.seq.is_not(None)).order_by(AUDIT.c.seq.desc()).limit(1)
     rows = connection.execute(
-        select(*CONTENT_COLUMNS).where(AUDIT.c.seq.is_(None)).order_by(AUDIT.c.id)
+        select(
+            *CONTENT_COLUMNS,
+            last.scalar_subquery().label("head_seq"),
+            last.with_only_columns(AUDIT.c.hash).scalar_subquery().label("head_hash"),
+        )
+        .where(AUDIT.c.seq.is_(None))
+        .order_by(AUDIT.c.id)
     ).all()
     if not rows:
         return 0
-    head = connection.execute(
-        select(AUDIT.c.seq, AUDIT.c.hash)
-        .where(AUDIT.c.seq.is_not(None))
-        .order_by(AUDIT.c.seq.desc())
-        .limit(1)
-    ).first()
-    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+    seq, prev = (rows[0].head_seq, rows[0].head_hash) if rows[0].head_seq else (0, GENESIS)
+    # personal values encrypted first: the hashes cover the ciphertext
+    details = seal_personal(connection, [(row.id, row.detail) for row in rows])
     sealed = []
     for row in rows:
         seq += 1
-        digest = entry_hash(prev, content(seq, row))
+        entry = content(seq, row)
+        entry["detail"] = details.get(row.id, row.detail)
+        digest = entry_hash(prev, entry)
         sealed.append({"entry": row.id, "seq": seq, "prev": prev, "digest": digest})
         prev = digest
     connection.execute(
@@ -133,42 +158,49 @@ class Verdict:
     problem: Problem | None = None
 
 
-def verify(connection: Connection, since: dt.datetime | None = None, batch: int = 5000) -> Verdict:
+def verify(connection: Connection, since: dt.datetime | None = None, batch: int = 20_000) -> Verdict:
     """Walk the chain in order, each entry checked against the one before; stop at the first problem.
 
     `since`: start at the first entry at or after that moment, trusting the hash it names as its
     previous (a signed checkpoint anchors it). An unsealed entry is a problem too: a transaction of
-    the application seals its entries before it commits, so one left unsealed came from elsewhere."""
+    the application seals its entries before it commits, so one left unsealed came from elsewhere.
+    The entries are streamed (a server-side cursor on PostgreSQL, `batch` rows a round trip); on
+    PostgreSQL the database writes each entry's canonical text (`CANONICAL_SQL`), elsewhere Python does."""
     verdict = Verdict()
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     sha256 = hashlib.sha256
     start = 1
     if since is not None:
         start = connection.scalar(select(func.min(AUDIT.c.seq)).where(AUDIT.c.at >= since)) or 0
-    columns = (*CONTENT_COLUMNS, AUDIT.c.seq, AUDIT.c.prev_hash, AUDIT.c.hash)
+    postgres = connection.dialect.name == "postgresql"
+    content_columns = (CANONICAL_SQL,) if postgres else CONTENT_COLUMNS
+    columns = (AUDIT.c.seq, AUDIT.c.prev_hash, AUDIT.c.hash, *content_columns)
     rows = (
         _raw_rows(connection, select(*columns).where(AUDIT.c.seq >= start).order_by(AUDIT.c.seq), batch)
         if start
         else ()
     )
+    if not postgres:
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        rows = ((seq, p, h, dumps([seq, *values])) for seq, p, h, *values in rows)
     prev: str | None = None
     expected = start
-    for row_id, at, actor, action, target, address, request, detail, seq, prev_hash, row_hash in rows:
+    for seq, prev_hash, row_hash, payload in rows:
         if seq != expected:
             verdict.problem = Problem(
-                row_id, seq, f"the entries of seq {expected} to {seq - 1} are missing (removed)"
+                _entry_id(payload), seq, f"the entries of seq {expected} to {seq - 1} are missing (removed)"
             )
             return verdict
         if prev is None:
             prev = GENESIS if seq == 1 else prev_hash
         if prev_hash != prev:
-            verdict.problem = Problem(row_id, seq, "its previous hash is not the hash of the entry before it")
+            verdict.problem = Problem(
+                _entry_id(payload), seq, "its previous hash is not the hash of the entry before it"
+            )
             return verdict
-        payload = dumps([seq, row_id, at, actor, action, target, address, request, detail])
-        digest = sha256(prev.encode() + b"\n" + payload.encode()).hexdigest()
+        digest = sha256(f"{prev}\n{payload}".encode()).hexdigest()
         if digest != row_hash:
             verdict.problem = Problem(
-                row_id, seq, "its content does not match its hash (changed or inserted)"
+                _entry_id(payload), seq, "its content does not match its hash (changed or inserted)"
             )
             return verdict
         prev = digest
@@ -182,6 +214,11 @@ def verify(connection: Connection, since: dt.datetime | None = None, batch: int 
             stray, None, "it is not in the chain (written outside the application, or inserted)"
         )
     return verdict
+
+
+def _entry_id(payload: str) -> int:
+    """The entry's id, the second value of its canonical text (read only to name a problem)."""
+    return json.loads(payload)[1]
 
 
 def _raw_rows(connection: Connection, query: Any, batch: int) -> Iterator[tuple[Any, ...]]:

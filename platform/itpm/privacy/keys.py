@@ -13,12 +13,12 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Text, bindparam, cast, delete, insert, select, update
+from sqlalchemy import Text, cast, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from itpm.db import utcnow
@@ -59,19 +59,24 @@ def keys_of(connection: Connection, people: Iterable[int], create: bool = False)
     return found
 
 
-def seal_personal(connection: Connection) -> int:
-    """Seal the marked personal values of the entries not chained yet; how many entries.
+def seal_personal(connection: Connection, entries: Sequence[tuple[int, str]]) -> dict[int, str]:
+    """Seal the marked personal values of these entries not chained yet (id, detail as the database's
+    text); the new text of each detail that changed, by entry id.
 
-    Called by `itpm.audit.chain.seal` under its lock, before the hashes are taken."""
-    rows = connection.execute(
-        select(AUDIT.c.id, AUDIT.c.detail).where(
-            AUDIT.c.seq.is_(None), cast(AUDIT.c.detail, Text).like('%"personal"%')
-        )
-    ).all()
-    marked = [(row.id, row.detail) for row in rows if isinstance((row.detail or {}).get("personal"), dict)]
+    Called by `itpm.audit.chain.seal` under its lock, before the hashes are taken: the keys of all the
+    subjects are read at once, and each marked entry is updated once (its new text read back with it)."""
+    marked = []
+    for entry_id, text in entries:
+        if '"personal"' not in text:  # most entries: no parsing
+            continue
+        detail = json.loads(text)
+        if isinstance(detail, dict) and isinstance(detail.get("personal"), dict):
+            marked.append((entry_id, detail))
+    if not marked:
+        return {}
     subjects = {d["personal"].get("subject") for _, d in marked}
     keys = keys_of(connection, (s for s in subjects if isinstance(s, int)), create=True)
-    sealed = []
+    texts = {}
     for entry_id, detail in marked:
         key = keys.get(detail["personal"].get("subject"))
         changes = detail.get("changes") or {}
@@ -86,13 +91,13 @@ def seal_personal(connection: Connection) -> int:
             plain = json.dumps(changes[column], ensure_ascii=False, separators=(",", ":")).encode()
             token = base64.b64encode(nonce + aes.encrypt(nonce, plain, _aad(entry_id, column))).decode()
             changes[column] = {SEALED: token}
-        sealed.append({"entry": entry_id, "sealed_detail": {**detail, "changes": changes}})
-    if sealed:
-        connection.execute(
-            update(AUDIT).where(AUDIT.c.id == bindparam("entry")).values(detail=bindparam("sealed_detail")),
-            sealed,
+        texts[entry_id] = connection.scalar(
+            update(AUDIT)
+            .where(AUDIT.c.id == entry_id)
+            .values(detail={**detail, "changes": changes})
+            .returning(cast(AUDIT.c.detail, Text))
         )
-    return len(sealed)
+    return texts
 
 
 def _is_sealed(value: Any) -> bool:
