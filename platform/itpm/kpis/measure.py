@@ -124,8 +124,8 @@ class Measure:
             found.append(self.value_column().is_not(None))
         elif isinstance(value, dict) and "from" in value:
             found += [self.columns(end)[0].is_not(None) for end in (value["from"], value["to"]) if end != NOW]
-        elif isinstance(value, dict):
-            found.append(self.table.c.sla_clocks.is_not(None))
+        elif isinstance(value, dict):  # an SLA clock's stored time: counted once the clock has stopped
+            found.append(self.sla_value().is_not(None))
         if part == "numerator":
             found.append(self.flag())
         for name, wanted in filters.items():
@@ -147,7 +147,18 @@ class Measure:
         return to_sql(self.kpi.body[key], self.columns, self.local_now())
 
     def value_column(self) -> Any:
+        if isinstance(self.kpi.value, dict):
+            return self.sla_value()
         return value_sql(self.kpi.value, self.columns, self.local_now())[0]
+
+    def sla_value(self) -> Any:
+        """An SLA clock's stored time in the KPI's unit, NULL while it runs (JSON paths, which SQLAlchemy
+        writes for each database; the rows path reads the same JSON in `value_of`)."""
+        name = self.kpi.value["sla"]
+        clocks = self.table.c.sla_clocks
+        unit = DURATION_UNITS[self.kpi.unit if self.kpi.unit in DURATION_UNITS else "hours"]
+        stopped = clocks[(name, "is_stopped")].as_boolean()
+        return case((stopped, clocks[(name, "elapsed")].as_float() * 60.0 / unit), else_=literal(None))
 
     def group(self, breakdown: str, period: Period) -> Any:
         """The SQL value a record is grouped by for `breakdown`."""
@@ -262,7 +273,7 @@ class Measure:
         value = self.kpi.value
         return (
             self.kpi.measure in ("count", "share", "sum", "average")
-            and not isinstance(value, dict)
+            and (not isinstance(value, dict) or "sla" in value)
             and not self.kpi.team_as_of
         )
 
@@ -275,7 +286,7 @@ class Measure:
         key = self.group(breakdown, period) if breakdown else literal(None)
         met = func.sum(case((self.flag(), 1), else_=0)) if self.kpi.is_rate else literal(0)
         less = func.sum(case((self.flag("subtract"), 1), else_=0)) if self.kpi.subtract else literal(0)
-        total = func.sum(self.value_column()) if isinstance(self.kpi.value, str) else literal(0)
+        total = func.sum(self.value_column()) if self.kpi.value is not None else literal(0)
         grouping = [g for g, wanted in ((month, by_month), (key, breakdown)) if wanted]
         query = (
             select(month.label("month"), key.label("key"), func.count(), met, total, less)
