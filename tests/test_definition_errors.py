@@ -158,6 +158,28 @@ def dashboard(**changes: Any) -> dict[str, Any]:
 CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
     # id, files replacing GOOD's, file with the error, JSON path, words of the message
     (
+        "a tree's parent field refers to another type",
+        {
+            "ticket.json": record_type(
+                parent="owner_ref",
+                schema={
+                    "type": "object",
+                    "properties": {
+                        "owner_ref": {
+                            "type": "integer",
+                            "x-ref": "customer",
+                            "title": "Parent",
+                            "x-title-zh": "上级",
+                        }
+                    },
+                },
+            )
+        },
+        "ticket.json",
+        "/parent",
+        "refers to a record of this same type (an integer with x-ref ticket)",
+    ),
+    (
         "invalid json",
         {"ticket.json": '{"kind": "record_type",\n  "name": }'},
         "ticket.json",

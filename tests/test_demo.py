@@ -84,10 +84,10 @@ def demo(
 
 def test_every_record_type_has_records_and_every_role_a_demo_login(demo: Loaded) -> None:
     counts = {name: sum(states.values()) for name, states in demo.result.counts.items()}
-    assert counts["customer"] == 6
-    # 12 projects of the last six months, and 10 finished ones of the last two years (itpm.demo_history:
+    assert counts["customer"] == 7  # East China Bank's Suzhou branch among them, a child organisation
+    # 13 projects of the last six months, and 10 finished ones of the last two years (itpm.demo_history:
     # the forecast's backtest has projects to check its dates against)
-    assert counts["project"] == 22
+    assert counts["project"] == 23
     assert counts["task"] >= 80 and counts["incident"] >= 40 and counts["change_request"] >= 3
     for name in OPTIONAL_TYPES:
         if name in demo.catalog.record_types:
@@ -422,8 +422,34 @@ def test_a_demo_client_sees_a_full_portal(demo: Loaded) -> None:
         months = {records.data(f).get("period") for f in feedback}
         span = max(f.created_at for f in feedback) - min(f.created_at for f in feedback)
         scored = [records.data(f).get("nps") for f in feedback if records.data(f).get("nps") is not None]
+        surveys = [
+            (t, records.data(f)["satisfaction"], records.data(f).get("comment"), f.created_at)
+            for f in feedback
+            for t in ("incident", "service_request", "deliverable")
+            if records.data(f).get(t)
+        ]
         first = (delivered[0].id, stored.id)
     download = client.get(f"/portal/file/deliverable/{first[0]}/{first[1]}")
     assert download.status_code == 200 and "This document is demo data" in download.get_data(as_text=True)
     # satisfaction scores over the months: the quarterly question of the last six months, and more
     assert len(months) >= 2 and span.days >= 60 and len(scored) >= 4, (months, span, scored)
+    # the portal's survey answers: stars and comments about resolved tickets and accepted deliverables
+    assert len(surveys) >= 5 and {t for t, _s, _c, _a in surveys} >= {"incident", "deliverable"}, surveys
+    assert all(1 <= stars <= 5 and comment for _t, stars, comment, _a in surveys)
+    answered = [at for _t, _s, _c, at in surveys]
+    assert (max(answered) - min(answered)).days >= 60 and len({stars for _t, stars, _c, _a in surveys}) >= 2
+
+
+def test_the_parents_client_manager_sees_the_child_organisations_project(demo: Loaded) -> None:
+    """East China Bank's Suzhou branch is a child organisation of the bank: the bank's client manager
+    (client.demo) sees the branch's project in the portal; the branch's own lead sees the bank's nothing."""
+    bank, branch = demo.app.test_client(), demo.app.test_client()
+    login(bank, "client.demo", demo.result.password)
+    login(branch, "zhou.min", demo.result.password)
+    for client in (bank, branch):
+        client.get("/lang/zh")
+    seen_by_bank = bank.get("/portal/").get_data(as_text=True)
+    seen_by_branch = branch.get("/portal/").get_data(as_text=True)
+    assert "ECB Suzhou branch network support" in seen_by_bank and "ECB mobile banking 4.0" in seen_by_bank
+    assert "ECB Suzhou branch network support" in seen_by_branch
+    assert "ECB mobile banking 4.0" not in seen_by_branch and "ECB core systems" not in seen_by_branch

@@ -7,12 +7,14 @@ covered by the next run. Types: the starter pack's, and a test pack
 nested objects) whose rules for the starter roles are in
 `tests/fixtures/leak_roles.json`.
 
-The world: two client organisations, A and B (a customer record each);
-departments d1 and d2. Every role has a person in d1 (team t1); the client
+The world: two client organisations, A and B (a customer record each), and C, a
+child organisation of A (its parent); departments d1 and d2. Every role has a person in d1 (team t1); the client
 role's person belongs to organisation A. For every role and type there is a
 record of that person's own (created by, owned by and assigned to them, in d1,
 for organisation A), and for every type one foreign record (organisation B, d2,
-made by someone of d2) whose text fields carry a unique marker. Every field that
+made by someone of d2) whose text fields carry a unique marker, and one of the
+child organisation C (d2, made by someone of d2) with its own marker: only A's
+client manager reads C's (`test_a_parents_client_manager_reads_its_child_organisation`). Every field that
 some role hides holds a unique marker value in every record (a string, a
 number, a choice label found nowhere else, a person, a file, nested text).
 
@@ -76,6 +78,7 @@ from itpm.workflows.engine import Workflows
 
 PASSWORD = "leak-test-password-7Q"
 FOREIGN = "ZQFOREIGN"  # the marker of organisation B's records: ZQFOREIGN<type>X
+CHILD = "ZQCHILDORG"  # the marker of organisation C's records (a child of A): ZQCHILDORG<type>X
 
 
 @dataclass
@@ -93,13 +96,15 @@ class Marker:
 class World:
     catalog: Any
     roles: list[str]
-    users: dict[str, int]  # role -> person id; also "other" (d2) and "client_b" (organisation B)
-    places: dict[str, int]  # d1, d2, t1, t2, org_a, org_b
+    users: dict[str, int]  # role -> person id; also "other" (d2), "client_b" (organisation B), "manager_a"
+    # (client manager of A) and "manager_c" (client manager of C, the child of A)
+    places: dict[str, int]  # d1, d2, t1, t2, org_a, org_b, org_c
     mine: dict[tuple[str, str], int]  # (role, type) -> record id
     foreign: dict[str, int]  # type -> organisation B's record id
     markers: dict[tuple[str, str], Marker]  # (type, field) -> the marker every record of the type holds
     files: dict[int, tuple[str, int, str]]  # file id -> (type, record id, field)
     marker_people: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    child: dict[str, int] = field(default_factory=dict)  # type -> organisation C's record id
     clients: dict[str, tuple[Any, dict[str, str]]] = field(default_factory=dict)
     #: The types the paths are walked for (all of them on SQLite; see `sampled_types`).
     types: list[str] = field(default_factory=list)
@@ -136,6 +141,7 @@ class World:
         for type_name in self.foreign:
             if not self.sees_foreign(role, type_name):
                 found.append((f"organisation B's {type_name}", "text", f"{FOREIGN}{type_name}X"))
+                found.append((f"child organisation C's {type_name}", "text", f"{CHILD}{type_name}X"))
         return found
 
 
@@ -243,8 +249,11 @@ class Seeder:
             return True
         return text
 
-    def value(self, spec: Any, f: FieldSpec, owner: str, foreign: bool) -> tuple[bool, Any]:
-        """(has a value, the value) for field `f` of a record of `owner` (a role) or organisation B."""
+    def value(self, spec: Any, f: FieldSpec, owner: str, foreign: bool | str) -> tuple[bool, Any]:
+        """(has a value, the value) for field `f` of a record of `owner` (a role) or organisation B
+        (`foreign`; "child": organisation C)."""
+        if f.name == spec.parent:  # the organisations' tree is laid out by `build_world`
+            return False, None
         if (spec.name, f.name) in self.hidden_anywhere:
             marker = self.marker(spec, f)
             if marker is not None and f.kind not in (FILE, FILE_LIST):
@@ -252,7 +261,7 @@ class Seeder:
             if marker is not None:
                 file_id = self.file(spec.name, f.name, marker.texts[0])
                 return True, file_id if f.kind == FILE else [file_id]
-        plain = f"{FOREIGN}{spec.name}X" if foreign else f"Plain {f.name}"
+        plain = f"{CHILD if foreign == 'child' else FOREIGN}{spec.name}X" if foreign else f"Plain {f.name}"
         person = self.world.users["other" if foreign else owner]
         if f.kind == TEXT:
             fmt = f.schema.get("format")
@@ -278,7 +287,8 @@ class Seeder:
         if f.kind == DATETIME:
             return True, "2026-03-02T09:00:00+08:00"
         if f.kind in (REF, REF_LIST):
-            target = self.world.foreign.get(f.target) if foreign else self.world.mine.get((owner, f.target))
+            theirs = self.world.child if foreign == "child" else self.world.foreign
+            target = theirs.get(f.target) if foreign else self.world.mine.get((owner, f.target))
             if target is None:
                 return False, None
             return True, target if f.kind == REF else [target]
@@ -287,13 +297,13 @@ class Seeder:
         if f.kind == USER_LIST:
             return True, [person]
         if f.kind in (FILE, FILE_LIST):
-            file_id = self.file(spec.name, f.name, f"{FOREIGN}{spec.name}X" if foreign else f"plain-{f.name}")
+            file_id = self.file(spec.name, f.name, plain if foreign else f"plain-{f.name}")
             return True, file_id if f.kind == FILE else [file_id]
         if f.kind == JSON:
             return True, self.nested(f.schema, plain)
         return False, None
 
-    def record(self, spec: Any, owner: str, foreign: bool) -> int:
+    def record(self, spec: Any, owner: str, foreign: bool | str) -> int:
         data = {}
         for f in spec.fields.values():
             has, value = self.value(spec, f, owner, foreign)
@@ -301,7 +311,7 @@ class Seeder:
                 data[f.name] = value
         places = self.world.places
         system = {
-            "client": places["org_b" if foreign else "org_a"],
+            "client": places["org_c" if foreign == "child" else "org_b" if foreign else "org_a"],
             "department": places["d2" if foreign else "d1"],
             "owner": self.world.users["other" if foreign else owner],
             "assignee": None if foreign else self.world.users[owner],
@@ -316,7 +326,8 @@ class Seeder:
                     stored.record_id = record.id
                     self.world.files[stored.id] = (spec.name, record.id, f.name)
         if spec.name in TICKET_TYPES:  # a file a client attached in the portal: no field, the record's rights
-            file_id = self.file(spec.name, None, f"{FOREIGN}{spec.name}X" if foreign else "plain-attachment")
+            marker = f"{CHILD if foreign == 'child' else FOREIGN}{spec.name}X"
+            file_id = self.file(spec.name, None, marker if foreign else "plain-attachment")
             self.records.attach(spec.name, record.id, [file_id])
             self.world.files[file_id] = (spec.name, record.id, "")
         return record.id
@@ -369,6 +380,10 @@ def build_world(app: Any, root: Path) -> World:
         system = Records(session, catalog, Actor.system())
         world.places["org_a"] = system.create("customer", {"name": "Organisation A"}).id
         world.places["org_b"] = system.create("customer", {"name": f"{FOREIGN}customerX"}).id
+        parent = catalog.record_types["customer"].parent
+        world.places["org_c"] = system.create(
+            "customer", {"name": f"{CHILD}customerX", **({parent: world.places["org_a"]} if parent else {})}
+        ).id
         session.commit()
     with flask_app.app_context():
         sm = flask_app.appbuilder.sm
@@ -379,6 +394,12 @@ def build_world(app: Any, root: Path) -> World:
         ]
         people += [("other", "other", "engineer", places["d2"], places["t2"], None)]
         people += [("client_b", "client_b", "client", None, None, world.places["org_b"])]
+        people += [
+            ("manager_a", "manager_a", ["client", "client_manager"], None, None, world.places["org_a"])
+        ]
+        people += [
+            ("manager_c", "manager_c", ["client", "client_manager"], None, None, world.places["org_c"])
+        ]
         for type_name, name in sorted(hidden_anywhere):  # a person only a hidden field names
             if catalog.record_types[type_name].fields[name].kind in (USER, USER_LIST):
                 n = len(world.marker_people) + 1
@@ -387,8 +408,14 @@ def build_world(app: Any, root: Path) -> World:
                 )
                 world.marker_people[(type_name, name)] = (0, f"zqhid{n}")
         for key, first_name, role, department, team, client in people:
+            held = [role] if isinstance(role, str) else role
             person = sm.add_user(
-                f"lk_{key}", first_name, "Leak", f"lk_{key}@itpm.invalid", [sm.find_role(role)], PASSWORD
+                f"lk_{key}",
+                first_name,
+                "Leak",
+                f"lk_{key}@itpm.invalid",
+                [sm.find_role(r) for r in held],
+                PASSWORD,
             )
             assert person, key
             person.department_id, person.team_id, person.client_id = department, team, client
@@ -401,12 +428,16 @@ def build_world(app: Any, root: Path) -> World:
         seeder = Seeder(world, session, system, root, hidden_anywhere)
         for type_name in ordered_types(catalog):
             spec = catalog.record_types[type_name]
-            if type_name == "customer":  # organisations A and B are the client's and the foreign one
+            if (
+                type_name == "customer"
+            ):  # organisations A, B and C are the client's, the foreign one and A's child
                 world.foreign[type_name] = world.places["org_b"]
+                world.child[type_name] = world.places["org_c"]
                 world.mine[("client", type_name)] = world.places["org_a"]
                 for record_id, owner, foreign in (
                     (world.places["org_a"], "client", False),
                     (world.places["org_b"], "other", True),
+                    (world.places["org_c"], "other", "child"),
                 ):
                     data = {}
                     for f in spec.fields.values():
@@ -419,6 +450,8 @@ def build_world(app: Any, root: Path) -> World:
                     world.mine[(role, type_name)] = seeder.record(spec, role, foreign=False)
             if type_name not in world.foreign:
                 world.foreign[type_name] = seeder.record(spec, "other", foreign=True)
+            if type_name not in world.child:
+                world.child[type_name] = seeder.record(spec, "other", foreign="child")
         session.commit()
     drain(runtime)  # the automations of the new records (notifications among them)
     with runtime.session() as session:  # then each record in its place: made by its person
@@ -439,6 +472,14 @@ def build_world(app: Any, root: Path) -> World:
                 .where(model.id == record_id)
                 .values(created_by_id=world.users["other"], owner_id=world.users["other"], assignee_id=None,
                         department_id=places["d2"], client_id=world.places["org_b"])
+            )  # fmt: skip
+        for type_name, record_id in world.child.items():
+            model = system.model(type_name)
+            session.execute(
+                update(model)
+                .where(model.id == record_id)
+                .values(created_by_id=world.users["other"], owner_id=world.users["other"], assignee_id=None,
+                        department_id=places["d2"], client_id=world.places["org_c"])
             )  # fmt: skip
         session.commit()
     ask_for_approvals(runtime, world)
@@ -475,7 +516,7 @@ def sampled_types(world: World, backend: str) -> list[str]:
 
 
 def sign_in(app: Any, world: World) -> None:
-    for role in [*world.roles, "client_b"]:
+    for role in [*world.roles, "client_b", "manager_a", "manager_c"]:
         username = f"lk_{role}"
         client = app.test_client()
         login(client, username, PASSWORD)
@@ -629,6 +670,72 @@ def test_hidden_values_and_other_organisations_never_appear(role: str, world: tu
     check("/planning/workload/", False)
     for path in report_paths(w, role):
         check(path, False, "report")
+    assert not found, "\n".join(map(str, found))
+
+
+def test_a_parents_client_manager_reads_its_child_organisation_and_no_one_reads_up(
+    world: tuple[World, Any],
+) -> None:
+    """C is A's child organisation. A's client manager reads C's records of every type their roles read by
+    the organisation's tree (`client_tree`), through the API (list, count, get), the HTML list and the
+    portal; C's client manager reads none of A's (nor B's), and A's contact and B's client none of C's."""
+    w, _app = world
+    found: list[tuple[str, str, Any]] = []
+
+    def ids(who: str, type_name: str) -> set[int]:
+        browser, headers = w.clients[who]
+        answer = browser.get(f"/api/v1/records/{type_name}/?q=(page_size:100)", headers=headers)
+        if answer.status_code == 403:
+            return set()
+        body = answer.get_json()
+        if body["count"] != len(body["result"]):
+            found.append((type_name, who, f"count {body['count']} of {len(body['result'])} rows"))
+        return {r["id"] for r in body["result"]}
+
+    def status(who: str, path: str, api: bool = False) -> int:
+        browser, headers = w.clients[who]
+        return browser.get(path, headers=headers if api else {}).status_code
+
+    for type_name in w.types:
+        tree = any("client_tree" in w.scopes(r, type_name, "read") for r in ("client", "client_manager"))
+        child, foreign = w.child[type_name], w.foreign[type_name]
+        of_a = {i for (r, t), i in w.mine.items() if t == type_name and (t != "customer" or r == "client")}
+        api = f"/api/v1/records/{type_name}"
+        seen = ids("manager_a", type_name)
+        if (child in seen) != tree or foreign in seen:
+            found.append((type_name, "manager_a", f"child {child in seen}, B's {foreign in seen}"))
+        if (status("manager_a", f"{api}/{child}", api=True) == 200) != tree:
+            found.append((type_name, "manager_a", f"GET {api}/{child}"))
+        listing = _fetch(
+            w.clients["manager_a"][0], f"/records/{type_name}/list/?psize_records_{type_name}=100"
+        )[1]
+        if tree and str(child) not in _ids(listing, type_name):
+            found.append((type_name, "manager_a", "C's record not in the HTML list"))
+        below = ids("manager_c", type_name)
+        if below & of_a or foreign in below or (child in below) != tree:
+            found.append((type_name, "manager_c", f"A's {sorted(below & of_a)}, B's {foreign in below}"))
+        for mine in sorted(of_a):
+            if status("manager_c", f"{api}/{mine}", api=True) not in (403, 404):
+                found.append((type_name, "manager_c", f"GET {api}/{mine}"))
+        for who in ("client", "client_b"):
+            if child in ids(who, type_name) or status(who, f"{api}/{child}", api=True) not in (403, 404):
+                found.append((type_name, who, "reads C's record"))
+        for path, _api in portal_paths(type_name, child, child)[:1]:
+            if (status("manager_a", path) == 200) != tree:
+                found.append((type_name, "manager_a", path))
+            for who in ("client", "client_b"):
+                if status(who, path) not in (403, 404):
+                    found.append((type_name, who, path))
+        for path, _api in portal_paths(type_name, w.mine[("client", type_name)], foreign)[:2]:
+            if status("manager_c", path) not in (403, 404):
+                found.append((type_name, "manager_c", path))
+    home_a = _fetch(w.clients["manager_a"][0], "/portal/")[1]
+    home_c = _fetch(w.clients["manager_c"][0], "/portal/")[1]
+    if "project" in w.types:
+        assert f"{CHILD}projectX" in home_a and f"{CHILD}projectX" in home_c
+        assert f"/portal/project/{w.mine[('client', 'project')]}" in home_a
+        assert f"/portal/project/{w.mine[('client', 'project')]}" not in home_c
+    assert FOREIGN not in home_a + home_c
     assert not found, "\n".join(map(str, found))
 
 
@@ -1119,3 +1226,88 @@ def test_admin_screens_are_refused_to_client_users(role: str, world: tuple[World
         path: _fetch(browser, path, headers if path.startswith("/api/") else None)[0] for path in ADMIN_PAGES
     }
     assert {path: status for path, status in answered.items() if status == 200} == {}
+
+
+# --- e-mails: last in the module, it changes the world (closes tickets, answers surveys) ----------------
+
+
+def test_the_survey_and_nps_emails_and_low_score_alerts_tell_nobody_of_another_organisation(
+    world: tuple[World, Any],
+) -> None:
+    """Every e-mail the portal's surveys send (a ticket closed, the quarter's NPS invitation) and the
+    pack's alerts on a low score, through a real SMTP server: a client person's e-mails carry nothing of
+    another organisation (B's or, for A's contact and B, A's child C's; for C, A's answers), and A's
+    contact does get theirs."""
+    import datetime as dt
+    from dataclasses import replace
+
+    from test_notifications import Inbox, LoopbackController
+
+    from itpm.automations.notices import send_nps_surveys
+    from itpm.models import Person
+    from itpm.portal.surveys import SURVEYED, answer, answer_nps
+
+    w, app = world
+    runtime = app.extensions["itpm"]
+    inbox = Inbox()
+    smtp = LoopbackController(inbox, hostname="127.0.0.1", port=0)
+    smtp.start()
+    before = runtime.settings
+    runtime.settings = replace(
+        before, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="itpm <itpm@itpm.invalid>"
+    )
+    sides = {"client": ("org_a", "ZQAANSWERX"), "client_b": ("org_b", f"{FOREIGN}answerX"),
+             "manager_c": ("org_c", f"{CHILD}answerX")}  # fmt: skip
+    tickets = [t for t in SURVEYED if t in w.catalog.record_types and t != "deliverable"]
+    try:
+        with runtime.session() as session:  # each side's ticket filed by its client person, then closed
+            system = Records(session, w.catalog, Actor.system())
+            for type_name in tickets:
+                workflow = w.catalog.workflows[type_name]
+                done = next(n for n, s in workflow.states.items() if s.category == "done")
+                for who, record_id in (
+                    ("client", w.mine[("client", type_name)]),
+                    ("client_b", w.foreign[type_name]),
+                    ("manager_c", w.child[type_name]),
+                ):
+                    record = system.get(type_name, record_id)
+                    record.created_by_id = w.users[who]
+                    system.move(record, done, {}, "transition resolve")
+            session.commit()
+        drain(runtime)
+        start = dt.datetime(2027, 1, 1, 1, 0, tzinfo=dt.UTC)  # the quarter's invitations go at 10:00 Shanghai
+        assert send_nps_surveys(runtime, start, start + dt.timedelta(hours=2)) >= 3
+        with runtime.session() as session:  # each side answers badly: the alerts go out
+            for who, (_org, words) in sides.items():
+                person = session.get(Person, w.users[who])
+                records = Records(session, w.catalog, Actor.of(person))
+                answer_nps(records, "2027-01", 2, 1, f"{words} nps")
+                for type_name in tickets:
+                    mine = {"client": w.mine[("client", type_name)], "client_b": w.foreign[type_name]}
+                    answer(records, type_name, mine.get(who, w.child[type_name]), 1, f"{words} stars")
+                session.commit()
+        drain(runtime)
+    finally:
+        runtime.settings = before
+        smtp.stop()
+
+    def read(message: Any) -> str:
+        parts = [str(message["Subject"])]
+        parts += [p.get_content() for p in message.walk() if p.get_content_maintype() == "text"]
+        return "\n".join(parts)
+
+    never = {  # who must never read what: another organisation's markers and answers
+        "client": [FOREIGN, CHILD, "ZQFOREIGNanswerX", f"{CHILD}answerX"],
+        "manager_a": [FOREIGN, "ZQFOREIGNanswerX"],
+        "manager_c": [FOREIGN, "ZQAANSWERX", "ZQFOREIGNanswerX"],
+        "client_b": [CHILD, "ZQAANSWERX", f"{CHILD}answerX"],
+    }
+    found = []
+    for who, needles in never.items():
+        for message in inbox.to(f"lk_{who}@itpm.invalid"):
+            text = read(message)
+            found += [(who, str(message["Subject"]), n) for n in needles if n in text]
+    assert not found, found
+    subjects = [str(m["Subject"]) for m in inbox.to("lk_client@itpm.invalid")]
+    assert len(subjects) >= 1 + len(tickets), subjects  # the NPS invitation and a survey per closed ticket
+    assert inbox.to("lk_client_b@itpm.invalid") and inbox.to("lk_manager_c@itpm.invalid")

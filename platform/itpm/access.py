@@ -9,8 +9,9 @@ they may read or write. The rules are the published `role` definitions:
   (read, create, write, delete, approve, export, import, report) applies to rows:
   own (created by the person), assigned (to them), team (created by, owned by or
   assigned to someone of their team), department, client (their client
-  organisation), all; whoever may read a type also reads the records whose
-  approval chain asks them to decide;
+  organisation), client_tree (their client organisation and the organisations
+  below it: its child organisations, theirs, and so on), all; whoever may read a
+  type also reads the records whose approval chain asks them to decide;
 - per field: hidden, or read-only (the system references owner, assignee,
   client and department may be read-only too);
 - abilities over the whole system (manage definitions, users, audit, jobs).
@@ -36,7 +37,7 @@ from itpm.records.fields import EDITABLE_SYSTEM, RecordTypeSpec
 from itpm.records.list_fields import ListFields, list_fields
 
 ACTIONS = ("read", "create", "write", "delete", "approve", "export", "import", "report")
-SCOPES = ("own", "assigned", "team", "department", "client", "all")
+SCOPES = ("own", "assigned", "team", "department", "client", "client_tree", "all")
 ABILITIES = (
     "manage_definitions",
     "manage_users",
@@ -68,6 +69,9 @@ class Actor:
     limits: frozenset[tuple[str, str]] | None = None
     #: Where the actor's changes come from, for the records' history ("integration alertmanager").
     via: str = ""
+    #: The client organisations the `client_tree` scope reads: the person's own and every one below it
+    #: (looked up once per actor: `itpm.records.trees.with_organisations`; None: not yet, their own only).
+    client_tree: frozenset[int] | None = None
 
     @classmethod
     def system(cls) -> Actor:
@@ -86,18 +90,27 @@ class Actor:
             "department": self.department,
             "is_system": self.is_system,
             **({"limits": sorted(self.limits), "via": self.via} if self.limits is not None else {}),
+            **({"client_tree": sorted(self.client_tree)} if self.client_tree is not None else {}),
         }
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Actor:
-        limits = body.get("limits")
+        limits, tree = body.get("limits"), body.get("client_tree")
         return cls(
             **{
                 **body,
                 "roles": frozenset(body.get("roles", ())),
                 "limits": None if limits is None else frozenset(tuple(pair) for pair in limits),
+                "client_tree": None if tree is None else frozenset(tree),
             }
         )
+
+    @property
+    def organisations(self) -> frozenset[int]:
+        """The client organisations whose rows the `client_tree` scope gives (none for staff)."""
+        if self.client_id is None:
+            return frozenset()
+        return self.client_tree if self.client_tree is not None else frozenset({self.client_id})
 
     @classmethod
     def of(cls, user: Any) -> Actor:
@@ -157,6 +170,18 @@ class Access:
         if actor.limits is not None:  # an integration's token manages nothing
             return frozenset()
         return frozenset(a for name in actor.roles for a in self.roles.get(name, {}).get("abilities", []))
+
+    def reads_tree(self, actor: Actor) -> bool:
+        """Whether any of the actor's roles gives rows by `client_tree` (then their organisations below
+        their own are looked up once, before their rows are asked for)."""
+        if actor.is_system or actor.client_id is None:
+            return False
+        for name in actor.roles:
+            for entry in self.roles.get(name, {}).get("records", {}).values():
+                for rows in entry.values():
+                    if rows == "client_tree" or (isinstance(rows, list) and "client_tree" in rows):
+                        return True
+        return False
 
     def enabled(self, actor: Actor, spec: RecordTypeSpec) -> bool:
         """Whether the record type exists for the actor: a pilot is there only for its departments.
@@ -233,6 +258,8 @@ class Access:
             return c.department_id == actor.department_id
         if scope == "client" and actor.client_id is not None:
             return c.client_id == actor.client_id
+        if scope == "client_tree" and actor.client_id is not None:
+            return c.client_id.in_(sorted(actor.organisations))
         return None
 
     def allows(
@@ -259,6 +286,7 @@ class Access:
                 actor.department_id is not None and record.department_id == actor.department_id
             ),
             "client": lambda: actor.client_id is not None and record.client_id == actor.client_id,
+            "client_tree": lambda: record.client_id in actor.organisations,
         }
         return any(checks[scope]() for scope in scopes)
 
@@ -320,7 +348,14 @@ class Access:
 
 
 def _covers(reader: Actor, scopes: frozenset[str], author: Actor, scope: str) -> bool:
-    """Whether the reader's rows include the author's rows of `scope` (department, team, client alike)."""
+    """Whether the reader's rows include the author's rows of `scope` (department, team, client alike;
+    a client organisation's tree includes the organisation's own rows)."""
+    if scope in ("client", "client_tree") and "client_tree" in scopes:
+        return (
+            author.organisations <= reader.organisations
+            if scope == "client_tree"
+            else (author.client_id in reader.organisations)
+        )
     anchor = {"department": "department_id", "team": "team_id", "client": "client_id"}.get(scope)
     if anchor is None:  # own, assigned, all: nobody else's rows are the same
         return False

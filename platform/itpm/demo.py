@@ -333,6 +333,10 @@ class Demo:
                 )
             )
         self.customers = {p.context["key"]: p for p in self.plans["customer"]}
+        tree = self.catalog.record_types["customer"].parent
+        for org in company.CLIENTS:  # a child organisation under its parent (written before it)
+            if org.parent and tree:
+                self.customers[org.key].data[tree] = self.customers[org.parent]
 
     def _plan_projects(self) -> None:
         self.projects: dict[str, Planned] = {}
@@ -1194,6 +1198,46 @@ class Demo:
                     fill={"follow_up": self._text(follow_up, brief.language)},
                 )  # fmt: skip
         self._plan_quarterly_nps()
+        self._plan_surveys()
+
+    def _plan_surveys(self) -> None:
+        """The portal's survey answers: stars and a comment when a ticket was resolved or a deliverable
+        accepted, from about two in three of the clients asked, within days. Given by the person who
+        raised the ticket, else the organisation's lead (who reads all of its tickets), or for a
+        deliverable its approver; tickets met in time get better marks."""
+        fields = self.catalog.record_types["client_feedback"].fields
+        briefs = {id(p): p.context["brief"] for p in self.projects.values()}
+        asked: list[tuple[str, Planned, dt.datetime, str, float]] = []
+        for planned in self.plans.get("incident", []):
+            done = [s for s in planned.steps if s.do == "resolve"]
+            if done:
+                late = any(s.at - planned.at > dt.timedelta(days=3) for s in done)
+                asked.append(("incident", planned, done[0].at, planned.by, 3.2 if late else 4.4))
+        for planned in self.plans.get("service_request", []):
+            if planned.goal == "done":
+                asked.append(("service_request", planned, planned.context["until"], planned.by, 4.3))
+        for planned in self.plans.get("deliverable", []):
+            if planned.goal == "done" and planned.data.get("client_visible"):
+                asked.append(("deliverable", planned, planned.context["until"], "", 4.2))
+        for type_name, planned, closed, by, base in asked:
+            brief = briefs.get(id(planned.data.get("project")))
+            day = closed + dt.timedelta(hours=self.rng.uniform(2, 96))
+            if type_name not in fields or brief is None or day > self.now - dt.timedelta(hours=1):
+                continue
+            if self.rng.random() > 0.65:  # not every survey comes back
+                continue
+            users = self.clients[brief.client].users
+            if by not in {m.username for m in users}:
+                by = users[0].username  # the organisation's lead: client manager and approver
+            score = max(1, min(5, round(base + self.rng.uniform(-1.2, 0.8))))
+            language = "en" if self.members[by].locale == "en" else "zh"
+            data = {
+                type_name: planned,
+                "project": planned.data["project"],
+                "satisfaction": score,
+                "comment": self._text(self.rng.choice(company.FEEDBACK[score]), language),
+            }
+            self._fitted("client_feedback", day, by, data)
 
     def _plan_quarterly_nps(self) -> None:
         """Each quarter that began in the last six months, every client person answered the portal's

@@ -48,6 +48,8 @@ class ClientOrg:
     account_manager: str
     language: str
     users: tuple[Member, ...]
+    #: The organisation this one belongs to (its key): the parent's client managers see this one's too.
+    parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,11 @@ CLIENTS = (
         "strategic", "上海市浦江区政通路 1 号", "021-5880 1234", "pujiang-gov.example.com", "he.jun", "zh",
         (_client_lead("xu.wen", "许文", "Xu Wen"), _client("lu.jing", "陆静", "Lu Jing")),
     ),
+    ClientOrg(  # a child organisation: East China Bank's client manager (client.demo) sees its project too
+        "ecb_sz", "华东银行苏州分行 East China Bank Suzhou Branch", "华东银行苏州分行", "finance", "key",
+        "江苏省苏州市工业园区苏州大道东 288 号", "0512-6288 1000", "sz.ecb.example.com", "account.demo", "zh",
+        (_client_lead("zhou.min", "周敏", "Zhou Min"),), parent="ecb",
+    ),
 )  # fmt: skip
 
 OUTSOURCING, IMPLEMENTATION = "outsourcing", "implementation"
@@ -310,6 +317,14 @@ PROJECTS = (
         "按等保 2.0 三级要求加固区数据中心:边界防护、主机加固、日志审计与漏洞扫描。",
         "zh", -9, 7, 98, (), 880_000, 1_080_000, 0.0, 1.0, 0, "green", 0,
         ("边界防护", "主机加固", "日志审计"), 12, 0.0, ("数据中心",), ("政务服务中心",), pending_gate=-1,
+    ),
+    ProjectBrief(
+        "ecbsz_net", "ecb_sz", OUTSOURCING, MS, "huang.wei", "tang.bo",
+        ("tang.bo", "han.xue", "jiang.ning"),
+        "华东银行苏州分行网点网络运维 / ECB Suzhou branch network support",
+        "苏州分行营业部及 12 家支行网点的网络、ATM 专线与 VPN 运维，网点报障 30 分钟响应、4 小时恢复。",
+        "zh", -120, -114, 245, (-117, -108), 640_000, 760_000, 0.30, 1.0, 33, "green", 0,
+        (), 30, 0.12, ("网点网络", "ATM 专线", "VPN"), ("苏州分行营业部", "园区支行", "吴中支行"), changes=1,
     ),
 )  # fmt: skip
 

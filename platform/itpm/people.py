@@ -26,7 +26,7 @@ def visible_people(actor: Actor) -> ColumnElement[bool]:
     """A condition on `Person` selecting the people `actor` may see."""
     if actor.is_system or actor.client_id is None:
         return true()
-    return or_(Person.client_id.is_(None), Person.client_id == actor.client_id)
+    return or_(Person.client_id.is_(None), Person.client_id.in_(sorted(actor.organisations)))
 
 
 def nameable_people(session: Session, actor: Actor, ids: Iterable[int]) -> set[int]:

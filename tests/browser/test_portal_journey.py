@@ -137,3 +137,25 @@ def test_a_client_manager_follows_and_signs_off_in_the_portal(
 
 def context_locale(lang: str) -> str:
     return "zh-CN" if lang == "zh" else "en-US"
+
+
+def test_a_parents_client_manager_finds_each_child_organisations_project_named_on_a_phone(
+    browser: Any, live_server: str, sqlite_app: Any
+) -> None:
+    from test_child_organisations import build_group
+
+    build_group(sqlite_app, sqlite_app.extensions["itpm"])
+    context = browser.new_context(viewport={"width": 375, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, live_server, "max", PASSWORD)
+    page.goto(f"{live_server}/lang/zh")
+    page.goto(f"{live_server}/portal/")
+    assert page.locator(".portal-card").count() == 4  # the group's, and of the three organisations below it
+    assert page.locator(".portal-org").all_inner_texts() == [
+        "客户单位：Acme Beijing",
+        "客户单位：Acme Pudong",
+        "客户单位：Acme Shanghai",
+    ]  # newest first; the group's own card names no organisation
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    screenshot(page, "portal-home-parent-manager-zh-375")
+    context.close()

@@ -474,7 +474,7 @@ class Automations:
                 if person.team_id
                 else []
             )
-            if records.access.allows(Actor.of(person), spec, record, "read", team):
+            if records.access.allows(records.actor_of(person), spec, record, "read", team):
                 found.append(person.id)
         return found
 

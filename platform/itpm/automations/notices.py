@@ -267,7 +267,7 @@ def _tell(
     session = records.session
     audiences: dict[frozenset[str], list[Person]] = {}
     for person in session.scalars(select(Person).where(Person.id.in_(ids), Person.active.is_(True))):
-        actor = Actor.of(person)
+        actor = records.actor_of(person)
         team = (
             list(session.scalars(select(Person.id).where(Person.team_id == person.team_id)))
             if person.team_id

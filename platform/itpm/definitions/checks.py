@@ -182,6 +182,17 @@ def _record_type(document: Document, configuration: Configuration) -> Iterator[P
             yield Problem(
                 file, "/belongs_to", _("must name a field that refers to a record (an integer with x-ref)")
             )
+    if "parent" in body:
+        target = properties.get(body["parent"], {})
+        if target.get("type") != "integer" or target.get("x-ref") != body.get("name"):
+            yield Problem(
+                file,
+                "/parent",
+                _(
+                    "must name a field that refers to a record of this same type (an integer with x-ref %(name)s)",
+                    name=body.get("name"),
+                ),
+            )
     for key in ("columns", "filters", "indexed", "search"):
         for index, name in enumerate(body.get(key, [])):
             if name not in names:

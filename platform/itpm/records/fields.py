@@ -305,6 +305,12 @@ class RecordTypeSpec:
         return self.body.get("filters", [])
 
     @property
+    def parent(self) -> str | None:
+        """The reference field naming each record's parent record of the same type (records in a tree:
+        client organisations and their child organisations), if the type has one."""
+        return self.body.get("parent")
+
+    @property
     def client_flag(self) -> str | None:
         """The yes/no field that says a record is for the client (a client's user reads only those)."""
         return self.body.get("client_visible")

@@ -42,6 +42,7 @@ from itpm.records.fields import (
 )
 from itpm.records.list_fields import ListFields
 from itpm.records.numbering import next_number, next_numbers, take_ids
+from itpm.records.trees import above, with_organisations
 from itpm.records.validation import empty, read_only_changes
 from itpm.records.values import to_column, to_json
 from itpm.sla.tickets import refresh_clocks, sla_summary, write_clocks
@@ -102,8 +103,8 @@ class Records:
     ) -> None:
         self.session = session
         self.catalog = catalog
-        self.actor = actor
         self.access = access or catalog.access
+        self.actor = with_organisations(session, catalog, self.access, actor)  # once per actor, not per row
         #: How many events led to the changes made here (an automation's changes are one deeper).
         self.depth = 0
         #: Set by a worker that handles the events of its own changes itself: they are claimed as sent.
@@ -133,6 +134,11 @@ class Records:
         self.zone = ZoneInfo(timezone)
 
     # --- reading ------------------------------------------------------------
+
+    def actor_of(self, person: Person) -> Actor:
+        """Someone else as an actor, as the records service for them would see them (their organisations
+        below their own looked up): to ask `Access.allows` about a record in hand on their behalf."""
+        return with_organisations(self.session, self.catalog, self.access, Actor.of(person))
 
     def spec(self, type_name: str) -> RecordTypeSpec:
         """A record type the actor can use; a pilot of other departments does not exist for them."""
@@ -561,6 +567,7 @@ class Records:
         merged = {**stored, **data}
         values = {**before_system, **self._system_values(spec, system, before_system)}
         self._validate(spec, merged, values, stored)
+        self._check_tree(spec, record, data)
         for name, value in data.items():
             field = spec.fields[name]
             setattr(record, field.column, to_column(field, value))
@@ -873,6 +880,29 @@ class Records:
         if problems:
             raise Invalid(_("The record has problems."), problems)
         return values
+
+    def _check_tree(self, spec: RecordTypeSpec, record: Any, data: dict[str, Any]) -> None:
+        """A record of a tree (`parent`) is never its own ancestor: its new parent is not itself nor below it."""
+        new = data.get(spec.parent) if spec.parent else None
+        if (
+            new is None
+            or not isinstance(new, int)
+            or record.id not in above(self.session, self.catalog, spec, new)
+        ):
+            return
+        raise Invalid(
+            _("The record has problems."),
+            [
+                Problem(
+                    "",
+                    pointer(["data", spec.parent]),
+                    _(
+                        "cannot be %(number)s itself or a record below it: %(number)s would be its own ancestor",
+                        number=record.number,
+                    ),
+                )
+            ],
+        )
 
     def _validate(
         self,

@@ -1,7 +1,7 @@
 /* The role grid: record types (and * for every other type) by actions, each cell the rows the
-   action applies to (own, assigned, team, department, client organisation, all, or several of
-   them), per record type its field rules (hidden, read only); and the role's abilities over the
-   whole system. */
+   action applies to (own, assigned, team, department, client organisation, with its child
+   organisations, all, or several of them), per record type its field rules (hidden, read only);
+   and the role's abilities over the whole system. */
 (function () {
   "use strict";
   var D = window.ItpmDesigner;
@@ -9,7 +9,8 @@
   var ACTIONS = [["read", "Read", "查看"], ["create", "Create", "新建"], ["write", "Edit", "编辑"], ["delete", "Delete", "删除"],
     ["approve", "Approve", "审批"], ["export", "Export", "导出"], ["import", "Import", "导入"], ["report", "Report", "报表"]];
   var SCOPES = [["", "—"], ["own", "Own", "本人创建"], ["assigned", "Assigned", "分派给本人"], ["team", "Team", "本团队"],
-    ["department", "Department", "本部门"], ["client", "Client organisation", "本客户组织"], ["all", "All", "全部"]];
+    ["department", "Department", "本部门"], ["client", "Client organisation", "本客户组织"],
+    ["client_tree", "Client organisation and its child organisations", "本客户组织及下属单位"], ["all", "All", "全部"]];
   var ABILITIES = [["manage_definitions", "Manage definitions (and use the designers)", "管理定义(及使用设计器)"],
     ["manage_users", "Manage users", "管理用户"], ["read_audit", "Read the audit log", "查看审计日志"],
     ["manage_personal_data", "Manage personal data requests", "处理个人数据请求"], ["administer_jobs", "Administer jobs", "管理后台任务"],

@@ -58,4 +58,10 @@ def audit_context() -> AuditContext | None:
 
 def records_service() -> Records:
     runtime = current_runtime()
-    return Records(runtime.sessions(), current_catalog(), current_actor(), timezone=runtime.settings.timezone)
+    actor = current_actor()
+    known = g.setdefault("itpm_actors", {})  # the actor as resolved (their organisations): once per request
+    records = Records(
+        runtime.sessions(), current_catalog(), known.get(actor, actor), timezone=runtime.settings.timezone
+    )
+    known[actor] = records.actor
+    return records
