@@ -18,7 +18,7 @@ import decimal
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import Table, event, insert, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.base import NO_VALUE
@@ -132,7 +132,7 @@ def _capture_flush(session: Session, _flush_context: Any) -> None:
 
 def rows_written(
     session: Session,
-    table: str,
+    table: str | Table,
     op: str,
     rows: Iterable[Mapping[str, Any]],
     before: Iterable[Mapping[str, Any]] | None = None,
@@ -140,12 +140,14 @@ def rows_written(
     """Rows of an audited table written without the ORM (`op`: create, update or delete), for SQLite.
 
     `rows` are the rows as written (with their ids), `before` the same rows as they were (for an update).
+    Given the `Table`, a record table's personal columns are marked as the ORM's capture marks them.
     PostgreSQL's triggers saw them already: there this does nothing."""
     session.info[WROTE] = True
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         return
-    kind = _kind(table)
+    name = table if isinstance(table, str) else table.name
+    kind = _kind(name)
     if kind is None:
         return
     olds = list(before) if before is not None else None
@@ -155,7 +157,11 @@ def rows_written(
         new = {} if op == "delete" else row
         changes = _changes(kind, old, new)
         if changes or op != "update":
-            entries.append(_entry(kind, table, op, row.get("id"), changes))
+            entry = _entry(kind, name, op, row.get("id"), changes)
+            if not isinstance(table, str):
+                values = {**old, **new}
+                _mark_personal(entry, kind, table, changes, values.get)
+            entries.append(entry)
     _write(connection, entries)
 
 
@@ -262,8 +268,14 @@ def _write(connection: Connection, entries: list[dict[str, Any]]) -> None:
         connection.execute(insert(AuditEntry.__table__), entries)
 
 
+#: Values that are their own JSON (most of a row's): returned at once.
+_PLAIN = frozenset({str, int, float, bool, type(None), dict, list})
+
+
 def _json(value: Any) -> Any:
     """A column's value as PostgreSQL's to_jsonb writes it (the same entry on both backends)."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)

@@ -233,11 +233,20 @@ def _condition_validator(condition_json: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(condition_json))
 
 
+def condition_validator(condition: dict[str, Any]) -> Draft202012Validator:
+    """The compiled validator of a form condition (one per distinct condition)."""
+    import json
+
+    return _condition_validator(json.dumps(condition, sort_keys=True))
+
+
+def present_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The values a condition reads: None, "" and [] count as absent."""
+    return {k: v for k, v in values.items() if v is not None and v != "" and v != []}
+
+
 def holds(condition: dict[str, Any] | None, values: dict[str, Any]) -> bool:
     """Whether a form condition holds for a record's values (None and "" count as absent)."""
     if condition is None:
         return True
-    import json
-
-    present = {k: v for k, v in values.items() if v is not None and v != "" and v != []}
-    return _condition_validator(json.dumps(condition, sort_keys=True)).is_valid(present)
+    return condition_validator(condition).is_valid(present_values(values))

@@ -16,12 +16,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _
-from sqlalchemy import and_, func, insert, or_, select, true
+from sqlalchemy import and_, bindparam, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import Select
 
 from itpm.access import Access, Actor
+from itpm.audit.capture import rows_written
 from itpm.catalog import Catalog
 from itpm.db import utcnow
 from itpm.definitions.problems import Problem, pointer
@@ -417,7 +419,9 @@ class Records:
         """Create many records at once (an import's chunk), each row `(data, system, imported)` checked as
         `create` checks one: the answer has, in the rows' order, the new record or the `RecordError` that
         refused the row (a refused row writes nothing). The accepted rows are numbered with one upsert per
-        period and inserted together; their history lines and SLA clocks are written in bulk."""
+        period and inserted together by one executemany (Core, not the ORM's unit of work: the records
+        answered are not in the session; read one again to change it); their history lines and SLA clocks
+        are written in bulk, and on SQLite their audit entries (PostgreSQL's triggers write its own)."""
         spec = self.spec(type_name)
         made: list[Any] = []
         for data, system, imported in rows:
@@ -432,9 +436,11 @@ class Records:
             unnumbered, next_numbers(self.session, spec.name, spec.numbering, dates), strict=True
         ):
             record.number = number
-        take_ids(self.session, self.model(spec.name).__table__, new)
-        self.session.add_all(new)
-        self.session.flush()
+        table = self.model(spec.name).__table__
+        take_ids(self.session, table, new)
+        self._insert_rows(table, new)
+        if spec.name == CLIENT_TYPE:  # a client organisation is its own client (as `_created` says)
+            self._own_clients(table, new)
         self.history_lines, self.clock_updates = [], []
         try:
             for outcome, (_data, _system, imported) in zip(made, rows, strict=True):
@@ -446,6 +452,49 @@ class Records:
         finally:
             self.history_lines = self.clock_updates = None
         return [m if isinstance(m, RecordError) else m[0] for m in made]
+
+    def _insert_rows(self, table: Any, records: list[Any]) -> None:
+        """Insert new (transient) records with one executemany; each gets its id (taken before on
+        PostgreSQL, returned in order elsewhere). Audited as the ORM's flush audits them."""
+        if not records:
+            return
+        self.session.flush()  # what the session holds goes first, as a flush would order it
+        states = [record.__dict__ for record in records]
+        # one set of columns for the executemany: those any record sets (no column has a default)
+        names = [column.name for column in table.columns if any(column.name in state for state in states)]
+        rows = [{name: state.get(name) for name in names} for state in states]
+        connection = self.session.connection()
+        if all(row.get("id") is not None for row in rows):
+            connection.execute(insert(table), rows)
+        else:
+            ids = connection.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+            ).scalars()
+            for record, row, record_id in zip(records, rows, ids, strict=True):
+                record.id = row["id"] = record_id
+        rows_written(self.session, table, "create", rows)
+
+    def _own_clients(self, table: Any, records: list[Any]) -> None:
+        """New client organisations' own client id is their id: one executemany, audited as an update, a
+        second version as `create`'s flush of it makes."""
+        rows = [{"_id": r.id, "client_id": r.id, "version": r.version + 1} for r in records]
+        before = [{"id": record.id, "client_id": record.client_id} for record in records]
+        self.session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("_id"))
+            .values(client_id=bindparam("client_id"), version=bindparam("version")),
+            rows,
+        )
+        rows_written(
+            self.session,
+            table,
+            "update",
+            [{"id": r["_id"], "client_id": r["client_id"]} for r in rows],
+            before,
+        )
+        for record, row in zip(records, rows, strict=True):
+            set_committed_value(record, "client_id", record.id)
+            set_committed_value(record, "version", row["version"])
 
     def _new_record(
         self,
@@ -916,12 +965,12 @@ class Records:
         problems = self.catalog.validators[spec.name].problems(data, system)
         bad = {p.path for p in problems}
         for name, field in spec.fields.items():
+            if field.kind not in CHECKED_IDS:
+                continue
             value = data.get(name)
             path = pointer(["data", name])
             if empty(value) or any(b == path or b.startswith(f"{path}/") for b in bad):
                 continue  # a problem with the value (or an item of it) is told already
-            if field.kind not in (REF, REF_LIST, USER, USER_LIST, FILE, FILE_LIST):
-                continue
             held = (stored or {}).get(name)
             kept = set(held if isinstance(held, list) else [held])
             ids = [i for i in (value if isinstance(value, list) else [value]) if i not in kept]
@@ -1151,6 +1200,9 @@ class Records:
         if self.claimed_at is None:
             self.session.info["itpm_outbox"] = True  # the app's dispatcher sends it after the commit
 
+
+#: The kinds of field whose values are ids that must name something the actor may use.
+CHECKED_IDS = frozenset({REF, REF_LIST, USER, USER_LIST, FILE, FILE_LIST})
 
 #: "@username" in a comment: a name of letters, digits, _, . and -, not inside an e-mail address.
 MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9_][A-Za-z0-9_.\-]{0,63})")

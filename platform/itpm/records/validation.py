@@ -18,7 +18,7 @@ from itpm import expressions
 from itpm.definitions.patterns import Validator
 from itpm.definitions.problems import Problem, pointer, problems_from_errors
 from itpm.records.fields import RecordTypeSpec
-from itpm.records.forms import FormSpec, holds
+from itpm.records.forms import FormSpec, condition_validator, present_values
 from itpm.records.values import nul_path, to_column, to_json
 from itpm.texts import Bilingual
 
@@ -82,20 +82,39 @@ class RecordValidator:
             for name, sub in schema.get("properties", {}).items()
         }
         self._validator = RecordSchemaValidator(schema, format_checker=FORMATS)
+        #: Each field's own check, compiled (`fast_check`); None when the schema has more than its fields'.
+        self._fast = fast_checks(schema)
+        # the form's conditions, compiled once: (condition, its validator), by field
+        entries = self.form.entries if self.form else []
+        self._when: dict[str, Any] = {}
+        for entry in entries:
+            self._when.setdefault(entry.field, _compiled(entry.when))
+        self._required_when = [
+            (entry.field, _compiled(entry.required_when)) for entry in entries if entry.required_when
+        ]
 
     def shown(self, name: str, values: dict[str, Any]) -> bool:
-        entry = self.form.entry(name) if self.form else None
-        return entry is None or holds(entry.when, values)
+        return _holds(self._when.get(name), present_values(values))
 
     def required(self, values: dict[str, Any]) -> list[str]:
         """The fields that must have a value, for a record with these values."""
-        names = [n for n in self.spec.required if self.shown(n, values)]
-        if self.form:
-            for entry in self.form.entries:
-                if entry.required_when and entry.field not in names and self.shown(entry.field, values):
-                    if holds(entry.required_when, values):
-                        names.append(entry.field)
+        present = present_values(values)
+        names = [n for n in self.spec.required if _holds(self._when.get(n), present)]
+        for name, condition in self._required_when:
+            if name not in names and _holds(self._when.get(name), present) and _holds(condition, present):
+                names.append(name)
         return names
+
+    def schema_problems(self, present: dict[str, Any]) -> list[Problem]:
+        """The problems JSON Schema finds in the present values. Each field's compiled check says at once
+        that a value is valid; any value it cannot vouch for (or a schema beyond its fields) is read by
+        jsonschema, which says what is wrong. So the answer is jsonschema's, only sooner."""
+        fast = self._fast
+        if fast is not None and all(
+            (check := fast.get(name)) is not None and check(value) for name, value in present.items()
+        ):
+            return []
+        return problems_from_errors(self._validator.iter_errors(present), "", ["data"])
 
     def problems(self, data: dict[str, Any], system: dict[str, Any] | None = None) -> list[Problem]:
         """Every problem of a record's complete data (JSON form)."""
@@ -105,7 +124,7 @@ class RecordValidator:
             if name not in self.spec.fields
         ]
         present = {k: v for k, v in data.items() if not empty(v) and k in self.spec.fields}
-        problems += problems_from_errors(self._validator.iter_errors(present), "", ["data"])
+        problems += self.schema_problems(present)
         # PostgreSQL cannot store U+0000: refused here for every writer (forms, API, imports), never a 500
         problems += [
             Problem("", pointer(path), _("must not hold the NUL character (U+0000)"))
@@ -143,3 +162,123 @@ class RecordValidator:
         """The problems of a stored record, from its column values by field name."""
         data = {name: to_json(self.spec.fields[name], value) for name, value in columns.items()}
         return self.problems(data)
+
+
+def _compiled(condition: dict[str, Any] | None) -> Any:
+    return None if condition is None else condition_validator(condition)
+
+
+def _holds(validator: Any, present: dict[str, Any]) -> bool:
+    return validator is None or validator.is_valid(present)
+
+
+# --- compiled checks of a field's value --------------------------------------------------------------
+
+#: Keywords that say nothing about validity (annotations); `x-` extensions are annotations too.
+ANNOTATIONS = frozenset(
+    {"title", "description", "$comment", "default", "examples", "readOnly", "writeOnly", "deprecated"}
+)
+#: Keywords of the whole schema a compiled check stands for: it has nothing but its fields.
+OBJECT_KEYWORDS = frozenset({"type", "properties", "$schema", "$id", "$defs"}) | ANNOTATIONS
+
+
+def fast_checks(schema: dict[str, Any]) -> dict[str, Any] | None:
+    """A compiled check per field (`fast_check`), or None when the schema has rules beyond its fields'
+    (conditions, dependent fields...): then every record is read by jsonschema."""
+    for keyword in schema:
+        if keyword not in OBJECT_KEYWORDS and not keyword.startswith("x-"):
+            return None
+    if schema.get("type", "object") != "object":
+        return None
+    checks = {}
+    for name, sub in (schema.get("properties") or {}).items():
+        check = fast_check(sub)
+        if check is not None:
+            checks[name] = check
+    return checks
+
+
+def fast_check(schema: Any) -> Any:
+    """A function telling, for a value, True when `schema` surely holds for it (as jsonschema reads it)
+    and False when it may not (jsonschema then says why); None for a schema it cannot read (a pattern,
+    an array's items, multipleOf...): such a field's values always go to jsonschema."""
+    parts: list[Any] = []
+    if not _simple(schema, parts):
+        return None
+    tests = []
+    for part in parts:
+        for keyword, value in part.items():
+            if keyword in ANNOTATIONS or keyword.startswith("x-") or keyword == "allOf":
+                continue
+            test = _keyword_test(keyword, value)
+            if test is None:
+                return None
+            tests.append(test)
+
+    def check(value: Any) -> bool:
+        return all(test(value) for test in tests)
+
+    return check
+
+
+def _simple(schema: Any, parts: list[Any]) -> bool:
+    """Collect `schema` and its allOf parts into `parts`; False for anything else (a boolean schema...)."""
+    if not isinstance(schema, dict):
+        return False
+    parts.append(schema)
+    return all(_simple(sub, parts) for sub in schema.get("allOf", ()))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+TYPE_TESTS = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+    ),
+    "number": _is_number,
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+
+
+def _keyword_test(keyword: str, expected: Any) -> Any:
+    """A test of one keyword that never passes a value jsonschema refuses; None for a keyword not read here."""
+    if keyword == "type":
+        names = expected if isinstance(expected, list) else [expected]
+        if not all(name in TYPE_TESTS for name in names):
+            return None
+        tests = [TYPE_TESTS[name] for name in names]
+        return lambda v: any(test(v) for test in tests)
+    if keyword in ("enum", "const"):
+        members = expected if keyword == "enum" else [expected]
+        if not isinstance(members, list):
+            return None
+        # only strings and whole numbers, matched with their type (jsonschema tells 1 from true)
+        strings = frozenset(m for m in members if isinstance(m, str))
+        integers = frozenset(m for m in members if isinstance(m, int) and not isinstance(m, bool))
+        return lambda v: (v in strings) if isinstance(v, str) else (type(v) is int and v in integers)
+    if keyword in ("minLength", "maxLength"):
+        if not isinstance(expected, int):
+            return None
+        if keyword == "minLength":
+            return lambda v: not isinstance(v, str) or len(v) >= expected
+        return lambda v: not isinstance(v, str) or len(v) <= expected
+    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        if not _is_number(expected):
+            return None
+        compare = {
+            "minimum": lambda v: v >= expected,
+            "maximum": lambda v: v <= expected,
+            "exclusiveMinimum": lambda v: v > expected,
+            "exclusiveMaximum": lambda v: v < expected,
+        }[keyword]
+        # a value of another type passes these keywords in jsonschema; a number is compared
+        return lambda v: compare(v) if _is_number(v) else isinstance(v, str | bool | type(None))
+    if keyword == "format":
+        if expected not in FORMATS.checkers:
+            return (lambda v: True) if isinstance(expected, str) else None  # an unknown format is not checked
+        return lambda v: FORMATS.conforms(v, expected)
+    return None

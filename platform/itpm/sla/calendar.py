@@ -235,6 +235,8 @@ def to_utc(moment: dt.datetime) -> dt.datetime:
     (Python compares two datetimes of one time zone by their wall-clock times,
     which is wrong in the hour the clocks go back.)
     """
+    if moment.__class__ is dt.datetime and moment.tzinfo is dt.UTC:
+        return moment  # most moments are (from the database, an import): nothing to convert
     if not isinstance(moment, dt.datetime):
         raise TypeError(f"a moment must be a datetime, not {type(moment).__name__}")
     if moment.utcoffset() is None:
