@@ -209,7 +209,8 @@ def test_a_client_user_reads_only_client_facing_kpis_over_their_organisation(dem
         model = client.model("incident")
         ids = counted(client, "sla_compliance", months=MONTHS)[2]
         owners = set(session.scalars(select(model.client_id).where(model.id.in_(ids))))
-        assert owners <= {client.actor.client_id}
+        # the bank's client manager: the bank's and its Suzhou branch's (a child organisation), no one else's
+        assert owners <= client.actor.organisations and len(client.actor.organisations) == 2
         everyone = ask(
             Records(session, demo.catalog, Actor.system()), "sla_compliance", months=MONTHS, cache=None
         )
