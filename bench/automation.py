@@ -14,13 +14,16 @@ an outbox event of its own, the SLA clocks) and its action run.
 Baselines, in the same run on the same Redis: plain RQ SimpleWorkers running
 a job that does nothing, enqueued the same way (latency from enqueue to the
 job's end, one worker at 50 a second; a backlog of 10,000 drained by two).
-The ratio says what itpm's work costs above RQ's own.
+The ratio says what itpm's work costs above RQ's own. The machine is shared:
+the table gives the workers' CPU time too (from /proc while they drain; the
+baseline's from its processes' rusage) and the load average during the run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -140,6 +143,15 @@ def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
         worker.wait(timeout=60)
 
 
+def cpu_seconds(workers: list[subprocess.Popen[bytes]]) -> float:
+    """The CPU time (user and system) the worker processes have used so far."""
+    ticks = 0
+    for worker in workers:
+        fields = Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def wait_for(done: Any, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not done():
@@ -191,8 +203,9 @@ def itpm_latency(runtime: Any, url: str, folder: Path) -> tuple[list[float], flo
     return latencies, achieved
 
 
-def itpm_backlog(runtime: Any, url: str, folder: Path) -> tuple[float, int]:
-    """Seconds two workers take to drain BACKLOG new incidents' events, and how many events they handled."""
+def itpm_backlog(runtime: Any, url: str, folder: Path) -> tuple[float, int, float]:
+    """Seconds two workers take to drain BACKLOG new incidents' events, how many events they handled,
+    and the CPU seconds the workers used meanwhile."""
     runtime._start_jobs = lambda _runtime: (
         NoJobs()
     )  # saved with no dispatcher: the backlog waits in the outbox
@@ -210,10 +223,12 @@ def itpm_backlog(runtime: Any, url: str, folder: Path) -> tuple[float, int]:
     workers = start_workers(url, folder, 2)
     try:
         queue = Queue("itpm", connection=Redis.from_url(REDIS_URL))
+        cpu = cpu_seconds(workers)
         started = time.perf_counter()
         dispatch(runtime, queue, limit=BACKLOG)
         wait_for(lambda: unhandled(runtime) == 0, 1800)
         seconds = time.perf_counter() - started
+        cpu = cpu_seconds(workers) - cpu
     finally:
         stop_workers(workers)
     with runtime.session() as session:
@@ -224,7 +239,7 @@ def itpm_backlog(runtime: Any, url: str, folder: Path) -> tuple[float, int]:
             select(func.count()).select_from(ActionRun).where(ActionRun.status == "done")
         )
     assert assigned == BACKLOG + RATE * SECONDS, f"{assigned} assignments done"
-    return seconds, after - before
+    return seconds, after - before, cpu
 
 
 def rq_latency() -> list[float]:
@@ -253,7 +268,8 @@ def rq_latency() -> list[float]:
     return [done[k] - enqueued[k] for k in enqueued]
 
 
-def rq_backlog() -> float:
+def rq_backlog() -> tuple[float, float]:
+    """Seconds two plain RQ workers take to drain BACKLOG no-op jobs, and their CPU seconds."""
     redis = Redis.from_url(REDIS_URL)
     redis.flushdb()
     queue = Queue("baseline", connection=redis)
@@ -263,6 +279,7 @@ def rq_backlog() -> float:
             pipeline=pipe,
         )
         pipe.execute()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     workers = [
         subprocess.Popen(
@@ -273,7 +290,9 @@ def rq_backlog() -> float:
     ]
     for worker in workers:
         worker.wait(timeout=1800)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def baseline_worker(burst: bool) -> None:
@@ -288,12 +307,14 @@ def run() -> None:
         runtime = setup(url, folder)
         try:
             latencies, achieved = itpm_latency(runtime, url, folder)
-            seconds, handled = itpm_backlog(runtime, url, folder)
+            load = os.getloadavg()[0]
+            seconds, handled, cpu = itpm_backlog(runtime, url, folder)
+            load = (load + os.getloadavg()[0]) / 2
         finally:
             runtime.dispose()
     Redis.from_url(REDIS_URL).flushdb()
     base_latencies = rq_latency()
-    base_seconds = rq_backlog()
+    base_seconds, base_cpu = rq_backlog()
     Redis.from_url(REDIS_URL).flushdb()
 
     rate, base_rate = BACKLOG / seconds, BACKLOG / base_seconds
@@ -309,8 +330,12 @@ def run() -> None:
              "yes" if p95(latencies) <= TARGET_P95_S else "NO"],
             ["backlog drained by two workers", f"{rate:.0f} incidents/s ({handled / seconds:.0f} events/s)", f"{base_rate:.0f} jobs/s",
              f"{rate / base_rate:.2f}", f"≥ {TARGET_RATE}/s", "yes" if rate >= TARGET_RATE else "NO"],
+            ["workers' CPU per 1,000 incidents (backlog)", f"{cpu * 1000 / BACKLOG:.1f} s", f"{base_cpu * 1000 / BACKLOG:.1f} s",
+             f"{cpu / base_cpu:.1f}", "", ""],
+            ["incidents a CPU second (backlog)", f"{BACKLOG / cpu:.0f}", f"{BACKLOG / base_cpu:.0f} jobs", "", "", ""],
         ],
     )  # fmt: skip
     print(
-        f"\n{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; the backlog took {seconds:.1f} s (baseline {base_seconds:.1f} s)."
+        f"\n{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; the backlog took {seconds:.1f} s (baseline {base_seconds:.1f} s); "
+        f"load average {load:.1f} while it drained, {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} CPUs)."
     )

@@ -4,20 +4,27 @@ The starter `client_status` report on one project of 300 tasks, 360 incidents
 over six months and 60 change requests, all titled in Chinese, on SQLite
 (rendering does not depend on the database). Measured:
 
-- cold: the first rendering of the process (it starts the fork server that
-  imports WeasyPrint and loads the fonts), data loading included;
+- cold, new process: the first rendering of a process that has rendered
+  nothing (it starts the fork server that imports WeasyPrint; each rendering's
+  child then loads the fonts), data loading included;
+- cold, warmed worker: the first rendering after the fork server is stopped and
+  started again by `start_renderer`, as `itpm worker` does when it starts (that
+  start is not timed: it happens before the worker takes a job); the first
+  report a worker renders;
 - warm: the next renderings (median of ITPM_BENCH_REPEAT, default 3), data loading included;
 - peak memory: the rendering process's peak resident size (where WeasyPrint runs),
   and the parent's (where the data is read).
 
 The baseline is the same HTML with its charts (inline SVG) taken out, rendered
 to PDF in the same kind of child process, in the same run. Targets: ≤ 5 s and ≤ 500 MB.
+The load average is printed with the table: the machine is shared, so read the ratios.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import multiprocessing.forkserver
 import os
 import random
 import re
@@ -35,7 +42,7 @@ from itpm.config import Settings
 from itpm.installation import initialise
 from itpm.records.service import Records
 from itpm.reports.definition import report_definition
-from itpm.reports.isolation import DEFAULT_LIMITS, run_isolated
+from itpm.reports.isolation import DEFAULT_LIMITS, run_isolated, start_renderer
 from itpm.reports.pdf import render_pdf
 from itpm.reports.service import render_report, report_context
 from itpm.reports.templates import render_html
@@ -133,7 +140,12 @@ def run() -> None:
         with runtime.session() as session:
             records = Records(session, runtime.catalog(), Actor.system())
             report, baseline = [], []
-            for attempt in range(REPEAT + 1):
+            for attempt in range(REPEAT + 2):
+                if attempt == 1:  # a worker's start: a new fork server, started before the first job
+                    multiprocessing.forkserver._forkserver._stop()
+                    started = time.perf_counter()
+                    start_renderer()
+                    renderer_s = time.perf_counter() - started
                 started = time.perf_counter()
                 rendered = render_report(records, "client_status", given, "zh", now=NOW)
                 report.append((time.perf_counter() - started, rendered.peak_mb))
@@ -149,9 +161,9 @@ def run() -> None:
         runtime.dispose()
     pages = len(PdfReader(io.BytesIO(rendered.pdf)).pages)
     parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    cold, warm = report[0], report[1:]
+    cold, first, warm = report[0], report[1], report[2:]
     warm_s = statistics.median(s for s, _ in warm)
-    base_s = statistics.median(s for s, _ in baseline[1:])
+    base_s = statistics.median(s for s, _ in baseline[2:])
     peak = max(mb for _, mb in report)
     print(
         f"client_status: {pages} pages, {TASKS} task rows, {charts} charts, Chinese text; PDF {len(rendered.pdf) // 1024} KB"
@@ -159,10 +171,18 @@ def run() -> None:
     print_table(
         ["run", "report s", "baseline s (no charts)", "ratio", "report peak MB (renderer)", "baseline peak MB", "≤ 5 s and ≤ 500 MB"],
         [
-            ["cold", f"{cold[0]:.2f}", f"{baseline[0][0]:.2f}", f"{cold[0] / baseline[0][0]:.2f}", f"{cold[1]:.0f}", f"{baseline[0][1]:.0f}",
+            ["cold, new process", f"{cold[0]:.2f}", f"{baseline[0][0]:.2f}", f"{cold[0] / baseline[0][0]:.2f}", f"{cold[1]:.0f}", f"{baseline[0][1]:.0f}",
              "yes" if cold[0] <= MAX_SECONDS and cold[1] <= MAX_MB else "no"],
+            ["cold, warmed worker (first report)", f"{first[0]:.2f}", f"{baseline[1][0]:.2f}", f"{first[0] / baseline[1][0]:.2f}", f"{first[1]:.0f}", f"{baseline[1][1]:.0f}",
+             "yes" if first[0] <= MAX_SECONDS and first[1] <= MAX_MB else "no"],
             [f"warm (median of {REPEAT})", f"{warm_s:.2f}", f"{base_s:.2f}", f"{warm_s / base_s:.2f}", f"{peak:.0f}",
              f"{max(mb for _, mb in baseline):.0f}", "yes" if warm_s <= MAX_SECONDS and peak <= MAX_MB else "no"],
         ],
     )  # fmt: skip
     print(f"\nThe parent process (data read through the records service) peaked at {parent_mb:.0f} MB.")
+    print(
+        f"A worker's start_renderer (fork server and a first page) took {renderer_s:.2f} s, before its first job."
+    )
+    print(
+        f"Load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)."
+    )

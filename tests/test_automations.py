@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from test_schema_changes import publish
 from test_workflows import NOW, PASSWORD, Cast, act, ask_approval, cast, change_request, decide
 
@@ -197,6 +197,62 @@ def test_nobody_away_is_given_work_and_a_team_with_nobody_left_fails_visibly(app
         session.commit()
     tick(runtime, NOW, NOW + dt.timedelta(minutes=2))
     assert get(runtime, "incident", second).assignee_id == away
+
+
+def test_a_batch_of_new_incidents_is_shared_out_in_few_statements_and_one_that_fails_loses_no_other(
+    app: Any, runtime: Any
+) -> None:
+    members = team(app, runtime, "network", [(f"agent{n}", "support_agent") for n in range(3)])
+    team(app, runtime, "database", [("dora", "support_agent")], dora={"away_until": dt.date(2026, 3, 31)})
+    statements: list[str] = []
+
+    def handle(count: int, failing: int | None = None) -> tuple[list[int], int]:
+        made = [
+            incident(runtime, support_group="database" if n == failing else "network") for n in range(count)
+        ]
+        statements.clear()
+
+        def note(connection: Any, cursor: Any, statement: str, *rest: Any) -> None:
+            statements.append(statement)
+
+        event.listen(runtime.engine, "before_cursor_execute", note)
+        try:
+            run(runtime)
+        finally:
+            event.remove(runtime.engine, "before_cursor_execute", note)
+        return made, len(statements)
+
+    few, few_statements = handle(6)
+    many, many_statements = handle(24)
+    # the team's loads are read once per batch and kept as work is given out: still least work first
+    with runtime.session() as session:
+        model = runtime.catalog().models.models["incident"]
+        loads = dict(
+            session.execute(
+                select(model.assignee_id, func.count())
+                .where(model.id.in_(few + many))
+                .group_by(model.assignee_id)
+            ).all()
+        )
+    assert loads == {person: 10 for person in members}
+    # each more incident costs its UPDATE and its assignee's notice (written and committed person by person,
+    # `notify`), not its own reads of the team, their work and the record (it cost about 30 statements)
+    assert many_statements - few_statements <= 5 * (len(many) - len(few)), (few_statements, many_statements)
+
+    # dora is away: the database incident's assignment fails, alone, and is kept for a retry
+    batch, _ = handle(5, failing=2)
+    assigned = {n: get(runtime, "incident", record).assignee_id for n, record in enumerate(batch)}
+    assert assigned[2] is None and all(assigned[n] in members for n in (0, 1, 3, 4))
+    with runtime.session() as session:
+        runs = session.execute(
+            select(ActionRun.key, ActionRun.status).where(ActionRun.automation == "assign_new_incidents")
+        ).all()
+        failed = [key for key, status in runs if status == "failed"]
+        waiting = session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.handled_at.is_(None))
+        )
+    assert len(runs) == len({key for key, _ in runs}) == 35  # one run per incident: none done twice
+    assert len(failed) == 1 and waiting == 0
 
 
 def test_round_robin_and_skills_strategies(app: Any, runtime: Any) -> None:

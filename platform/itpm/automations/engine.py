@@ -72,6 +72,8 @@ class Automations:
         #: The events being handled, and the keys of the runs they have already: no query per action.
         self._runs_of: set[int] = set()
         self._runs: set[str] = set()
+        #: While running the actions of many events together (`_run_together`).
+        self._batch: _Batch | None = None
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -108,25 +110,28 @@ class Automations:
                     self._runs = set(
                         session.scalars(select(ActionRun.key).where(ActionRun.event_id.in_(self._runs_of)))
                     )
-                for event in events:
-                    if event.depth >= MAX_DEPTH:
-                        continue
-                    # an SLA escalation is keyed by what it escalates, not by which reader put it in the outbox
-                    keyed = ("sla_warning", "sla_breach", "forecast_flagged")
-                    prefix = event.payload.get("key") if event.kind in keyed else None
-                    for automation in automations:
-                        if automation.starts_on(event):
-                            self._run_for_record(automation, event, prefix or f"event:{event.id}")
-                    self._notices(event)
+                # an SLA escalation is keyed by what it escalates, not by which reader put it in the outbox
+                keyed = ("sla_warning", "sla_breach", "forecast_flagged")
+                work = [
+                    (
+                        automation,
+                        event,
+                        (event.kind in keyed and event.payload.get("key")) or f"event:{event.id}",
+                    )
+                    for event in events
+                    if event.depth < MAX_DEPTH
+                    for automation in automations
+                    if automation.starts_on(event)
+                ]
+                self._run_all(work)
                 # what the actions caused: handled now (with these) when no automation starts on it
                 caused, self._followups = self._followups, []
                 later = [
                     e for e in caused if e.depth < MAX_DEPTH and any(a.starts_on(e) for a in automations)
                 ]
                 waiting = {e.id for e in later}
-                for caused_event in caused:  # no automation starts on it: its notices are sent now
-                    if caused_event.id not in waiting and caused_event.depth < MAX_DEPTH:
-                        self._notices(caused_event)
+                # the events' notices, and those of what they caused that no automation starts on
+                self._notices([*events, *(e for e in caused if e.id not in waiting)])
                 done = [e.id for e in events] + [e.id for e in caused if e.id not in waiting]
                 with self.runtime.session() as session:
                     session.execute(
@@ -139,17 +144,117 @@ class Automations:
             self._followups, self._runs_of = None, set()
         return handled
 
-    def _notices(self, event: Event) -> None:
-        """The platform's own notices of the event (assignment, approval asked, mention, client reply,
-        SLA warning to the group's lead): each once per event and person (`itpm.automations.notices`)."""
+    def _run_all(self, work: list[tuple[AutomationSpec, Event, str]]) -> None:
+        """Each automation's actions for its event, in order: runs of automations that only change
+        records go together in one transaction (`_run_together`), the others one action at a time."""
+        together: list[tuple[AutomationSpec, Event, str]] = []
+        for item in [*work, None]:
+            if item is not None and _writes_records_only(item[0]):
+                together.append(item)
+                continue
+            if together:
+                self._run_together(together)
+                together = []
+            if item is not None:
+                self._run_for_record(*item)
+
+    def _run_together(self, work: list[tuple[AutomationSpec, Event, str]]) -> None:
+        """The actions of many events in one transaction: their records read in one query per type, the
+        team loads once, the history, outbox and action runs written together, one commit.
+
+        Any failure (an action's, or a record changed by someone else meanwhile) rolls the whole of it
+        back, and the work is done again one action at a time, each in its own transaction: the failing
+        one is kept and retried by itself, the others are done; nothing is done twice (keys).
+        """
+        if len(work) == 1:
+            self._run_for_record(*work[0])
+            return
+        caused: list[Event] | None = None
+        with self.runtime.session() as session:
+            self._batch = _Batch(session)
+            try:
+                self._preload(work)
+                for item in work:
+                    if self._run_for_record(*item) == "failed":
+                        raise _Abandoned()
+                session.flush()
+                rows = [row for r in self._batch.records.values() for row in r.emitted]
+                caused = [_event(row) for row in sorted(rows, key=lambda row: row.id) if row.dispatched_at]
+                session.commit()
+            except Exception as error:  # noqa: BLE001 - done again action by action, where failures are kept
+                session.rollback()
+                caused = None
+                if not isinstance(error, _Abandoned):
+                    log.info("a batch of %d actions is done again one by one: %s", len(work), error)
+            finally:
+                self._batch = None
+        if caused is None:
+            for item in work:
+                self._run_for_record(*item)
+        elif self._followups is not None:
+            self._followups.extend(caused)
+
+    def _preload(self, work: list[tuple[AutomationSpec, Event, str]]) -> None:
+        """The records the batch's work is about, read in one query per record type."""
+        batch = self._batch
+        assert batch is not None
+        wanted: dict[str, set[int]] = {}
+        for automation, event, _prefix in work:
+            if automation.record_type and event.record_id is not None:
+                wanted.setdefault(automation.record_type, set()).add(event.record_id)
+        records = self._records(batch.session, 0)
+        for type_name, ids in wanted.items():
+            try:
+                model = records.model(type_name)
+                query = records.query(type_name).where(model.id.in_(sorted(ids)))
+            except RecordError:
+                continue  # a type no longer published: each action finds it gone
+            for record in batch.session.scalars(query):
+                batch.loaded[(type_name, record.id)] = record
+
+    def _notices(self, events: list[Event]) -> None:
+        """The platform's own notices of the events (assignment, approval asked, mention, client reply,
+        SLA warning to the group's lead): each once per event and person (`itpm.automations.notices`).
+        One session for them all, their records read in one query per type."""
         from itpm.automations.notices import concerns, send_notices
 
-        if not concerns(event):
+        concerned = [e for e in events if e.depth < MAX_DEPTH and concerns(e)]
+        if not concerned:
             return
         with self.runtime.session() as session:
-            send_notices(self._records(session, event.depth), self.runtime.settings, event, self.clock())
+            loaded: dict[tuple[str, int], Any] = {}
+            wanted: dict[str, set[int]] = {}
+            for event in concerned:
+                wanted.setdefault(event.record_type, set()).add(event.record_id)
+            records = self._records(session, 0)
+            for type_name, ids in wanted.items():
+                try:
+                    query = records.query(type_name).where(records.model(type_name).id.in_(sorted(ids)))
+                except RecordError:
+                    continue  # no longer published: its events tell nobody
+                loaded.update(((type_name, r.id), r) for r in session.scalars(query))
+            for event in concerned:
+                record = loaded.get((event.record_type, event.record_id))
+                if record is not None:
+                    send_notices(
+                        self._records(session, event.depth),
+                        self.runtime.settings,
+                        event,
+                        self.clock(),
+                        record,
+                    )
 
     def _records(self, session: Session, depth: int, actor: Actor | None = None) -> Records:
+        batch = self._batch
+        if batch is not None and session is batch.session and actor is None:
+            if depth not in batch.records:
+                batch.records[depth] = records = self._new_records(session, depth)
+                records.deferred = True
+                records.known_nameable, records.known_organisations = batch.nameable, batch.organisations
+            return batch.records[depth]
+        return self._new_records(session, depth, actor)
+
+    def _new_records(self, session: Session, depth: int, actor: Actor | None = None) -> Records:
         records = Records(
             session,
             self.catalog,
@@ -164,14 +269,15 @@ class Automations:
 
     def _run_for_record(
         self, automation: AutomationSpec, event: Event | None, prefix: str, record_id: int | None = None
-    ) -> None:
-        """The automation's actions on the record (if its condition holds), each once by its key.
+    ) -> str:
+        """The automation's actions on the record (if its condition holds), each once by its key;
+        the outcome of the last action (done, failed, skipped).
 
         The condition is read in the transaction of the first action done now
         (one reading of the record, not two); delayed actions only wait.
         """
         record_id = record_id if record_id is not None else (event.record_id if event else None)
-        checked = False
+        checked, outcome = False, "done"
         for index, action in enumerate(automation.actions):
             key = f"{prefix}:{automation.name}:{index}"
             spec = {
@@ -183,14 +289,15 @@ class Automations:
             }
             if "after" in action:
                 if not checked and not self._condition_holds(automation, event, record_id):
-                    return
+                    return "skipped"
                 checked = True
                 self._delay(key, automation, action, spec)
             else:
                 outcome = self.run_action(key, spec, check=not checked)
                 checked = True
                 if outcome == "skipped":
-                    return
+                    return outcome
+        return outcome
 
     def _condition_holds(
         self, automation: AutomationSpec, event: Event | None, record_id: int | None
@@ -249,6 +356,8 @@ class Automations:
         if automation is None or spec["index"] >= len(automation.actions):
             return "skipped"
         action = automation.actions[spec["index"]]
+        if self._batch is not None:
+            return self._run_in_batch(key, spec, check, automation, action)
         with self.runtime.session() as session:
             known_new = spec.get("event_id") in self._runs_of and key not in self._runs
             run = None if known_new else session.scalar(select(ActionRun).where(ActionRun.key == key))
@@ -289,6 +398,37 @@ class Automations:
                 session.rollback()
                 self._failed(key, automation, action, spec, error)
                 return "failed"
+
+    def _run_in_batch(
+        self, key: str, spec: dict[str, Any], check: bool, automation: AutomationSpec, action: dict[str, Any]
+    ) -> str:
+        """`run_action` inside a batch's transaction (`_run_together`): nothing is flushed or committed
+        here; "failed" (nothing kept) when the action cannot be done, and the batch is done again one by one."""
+        batch = self._batch
+        assert batch is not None
+        session = batch.session
+        known_new = spec.get("event_id") in self._runs_of and key not in self._runs
+        run = None if known_new else session.scalar(select(ActionRun).where(ActionRun.key == key))
+        if run is not None and run.status == "done":
+            return "done"
+        records = self._records(session, spec.get("depth", 0))
+        record = None
+        if automation.record_type and spec.get("record_id"):
+            record = batch.loaded.get((automation.record_type, spec["record_id"]))
+            if record is None:
+                return "skipped" if check else "failed"  # deleted since the event
+        if check and record is not None and not self._holds(records, automation, record):
+            return "skipped"
+        try:
+            result = self._perform(records, automation, action, record, key, None)
+        except Exception as error:  # noqa: BLE001 - done again by itself, where the failure is kept
+            log.info("automation %s action %s is done again by itself: %s", automation.name, key, error)
+            return "failed"
+        run = run or _new_run(session, key, automation, action, spec)
+        run.status, run.attempts, run.started_at = "done", (run.attempts or 0) + 1, self.clock()
+        run.finished_at, run.error, run.due_at = self.clock(), "", None
+        run.spec = {**spec, **({"result": result} if result else {})}
+        return "done"
 
     def _failed(
         self,
@@ -397,14 +537,24 @@ class Automations:
         if not people:
             return None
         now = self.clock()
-        candidates = team_candidates(session, records.catalog, people, now, self.runtime.settings.timezone)
+        batch = self._batch
+        if batch is not None and team_name in batch.candidates:
+            candidates = batch.candidates[team_name]
+        else:
+            candidates = team_candidates(
+                session, records.catalog, people, now, self.runtime.settings.timezone
+            )
+            if batch is not None:
+                batch.team_read(team_name, candidates, records)
         needed = ()
         if action.get("strategy") == "skills" and action.get("skills_from"):
             skill = records.data(record).get(action["skills_from"])
             needed = (str(skill),) if skill else ()
         strategy = action.get("strategy", "round_robin")
         previous = None
-        if strategy == "round_robin":  # whom this rule gave work to last
+        if batch is not None and automation.name in batch.last_assigned:
+            previous = batch.last_assigned[automation.name]
+        elif strategy == "round_robin":  # whom this rule gave work to last
             last = session.scalar(
                 select(ActionRun.spec)
                 .where(
@@ -423,6 +573,8 @@ class Automations:
             last_assigned=previous,
             needed_skills=needed,
         )
+        if batch is not None and chosen is not None:
+            batch.assigned(automation.name, team_name, chosen.id, record, records)
         return chosen.id if chosen else None
 
     # --- notifications, webhooks, reports ----------------------------------
@@ -668,6 +820,70 @@ class Automations:
                 return "missing"
             spec = dict(run.spec)
         return self.run_action(key, spec)
+
+
+#: What an automation may do to be run with others in one transaction: change records, nothing sent.
+TOGETHER = frozenset(("set", "assign", "comment", "create", "transition"))
+
+
+def _writes_records_only(automation: AutomationSpec) -> bool:
+    return all(a["do"] in TOGETHER and "after" not in a for a in automation.actions)
+
+
+class _Abandoned(Exception):
+    """An action of a batch could not be done: the batch is done again one action at a time."""
+
+
+class _Batch:
+    """What the actions of a batch (`Automations._run_together`) share: their transaction, the records
+    read at its start, each team's candidates with their loads (kept up to date as work is given out),
+    the people known nameable, and whom each round-robin rule gave work to last."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.records: dict[int, Records] = {}
+        self.loaded: dict[tuple[str, int], Any] = {}
+        self.candidates: dict[str, list[Any]] = {}
+        self.nameable: set[int] = set()
+        self.organisations: dict[int, int | None] = {}
+        self.last_assigned: dict[str, int | None] = {}
+
+    def team_read(self, team: str, candidates: list[Any], records: Records) -> None:
+        """A team's candidates, read once: they and who of them may be named are known from now on."""
+        from itpm.people import nameable_people
+
+        ids = [c.id for c in candidates]
+        self.candidates[team] = candidates
+        self.nameable |= nameable_people(self.session, records.actor, ids)
+        if ids:
+            self.organisations.update(
+                self.session.execute(select(Person.id, Person.client_id).where(Person.id.in_(ids))).all()
+            )
+
+    def assigned(self, automation: str, team: str, person: int, record: Any, records: Records) -> None:
+        """The record goes to `person`: their open items grow by one, its former assignee's shrink."""
+        import dataclasses
+
+        self.last_assigned[automation] = person
+        spec = records.spec(record.__record_type__)
+        workflow = records.catalog.workflows.get(spec.name)
+        state = workflow.states.get(record.state) if workflow else None
+        if state is None or state.final:
+            return  # not open work: nobody's load changes
+        if "estimate" in spec.planning:  # planned hours move too: read again when next needed
+            self.candidates.pop(team, None)
+            return
+        changes = {person: 1}
+        if record.assignee_id is not None and record.assignee_id != person:
+            changes[record.assignee_id] = -1
+        self.candidates[team] = [
+            dataclasses.replace(
+                c, load=dataclasses.replace(c.load, open_items=c.load.open_items + changes[c.id])
+            )
+            if c.id in changes
+            else c
+            for c in self.candidates[team]
+        ]
 
 
 def _new_run(

@@ -109,12 +109,16 @@ def concerns(event: Event) -> bool:
     return event.kind in ("approval_step", "commented", "sla_warning")
 
 
-def send_notices(records: Records, settings: Settings, event: Event, now: dt.datetime) -> None:
-    """Tell whoever the event concerns (see the module's docstring); nothing for other events."""
+def send_notices(
+    records: Records, settings: Settings, event: Event, now: dt.datetime, record: Any = None
+) -> None:
+    """Tell whoever the event concerns (see the module's docstring); nothing for other events.
+
+    `record`: the event's record, when the caller has just read it in this session."""
     if event.record_type is None or event.record_id is None:
         return
     try:
-        record = records.get(event.record_type, event.record_id)
+        record = record if record is not None else records.get(event.record_type, event.record_id)
     except RecordError:
         return  # deleted since, or a type no longer published
     session = records.session
@@ -266,13 +270,21 @@ def _tell(
     spec = records.spec(record.__record_type__)
     session = records.session
     audiences: dict[frozenset[str], list[Person]] = {}
-    for person in session.scalars(select(Person).where(Person.id.in_(ids), Person.active.is_(True))):
+    # people and teams kept with the session: a job telling many people reads each of them once
+    teams = session.info.setdefault("itpm_team_members", {})
+    known = session.info.setdefault("itpm_people", {})
+    if missing := [i for i in ids if i not in known]:
+        known.update({i: None for i in missing})
+        known.update((p.id, p) for p in session.scalars(select(Person).where(Person.id.in_(missing))))
+    for person in (known[i] for i in ids):
+        if person is None or not person.active:
+            continue
         actor = records.actor_of(person)
-        team = (
-            list(session.scalars(select(Person.id).where(Person.team_id == person.team_id)))
-            if person.team_id
-            else []
-        )
+        if person.team_id and person.team_id not in teams:
+            teams[person.team_id] = list(
+                session.scalars(select(Person.id).where(Person.team_id == person.team_id))
+            )
+        team = teams.get(person.team_id, []) if person.team_id else []
         if not records.access.allows(actor, spec, record, "read", team):
             continue
         audiences.setdefault(records.access.hidden_fields(actor, spec), []).append(person)

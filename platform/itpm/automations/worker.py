@@ -144,6 +144,16 @@ class Dispatcher:
             lock.release()
 
 
+def _start_renderer() -> None:
+    from itpm.reports.isolation import start_renderer
+
+    try:
+        outcome = start_renderer()
+        log.info("report renderer ready in %.1f s", outcome.seconds)
+    except Exception as error:  # noqa: BLE001 - reports then start it themselves, as without this
+        log.warning("the report renderer did not start: %s", error)
+
+
 def run_worker(burst: bool = False, tick_seconds: float = 30, name: str | None = None) -> None:
     """Run until SIGTERM or SIGINT (or, with `burst`, until the queue is empty)."""
     runtime = worker_runtime()
@@ -154,6 +164,8 @@ def run_worker(burst: bool = False, tick_seconds: float = 30, name: str | None =
         )
     queue = rq_queue(runtime.settings.redis_url)
     runtime.catalog()  # loaded once, before the first job
+    # the report renderer started beside the first jobs: the first PDF does not wait for it
+    threading.Thread(target=_start_renderer, name="itpm-renderer", daemon=True).start()
     dispatcher = Dispatcher(runtime, queue, tick_seconds)
     dispatcher.start()
     stopping = threading.Event()

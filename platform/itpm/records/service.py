@@ -131,6 +131,9 @@ class Records:
         #: While `create_many` writes: its records' history lines and the SLA columns their clocks change,
         #: written together at its end.
         self.history_lines: list[dict[str, Any]] | None = None
+        #: Set by an automation job that writes many records in one transaction: an update is not flushed
+        #: at once (its rows go to the database together at the job's flush; a stale version fails there).
+        self.deferred = False
         self.clock_updates: list[tuple[Any, int, dict[str, Any]]] | None = None
         self.clock = clock
         self.zone = ZoneInfo(timezone)
@@ -648,7 +651,8 @@ class Records:
         record.updated_by_id = self.actor.id
         record.flags = None
         try:
-            self.session.flush()
+            if not self.deferred:
+                self.session.flush()
         except StaleDataError as error:
             self.session.rollback()
             current = self.get(type_name, record_id)

@@ -6,7 +6,8 @@ its address space capped (setrlimit) and killed when it overruns its time, so
 a runaway report never takes the web process or the worker down with it.
 
 Children come from a fork server that has WeasyPrint imported already (the
-first rendering of a process pays for that, the next ones do not), and that is
+first rendering of a process pays for starting it, the next ones do not; a
+worker starts it when it starts, `start_renderer`), and that is
 single-threaded, so forking it is safe even from a threaded web server.
 """
 
@@ -81,6 +82,17 @@ def run_isolated(work: Callable[..., Any], args: tuple[Any, ...], limits: Limits
             else RenderError(value)
         )
     return Outcome(value, time.perf_counter() - started, peak_kb / 1024)
+
+
+def start_renderer() -> Outcome:
+    """Start the fork server now (WeasyPrint imported) and render a small page in a child.
+
+    A worker calls it when it starts, so the first report it renders does not
+    also wait the seconds a new fork server takes to import WeasyPrint.
+    """
+    from itpm.reports.pdf import warm_up
+
+    return run_isolated(warm_up, (), DEFAULT_LIMITS)
 
 
 def _child(sending: Connection, work: Callable[..., Any], args: tuple[Any, ...], limits: Limits) -> None:
