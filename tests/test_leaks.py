@@ -774,6 +774,10 @@ def page_paths(w: World) -> list[str]:
         # the administrators' screens: refused to the others (`test_admin_screens_are_refused_to_others`)
         *ADMIN_PAGES,
         *(f"/designers/record_type/{t}" for t in w.types[:3]),
+        *(  # the other designers: a definition of each kind (the trial on a record is a POST, the admin's)
+            f"/designers/{kind}/{w.catalog.configuration.of_kind(kind)[0].name}"
+            for kind in ("form", "workflow", "automation", "role")
+        ),
         *kpi_paths(w),
     ]
 

@@ -65,6 +65,14 @@ PAGES = [
     "/roles/list/",
     "/audit/",
     "/departmentview/list/",
+    # the visual designers (AntV X6, SortableJS, CodeMirror): every kind, and a new definition
+    "/designers/",
+    "/designers/record_type/incident",
+    "/designers/form/incident_form",
+    "/designers/workflow/incident_flow",
+    "/designers/automation/assign_new_incidents",
+    "/designers/role/support_agent",
+    "/designers/workflow/new_flow?new=1&record_type=risk",
     "/logout/",
 ]
 

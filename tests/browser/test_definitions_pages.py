@@ -28,15 +28,38 @@ def test_editor_shows_problems_before_saving_then_publishes(live_server: str, pa
     page.goto(f"{live_server}/definitions/list/?_flt_0_kind=role")
     page.locator("a[href*='/definitions/show/']").first.click()
     page.get_by_role("link", name="Edit draft").click()
-    editor = page.locator("#itpm-definition-body")
-    text = editor.input_value()
-    editor.fill(text.replace('"zh": "客户经理"', '"zh": ""', 1))
+    page.wait_for_selector(".CodeMirror-linenumber")  # the vendored CodeMirror, with line numbers
+    text = page.evaluate("ItpmJson.current.getValue()")
+    broken = text.replace('"zh": "客户经理"', '"zh": ""', 1)
+    page.evaluate("text => ItpmJson.current.setValue(text)", broken)
     page.get_by_role("button", name="Validate").click()
     page.wait_for_selector("#itpm-problems .alert-danger")
     assert "/title/zh" in page.locator("#itpm-problems").inner_text()
+    # the problem is marked at its line: the gutter's marker sits on the line of "zh": ""
+    page.wait_for_selector(".CodeMirror-lint-marker-error")
+    line = [n for n, row in enumerate(broken.split("\n"), 1) if '"zh": ""' in row][0]
+    marked = page.evaluate(
+        "() => [...document.querySelectorAll('.CodeMirror-lint-marker-error')].map("
+        "m => m.closest('.CodeMirror-gutter-wrapper').querySelector('.CodeMirror-linenumber').textContent)"
+    )
+    assert marked == [str(line)], (marked, line)
     screenshot(page, "definition-editor-problems-en")
 
-    editor.fill(text.replace('"en": "Account manager"', '"en": "Client account manager"', 1))
+    unreadable = text.replace('"en": "Account manager"', '"en": "Account manager",,', 1)  # not JSON
+    page.evaluate("text => ItpmJson.current.setValue(text)", unreadable)
+    page.get_by_role("button", name="Validate").click()
+    page.wait_for_function("document.querySelectorAll('.CodeMirror-lint-marker-error').length === 1")
+    line = [n for n, row in enumerate(unreadable.split("\n"), 1) if ",," in row][0]
+    marked = page.evaluate(
+        "() => [...document.querySelectorAll('.CodeMirror-lint-marker-error')].map("
+        "m => m.closest('.CodeMirror-gutter-wrapper').querySelector('.CodeMirror-linenumber').textContent)"
+    )
+    assert marked in ([str(line)], [str(line + 1)]), (marked, line)  # where reading stopped
+
+    page.evaluate(
+        "text => ItpmJson.current.setValue(text)",
+        text.replace('"en": "Account manager"', '"en": "Client account manager"', 1),
+    )
     page.get_by_role("button", name="Validate").click()
     page.wait_for_selector("#itpm-problems .alert-success")
     page.get_by_role("button", name="Save draft").click()

@@ -199,12 +199,16 @@ def test_workflow_designer_connects_two_states_with_an_approval_chain(
     page.select_option("#itpm-d-transition-panel select[name=sets-add]", "impact")
     page.select_option("#itpm-d-transition-panel select[name=sets-impact]", "low")
     node = page.locator("#itpm-d-canvas [data-cell-id='s:escalated']")  # moved: its place is kept
-    node.evaluate("n => n.scrollIntoView({block: 'center'})")  # not under the fixed menu bar
-    box = node.bounding_box()
-    page.mouse.move(box["x"] + 30, box["y"] + 20)
-    page.mouse.down()
-    page.mouse.move(box["x"] + 90, box["y"] + 200, steps=10)
-    page.mouse.up()
+    for _again in range(3):  # a canvas drawn again after the last edit (300 ms later) drops a drag under way
+        page.wait_for_timeout(700)
+        node.evaluate("n => n.scrollIntoView({block: 'center'})")  # not under the fixed menu bar
+        box = node.bounding_box()
+        page.mouse.move(box["x"] + 30, box["y"] + 20)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 90, box["y"] + 200, steps=10)
+        page.mouse.up()
+        if page.evaluate("!!ItpmDesigner.model['x-layout']"):
+            break
     node.click()
     page.wait_for_selector("#itpm-d-state-panel")
     page.select_option("#itpm-d-state-panel select[name=waits-for]", "owner")

@@ -34,10 +34,10 @@ def test_a_field_added_in_the_editor_is_filled_in_by_staff_at_once(
     page.goto(f"{live_server}/definitions/list/?_flt_0_kind=record_type&_flt_0_name=customer")
     page.locator("a[href*='/definitions/show/']").first.click()
     page.get_by_role("link", name="Edit draft").click()
-    editor = page.locator("#itpm-definition-body")
-    body = json.loads(editor.input_value())
+    page.wait_for_selector(".CodeMirror")
+    body = json.loads(page.evaluate("ItpmJson.current.getValue()"))
     body["schema"]["properties"]["region"] = REGION
-    editor.fill(json.dumps(body, indent=2, ensure_ascii=False))
+    page.evaluate("text => ItpmJson.current.setValue(text)", json.dumps(body, indent=2, ensure_ascii=False))
     page.get_by_role("button", name="Validate").click()
     page.wait_for_selector("#itpm-problems .alert-success")
     page.get_by_role("button", name="Save draft").click()

@@ -13,6 +13,7 @@
     ["done", "Done", "完成"], ["cancelled", "Cancelled", "取消"]];
   var positions = {};  /* where each state is drawn: x-layout's, else laid out here */
   var selected = null;  /* {state: obj} or {transition: obj} */
+  var warned = [];  /* the states and transitions the last check warned about (drawn in orange) */
 
   function states() { return D.model.states; }
   function roleOptions() { return Object.keys(D.context.roles).map(function (r) { return [r, D.t(D.context.roles[r].title) || r]; }); }
@@ -117,7 +118,8 @@
       graph.addNode({id: "s:" + s.name, zIndex: 2, x: positions[s.name].x, y: positions[s.name].y, width: 140, height: 46,
         label: D.t(s.title) || s.name, data: {state: s.name},
         attrs: {body: {rx: 8, ry: 8, fill: s.name === D.model.initial ? "#e8f1fb" : final ? "#eef7ee" : "#fff",
-          stroke: selected && selected.state === s ? "#d9534f" : "#5b7083", strokeWidth: final ? 3 : 1.5}, label: {fontSize: 13}},
+          stroke: selected && selected.state === s ? "#d9534f" : warned.indexOf(s) >= 0 ? "#ec971f" : "#5b7083",
+          strokeWidth: warned.indexOf(s) >= 0 ? 3 : final ? 3 : 1.5, strokeDasharray: warned.indexOf(s) >= 0 ? "6 3" : ""}, label: {fontSize: 13}},
         ports: {groups: {out: {position: "right", attrs: {circle: port}}}, items: [{id: "out", group: "out"}]}});
     });
     (D.model.transitions || []).forEach(function (t) {
@@ -125,7 +127,8 @@
         if (!positions[from] || !positions[t.to]) { return; }
         graph.addEdge({source: {cell: "s:" + from}, target: {cell: "s:" + t.to}, data: {transition: t.name}, zIndex: 0,  /* under the states: their ports stay reachable */
           labels: [{attrs: {label: {text: (D.t(t.title) || t.name) + (t.approval ? " ✔" : "")}}}],
-          attrs: {line: {stroke: selected && selected.transition === t ? "#d9534f" : "#8396a8", strokeWidth: t.approval ? 2.5 : 1.5}}});
+          attrs: {line: {stroke: selected && selected.transition === t ? "#d9534f" : warned.indexOf(t) >= 0 ? "#ec971f" : "#8396a8",
+            strokeWidth: t.approval || warned.indexOf(t) >= 0 ? 2.5 : 1.5, strokeDasharray: warned.indexOf(t) >= 0 ? "6 3" : ""}}});
       });
     });
     graph.on("node:moved", function (e) {  /* one state moved: every state's place is kept, so none jumps later */
@@ -329,6 +332,11 @@
       D.button(D.t("Check before publishing", "发布前检查"), function () {
         D.post(document.getElementById("itpm-designer").getAttribute("data-lint-url"), {model: model}).then(function (answer) {
           D.showProblems(answer.problems, answer.warnings, D.t("No problems found.", "未发现问题。"));
+          warned = (answer.problems || []).concat(answer.warnings || []).map(function (p) {
+            var at = /^\/(states|transitions)\/(\d+)/.exec(p.path || "");
+            return at ? (at[1] === "states" ? model.states : model.transitions)[Number(at[2])] : null;
+          }).filter(Boolean);
+          canvas(box);
         });
       }, "btn-info", "fa-stethoscope")
     ]));

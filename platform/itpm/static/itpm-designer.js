@@ -103,48 +103,8 @@
     }
   };
 
-  /* The line of the value at a JSON pointer in a JSON text (0-based), found by scanning it. */
-  D.pointerLine = function (text, pointer) {
-    var want = pointer.split("/").slice(1).map(function (p) { return p.replace(/~1/g, "/").replace(/~0/g, "~"); });
-    var i = 0, line = 0, path = [], found = 0;
-    function ws() { while (i < text.length && /\s/.test(text[i])) { if (text[i] === "\n") { line++; } i++; } }
-    function str() { var s = i + 1; i++; while (i < text.length && text[i] !== '"') { if (text[i] === "\\") { i++; } i++; } i++; return JSON.parse(text.slice(s - 1, i)); }
-    function value() {
-      ws();
-      if (path.length <= want.length && path.join("/") === want.slice(0, path.length).join("/")) { found = line; }
-      var c = text[i];
-      if (c === "{") { i++; ws(); if (text[i] === "}") { i++; return; }
-        for (;;) { ws(); var key = str(); ws(); i++; path.push(key); value(); path.pop(); ws(); if (text[i] === ",") { i++; continue; } i++; return; } }
-      if (c === "[") { i++; ws(); if (text[i] === "]") { i++; return; } var n = 0;
-        for (;;) { path.push(String(n++)); value(); path.pop(); ws(); if (text[i] === ",") { i++; continue; } i++; return; } }
-      if (c === '"') { str(); return; }
-      while (i < text.length && /[^,\]\}\s]/.test(text[i])) { i++; }
-    }
-    try { value(); } catch (e) { return 0; }
-    return found;
-  };
-
-  /* The JSON tab: CodeMirror with line numbers, lint marks at the lines of the problems. */
-  var editor = window.CodeMirror.fromTextArea(document.getElementById("itpm-json-text"), {
-    mode: {name: "javascript", json: true}, lineNumbers: true, matchBrackets: true,
-    gutters: ["CodeMirror-lint-markers"],
-    lint: {async: true, getAnnotations: function (text, done) {
-      var marks = [];
-      try { JSON.parse(text); } catch (e) {
-        var at = /position (\d+)/.exec(e.message);
-        var line = at ? text.slice(0, Number(at[1])).split("\n").length - 1 : 0;
-        done([{from: window.CodeMirror.Pos(line, 0), to: window.CodeMirror.Pos(line, 200), message: e.message, severity: "error"}]);
-        return;
-      }
-      D.post(root.getAttribute("data-validate-url"), {text: text}).then(function (answer) {
-        (answer.problems || []).forEach(function (p) {
-          var line = D.pointerLine(text, p.path || "");
-          marks.push({from: window.CodeMirror.Pos(line, 0), to: window.CodeMirror.Pos(line, 200), message: (p.path || "/") + " " + p.message, severity: "error"});
-        });
-        done(marks);
-      });
-    }}
-  });
+  /* The JSON tab: CodeMirror with line numbers, lint marks at the lines of the problems (itpm-json-editor.js). */
+  var editor = window.ItpmJson.editor(document.getElementById("itpm-json-text"), root.getAttribute("data-validate-url"));
   editor.setValue(start.text);
   D.editor = editor;
 

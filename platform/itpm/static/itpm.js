@@ -11,63 +11,6 @@
   }, true);
 })();
 
-/* The definition editor's live validation. */
-(function () {
-  "use strict";
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute("content") : "";
-  }
-  function showProblems(list, problems, okText) {
-    list.innerHTML = "";
-    if (!problems.length) {
-      var ok = document.createElement("div");
-      ok.className = "alert alert-success";
-      ok.textContent = okText;
-      list.appendChild(ok);
-      return;
-    }
-    var box = document.createElement("div");
-    box.className = "alert alert-danger";
-    var ul = document.createElement("ul");
-    problems.forEach(function (p) {
-      var li = document.createElement("li");
-      var code = document.createElement("code");
-      code.textContent = p.path;
-      li.appendChild(code);
-      li.appendChild(document.createTextNode(" " + p.message));
-      ul.appendChild(li);
-    });
-    box.appendChild(ul);
-    list.appendChild(box);
-  }
-  document.addEventListener("DOMContentLoaded", function () {
-    var editor = document.getElementById("itpm-definition-body");
-    var button = document.getElementById("itpm-validate");
-    var list = document.getElementById("itpm-problems");
-    if (!editor || !button || !list) { return; }
-    function validate() {
-      fetch(button.getAttribute("data-url"), {
-        method: "POST",
-        credentials: "same-origin",
-        headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken()},
-        body: JSON.stringify({text: editor.value})
-      }).then(function (r) { return r.json(); }).then(function (data) {
-        showProblems(list, data.problems || [], button.getAttribute("data-ok"));
-      });
-    }
-    button.addEventListener("click", function (e) { e.preventDefault(); validate(); });
-    editor.addEventListener("keydown", function (e) {
-      if (e.key === "Tab") {
-        e.preventDefault();
-        var s = editor.selectionStart;
-        editor.value = editor.value.substring(0, s) + "  " + editor.value.substring(editor.selectionEnd);
-        editor.selectionStart = editor.selectionEnd = s + 2;
-      }
-    });
-  });
-})();
-
 /* List filters on references: a type-ahead picker, initialised when FAB's filter row adds it. */
 (function () {
   "use strict";
