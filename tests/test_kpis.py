@@ -494,7 +494,8 @@ def test_the_home_dashboards_rank_the_readers_projects_by_their_chance_of_finish
     demo: Loaded,
 ) -> None:
     """Issue 17: the PM's and management's home dashboards list the open projects the reader may read, least
-    likely to finish on time first, from the forecasts kept nightly; nobody sees another's project there."""
+    likely to finish on time first, from the forecasts kept nightly; nobody sees another's project there,
+    nor a finished project whose past forecasts the demo replayed."""
     from sqlalchemy import delete
 
     from itpm.forecast.backtest import issue_forecasts
@@ -521,9 +522,11 @@ def test_the_home_dashboards_rank_the_readers_projects_by_their_chance_of_finish
         with demo.runtime.session() as session:
             mine = set(session.scalars(select(demo.model("project").id).where(
                 reader(demo, session, "pm.demo").scope("project", "read"))))  # fmt: skip
-            kept = set(
-                session.scalars(select(IssuedForecast.project_id).where(IssuedForecast.status == "ok"))
-            )
+            kept = {  # the nightly run's; the demo's replayed forecasts of finished projects are not shown
+                row.project_id
+                for row in session.scalars(select(IssuedForecast).where(IssuedForecast.status == "ok"))
+                if not (row.inputs or {}).get("replayed")
+            }
         assert set(shown) == mine & kept or (len(shown) == 10 and set(shown) <= mine & kept)
         admin = demo.app.test_client()
         login(admin, "admin.demo", demo.result.password)
@@ -531,6 +534,8 @@ def test_the_home_dashboards_rank_the_readers_projects_by_their_chance_of_finish
                               .split("</section>", 1)[0])) == min(10, len(kept))  # fmt: skip
     finally:
         with demo.runtime.session() as session:  # the module's demo as it was for the other tests
-            session.execute(delete(IssuedForecast))
+            for row in session.scalars(select(IssuedForecast)):
+                if not (row.inputs or {}).get("replayed"):
+                    session.delete(row)
             session.execute(delete(OutboxEvent).where(OutboxEvent.id > first_event))
             session.commit()

@@ -219,6 +219,8 @@ def forecasts_tile(records: Records, spec: dict[str, Any], lang: str, most: int 
     rows = []
     for type_name in forecast_types(records):
         model = records.model(type_name)
+        workflow = records.catalog.workflows.get(type_name)
+        final = {s.name for s in workflow.states.values() if s.final} if workflow else set()
         latest = (
             select(IssuedForecast.project_id, func.max(IssuedForecast.as_of).label("as_of"))
             .where(IssuedForecast.project_type == type_name)
@@ -234,10 +236,17 @@ def forecasts_tile(records: Records, spec: dict[str, Any], lang: str, most: int 
                 & (IssuedForecast.project_id == model.id)
                 & (IssuedForecast.as_of == latest.c.as_of),
             )
-            .where(records.scope(type_name, "read"), IssuedForecast.status == "ok")
+            .where(
+                records.scope(type_name, "read"),
+                IssuedForecast.status == "ok",
+                model.state.not_in(final or {""}),
+            )
         )
         for project, kept in records.session.execute(query):
-            rows.append((type_name, project, kept))
+            if not (kept.inputs or {}).get(
+                "replayed"
+            ):  # a finished project's past, replayed for the track record
+                rows.append((type_name, project, kept))
     rows.sort(key=lambda r: (r[2].on_time if r[2].on_time is not None else 2.0, r[1].id))
     tile.n = len(rows)
     for type_name, project, kept in rows[:most]:
