@@ -210,3 +210,18 @@ def test_the_workflow_diagram_and_charts_escape_titles() -> None:
 
     for drawn in (draw(WorkflowSpec(FLOW), "en"), svg.document(100, 100, PAYLOAD, [svg.text(1, 1, PAYLOAD)])):
         assert not RAW.search(str(drawn)) and "&lt;script&gt;" in str(drawn)
+
+
+def test_a_lazy_translation_made_with_what_a_person_typed_is_shown_as_text(app: Any) -> None:
+    """Flask-Babel's lazy strings say they are markup; one formatted with a person's text (a problem's
+    message naming a file, a field, a value) is escaped on a page like any other value."""
+    from flask import render_template_string
+    from flask_babel import lazy_gettext
+
+    flask_app = app.dispatcher.app
+    with flask_app.test_request_context("/"):
+        message = lazy_gettext("%(file)s is empty.", file=f"{PAYLOAD}.csv")
+        html = render_template_string("<p>{{ message }}</p><p>{{ message | safe }}</p>", message=message)
+    shown, trusted = html.split("</p><p>")
+    assert not RAW.search(shown) and "&lt;script&gt;" in shown
+    assert RAW.search(trusted)  # `| safe` is still the template's own, explicit choice

@@ -20,7 +20,7 @@ from itpm.texts import language, text
 
 SUPPORTED = ("zh", "en")
 __all__ = [
-    "SUPPORTED", "DefinitionText", "html_texts", "install", "language", "lazy_text", "select_locale",
+    "SUPPORTED", "DefinitionText", "as_text", "html_texts", "install", "language", "lazy_text", "select_locale",
     "template_gettext", "template_ngettext", "text",
 ]  # fmt: skip
 
@@ -75,6 +75,16 @@ def template_ngettext(context: Context, singular: Any, plural: Any, num: int, **
     return Markup(escape(translated)) % variables
 
 
+def as_text(value: Any) -> Any:
+    """Every `{{ value }}` of a template: a lazy translation is shown as text, escaped like any other value.
+
+    Flask-Babel's lazy strings mark themselves safe (`__html__`), so one made with
+    variables (`_("%(file)s is empty", file=name)`, a problem's message) would put
+    what a person typed into the page as markup.
+    """
+    return str(value) if isinstance(value, LazyString) else value
+
+
 def html_texts(texts: Mapping[str, Any]) -> dict[str, str]:
     """Each text as HTML (escaped), for scripts that insert texts as HTML (Flask-AppBuilder's filters)."""
     return {key: str(escape(str(value))) for key, value in texts.items()}
@@ -89,6 +99,7 @@ def install(app: Flask) -> None:
     """The request's language, translations in templates, and bilingual texts (`tr`, `language()`)."""
     app.extensions["babel"].locale_selector = select_locale
     app.jinja_env.globals.update(gettext=template_gettext, ngettext=template_ngettext)
+    app.jinja_env.finalize = as_text
     app.jinja_env.filters["tr"] = text
     app.jinja_env.filters["html_texts"] = html_texts
     app.jinja_env.globals["language"] = language
