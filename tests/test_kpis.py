@@ -7,7 +7,6 @@ The demo is loaded once per backend (small scale); every starter KPI is asked as
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import subprocess
 from collections.abc import Callable, Iterator
@@ -16,7 +15,6 @@ from typing import Any
 
 import pytest
 import test_demo
-from redis import Redis
 from sqlalchemy import func, select
 from test_demo import Loaded
 
@@ -103,17 +101,6 @@ def test_the_cache_gives_every_role_the_same_answers_as_no_cache(demo: Loaded) -
     with demo.runtime.session() as session:
         same_answers_with_and_without(demo.catalog, session, demo, shared)
     assert shared.hits > 0 and shared.misses > 0
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A Redis database of the shared server for this test alone (`ITPM_TEST_REDIS_BASE`, as test_worker)."""
-    base = int(os.environ.get("ITPM_TEST_REDIS_BASE", "8"))
-    index = (base + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)) % 16
-    url = f"redis://127.0.0.1:6379/{index}"
-    Redis.from_url(url).flushdb()
-    yield url
-    Redis.from_url(url).flushdb()
 
 
 @pytest.fixture

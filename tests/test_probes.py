@@ -8,14 +8,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
-from redis import Redis
 from sqlalchemy import text, update
 
 from conftest import ADMIN, login, settings_for
@@ -30,17 +28,6 @@ from itpm.web.app import create_app
 TOKEN = "metrics-token-for-the-tests-0123456789"
 UNREACHABLE_PG = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A Redis database of the shared server for this test alone (`ITPM_TEST_REDIS_BASE`, as test_worker)."""
-    base = int(os.environ.get("ITPM_TEST_REDIS_BASE", "8"))
-    index = (base + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)) % 16
-    url = f"redis://127.0.0.1:6379/{index}"
-    Redis.from_url(url).flushdb()
-    yield url
-    Redis.from_url(url).flushdb()
 
 
 def app_on(url: str, folder: Path, **settings: Any) -> Flask:

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from redis import Redis
 from rq.job import Job
 from sqlalchemy import select
 from test_automations import automation
@@ -122,16 +121,6 @@ def test_plain_text_is_the_default_and_names_the_request_id(sqlite_app: Flask) -
     assert f"INFO itpm.request [{GIVEN}] GET /login/ 200" in line
     with pytest.raises(ConfigurationError, match="ITPM_LOG_FORMAT is plain or json"):
         Settings.from_env({"ITPM_LOG_FORMAT": "xml"})
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    base = int(os.environ.get("ITPM_TEST_REDIS_BASE", "8"))
-    index = (base + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)) % 16
-    url = f"redis://127.0.0.1:6379/{index}"
-    Redis.from_url(url).flushdb()
-    yield url
-    Redis.from_url(url).flushdb()
 
 
 @pytest.mark.postgres

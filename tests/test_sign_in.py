@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, inspect, select
-from test_worker import redis_url  # noqa: F401 - a Redis database of this test process, emptied
 
 from conftest import ADMIN, api_token, csrf_token, login, settings_for
 from itpm.models import Person

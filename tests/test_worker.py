@@ -124,21 +124,6 @@ def database(fresh_database: Any) -> str:
     return fresh_database("postgres")
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A Redis database of the shared server for this test alone (one per xdist worker, emptied).
-
-    `ITPM_TEST_REDIS_BASE` moves the range (default 8: databases 8 to 15), so that
-    two test runs on one machine, each with its own base, never empty each other's.
-    """
-    base = int(os.environ.get("ITPM_TEST_REDIS_BASE", "8"))
-    index = (base + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)) % 16
-    url = f"redis://127.0.0.1:6379/{index}"
-    Redis.from_url(url).flushdb()
-    yield url
-    Redis.from_url(url).flushdb()
-
-
 def runtime_on(database: str, folder: Path, redis_url: str | None = None, jobs: str = "none") -> Runtime:
     return Runtime(settings_for(database, folder, redis_url=redis_url, jobs=jobs), jobs=start_jobs)
 
