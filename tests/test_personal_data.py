@@ -19,7 +19,6 @@ from test_worker import (  # noqa: F401 - fixtures
     Processes,
     database,
     processes,
-    redis_url,
     wait_until,
 )
 

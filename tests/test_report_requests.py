@@ -25,7 +25,6 @@ from test_worker import (  # noqa: F401 - fixtures
     all_handled,
     database,
     processes,
-    redis_url,
     wait_until,
 )
 from test_workflows import Cast

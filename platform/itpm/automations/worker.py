@@ -164,8 +164,8 @@ def run_worker(burst: bool = False, tick_seconds: float = 30, name: str | None =
         )
     queue = rq_queue(runtime.settings.redis_url)
     runtime.catalog()  # loaded once, before the first job
-    # the report renderer started beside the first jobs: the first PDF does not wait for it
-    threading.Thread(target=_start_renderer, name="itpm-renderer", daemon=True).start()
+    if not burst:  # the report renderer started beside the first jobs: the first PDF does not wait for it
+        threading.Thread(target=_start_renderer, name="itpm-renderer", daemon=True).start()
     dispatcher = Dispatcher(runtime, queue, tick_seconds)
     dispatcher.start()
     stopping = threading.Event()

@@ -108,5 +108,8 @@ def _child(sending: Connection, work: Callable[..., Any], args: tuple[Any, ...],
         result = ("error", error)
     except Exception as error:
         result = ("error", f"{type(error).__name__}: {error}")
-    sending.send((*result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    try:
+        sending.send((*result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the parent is gone (a worker stopped mid-render): nobody is waiting for the result
     sending.close()
