@@ -156,6 +156,8 @@ def test_the_chinese_catalogue_defines_each_text_once() -> None:
     import re
 
     po = ROOT / "platform/itpm/translations/zh/LC_MESSAGES/messages.po"
-    entries = re.findall(r'^(?:msgctxt "((?:[^"\\]|\\.)*)"\n)?msgid "((?:[^"\\]|\\.)*)"\n', po.read_text("utf-8"), re.M)
+    entries = re.findall(
+        r'^(?:msgctxt "((?:[^"\\]|\\.)*)"\n)?msgid "((?:[^"\\]|\\.)*)"\n', po.read_text("utf-8"), re.M
+    )
     twice = [text for text, n in collections.Counter(e for e in entries if e[1]).items() if n > 1]
     assert twice == []

@@ -101,7 +101,10 @@ def test_gunicorn_settings_do_not_preload_and_mark_dead_processes() -> None:
 
 def compose_command() -> list[str] | None:
     """Docker Compose as installed: the plugin (`docker compose`) or the standalone `docker-compose`."""
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
         return ["docker", "compose"]
     return ["docker-compose"] if shutil.which("docker-compose") else None
 

@@ -9,7 +9,9 @@ from browser.conftest import screenshot
 from browser.test_designers import draft_of, open_designer, saved
 
 
-def test_the_record_designer_marks_a_field_as_personal_data(live_server: str, page: Any, sqlite_app: Any) -> None:
+def test_the_record_designer_marks_a_field_as_personal_data(
+    live_server: str, page: Any, sqlite_app: Any
+) -> None:
     problems = open_designer(page, live_server, "record_type", "incident")
     page.click("text=Add field")
     row = page.locator(".itpm-d-field").last

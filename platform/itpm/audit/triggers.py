@@ -143,7 +143,9 @@ def _row_trigger(table: str, kind: str, personal: tuple[tuple[str, ...], str] | 
     )
 
 
-def install(connection: Connection, personal: dict[str, tuple[tuple[str, ...], str] | None] | None = None) -> None:
+def install(
+    connection: Connection, personal: dict[str, tuple[tuple[str, ...], str] | None] | None = None
+) -> None:
     """The functions, and the triggers on every audited table present (idempotent). `personal`: a record
     table's personal columns and subject column, by table (`record_personal`)."""
     if connection.dialect.name != "postgresql":

@@ -283,7 +283,9 @@ def _retention(body: Mapping[str, Any], file: str, configuration: Configuration)
     for index, name in enumerate((body.get("retention") or {}).get("states", [])):
         if flows and name not in states:
             yield Problem(
-                file, f"/retention/states/{index}", _("names no state of this type's workflow: %(name)r", name=name)
+                file,
+                f"/retention/states/{index}",
+                _("names no state of this type's workflow: %(name)r", name=name),
             )
 
 
