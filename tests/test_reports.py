@@ -388,7 +388,9 @@ def test_a_stored_report_is_a_new_version_on_its_project_with_who_asked(
         )
         kept = stored_reports(records, rendered.subject)
         assert [f.filename.rsplit("-", 1)[-1] for f in kept] == ["v2.pdf", "v1.pdf"]
-        audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "report.render")).all()
+        audit = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "report.render").order_by(AuditEntry.id)
+        ).all()
         assert [a.detail["version"] for a in audit] == [1, 2]
 
 
