@@ -20,7 +20,7 @@ from itpm.definitions.documents import read_documents
 from itpm.definitions.packs import import_pack
 from itpm.definitions.registry import ImportResult
 from itpm.passwords import check_password
-from itpm.permissions import sync_roles
+from itpm.permissions import sync_roles, sync_view_permissions
 from itpm.runtime import Runtime
 
 STARTER_PACK = [ROOT / folder for folder in ("schemas", "forms", "workflows", "reports")]
@@ -94,9 +94,21 @@ def import_starter_pack(runtime: Runtime, folders: list[Path]) -> ImportResult:
 
 
 def sync_security(app: Flask) -> None:
-    """Built-in roles, and the permissions of every view and API of `app`."""
+    """Built-in roles, and the permissions of every view and API of `app` (what Flask-AppBuilder's
+    `add_permissions(update_perms=True)` does, in one transaction)."""
     with app.app_context():
-        sm = app.appbuilder.sm
+        appbuilder = app.appbuilder
+        sm = appbuilder.sm
         sm.add_role(app.config["AUTH_ROLE_ADMIN"])
         sm.add_role(app.config["AUTH_ROLE_PUBLIC"])
-        app.appbuilder.add_permissions(update_perms=True)
+        views: dict[str, set[str]] = {}
+        for view in appbuilder.baseviews:
+            names = views.setdefault(view.class_permission_name, set())
+            names.update(view.base_permissions or ())
+        menus = []
+        for category in appbuilder.menu.get_list() if appbuilder.menu is not None else []:
+            menus.append(category.name)
+            menus += [item.name for item in category.childs if item.name != "-"]
+        session = appbuilder.session
+        sync_view_permissions(session, views, dict.fromkeys(menus), app.config["AUTH_ROLE_ADMIN"])
+        session.commit()

@@ -184,7 +184,7 @@ class MyWork:
             yield type_name, spec, workflow
 
     def _open_condition(self, spec: RecordTypeSpec, workflow: Any, model: Any) -> Any:
-        open_states = [s.name for s in workflow.states.values() if not s.final]
+        open_states = workflow.open_states
         mine = [model.assignee_id == self.me]
         for state in workflow.states.values():
             if state.waits_for and not state.final:

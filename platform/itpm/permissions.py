@@ -108,51 +108,61 @@ def record_view_name(type_name: str) -> str:
     return f"records_{type_name}"
 
 
-def permission_view(session: Session, permission: str, view: str) -> PermissionView:
-    """The permission on a view, created if missing."""
-    found = session.scalar(
-        select(PermissionView)
-        .join(Permission, PermissionView.permission_id == Permission.id)
-        .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
-        .where(Permission.name == permission, ViewMenu.name == view)
-    )
-    if found is not None:
+class PermissionViews:
+    """Flask-AppBuilder's permissions on views, read in one query and created when missing (a publish
+    asks for some 500 of them: one query each made the permissions most of a publish's time)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        rows = session.execute(
+            select(PermissionView, Permission.name, ViewMenu.name)
+            .join(Permission, PermissionView.permission_id == Permission.id)
+            .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+        )
+        self.found: dict[tuple[str, str], PermissionView] = {(p, v): pv for pv, p, v in rows}
+        self.permissions = {pv.permission.name: pv.permission for pv in self.found.values()}
+        self.menus = {pv.view_menu.name: pv.view_menu for pv in self.found.values()}
+
+    def get(self, permission: str, view: str) -> PermissionView:
+        """The permission on a view, created if missing."""
+        found = self.found.get((permission, view))
+        if found is not None:
+            return found
+        perm = self.permissions.get(permission) or self.session.scalar(
+            select(Permission).where(Permission.name == permission)
+        )
+        menu = self.menus.get(view) or self.session.scalar(select(ViewMenu).where(ViewMenu.name == view))
+        perm, menu = perm or Permission(name=permission), menu or ViewMenu(name=view)
+        self.session.add_all([perm, menu])
+        found = PermissionView(permission=perm, view_menu=menu)
+        self.session.add(found)
+        self.session.flush()
+        self.found[(permission, view)] = found
+        self.permissions[permission], self.menus[view] = perm, menu
         return found
-    perm = session.scalar(select(Permission).where(Permission.name == permission)) or Permission(
-        name=permission
-    )
-    menu = session.scalar(select(ViewMenu).where(ViewMenu.name == view)) or ViewMenu(name=view)
-    session.add_all([perm, menu])
-    found = PermissionView(permission=perm, view_menu=menu)
-    session.add(found)
-    session.flush()
-    return found
+
+    def on_views(self, views: dict[str, tuple[str, ...] | None]) -> list[PermissionView]:
+        """The existing permissions on the named views (those given, or all of them)."""
+        return [
+            pv
+            for (permission, view), pv in self.found.items()
+            if view in views and (views[view] is None or permission in views[view])
+        ]
 
 
-def record_type_permissions(session: Session, spec: RecordTypeSpec) -> list[PermissionView]:
+def record_type_permissions(grants: PermissionViews, spec: RecordTypeSpec) -> list[PermissionView]:
     view = record_view_name(spec.name)
-    found = [permission_view(session, p, view) for p in RECORD_PERMISSIONS]
-    found.append(permission_view(session, "menu_access", spec.name))
-    found.append(permission_view(session, "menu_access", spec.category["en"]))
+    found = [grants.get(p, view) for p in RECORD_PERMISSIONS]
+    found.append(grants.get("menu_access", spec.name))
+    found.append(grants.get("menu_access", spec.category["en"]))
     return found
-
-
-def _on_views(session: Session, views: dict[str, tuple[str, ...] | None]) -> list[PermissionView]:
-    """The existing permissions on the named views (those given, or all of them)."""
-    rows = session.execute(
-        select(PermissionView, Permission.name, ViewMenu.name)
-        .join(Permission, PermissionView.permission_id == Permission.id)
-        .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
-        .where(ViewMenu.name.in_(list(views)))
-    )
-    return [pv for pv, permission, view in rows if views[view] is None or permission in views[view]]
 
 
 def role_permissions(
-    session: Session, body: dict[str, Any], specs: Iterable[RecordTypeSpec]
+    grants: PermissionViews, body: dict[str, Any], specs: Iterable[RecordTypeSpec]
 ) -> set[PermissionView]:
     """The Flask-AppBuilder permissions a role definition gives."""
-    granted = set(_on_views(session, EVERYONE))
+    granted = set(grants.on_views(EVERYONE))
     records = body.get("records", {})
     for spec in specs:
         entry = records.get(spec.name, records.get("*"))
@@ -161,22 +171,46 @@ def role_permissions(
         view = record_view_name(spec.name)
         for action, permissions in ACTION_PERMISSIONS.items():
             if entry.get(action) is not None:
-                granted.update(permission_view(session, p, view) for p in permissions)
+                granted.update(grants.get(p, view) for p in permissions)
         if entry.get("read") is not None:
-            granted.add(permission_view(session, "menu_access", spec.name))
-            granted.add(permission_view(session, "menu_access", spec.category["en"]))
+            granted.add(grants.get("menu_access", spec.name))
+            granted.add(grants.get("menu_access", spec.category["en"]))
     for ability in body.get("abilities", []):
-        granted.update(_on_views(session, ABILITY_VIEWS.get(ability, {})))
+        granted.update(grants.on_views(ABILITY_VIEWS.get(ability, {})))
     if any(_reads_beyond_client(entry.get("read")) for entry in records.values() if entry):
-        granted.update(_on_views(session, PLANNING_VIEWS))
+        granted.update(grants.on_views(PLANNING_VIEWS))
     if any(entry.get("report") is not None for entry in records.values()):
-        granted.update(_on_views(session, REPORT_VIEWS))  # which reports, on which records: the report rows
+        granted.update(grants.on_views(REPORT_VIEWS))  # which reports, on which records: the report rows
     return granted
 
 
 def _reads_beyond_client(scopes: Any) -> bool:
     given = scopes if isinstance(scopes, list) else [scopes] if scopes else []
     return any(scope != "client" for scope in given)
+
+
+def sync_view_permissions(
+    session: Session, views: dict[str, set[str]], menus: Iterable[str], admin_role: str
+) -> None:
+    """The permissions of the app's views (`views`: each view's permission names) and menu entries,
+    created where missing and all given to the admin role, in one transaction. Flask-AppBuilder's own
+    `add_permissions` does the same with some ten queries and a commit per permission (a third of
+    `itpm init`). A permission a view no longer has is kept, as Flask-AppBuilder keeps one a role holds
+    (the admin holds them all)."""
+    admin = session.scalar(select(Role).where(Role.name == admin_role))
+    if admin is None:
+        admin = Role(name=admin_role)
+        session.add(admin)
+    grants = PermissionViews(session)
+    owned = set(admin.permissions)
+    wanted = [(permission, view) for view, names in views.items() for permission in sorted(names)]
+    wanted += [("menu_access", name) for name in menus]
+    for permission, view in wanted:
+        found = grants.get(permission, view)
+        if found not in owned:
+            admin.permissions.append(found)
+            owned.add(found)
+    session.flush()
 
 
 def publish_hook(session: Session, before: Configuration, after: Configuration) -> None:
@@ -192,8 +226,9 @@ def sync_roles(session: Session, configuration: Configuration) -> None:
         admin = Role(name=ADMIN_ROLE)
         session.add(admin)
     owned = set(admin.permissions)
+    grants = PermissionViews(session)
     for spec in specs:
-        for found in record_type_permissions(session, spec):
+        for found in record_type_permissions(grants, spec):
             if found not in owned:
                 admin.permissions.append(found)
                 owned.add(found)
@@ -204,5 +239,5 @@ def sync_roles(session: Session, configuration: Configuration) -> None:
         if role is None:
             role = Role(name=document.name)
             session.add(role)
-        role.permissions = sorted(role_permissions(session, document.body, specs), key=lambda pv: pv.id)
+        role.permissions = sorted(role_permissions(grants, document.body, specs), key=lambda pv: pv.id)
     session.flush()

@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 from itpm.definitions.documents import Document
 from itpm.definitions.meta import MetaSchemas
 from itpm.definitions.patterns import pattern_problems
-from itpm.definitions.problems import Problem, pointer, problems_from_errors
+from itpm.definitions.problems import Problem, checked_once, pointer, problems_from_errors
 from itpm.expressions import check_expression
 from itpm.records.fields import BUILTIN_REFS, EDITABLE_SYSTEM, SYSTEM, schema_type
 from itpm.records.forms import CONDITION_KEYWORDS
@@ -153,7 +153,11 @@ _SCHEMA_CHECKER = Draft202012Validator(Draft202012Validator.META_SCHEMA)
 def _record_type(document: Document, configuration: Configuration) -> Iterator[Problem]:
     body, file = document.body, document.file
     schema = body["schema"]
-    yield from problems_from_errors(_SCHEMA_CHECKER.iter_errors(schema), file, ["schema"])
+    yield from checked_once(
+        "record-schema",
+        schema,
+        lambda: problems_from_errors(_SCHEMA_CHECKER.iter_errors(schema), file, ["schema"]),
+    )
     properties: dict[str, Any] = schema["properties"]
     required = schema.get("required", [])
     for index, name in enumerate(required if isinstance(required, list) else []):

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from itpm.config import ROOT
-from itpm.definitions.problems import Problem, problems_from_errors
+from itpm.definitions.problems import Problem, checked_once, problems_from_errors
 
 META_DIR = ROOT / "schemas" / "meta"
 SHARED = "definition"
@@ -61,4 +61,8 @@ class MetaSchemas:
 
     def problems(self, kind: str, body: dict[str, Any], file: str) -> list[Problem]:
         """Every way `body` breaks the meta-schema of `kind`."""
-        return problems_from_errors(self._validators[kind].iter_errors(body), file)
+        return checked_once(
+            f"meta:{self.folder}:{kind}",
+            body,
+            lambda: problems_from_errors(self._validators[kind].iter_errors(body), file),
+        )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,32 @@ def problems_from_errors(
 ) -> list[Problem]:
     """JSON Schema errors as problems a person can act on, each at its JSON pointer."""
     return [problem_from_error(error, file, prefix) for error in _leaves(iter(errors))]
+
+
+#: What is known to have no problems, by (what checked it, digest of what was checked): every publish
+#: checks the whole configuration, and most of it is what the last publish checked. Bounded: cleared
+#: when full.
+_FOUND_SOUND: set[tuple[str, str]] = set()
+_SOUND_MAX = 20_000
+
+
+def digest(value: Any) -> str:
+    """A digest of a JSON value's content (keys in any order)."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def checked_once(check: str, value: Any, problems: Callable[[], list[Problem]]) -> list[Problem]:
+    """`problems()`, unless `check` found none in this same `value` before (in this process)."""
+    key = (check, digest(value))
+    if key in _FOUND_SOUND:
+        return []
+    found = problems()
+    if not found:
+        if len(_FOUND_SOUND) >= _SOUND_MAX:
+            _FOUND_SOUND.clear()
+        _FOUND_SOUND.add(key)
+    return found
 
 
 def raise_if(problems: Sequence[Problem]) -> None:

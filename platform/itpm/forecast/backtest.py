@@ -65,7 +65,7 @@ def issue_forecasts(runtime: Any, now: dt.datetime, runs: int = RUNS) -> dict[st
         for type_name in project_types(records):
             spec = records.spec(type_name)
             workflow = records.catalog.workflows.get(type_name)
-            final = {s.name for s in workflow.states.values() if s.final} if workflow else set()
+            final = workflow.final_states if workflow else frozenset()
             by_kind = works_by_kind(records, type_name, as_of)
             histories = {
                 pid: prior_history(w.items, as_of) for works in by_kind.values() for pid, w in works.items()
@@ -91,33 +91,55 @@ def issue_forecasts(runtime: Any, now: dt.datetime, runs: int = RUNS) -> dict[st
                         IssuedForecast.as_of == as_of,
                     )
                 )
+                inputs = {
+                    k: v
+                    for k, v in forecast.as_json().items()
+                    if k in ("weeks", "weeks_with_work", "window", "source", "prior_projects", "runs", "seed",
+                             "throughput", "growth")
+                }  # fmt: skip
+                inputs |= {"percent_complete": found.percent_complete, "flags": [f.code for f in found.flags]}
                 session.add(
-                    IssuedForecast(
-                        project_type=type_name,
-                        project_id=project.id,
-                        kind=kind,
-                        issued_at=now,
-                        as_of=as_of,
-                        status=forecast.status,
-                        p50=forecast.percentiles.get(50),
-                        p85=forecast.percentiles.get(85),
-                        p95=forecast.percentiles.get(95),
-                        on_time=forecast.on_time,
-                        planned=forecast.planned,
-                        linear=found.linear,
-                        remaining=forecast.remaining,
-                        inputs={
-                            k: v
-                            for k, v in forecast.as_json().items()
-                            if k in ("weeks", "weeks_with_work", "window", "source", "prior_projects", "runs",
-                                     "seed", "throughput", "growth")
-                        }
-                        | {"percent_complete": found.percent_complete, "flags": [f.code for f in found.flags]},
+                    issued_row(
+                        type_name, project.id, kind, now, as_of, forecast.status, forecast.percentiles,
+                        forecast.on_time, forecast.planned, found.linear, forecast.remaining, inputs,
                     )
                 )  # fmt: skip
                 counts[forecast.status] = counts.get(forecast.status, 0) + 1
         session.commit()
     return counts
+
+
+def issued_row(
+    project_type: str,
+    project_id: int,
+    kind: str | None,
+    issued_at: dt.datetime,
+    as_of: dt.date,
+    status: str,
+    percentiles: dict[int, dt.date],
+    on_time: float | None,
+    planned: dt.date | None,
+    linear: dt.date | None,
+    remaining: int,
+    inputs: dict[str, Any],
+) -> IssuedForecast:
+    """A kept forecast: the nightly run's and the replayed history's rows are the same shape."""
+    return IssuedForecast(
+        project_type=project_type,
+        project_id=project_id,
+        kind=kind,
+        issued_at=issued_at,
+        as_of=as_of,
+        status=status,
+        p50=percentiles.get(50),
+        p85=percentiles.get(85),
+        p95=percentiles.get(95),
+        on_time=on_time,
+        planned=planned,
+        linear=linear,
+        remaining=remaining,
+        inputs=inputs,
+    )
 
 
 def raised_before(records: Records, type_name: str, project: Any, as_of: dt.date, found: Any) -> None:
@@ -341,23 +363,11 @@ def keep_replayed(records: Records, now: dt.datetime, runs: int = 2000) -> int:
         if (s.project_type, s.project_id, s.as_of) in taken:
             continue
         records.session.add(
-            IssuedForecast(
-                project_type=s.project_type,
-                project_id=s.project_id,
-                kind=s.kind,
-                issued_at=now,
-                as_of=s.as_of,
-                status=OK,
-                p50=s.percentiles.get(50),
-                p85=s.percentiles.get(85),
-                p95=s.percentiles.get(95),
-                on_time=s.on_time,
-                planned=s.planned,
-                linear=s.linear,
-                remaining=s.remaining,
-                inputs={"replayed": True, "runs": runs},
+            issued_row(
+                s.project_type, s.project_id, s.kind, now, s.as_of, OK, s.percentiles, s.on_time, s.planned,
+                s.linear, s.remaining, {"replayed": True, "runs": runs},
             )
-        )
+        )  # fmt: skip
         kept_rows += 1
     records.session.flush()
     return kept_rows

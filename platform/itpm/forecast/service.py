@@ -331,7 +331,7 @@ def _risks(records: Records, project_type: str, project: Any) -> list[Overdue]:
         return []
     model = records.model("risk")
     workflow = records.catalog.workflows.get("risk")
-    final = {s.name for s in workflow.states.values() if s.final} if workflow else set()
+    final = workflow.final_states if workflow else frozenset()
     rows = records.session.scalars(
         records.query("risk").where(
             getattr(model, spec.fields[link].column) == project.id,

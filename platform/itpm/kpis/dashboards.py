@@ -220,7 +220,7 @@ def forecasts_tile(records: Records, spec: dict[str, Any], lang: str, most: int 
     for type_name in forecast_types(records):
         model = records.model(type_name)
         workflow = records.catalog.workflows.get(type_name)
-        final = {s.name for s in workflow.states.values() if s.final} if workflow else set()
+        final = workflow.final_states if workflow else frozenset()
         latest = (
             select(IssuedForecast.project_id, func.max(IssuedForecast.as_of).label("as_of"))
             .where(IssuedForecast.project_type == type_name)

@@ -111,7 +111,7 @@ def open_work(
         if spec is None:
             continue
         model = catalog.models.models[type_name]
-        open_states = [s.name for s in workflow.states.values() if not s.final]
+        open_states = workflow.open_states
         where = (model.assignee_id.in_(list(people)), model.state.in_(open_states))
         for person, count in session.execute(
             select(model.assignee_id, func.count()).where(*where).group_by(model.assignee_id)

@@ -16,7 +16,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 
 from itpm.definitions.checks import BUILTIN_TYPES, Configuration, check
 from itpm.definitions.documents import Document
-from itpm.definitions.problems import Problem, pointer
+from itpm.definitions.problems import Problem, checked_once, pointer
 from itpm.forecast.report import forecast_problems
 from itpm.kpis.reports import kpi_problems
 from itpm.records.fields import DATE, DATETIME, SYSTEM, RecordTypeSpec
@@ -43,7 +43,12 @@ def _report(document: Document, configuration: Configuration) -> Iterator[Proble
         yield Problem(file, "/files", _("%(name)s is missing beside the definition", name=TEMPLATE))
     for name, text in sorted(report.templates.items()):
         if name.endswith(".html"):
-            yield from _template(report, name, text, str(PurePosixPath(file).parent / name))
+            path = str(PurePosixPath(file).parent / name)
+            yield from checked_once(
+                "report-template",
+                [document.body, name, text],
+                lambda: list(_template(report, name, text, path)),  # noqa: B023 - called at once
+            )
 
 
 def _parameters(report: ReportDefinition, file: str, configuration: Configuration) -> Iterator[Problem]:

@@ -144,24 +144,21 @@ class ItpmSecurityManager(SecurityManager):
                 methods=["POST"],
                 exempt_when=not_a_password_check,
             )(blueprint)
-            self.limiter.shared_limit(
-                limit,
-                scope="itpm-password-address",
-                key_func=get_remote_address,
-                methods=["POST"],
-                exempt_when=not_a_password_check,
-                deduct_when=password_refused,
-            )(blueprint)
+            self._failures_per_address(limit, "POST", not_a_password_check)(blueprint)
         sso = current_app.blueprints.get("AuthOIDCView")
         if sso is not None:  # a refused return from the identity provider counts as a failure of the address
-            self.limiter.shared_limit(
-                limit,
-                scope="itpm-password-address",
-                key_func=get_remote_address,
-                methods=["GET"],
-                exempt_when=not_a_sign_in_return,
-                deduct_when=password_refused,
-            )(sso)
+            self._failures_per_address(limit, "GET", not_a_sign_in_return)(sso)
+
+    def _failures_per_address(self, limit: str, method: str, exempt_when: Any) -> Any:
+        """The limit on refused sign-ins from one address, all sign-in paths counted together."""
+        return self.limiter.shared_limit(
+            limit,
+            scope="itpm-password-address",
+            key_func=get_remote_address,
+            methods=[method],
+            exempt_when=exempt_when,
+            deduct_when=password_refused,
+        )
 
     def auth_user_db(self, username: str, password: str) -> Any:
         if self.auth_type == AUTH_LDAP:  # the API's provider "db": the directory's rules still hold

@@ -121,6 +121,16 @@ class WorkflowSpec:
     def transitions(self) -> dict[str, Transition]:
         return {t["name"]: _transition(t) for t in self.body["transitions"]}
 
+    @cached_property
+    def final_states(self) -> frozenset[str]:
+        """The states a record is finished in (closed, done, cancelled...)."""
+        return frozenset(s.name for s in self.states.values() if s.final)
+
+    @cached_property
+    def open_states(self) -> list[str]:
+        """The states a record is still being worked in, in the workflow's order."""
+        return [s.name for s in self.states.values() if not s.final]
+
     def state(self, name: str) -> State:
         """A state by name; a name no longer in the workflow reads as an open state of that name."""
         return self.states.get(name) or State(name, {"en": name, "zh": name}, "open")
