@@ -32,7 +32,7 @@ from itpm.cli import main
 from itpm.demo import OPTIONAL_TYPES, Demo, DemoRefused, DemoResult, load_demo
 from itpm.models import ApprovalRequest, Notification, OutboxEvent, Person, RecordEvent
 from itpm.records.service import Records
-from itpm.reports.service import render_report
+from itpm.reports.service import preview_report, render_report
 from itpm.workflows.engine import Workflows
 
 SMALL = 0.15
@@ -115,19 +115,28 @@ def test_projects_run_through_every_phase_some_late_and_over_budget(demo: Loaded
 
 
 def test_the_starter_reports_render_on_the_demo_data(demo: Loaded) -> None:
-    """Every project's client status report and every department's health report, as their readers get them."""
+    """Every project's client status report and every department's health report, as their readers get them.
+
+    On PostgreSQL, where only the reading differs (the layout of the same HTML is WeasyPrint's, whatever the
+    database), each is read and written out as HTML, and the first of each laid out as a PDF too."""
     project, department = demo.model("project"), None
+    every_pdf = not demo.url.startswith("postgresql")
+
+    def text_of(name: str, parameters: dict[str, Any], lang: str, pdf: bool) -> str:
+        if not pdf:
+            return re.sub(r"<[^>]+>", " ", preview_report(system, name, parameters, lang))
+        rendered = render_report(system, name, parameters, lang)
+        return "".join(page.extract_text() for page in PdfReader(io.BytesIO(rendered.pdf)).pages)
+
     with demo.runtime.session() as session:
         system = demo.records(session)
         projects = session.scalars(select(project).order_by(project.id)).all()
         departments = sorted({p.department_id for p in projects if p.department_id})
-        for row in projects:
-            rendered = render_report(system, "client_status", {"project": row.id}, "zh")
-            text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(rendered.pdf)).pages)
+        for index, row in enumerate(projects):
+            text = text_of("client_status", {"project": row.id}, "zh", every_pdf or index == 0)
             assert row.number in text and "客户项目状态报告" in text
-        for department in departments:
-            rendered = render_report(system, "department_health", {"department": department}, "en")
-            text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(rendered.pdf)).pages)
+        for index, department in enumerate(departments):
+            text = text_of("department_health", {"department": department}, "en", every_pdf or index == 0)
             assert "health" in text.lower()
     assert department is not None
 

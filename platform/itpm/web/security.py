@@ -417,28 +417,34 @@ class ItpmSecurityManager(SecurityManager):
         return cache[role_ids]
 
     def _has_view_access(self, user: object, permission_name: str, view_name: str) -> bool:
-        role_ids = frozenset(role.id for role in self.get_user_roles(user))
+        role_ids, enabled = self._standing(user)
         if (permission_name, view_name) not in self.permissions_of_roles(role_ids):
             return False
         token = getattr(g, "itpm_token", None) if has_request_context() else None
         if token is not None and not _in_token_scope(token, permission_name, view_name):
             return False
-        return self._record_type_enabled(user, view_name)
+        return enabled.get(view_name, True)
 
-    def _record_type_enabled(self, user: object, view_name: str) -> bool:
-        """A pilot's menu entry (and a category of pilots only) shows only in its departments.
-
-        Its screens and API answer 404 elsewhere (`itpm.web.views.records.hide_pilot`).
-        """
-        catalog = current_app.extensions.get("itpm_catalog")
-        if catalog is None:
-            return True
-        actor = Actor.of(user)
-        spec = catalog.record_types.get(view_name)  # a menu entry is named for its type
-        if spec is not None:
-            return catalog.access.enabled(actor, spec)
-        in_category = [s for s in catalog.record_types.values() if s.category["en"] == view_name]
-        return not in_category or any(catalog.access.enabled(actor, s) for s in in_category)
+    def _standing(self, user: object) -> tuple[frozenset[int], dict[str, bool]]:
+        """The user's role ids, and which record types' and categories' menu entries are theirs (a
+        pilot's entry, and a category of pilots only, shows only in its departments; its screens and
+        API answer 404 elsewhere, `itpm.web.views.records.hide_pilot`). Worked out once per request:
+        a page's menu asks for some fifty entries."""
+        memo = g.setdefault("_itpm_standing", {}) if has_request_context() else {}
+        if id(user) not in memo:  # the user is kept beside: its id is no one else's during the request
+            role_ids = frozenset(role.id for role in self.get_user_roles(user))
+            enabled: dict[str, bool] = {}
+            catalog = current_app.extensions.get("itpm_catalog")
+            if catalog is not None:
+                actor = Actor.of(user)
+                for spec in catalog.record_types.values():  # a menu entry is named for its type
+                    enabled[spec.name] = catalog.access.enabled(actor, spec)
+                for spec in catalog.record_types.values():
+                    category = spec.category["en"]
+                    if category not in catalog.record_types:  # a type's own entry goes by the type
+                        enabled[category] = enabled.get(category, False) or enabled[spec.name]
+            memo[id(user)] = (user, role_ids, enabled)
+        return memo[id(user)][1], memo[id(user)][2]
 
     def is_item_public(self, permission_name: str, view_name: str) -> bool:
         cache = g.setdefault("_itpm_public_role", {}) if has_request_context() else {}
