@@ -108,6 +108,9 @@ class World:
     clients: dict[str, tuple[Any, dict[str, str]]] = field(default_factory=dict)
     #: The types the paths are walked for (all of them on SQLite; see `sampled_types`).
     types: list[str] = field(default_factory=list)
+    #: Whether the monthly review is read as a PDF too (on SQLite; on PostgreSQL its page reads the
+    #: same review, and the PDF's layout, about 2.5 s a role, does not depend on the database).
+    laid_out: bool = True
 
     def entry(self, role: str, type_name: str) -> dict[str, Any]:
         records = self.catalog.roles.get(role, {}).get("records", {})
@@ -539,6 +542,7 @@ def world(
         try:
             built = build_world(app, folder)
             built.types = sampled_types(built, request.param)
+            built.laid_out = request.param == "sqlite"
             sign_in(app, built)
             yield built, app
         finally:
@@ -666,7 +670,8 @@ def test_hidden_values_and_other_organisations_never_appear(role: str, world: tu
             continue
         found.extend(oracles(w, role, type_name, browser, headers))
     for path in page_paths(w):
-        check(path, path.startswith("/api/"))
+        if w.laid_out or path not in LAID_OUT:
+            check(path, path.startswith("/api/"))
     check("/planning/workload/", False)
     for path in report_paths(w, role):
         check(path, False, "report")
@@ -781,6 +786,9 @@ def page_paths(w: World) -> list[str]:
         *kpi_paths(w),
     ]
 
+
+#: PDFs of pages whose HTML is read beside them (see `World.laid_out`).
+LAID_OUT = {"/dashboards/review.pdf"}
 
 #: Pages listing staff by name, which a hidden person field's marker is (see `people` above).
 PEOPLE_PAGES = {

@@ -21,6 +21,9 @@ from itpm.runtime import Runtime
 log = logging.getLogger(__name__)
 
 AppBuilder = Callable[[Runtime, int], Flask]
+#: Where the apps serve the package's static files (Flask-AppBuilder's and itpm's): a page asks for a
+#: dozen, and none needs the newest revision (asking the database which is newest, for each of them).
+STATIC = "/static/"
 
 
 class RevisionDispatcher:
@@ -59,4 +62,7 @@ class RevisionDispatcher:
         return self._revision
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        app = self._app
+        if app is not None and environ.get("PATH_INFO", "").startswith(STATIC):
+            return app(environ, start_response)  # the package's files: the same in every revision
         return self.app(environ, start_response)
