@@ -619,3 +619,49 @@ def test_the_page_the_api_the_report_and_the_kept_forecast_give_one_number(world
     shown = (f"Likely finish between {kept_figures['p50']} (50%) and {kept_figures['p95']} (95%); "
              f"85% likely by {kept_figures['p85']}.")  # fmt: skip
     assert shown in html
+
+
+def test_a_forecast_flag_tells_its_figures_only_to_staff_who_read_the_whole_project(
+    sqlite_app: Any,
+) -> None:
+    """A `forecast_flagged` notification's `{flags}` names budgets, costs, task titles and people's bookings:
+    the project manager is told them; the client's user (who reads the project, not its budget or its
+    tasks) is told which flags were raised, without a figure."""
+    from types import SimpleNamespace
+
+    from itpm.automations.jobs import drain
+    from itpm.models import Notification
+
+    runtime = sqlite_app.extensions["itpm"]
+    people = cast(sqlite_app, runtime)
+    body = {"kind": "automation", "name": "flagged", "title": {"en": "Flagged", "zh": "预测告警"},
+            "record_type": "project", "trigger": {"on": "forecast_flagged"},
+            "actions": [{"do": "notify", "to": [{"user": "pm"}, {"user": "buyer"}],
+                         "subject": {"en": "Flagged {number}", "zh": "预测告警 {number}"},
+                         "body": {"en": "Flags: {flags}", "zh": "告警：{flags}"}}]}  # fmt: skip
+    with runtime.session() as session:
+        registry = runtime.registry(session)
+        registry.save_draft(body, "admin")
+        registry.publish([("automation", "flagged")], "admin", "test")
+    cost = Flag("cost_over", "forecast cost %(cost).0f is %(share).0f%% of the budget %(budget).0f (over 105%%)",
+                {"cost": 1_234_567, "budget": 1_000_000, "share": 123.5})  # fmt: skip
+    busy = Flag("critical_over_capacity", "%(person)s is booked %(planned).0f h with %(title)s",
+                {"person": "Lead T", "planned": 61, "title": "Migrate the ledger"})  # fmt: skip
+    with runtime.session() as session:
+        records = Records(session, runtime.catalog(), Actor.system())
+        project = records.get("project", people.project)
+        raised_before(records, "project", project, utcnow().date(), SimpleNamespace(flags=[cost, busy]))
+        session.commit()
+    drain(runtime)
+    with runtime.session() as session:
+        told = {
+            person: " ".join(
+                session.scalars(select(Notification.body).where(Notification.person_id == person))
+            )
+            for person in (people.ids["pm"], people.ids["buyer"])
+        }
+    assert "1234567" in told[people.ids["pm"]] and "Migrate the ledger" in told[people.ids["pm"]]
+    client = told[people.ids["buyer"]]
+    assert "over 105% of the budget" in client or "超过预算的 105%" in client, client
+    for figure in ("1234567", "1000000", "Migrate the ledger", "Lead T", "61"):
+        assert figure not in client, (figure, client)

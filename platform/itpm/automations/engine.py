@@ -27,6 +27,7 @@ from itpm.access import Actor
 from itpm.automations.spec import AutomationSpec, Event
 from itpm.catalog import Catalog
 from itpm.db import utcnow
+from itpm.forecast.flags import PLAIN
 from itpm.models import ActionRun, OutboxEvent, Person
 from itpm.records.service import RecordError, Records
 from itpm.runtime import Runtime
@@ -641,18 +642,28 @@ class Automations:
             (event.payload or {}).get("values", {}) if event is not None else {}
         )  # an SLA event's due time
         # each reader is told only the fields their roles show them: one message per set of hidden fields
-        audiences: dict[frozenset[str], list[Person]] = {}
+        flagged = (
+            (event.payload or {}).get("new")
+            if event is not None and event.kind == "forecast_flagged"
+            else None
+        )
+        audiences: dict[tuple[frozenset[str], bool], list[Person]] = {}
         for person in people:
+            actor = Actor.of(person)
             hidden = (
-                records.access.hidden_fields(Actor.of(person), records.spec(record.__record_type__))
+                records.access.hidden_fields(actor, records.spec(record.__record_type__))
                 if record is not None
                 else frozenset()
             )
-            audiences.setdefault(hidden, []).append(person)
-        for hidden, readers in audiences.items():
+            # a forecast flag's reason names budgets, costs, tasks and bookings: whole for staff who
+            # read every field of the project, without its figures for the others
+            audiences.setdefault((hidden, actor.client_id is None and not hidden), []).append(person)
+        for (hidden, whole), readers in audiences.items():
             shown = {n: HIDDEN_VALUE if n in hidden else v for n, v in values.items()}
             if values.get("title") in [values.get(n) for n in hidden]:  # the title is a hidden field's value
                 shown["title"] = values.get("number", "")
+            if flagged is not None and not whole:
+                shown["flags"] = "; ".join(PLAIN.get(code, code) for code in flagged)
             notify(
                 records.session,
                 self.runtime.settings,

@@ -13,6 +13,17 @@ from itpm.planning.workload import WEEKS_AHEAD, Capacity, PlannedWork, load_betw
 
 SPI_T_LIMIT = 0.9
 COST_LIMIT = 1.05
+#: Each flag without its figures: what a notification tells a reader who may not read all of the
+#: project (a client, or a role with hidden fields), whose reasons name budgets, costs, task titles
+#: and people's bookings.
+PLAIN = {
+    "p85_late": "the 85% likely finish is after the planned finish / 85% 把握的完成日期晚于计划完成日期",
+    "spi_t_low": "the schedule performance is below 0.9 / 进度绩效低于 0.9",
+    "cost_over": "the forecast cost is over 105% of the budget / 预测成本超过预算的 105%",
+    "milestone_overdue": "a milestone is overdue / 有里程碑已逾期",
+    "risk_review_overdue": "a high risk is past its review date / 有高风险已过复核日期",
+    "critical_over_capacity": "someone on the critical path is booked over capacity / 关键路径上有人超负荷",
+}
 
 
 @dataclass(frozen=True)
