@@ -239,3 +239,31 @@ def test_a_person_without_a_read_right_hears_nothing_of_a_breach(runtime: Any, p
     run(runtime, at(16, 10, 31))
     assert notified(runtime, people.ids["lead"]) != []
     assert notified(runtime, people.ids["pm"]) == []
+
+
+def test_a_clock_read_again_is_no_change_of_the_record_in_the_audit_trail(runtime: Any, people: Cast) -> None:
+    """The scheduler's SLA checks keep the record's SLA summary (status, due, breached) up to date; that
+    writes no audit entry on either database (on PostgreSQL the triggers leave those columns out), while
+    the record's own changes are entries as before."""
+    from itpm.models import AuditEntry
+
+    def logged() -> list[str]:
+        with runtime.session() as session:
+            return list(
+                session.scalars(
+                    select(AuditEntry.action)
+                    .where(AuditEntry.target == f"incident/{record}")
+                    .order_by(AuditEntry.id)
+                )
+            )
+
+    record = open_incident(runtime, people, at(16, 10), "P1")
+    before = logged()
+    assert tick(runtime, at(16, 10, 20), at(16, 10, 25))["sla_checks"] == 1  # the warning: at_risk now
+    assert sla(runtime, record, at(16, 10, 25))["status"] == "at_risk"
+    assert logged() == before
+    session, records = records_at(runtime, at(16, 10, 26))
+    records.update("incident", record, {"impact": "high"}, records.get("incident", record).version)
+    session.commit()
+    session.close()
+    assert len(logged()) == len(before) + 1

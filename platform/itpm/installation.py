@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Flask
 
 from itpm import migrate
+from itpm.audit import triggers as audit_triggers
 from itpm.config import ROOT
 from itpm.definitions.checks import Configuration
 from itpm.definitions.documents import read_documents
@@ -57,7 +58,10 @@ def initialise(
     app = _newest(app)
     sync_security(app)
     with runtime.session() as session:
-        sync_roles(session, Configuration(runtime.registry(session).live()))
+        configuration = Configuration(runtime.registry(session).live())
+        sync_roles(session, configuration)
+        # the audit triggers as this version writes them (what they leave out, how they seal), on PostgreSQL
+        audit_triggers.install(session.connection(), audit_triggers.record_personal(configuration))
         session.commit()
     with app.app_context():
         sm = app.appbuilder.sm

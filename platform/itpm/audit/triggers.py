@@ -20,8 +20,20 @@ from itpm.definitions.checks import Configuration
 from itpm.records.fields import RecordTypeSpec
 
 #: Columns never copied into an audit entry: secrets, counters and stamps that change with every save.
+#: A record's SLA summary (`itpm.sla.tickets`) is read from its clocks again as time passes; refreshing
+#: it is not a change of the record (its version and history stay), so it is no entry either.
 IGNORED_COLUMNS = {
-    "record": ("version", "updated_at", "updated_by_id", "sla_next_check", "flags"),
+    "record": (
+        "version",
+        "updated_at",
+        "updated_by_id",
+        "sla_next_check",
+        "flags",
+        "sla_clocks",
+        "sla_due",
+        "sla_breached",
+        "sla_status",
+    ),
     "user": ("password", "last_login", "login_count", "fail_login_count", "changed_on", "changed_by_fk"),
 }
 
