@@ -4,13 +4,16 @@ and audit entries, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 
 from itpm.access import Actor
-from itpm.models import AuditEntry, RecordEvent
+from itpm.models import AuditEntry, ImportRun, RecordEvent
+from itpm.records.imports import open_source, run_import, start_import
 from itpm.records.service import Records
 
 ADMIN = Actor(1, "admin", frozenset({"admin"}))
@@ -100,3 +103,76 @@ def test_imported_incidents_with_their_history_and_sla_clocks_are_written_alike_
         ({"title": "Slow app", "priority": "P2", "category": "application"}, {}, None),
     ]
     both_ways(runtime, "incident", rows)
+
+
+def _import_statements(runtime: Any, folder: Path, first: int, rows: int) -> int:
+    """The SQL statements of an import of `rows` history rows (numbered from `first`) in one chunk, from
+    the run's start to its end (the chunk, its checkpoint, the audit seal)."""
+    path = folder / f"incidents-{first}.csv"
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["Number", "Title", "Priority", "类别", "Project", "Assignee", "Created", "State"])
+        for n in range(first, first + rows):
+            created = dt.datetime(2025, 3, 3, 8, 0) + dt.timedelta(minutes=37 * n)
+            writer.writerow(
+                [
+                    f"INC-2025-{n:05d}",
+                    f"Imported incident {n}",
+                    ["P3", "P4", "P2"][n % 3],
+                    ["网络", "Server", "application"][n % 3],
+                    ["Core banking upgrade", "ERP rollout"][n % 2],
+                    "admin",
+                    created.strftime("%Y-%m-%d %H:%M"),
+                    ["New", "已解决", "In progress"][n % 3],
+                ]
+            )
+    with runtime.session() as session:
+        records = Records(session, runtime.catalog(), ADMIN, clock=lambda: NOW)
+        run = start_import(records, "incident", open_source(path), key="number")
+        session.commit()
+        run_id = run.id
+    statements: list[str] = []
+
+    def count(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        assert run_import(runtime, run_id, chunk_size=rows, path=path) == "done"
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+    with runtime.session() as session:
+        run = session.get(ImportRun, run_id)
+        assert (run.inserted, run.failed) == (rows, 0), run.problems
+    return len(statements)
+
+
+def test_an_import_chunk_takes_as_many_statements_for_ten_rows_as_for_two_hundred(
+    runtime: Any, tmp_path: Path
+) -> None:
+    """Each chunk of an import is written in a set number of statements (one executemany per table, one
+    query per kind of lookup), whatever its number of rows: none is asked row by row (SLA clocks, ids,
+    history and audit included)."""
+    with runtime.session() as session:
+        system = Records(session, runtime.catalog(), Actor.system())
+        for name in ("Core banking upgrade", "ERP rollout"):
+            client = system.create("customer", {"name": f"Client of {name}"}).id
+            system.create(
+                "project",
+                {
+                    "name": name,
+                    "project_type": "implementation",
+                    "phase": "execution",
+                    "start_date": "2025-01-01",
+                    "due_date": "2026-12-31",
+                },
+                {"client": client},
+            )
+        session.commit()
+    few = _import_statements(runtime, tmp_path, 1, 10)
+    many = _import_statements(runtime, tmp_path, 100, 200)
+    assert many == few
+    with runtime.session() as session:
+        model = runtime.catalog().models.models["incident"]
+        clocked = session.scalar(select(func.count()).select_from(model).where(model.sla_clocks.is_not(None)))
+        assert clocked == 210  # every record's clocks read, in the same statements

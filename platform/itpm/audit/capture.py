@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.base import NO_VALUE
 
 from itpm.audit import chain
-from itpm.audit.context import current
+from itpm.audit.context import AuditContext, current
 from itpm.audit.triggers import AUDITED_TABLES, IGNORED_COLUMNS, PERSONAL_COLUMNS, RECORD_PREFIX
 from itpm.db import utcnow
 from itpm.models import AuditEntry
@@ -152,12 +152,13 @@ def rows_written(
         return
     olds = list(before) if before is not None else None
     entries = []
+    context = current()  # one actor for the whole batch (an import's chunk: 1,000 rows)
     for i, row in enumerate(rows):
         old = olds[i] if olds is not None else ({} if op == "create" else row)
         new = {} if op == "delete" else row
         changes = _changes(kind, old, new)
         if changes or op != "update":
-            entry = _entry(kind, name, op, row.get("id"), changes)
+            entry = _entry(kind, name, op, row.get("id"), changes, context)
             if not isinstance(table, str):
                 values = {**old, **new}
                 _mark_personal(entry, kind, table, changes, values.get)
@@ -247,8 +248,15 @@ def _changes(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[
     return changes
 
 
-def _entry(kind: str, table: str, op: str, identity: Any, changes: dict[str, Any]) -> dict[str, Any]:
-    context = current()
+def _entry(
+    kind: str,
+    table: str,
+    op: str,
+    identity: Any,
+    changes: dict[str, Any],
+    context: AuditContext | None = None,
+) -> dict[str, Any]:
+    context = context or current()
     if identity is None and op != "update":
         identity = (changes.get("id") or [None, None])[0 if op == "delete" else 1]
     target = f"{table[len(RECORD_PREFIX) :]}/{identity}" if kind == "record" else f"{kind}/{identity or ''}"

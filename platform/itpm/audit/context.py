@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ def new_request_id() -> str:
     return f"req:{uuid.uuid4().hex[:16]}"
 
 
+@cache
 def _os_user() -> str:
+    """This process's user, asked once (`getpass` reads four environment variables each time)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no such user in a container

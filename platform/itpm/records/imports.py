@@ -18,11 +18,14 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import gc
 import hashlib
 import io
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -1526,7 +1529,7 @@ def run_import(
     root = runtime.settings.instance_path
     source_path = path or imports_folder(root) / _stored_name(runtime, import_id)
     try:
-        with runtime.session() as session:
+        with runtime.session() as session, _collector_spared():
             run = session.get(ImportRun, import_id)
             actor = Actor.from_json(run.actor)
             records = Records(session, runtime.catalog(), actor, timezone=runtime.settings.timezone)
@@ -1587,6 +1590,29 @@ def run_import(
             _audit(session, run, "records.import_failed", error=run.error)
             session.commit()
         return "failed"
+
+
+_spared = {"imports": 0}
+_spared_lock = threading.Lock()
+
+
+@contextmanager
+def _collector_spared() -> Iterator[None]:
+    """While imports run, the garbage collector's full passes leave out the objects the process held
+    before (the app, its catalogue, models and schemas: some 300,000). Each chunk's rows live long
+    enough to bring on a full pass, and one over them all took 0.2 s: a third of an import's time.
+    They are collected as before once the last import running ends (`gc.unfreeze`)."""
+    with _spared_lock:
+        if not _spared["imports"]:
+            gc.freeze()
+        _spared["imports"] += 1
+    try:
+        yield
+    finally:
+        with _spared_lock:
+            _spared["imports"] -= 1
+            if not _spared["imports"]:
+                gc.unfreeze()
 
 
 def _stored_name(runtime: Any, import_id: int) -> str:

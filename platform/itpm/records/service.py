@@ -47,7 +47,7 @@ from itpm.records.numbering import next_number, next_numbers, take_ids
 from itpm.records.trees import above, with_organisations
 from itpm.records.validation import empty, read_only_changes
 from itpm.records.values import to_column, to_json
-from itpm.sla.tickets import refresh_clocks, sla_summary, write_clocks
+from itpm.sla.tickets import Alert, clock_values, refresh_clocks, send_alerts, sla_summary
 
 
 class RecordError(Exception):
@@ -128,13 +128,11 @@ class Records:
         #: The history of the records created here, as written (their SLA clocks read it, not the database).
         self._fresh: dict[tuple[str, int], list[tuple[dt.datetime, list[dict[str, Any]]]]] = {}
         self._team_members: list[int] | None = None
-        #: While `create_many` writes: its records' history lines and the SLA columns their clocks change,
-        #: written together at its end.
+        #: While `create_many` writes: its records' history lines, written together at its end.
         self.history_lines: list[dict[str, Any]] | None = None
         #: Set by an automation job that writes many records in one transaction: an update is not flushed
         #: at once (its rows go to the database together at the job's flush; a stale version fails there).
         self.deferred = False
-        self.clock_updates: list[tuple[Any, int, dict[str, Any]]] | None = None
         self.clock = clock
         self.zone = ZoneInfo(timezone)
 
@@ -441,24 +439,49 @@ class Records:
             record.number = number
         table = self.model(spec.name).__table__
         take_ids(self.session, table, new)
+        # Their history and SLA clocks are worked out before the insert: the clocks' columns go in with it
+        # (not one UPDATE per record after). A client organisation's history names its own id: after.
+        early = spec.name != CLIENT_TYPE
+        now = self.clock()  # one moment for the chunk's clocks
+        written: list[tuple[Any, dict[str, Any], Any, Any]] = []
+        for outcome, (_data, _system, imported) in zip(made, rows, strict=True):
+            if isinstance(outcome, RecordError):
+                continue
+            record, data = outcome
+            lines = self._creation_lines(spec, record, imported) if early else None
+            alerts = self._clocks_of_new(spec, record, lines, now) if lines is not None else None
+            written.append((record, data, imported, (lines, alerts)))
         self._insert_rows(table, new)
         if spec.name == CLIENT_TYPE:  # a client organisation is its own client (as `_created` says)
             self._own_clients(table, new)
-        self.history_lines, self.clock_updates = [], []
+        self.history_lines = []
         try:
-            for outcome, (_data, _system, imported) in zip(made, rows, strict=True):
-                if not isinstance(outcome, RecordError):
-                    self._created(spec, *outcome, imported)
+            for record, data, imported, (lines, alerts) in written:
+                self._created(spec, record, data, imported, lines, alerts)
             if self.history_lines:
                 self.session.execute(insert(RecordEvent), self.history_lines)  # one executemany
-            write_clocks(self.session, self.clock_updates)
         finally:
-            self.history_lines = self.clock_updates = None
+            self.history_lines = None
         return [m if isinstance(m, RecordError) else m[0] for m in made]
+
+    def _clocks_of_new(
+        self, spec: RecordTypeSpec, record: Any, lines: list[tuple[Any, ...]], now: dt.datetime
+    ) -> list[Alert] | None:
+        """The SLA columns of a record not yet inserted, set on it from the history it will have; the
+        warnings and breaches to send once it has its id (None without an SLA policy)."""
+        policy = self.catalog.sla_policies.get(spec.name)
+        if policy is None:
+            return None
+        values, alerts = clock_values(
+            self, record, policy, now, [(at, changes) for _a, changes, at, _e in lines]
+        )
+        for column, value in values.items():
+            setattr(record, column, value)
+        return alerts
 
     def _insert_rows(self, table: Any, records: list[Any]) -> None:
         """Insert new (transient) records with one executemany; each gets its id (taken before on
-        PostgreSQL, returned in order elsewhere). Audited as the ORM's flush audits them."""
+        PostgreSQL; on SQLite the ones it gave them, in their order). Audited as the ORM's flush audits them."""
         if not records:
             return
         self.session.flush()  # what the session holds goes first, as a flush would order it
@@ -467,13 +490,15 @@ class Records:
         names = [column.name for column in table.columns if any(column.name in state for state in states)]
         rows = [{name: state.get(name) for name in names} for state in states]
         connection = self.session.connection()
-        if all(row.get("id") is not None for row in rows):
-            connection.execute(insert(table), rows)
-        else:
-            ids = connection.execute(
-                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-            ).scalars()
-            for record, row, record_id in zip(records, rows, ids, strict=True):
+        connection.execute(insert(table), rows)
+        if any(row.get("id") is None for row in rows):
+            # SQLite gives the rows of one statement consecutive ids (the largest there is, plus one), and
+            # no one else writes while this transaction does: the last one's is the connection's last
+            # (a RETURNING of them in order would insert them one statement each).
+            last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+            for record, row, record_id in zip(
+                records, rows, range(last - len(rows) + 1, last + 1), strict=True
+            ):
                 record.id = row["id"] = record_id
         rows_written(self.session, table, "create", rows)
 
@@ -546,13 +571,35 @@ class Records:
         return record, data
 
     def _created(
-        self, spec: RecordTypeSpec, record: Any, data: dict[str, Any], imported: dict[str, Any] | None
+        self,
+        spec: RecordTypeSpec,
+        record: Any,
+        data: dict[str, Any],
+        imported: dict[str, Any] | None,
+        lines: list[tuple[Any, ...]] | None = None,
+        alerts: list[Alert] | None = None,
     ) -> None:
-        """What follows a new record's insert: its files, its history, its events and SLA clocks."""
+        """What follows a new record's insert: its files, its history, its events and SLA clocks (read as
+        the history says, or already read before the insert: `lines` and their `alerts`)."""
         self._fresh[(spec.name, record.id)] = []
         link_files(self.session, spec, record, data, {})
         if spec.name == CLIENT_TYPE:
             record.client_id = record.id
+        for action, changes, at, emit_as in lines or self._creation_lines(spec, record, imported):
+            self._event(spec, record, action, changes, emit_as=emit_as, at=at, clocks=False)
+        policy = self.catalog.sla_policies.get(spec.name)
+        if policy is None:
+            return
+        if alerts is None:
+            refresh_clocks(self, record, self.clock())
+        else:
+            send_alerts(self, record, policy, alerts)
+
+    def _creation_lines(
+        self, spec: RecordTypeSpec, record: Any, imported: dict[str, Any] | None
+    ) -> list[tuple[str, list[dict[str, Any]], dt.datetime, str | None]]:
+        """A new record's history: (action, changes, moment, event): "created" now, or "imported" when
+        its source says, and a second line for the state it came in (its SLA clocks stop there)."""
         changes = [
             {"path": pointer(["data", n]), "old": None, "new": v}
             for n, v in self.data(record).items()
@@ -563,17 +610,16 @@ class Records:
             for n in EDITABLE_SYSTEM
             if getattr(record, f"{n}_id") is not None
         ]
+        changes.sort(key=lambda change: change["path"])
         if imported is None:
-            self._event(spec, record, "created", changes)
-            return
+            return [("created", changes, self.clock(), None)]
         # "imported" in its history, when its source says; automations hear of a creation, if asked
         initial = self.catalog.initial_state(spec.name)
-        moved = record.state != initial
-        now = record.created_at
-        self._event(spec, record, "imported", changes, emit_as="created", at=now, clocks=not moved)
-        if moved:  # the state it came in, from when the source says (its SLA clocks stop there)
+        lines = [("imported", changes, record.created_at, "created")]
+        if record.state != initial:
             change = {"path": "/state", "old": initial, "new": record.state}
-            self._event(spec, record, "imported", [change], at=imported.get("state_at") or now)
+            lines.append(("imported", [change], imported.get("state_at") or record.created_at, None))
+        return lines
 
     def update(
         self,

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from itpm.models import RecordEvent
@@ -46,12 +46,19 @@ CLOCK_TITLES = {
 FINAL_CATEGORIES = ("done", "cancelled")
 
 
-def read_ticket(records: Any, record: Any, policy: SlaPolicy, now: dt.datetime) -> dict[str, ClockReading]:
-    """Each clock the policy runs on the record, read as of `now` from its history."""
+def read_ticket(
+    records: Any,
+    record: Any,
+    policy: SlaPolicy,
+    now: dt.datetime,
+    history: Sequence[tuple[dt.datetime, Sequence[dict[str, Any]]]] | None = None,
+) -> dict[str, ClockReading]:
+    """Each clock the policy runs on the record, read as of `now` from its history [(moment, changes)]:
+    `history` when given (a record about to be inserted), else the record's."""
     type_name = record.__record_type__
     catalog = records.catalog
     workflow = catalog.workflows.get(type_name)
-    rows = records.fresh_history(record)  # a record created by this service: its whole history is at hand
+    rows = history if history is not None else records.fresh_history(record)  # one created here: at hand
     if rows is None:
         rows = records.session.execute(
             select(RecordEvent.at, RecordEvent.changes)
@@ -161,25 +168,49 @@ def _client_numbers(records: Any, ids: set[int]) -> dict[int, str]:
     return found
 
 
+#: A warning or a breach due on a clock: (kind, clock, reading, target minutes), put in the outbox once.
+Alert = tuple[str, str, ClockReading, int]
+
+
 def refresh_clocks(records: Any, record: Any, now: dt.datetime) -> None:
     """Read the record's clocks again and keep the result on it; put due warnings and breaches in the outbox."""
-    type_name = record.__record_type__
-    policy = records.catalog.sla_policies.get(type_name)
+    policy = records.catalog.sla_policies.get(record.__record_type__)
     if policy is None:
         return
-    readings = read_ticket(records, record, policy, now)
+    values, alerts = clock_values(records, record, policy, now)
+    send_alerts(records, record, policy, alerts)
+    changed = {column: value for column, value in values.items() if getattr(record, column) != value}
+    if not changed:
+        return
+    table = type(record).__table__  # not a change of the record: its version and history stay as they are
+    records.session.execute(update(table).where(table.c.id == record.id).values(**changed))
+    for column, value in changed.items():
+        set_committed_value(record, column, value)
+
+
+def clock_values(
+    records: Any,
+    record: Any,
+    policy: SlaPolicy,
+    now: dt.datetime,
+    history: Sequence[tuple[dt.datetime, Sequence[dict[str, Any]]]] | None = None,
+) -> tuple[dict[str, Any], list[Alert]]:
+    """The SLA columns of the record as its clocks read now (from `history`, else its own: `read_ticket`),
+    and the warnings and breaches that came due and were not sent yet."""
+    readings = read_ticket(records, record, policy, now, history)
     before = record.sla_clocks or {}
     clocks: dict[str, Any] = {}
+    alerts: list[Alert] = []
     for name, reading in readings.items():
         target = _minutes(reading.target)
         sent = list(before.get(name, {}).get("sent", []))
         running = not reading.is_stopped
         if running and reading.breached and f"breach:{target}" not in sent:
             sent += [f"warning:{target}", f"breach:{target}"]
-            _emit(records, record, "sla_breach", name, reading, policy, target)
+            alerts.append(("sla_breach", name, reading, target))
         elif running and reading.warned and f"warning:{target}" not in sent:
             sent.append(f"warning:{target}")
-            _emit(records, record, "sla_warning", name, reading, policy, target)
+            alerts.append(("sla_warning", name, reading, target))
         clocks[name] = {
             "target": target,
             "elapsed": _minutes(reading.elapsed),
@@ -201,30 +232,13 @@ def refresh_clocks(records: Any, record: Any, now: dt.datetime) -> None:
         "sla_status": _status(readings.values(), active) if readings else None,
         "sla_next_check": _next_check(readings, clocks),
     }
-    changed = {column: value for column, value in values.items() if getattr(record, column) != value}
-    if not changed:
-        return
-    table = type(record).__table__
-    if records.clock_updates is not None:  # written with the others of a bulk create (`write_clocks`)
-        records.clock_updates.append((table, record.id, changed))
-    else:  # not a change of the record: its version and history stay as they are
-        records.session.execute(update(table).where(table.c.id == record.id).values(**changed))
-    for column, value in changed.items():
-        set_committed_value(record, column, value)
+    return values, alerts
 
 
-def write_clocks(session: Any, updates: list[tuple[Any, int, dict[str, Any]]]) -> None:
-    """Write the SLA columns of many records: one executemany per table and set of columns."""
-    groups: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]] = {}
-    for table, record_id, changed in updates:
-        groups.setdefault((table, tuple(sorted(changed))), []).append({"_id": record_id, **changed})
-    for (table, columns), rows in groups.items():
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("_id"))
-            .values({column: bindparam(column) for column in columns})
-        )
-        session.connection().execute(statement, rows)
+def send_alerts(records: Any, record: Any, policy: SlaPolicy, alerts: list[Alert]) -> None:
+    """Put the warnings and breaches of `clock_values` in the outbox (the record has its id by now)."""
+    for kind, name, reading, target in alerts:
+        _emit(records, record, kind, name, reading, policy, target)
 
 
 def _status(readings: Iterable[ClockReading], active: ClockReading | None) -> str:
