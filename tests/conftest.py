@@ -105,8 +105,12 @@ def _pg_execute(sql: str) -> None:
 
 
 def _pg_url(database: str) -> str:
+    """The URL of one test database. Its sessions commit without waiting for the WAL to reach the disk
+    (`synchronous_commit=off`): a test database is dropped at the end, so a server crash loses nothing
+    that matters, and each commit costs 0.1 ms instead of 1.3 ms on this machine's disk. Everything a
+    test can see stays the same: commits are still atomic, ordered and visible to other sessions."""
     base = PG_SERVER.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return f"{base}/{database}"
+    return f"{base}/{database}?options=-c%20synchronous_commit%3Doff"
 
 
 #: Passwords hashed cheaply: tests create and log in many people; production keeps FAB's scrypt.

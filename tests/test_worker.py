@@ -20,7 +20,8 @@ from typing import Any
 import psycopg
 import pytest
 from redis import Redis
-from sqlalchemy import func, select, update
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+from sqlalchemy import func, make_url, select, update
 from test_automations import automation, comment, comments
 from test_schema_changes import publish
 
@@ -28,6 +29,7 @@ from conftest import PG_SERVER, SECRET, settings_for
 from itpm.access import Actor
 from itpm.automations.jobs import dispatch, resend_lost, start_jobs
 from itpm.automations.queue import STALE, rq_queue
+from itpm.automations.worker import free_locks_of_dead_schedulers
 from itpm.db import utcnow
 from itpm.models import ActionRun, ImportRun, OutboxEvent, RecordEvent
 from itpm.records.import_jobs import dispatch_imports
@@ -206,7 +208,7 @@ def test_records_saved_while_redis_is_down_are_acted_on_once_it_is_back(
 
 
 def _waiting_on_a_lock(database: str) -> bool:
-    name = database.rsplit("/", 1)[1]
+    name = make_url(database).database
     with psycopg.connect(PG_SERVER, autocommit=True) as connection:
         row = connection.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", (name,)
@@ -223,7 +225,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_action_done_once(
         automation("escalate", "incident", {"on": "created"}, [{"do": "set", "fields": {"impact": "high"}}]),
     )
     (record,) = new_incidents(runtime, 1)
-    name = database.rsplit("/", 1)[1]
+    name = make_url(database).database
     holder = psycopg.connect(PG_SERVER.rsplit("/", 1)[0] + "/" + name)
     holder.execute(
         "SELECT id FROM rec_incident WHERE id = %s FOR UPDATE", (record,)
@@ -263,6 +265,32 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_action_done_once(
         )
     assert changes == [[{"path": "/data/impact", "old": None, "new": "high"}]]
     runtime.dispose()
+
+
+def test_the_scheduler_lock_of_a_killed_scheduler_is_released_at_once_and_no_other(redis_url: str) -> None:
+    """A killed worker's scheduler keeps RQ's lock for a minute, and every retry (the retry of its own
+    abandoned job among them) would wait for it. A holder on this host whose process is gone is known
+    dead: its lock is released. A running holder, or one on another host, keeps it."""
+    redis = Redis.from_url(redis_url)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    holders = {
+        "on-a-killed-scheduler": (socket.gethostname(), gone.pid),
+        "on-a-running-scheduler": (socket.gethostname(), os.getpid()),
+        "on-another-host": ("another-host", gone.pid),
+    }
+    for queue, (host, pid) in holders.items():
+        redis.set(RQScheduler.get_locking_key(queue), f"scheduler-{queue}", ex=61)
+        redis.hset(SCHEDULER_KEY_TEMPLATE % f"scheduler-{queue}", mapping={"hostname": host, "pid": pid})
+
+    released = free_locks_of_dead_schedulers(redis, [*holders, "without-a-scheduler"])
+
+    assert released == ["on-a-killed-scheduler"]
+    assert [redis.get(RQScheduler.get_locking_key(queue)) for queue in holders] == [
+        None,
+        b"scheduler-on-a-running-scheduler",
+        b"scheduler-on-another-host",
+    ]
 
 
 def test_two_workers_racing_over_the_same_events_act_once_on_each(

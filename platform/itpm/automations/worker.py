@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import signal
+import socket
 import threading
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisUnreachable
 from rq import SimpleWorker
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+from rq.scripts import release_lock
 from rq.utils import now as rq_now
 from rq.worker import BaseWorker, WorkerStatus
 
@@ -59,6 +63,14 @@ class ItpmWorker(SimpleWorker):
         self.asked_to_stop = True
         super().request_stop(signum, frame)
 
+    def _start_scheduler(self, *args: Any, **kwargs: Any) -> None:
+        free_locks_of_dead_schedulers(self.connection, [queue.name for queue in self.queues])
+        super()._start_scheduler(*args, **kwargs)
+
+    def run_maintenance_tasks(self) -> None:
+        free_locks_of_dead_schedulers(self.connection, [queue.name for queue in self.queues])
+        super().run_maintenance_tasks()
+
     def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
         return BaseWorker.get_heartbeat_ttl(self, job, working_time) - 60 + self.grace
 
@@ -86,6 +98,51 @@ class ItpmWorker(SimpleWorker):
             done.set()
             beating.join()
         self.set_state(WorkerStatus.IDLE)
+
+
+def free_locks_of_dead_schedulers(connection: Any, queue_names: list[str]) -> list[str]:
+    """Release the scheduler locks of queues whose holder ran on this host and whose process is gone.
+
+    RQ's scheduler (a process beside each worker, one at a time per queue under a lock) moves jobs due
+    later onto the queue: retries among them, such as the retry of a killed worker's abandoned job. A
+    killed scheduler keeps its lock for its time to live, a minute past its last refresh, and every retry
+    waits that long. A holder on this host whose process no longer runs is known dead, so its lock is
+    released at once and this worker's scheduler takes over; a holder on another host is left to expire.
+    Returns the queues whose lock was released."""
+    host, released = socket.gethostname(), []
+    for name in queue_names:
+        lock = RQScheduler.get_locking_key(name)
+        holder = connection.get(lock)
+        if holder is None:
+            continue
+        holder = holder.decode() if isinstance(holder, bytes) else holder
+        about = {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in connection.hgetall(SCHEDULER_KEY_TEMPLATE % holder).items()
+        }
+        if about.get("hostname") != host or not str(about.get("pid", "")).isdigit():
+            continue
+        if not _runs(int(about["pid"])) and release_lock(connection, lock, holder):
+            log.warning("released the scheduler lock of %s: its process %s is gone", name, about["pid"])
+            released.append(name)
+    return released
+
+
+def _runs(pid: int) -> bool:
+    """Whether a process of this host runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc here: ask the kernel instead
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
 
 class Dispatcher:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from jinja2 import BytecodeCache, Environment
 from jinja2.bccache import Bucket
 from werkzeug.routing import Map, Rule, RuleFactory
+from werkzeug.routing.rules import RulePart
 
 from itpm.audit.context import set_provider as set_audit_provider
 from itpm.automations.jobs import start_jobs
@@ -88,6 +89,10 @@ class SerialMap(Map):
             super().add(rulefactory)
 
 
+#: Rules parsed by `LazyRule._parse_rule`, by rule and map converters: (parts, trace, converters).
+_PARSED_RULES: dict[tuple[str, tuple[tuple[str, type], ...]], tuple[Any, ...]] = {}
+
+
 class LazyRule(Rule):
     """A route whose URL builders are compiled the first time a URL is built from it.
 
@@ -102,6 +107,37 @@ class LazyRule(Rule):
             super().compile()  # parses the rule, then asks for both builders: they come deferred
         finally:
             del self._compile_builder
+
+    def _parse_rule(self, rule: str) -> Iterator[RulePart]:
+        """The rule's parts, parsed once per process: every app of every revision has the same ~400
+        rules, and parsing them (regular expressions, converter arguments) was a quarter of building one.
+
+        Werkzeug's parser also records the rule's trace, converters and arguments as it goes: these are
+        kept with the parts, and the converters are made again for this rule's own map (they hold it)."""
+        key = (rule, tuple(self.map.converters.items()))
+        parsed = _PARSED_RULES.get(key)
+        if parsed is None:
+            made: list[tuple[str, tuple[str, tuple[Any, ...], dict[str, Any]]]] = []
+
+            def get_converter(name: str, converter: str, args: tuple[Any, ...], kwargs: Any) -> Any:
+                made.append((name, (converter, args, dict(kwargs))))
+                return Rule.get_converter(self, name, converter, args, kwargs)
+
+            trace_start = len(self._trace)
+            self.get_converter = get_converter  # type: ignore[method-assign]
+            try:
+                parts = tuple(super()._parse_rule(rule))
+            finally:
+                del self.get_converter
+            parsed = _PARSED_RULES[key] = (parts, tuple(self._trace[trace_start:]), tuple(made))
+            yield from parts
+            return
+        parts, trace, converters = parsed
+        self._trace.extend(trace)
+        for name, (converter, args, kwargs) in converters:
+            self._converters[name] = self.get_converter(name, converter, args, kwargs)
+            self.arguments.add(name)
+        yield from parts
 
     def _deferred_builder(self, append_unknown: bool = True) -> Any:
         attribute = "_build_unknown" if append_unknown else "_build"
