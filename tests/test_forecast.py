@@ -626,7 +626,8 @@ def test_a_forecast_flag_tells_its_figures_only_to_staff_who_read_the_whole_proj
 ) -> None:
     """A `forecast_flagged` notification's `{flags}` names budgets, costs, task titles and people's bookings:
     the project manager is told them; the client's user (who reads the project, not its budget or its
-    tasks) is told which flags were raised, without a figure."""
+    tasks) is told which flags were raised, without a figure. Finance reads the whole project but no
+    task: it is told the cost, and of the critical-path task only that someone is over capacity."""
     from types import SimpleNamespace
 
     from itpm.automations.jobs import drain
@@ -636,7 +637,7 @@ def test_a_forecast_flag_tells_its_figures_only_to_staff_who_read_the_whole_proj
     people = cast(sqlite_app, runtime)
     body = {"kind": "automation", "name": "flagged", "title": {"en": "Flagged", "zh": "预测告警"},
             "record_type": "project", "trigger": {"on": "forecast_flagged"},
-            "actions": [{"do": "notify", "to": [{"user": "pm"}, {"user": "buyer"}],
+            "actions": [{"do": "notify", "to": [{"user": "pm"}, {"user": "buyer"}, {"user": "cfo"}],
                          "subject": {"en": "Flagged {number}", "zh": "预测告警 {number}"},
                          "body": {"en": "Flags: {flags}", "zh": "告警：{flags}"}}]}  # fmt: skip
     with runtime.session() as session:
@@ -645,8 +646,12 @@ def test_a_forecast_flag_tells_its_figures_only_to_staff_who_read_the_whole_proj
         registry.publish([("automation", "flagged")], "admin", "test")
     cost = Flag("cost_over", "forecast cost %(cost).0f is %(share).0f%% of the budget %(budget).0f (over 105%%)",
                 {"cost": 1_234_567, "budget": 1_000_000, "share": 123.5})  # fmt: skip
+    with runtime.session() as session:
+        records = Records(session, runtime.catalog(), Actor.system())
+        task = records.create("task", {"title": "Migrate the ledger", "project": people.project}).id
+        session.commit()
     busy = Flag("critical_over_capacity", "%(person)s is booked %(planned).0f h with %(title)s",
-                {"person": "Lead T", "planned": 61, "title": "Migrate the ledger"})  # fmt: skip
+                {"person": "Lead T", "planned": 61, "title": "Migrate the ledger"}, (("task", task),))  # fmt: skip
     with runtime.session() as session:
         records = Records(session, runtime.catalog(), Actor.system())
         project = records.get("project", people.project)
@@ -658,9 +663,16 @@ def test_a_forecast_flag_tells_its_figures_only_to_staff_who_read_the_whole_proj
             person: " ".join(
                 session.scalars(select(Notification.body).where(Notification.person_id == person))
             )
-            for person in (people.ids["pm"], people.ids["buyer"])
+            for person in (people.ids["pm"], people.ids["buyer"], people.ids["cfo"])
         }
     assert "1234567" in told[people.ids["pm"]] and "Migrate the ledger" in told[people.ids["pm"]]
+    pm = told[people.ids["pm"]]
+    assert ("告警" in pm) == ("预测成本 1234567" in pm), pm  # the reason in the reader's language
+    finance = told[people.ids["cfo"]]
+    assert "1234567" in finance, finance
+    assert "booked over capacity" in finance or "超负荷" in finance, finance
+    for figure in ("Migrate the ledger", "Lead T", "61 h"):
+        assert figure not in finance, (figure, finance)
     client = told[people.ids["buyer"]]
     assert "over 105% of the budget" in client or "超过预算的 105%" in client, client
     for figure in ("1234567", "1000000", "Migrate the ledger", "Lead T", "61"):

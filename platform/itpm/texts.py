@@ -6,10 +6,15 @@ The lowest floor: domain code (a record rule's message) and the web layer both u
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from babel.support import NullTranslations, Translations
 from flask_babel import get_locale
 from markupsafe import escape
+
+CATALOGUES = Path(__file__).parent / "translations"
 
 
 def language() -> str:
@@ -23,6 +28,17 @@ def text(value: Any, lang: str | None = None) -> str:
         lang = lang or language()
         return str(value.get(lang) or value.get("en") or value.get("zh") or "")
     return "" if value is None else str(value)
+
+
+@cache
+def _catalogue(lang: str) -> NullTranslations:
+    return Translations.load(str(CATALOGUES), [lang])
+
+
+def in_both(message: str, values: Mapping[str, Any]) -> dict[str, str]:
+    """A message of the app's catalogue (an English message id with %-style values) in English and
+    Chinese, with its values filled in: for texts made outside a request (a job's notification)."""
+    return {lang: _catalogue(lang).gettext(message) % values for lang in ("en", "zh")}
 
 
 class Bilingual:

@@ -29,8 +29,9 @@ from itpm.catalog import Catalog
 from itpm.db import utcnow
 from itpm.forecast.flags import PLAIN
 from itpm.models import ActionRun, OutboxEvent, Person
-from itpm.records.service import RecordError, Records
+from itpm.records.service import NotFound, RecordError, Records
 from itpm.runtime import Runtime
+from itpm.texts import in_both
 from itpm.workflows.engine import Workflows
 
 log = logging.getLogger(__name__)
@@ -647,7 +648,7 @@ class Automations:
             if event is not None and event.kind == "forecast_flagged"
             else None
         )
-        audiences: dict[tuple[frozenset[str], bool], list[Person]] = {}
+        audiences: dict[tuple[frozenset[str], tuple[str, str] | None], list[Person]] = {}
         for person in people:
             actor = Actor.of(person)
             hidden = (
@@ -655,15 +656,14 @@ class Automations:
                 if record is not None
                 else frozenset()
             )
-            # a forecast flag's reason names budgets, costs, tasks and bookings: whole for staff who
-            # read every field of the project, without its figures for the others
-            audiences.setdefault((hidden, actor.client_id is None and not hidden), []).append(person)
-        for (hidden, whole), readers in audiences.items():
+            told = None if flagged is None else self._flags_told(records, person, hidden, flagged, event)
+            audiences.setdefault((hidden, told), []).append(person)
+        for (hidden, told), readers in audiences.items():
             shown = {n: HIDDEN_VALUE if n in hidden else v for n, v in values.items()}
             if values.get("title") in [values.get(n) for n in hidden]:  # the title is a hidden field's value
                 shown["title"] = values.get("number", "")
-            if flagged is not None and not whole:
-                shown["flags"] = "; ".join(PLAIN.get(code, code) for code in flagged)
+            if told is not None:
+                shown["flags"] = dict(zip(("en", "zh"), told, strict=True))
             notify(
                 records.session,
                 self.runtime.settings,
@@ -680,6 +680,48 @@ class Automations:
                 if event is not None and event.kind in ("sla_warning", "sla_breach")
                 else "automation",
             )
+
+    @staticmethod
+    def _flags_told(
+        records: Records, person: Person, hidden: frozenset[str], flagged: list[str], event: OutboxEvent
+    ) -> tuple[str, str]:
+        """The new forecast flags as one reader is told them, in English and Chinese.
+
+        A flag's reason names budgets, costs, tasks, milestones, risks and bookings. It is told whole to
+        staff who read every field of the project and may read the records it names with their titles;
+        anyone else is told what was flagged, in plain words and without a figure (`PLAIN`)."""
+        reasons = {
+            code: (message, values, named)
+            for code, message, values, named in (event.payload or {}).get("reasons", [])
+        }
+        actor = records.actor_of(person)
+        reader = (
+            Records(records.session, records.catalog, actor)
+            if actor.client_id is None and not hidden
+            else None
+        )
+
+        def readable(named: list[list[Any]]) -> bool:
+            for type_name, record_id in named:
+                try:
+                    spec = reader.spec(type_name)
+                except NotFound:  # a type the reader cannot use (another department's pilot, one removed)
+                    return False
+                if "title" in reader.access.hidden_fields(actor, spec):
+                    return False
+                model = reader.model(type_name)
+                found = reader.query(type_name).with_only_columns(model.id).where(model.id == record_id)
+                if reader.session.scalar(found) is None:
+                    return False
+            return True
+
+        told = [
+            in_both(reasons[code][0], reasons[code][1])
+            if reader is not None and code in reasons and readable(reasons[code][2])
+            else PLAIN.get(code, {"en": code, "zh": code})
+            for code in flagged
+        ]
+        return "; ".join(t["en"] for t in told), "；".join(t["zh"] for t in told)
 
     def _webhook(
         self, records: Records, action: dict[str, Any], record: Any, key: str, event: OutboxEvent | None

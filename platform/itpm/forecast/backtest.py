@@ -167,6 +167,8 @@ def raised_before(records: Records, type_name: str, project: Any, as_of: dt.date
             "flags": [f.as_json() for f in found.flags],
             "key": f"forecast_flagged:{type_name}:{project.id}:{as_of.isoformat()}",
             "values": {"flags": "; ".join(f.reason % f.values for f in new)},
+            # each new flag's reason with the records it names: a reader is told it if they may read them
+            "reasons": [[f.code, f.reason, f.values, [list(n) for n in f.names]] for f in new],
         },
     )
 

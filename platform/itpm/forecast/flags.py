@@ -17,12 +17,18 @@ COST_LIMIT = 1.05
 #: project (a client, or a role with hidden fields), whose reasons name budgets, costs, task titles
 #: and people's bookings.
 PLAIN = {
-    "p85_late": "the 85% likely finish is after the planned finish / 85% 把握的完成日期晚于计划完成日期",
-    "spi_t_low": "the schedule performance is below 0.9 / 进度绩效低于 0.9",
-    "cost_over": "the forecast cost is over 105% of the budget / 预测成本超过预算的 105%",
-    "milestone_overdue": "a milestone is overdue / 有里程碑已逾期",
-    "risk_review_overdue": "a high risk is past its review date / 有高风险已过复核日期",
-    "critical_over_capacity": "someone on the critical path is booked over capacity / 关键路径上有人超负荷",
+    "p85_late": {
+        "en": "the 85% likely finish is after the planned finish",
+        "zh": "85% 把握的完成日期晚于计划完成日期",
+    },
+    "spi_t_low": {"en": "the schedule performance is below 0.9", "zh": "进度绩效低于 0.9"},
+    "cost_over": {"en": "the forecast cost is over 105% of the budget", "zh": "预测成本超过预算的 105%"},
+    "milestone_overdue": {"en": "a milestone is overdue", "zh": "有里程碑已逾期"},
+    "risk_review_overdue": {"en": "a high risk is past its review date", "zh": "有高风险已过复核日期"},
+    "critical_over_capacity": {
+        "en": "someone on the critical path is booked over capacity",
+        "zh": "关键路径上有人超负荷",
+    },
 }
 
 
@@ -33,6 +39,8 @@ class Flag:
     #: The reason as a message id and its values (translated where it is shown).
     reason: str
     values: dict[str, Any]
+    #: The records the reason names, as (record type, id): a reader is told it only if they may read them.
+    names: tuple[tuple[str, int], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {"code": self.code, "reason": self.reason % self.values, "values": self.values}
@@ -45,6 +53,8 @@ class Overdue:
     number: str
     title: str
     day: dt.date
+    #: The item as (record type, id).
+    ref: tuple[str, int] | None = None
 
 
 def risk_flags(
@@ -92,6 +102,7 @@ def risk_flags(
                     "milestone_overdue",
                     "milestone %(number)s %(title)s was due %(due)s and is not done",
                     {"number": item.number, "title": item.title, "due": item.day.isoformat()},
+                    (item.ref,) if item.ref else (),
                 )
             )
     for item in risks:
@@ -101,6 +112,7 @@ def risk_flags(
                     "risk_review_overdue",
                     "high risk %(number)s %(title)s is open past its review date %(due)s",
                     {"number": item.number, "title": item.title, "due": item.day.isoformat()},
+                    (item.ref,) if item.ref else (),
                 )
             )
     return flags
@@ -115,6 +127,8 @@ class CriticalTask:
     person: int
     start: dt.date
     due: dt.date
+    #: The task as (record type, id).
+    ref: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +177,7 @@ def over_capacity_on_critical_path(
                             "number": on[0].number,
                             "title": on[0].title,
                         },
+                        (on[0].ref,) if on[0].ref else (),
                     )
                 )
                 break

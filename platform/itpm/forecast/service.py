@@ -203,7 +203,7 @@ def project_work(records: Records, project_type: str, project: Any, as_of: dt.da
             open_milestones.append((row, due))
         if milestone and category not in ("done", "cancelled") and due is not None:
             title = field_value(spec, row, "title", hidden) or ""
-            work.milestones.append(Overdue(row.number or str(row.id), str(title), due))
+            work.milestones.append(Overdue(row.number or str(row.id), str(title), due, (spec.name, row.id)))
         estimate = field_value(spec, row, roles.get("estimate"), hidden)
         if row.id in parents or category == "cancelled" or not estimate or start is None or due is None:
             continue  # a summary task's weight is its subtasks'
@@ -286,7 +286,14 @@ def critical_tasks(
         if row.assignee_id is not None:
             title = str(field_value(spec, row, "title", hidden) or "")
             found.append(
-                CriticalTask(row.number or str(row.id), title, row.assignee_id, task.start, task.due)
+                CriticalTask(
+                    row.number or str(row.id),
+                    title,
+                    row.assignee_id,
+                    task.start,
+                    task.due,
+                    (spec.name, row.id),
+                )
             )
     return found
 
@@ -344,7 +351,7 @@ def _risks(records: Records, project_type: str, project: Any) -> list[Overdue]:
         day = getattr(row, spec.fields["review_date"].column)
         if day is not None:
             title = getattr(row, spec.fields["title"].column) if "title" in spec.fields else ""
-            found.append(Overdue(row.number or str(row.id), str(title or ""), day))
+            found.append(Overdue(row.number or str(row.id), str(title or ""), day, ("risk", row.id)))
     return found
 
 
