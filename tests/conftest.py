@@ -110,7 +110,7 @@ def _pg_url(database: str) -> str:
     that matters, and each commit costs 0.1 ms instead of 1.3 ms on this machine's disk. Everything a
     test can see stays the same: commits are still atomic, ordered and visible to other sessions."""
     base = PG_SERVER.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return f"{base}/{database}?options=-c%20synchronous_commit%3Doff"
+    return f"{base}/{database}?options=-csynchronous_commit%3Doff"
 
 
 #: Passwords hashed cheaply: tests create and log in many people; production keeps FAB's scrypt.

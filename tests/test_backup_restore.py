@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 from test_records_ui import created_id, publish_with_attachments
 
 from conftest import ADMIN, PG_SERVER, SECRET, _pg_execute, api_token, csrf_token, login, settings_for
@@ -101,8 +101,8 @@ def test_a_dump_restored_into_a_new_database_serves_the_same_records_and_its_aud
     done = subprocess.run(["pg_dump", "--format=custom", f"--file={dump}", libpq(source)],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    name = f"{source.rsplit('/', 1)[1]}_restored"
-    target = f"{source.rsplit('/', 1)[0]}/{name}"
+    name = f"{make_url(source).database}_restored"
+    target = make_url(source).set(database=name).render_as_string(hide_password=False)
     _pg_execute(f"CREATE DATABASE {name}")
     try:
         done = subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={libpq(target)}", str(dump)],
