@@ -24,7 +24,7 @@ from itpm.db import will_write
 from itpm.expressions import AST_LOCK
 from itpm.records.fields import ID_MAX
 from itpm.runtime import Runtime
-from itpm.web import errors, i18n, record_display, requests_log
+from itpm.web import errors, i18n, record_display, requests_log, static_files
 from itpm.web.api import nul_characters
 from itpm.web.api.approvals import ApprovalsApi
 from itpm.web.api.definitions import DefinitionsApi
@@ -233,6 +233,7 @@ def build_app(runtime: Runtime, revision: int) -> Flask:
                 abort(404)
 
     nul_characters.install(app)
+    static_files.install(app)
     csrf = CSRFProtect(app)
     protect(app, csrf, runtime.settings)
     with app.app_context():
