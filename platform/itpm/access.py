@@ -134,6 +134,8 @@ class Access:
         #: The record types whose workflows have approval chains (their approvers read what they decide).
         self.approved = frozenset(approved)
         self._field_rules: dict[tuple[frozenset[str], str, int], dict[str, str]] = {}
+        #: The fields of each restriction, by the same key and the restriction (asked for every record written).
+        self._restricted: dict[tuple[Any, ...], frozenset[str]] = {}
 
     # --- what a person holds -------------------------------------------------
 
@@ -337,10 +339,24 @@ class Access:
         return True
 
     def hidden_fields(self, actor: Actor, spec: RecordTypeSpec) -> frozenset[str]:
-        return frozenset(n for n, rule in self.field_rules(actor, spec).items() if rule == HIDDEN)
+        return self._fields_of(actor, spec, HIDDEN)
 
     def read_only_fields(self, actor: Actor, spec: RecordTypeSpec) -> frozenset[str]:
-        return frozenset(n for n, rule in self.field_rules(actor, spec).items() if rule == READ_ONLY)
+        return self._fields_of(actor, spec, READ_ONLY)
+
+    def _fields_of(self, actor: Actor, spec: RecordTypeSpec, restriction: str) -> frozenset[str]:
+        key = (
+            actor.roles,
+            actor.client_id is not None and not actor.is_system,
+            spec.name,
+            id(spec),
+            restriction,
+        )
+        found = self._restricted.get(key)
+        if found is None:
+            rules = self.field_rules(actor, spec)
+            found = self._restricted[key] = frozenset(n for n, rule in rules.items() if rule == restriction)
+        return found
 
     def list_fields(self, actor: Actor, spec: RecordTypeSpec) -> ListFields:
         """The fields the actor may see as list columns, filter, sort, search and export on: never a hidden one."""

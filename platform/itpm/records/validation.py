@@ -165,7 +165,69 @@ class RecordValidator:
 
 
 def _compiled(condition: dict[str, Any] | None) -> Any:
-    return None if condition is None else condition_validator(condition)
+    return None if condition is None else Condition(condition)
+
+
+#: How many answers a condition remembers (the distinct values it reads, in practice a handful).
+REMEMBERED = 4096
+_ABSENT = object()
+
+
+class Condition:
+    """A form condition, compiled; when it reads only some fields' values and others' presence, its
+    answers are remembered by those (the rows of an import ask it the same few questions)."""
+
+    def __init__(self, condition: dict[str, Any]) -> None:
+        self.validator = condition_validator(condition)
+        self.reads = _reads(condition)
+        self.known: dict[Any, bool] = {}
+
+    def is_valid(self, present: dict[str, Any]) -> bool:
+        if self.reads is None:
+            return self.validator.is_valid(present)
+        valued, presence = self.reads
+        # a value's type too: jsonschema tells 1 from true and from 1.0 in an enum
+        key = (
+            tuple((type(v), v) for v in (present.get(n, _ABSENT) for n in valued)),
+            tuple(n in present for n in presence),
+        )
+        try:
+            found = self.known.get(key)
+        except TypeError:  # a list or an object: asked every time
+            return self.validator.is_valid(present)
+        if found is None:
+            found = self.validator.is_valid(present)
+            if len(self.known) < REMEMBERED:
+                self.known[key] = found
+        return found
+
+
+def _reads(schema: Any) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The fields whose values and the fields whose presence a condition reads, when that is all it
+    reads (properties, required, and their combinations); None for any other condition."""
+    if isinstance(schema, bool):
+        return (), ()
+    if not isinstance(schema, dict):
+        return None
+    valued: set[str] = set()
+    presence: set[str] = set()
+    for keyword, value in schema.items():
+        if keyword in ANNOTATIONS or (keyword == "type" and value == "object"):
+            continue
+        if keyword == "properties" and isinstance(value, dict):
+            valued |= set(value)
+        elif keyword == "required" and isinstance(value, list):
+            presence |= set(value)
+        elif keyword in ("allOf", "anyOf", "oneOf", "not"):
+            for sub in value if isinstance(value, list) else [value]:
+                found = _reads(sub)
+                if found is None:
+                    return None
+                valued |= set(found[0])
+                presence |= set(found[1])
+        else:
+            return None
+    return tuple(sorted(valued)), tuple(sorted(presence - valued))
 
 
 def _holds(validator: Any, present: dict[str, Any]) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,6 +50,11 @@ class BusinessCalendar:
     week: tuple[tuple[Interval, ...], ...]
     holidays: frozenset[dt.date] = frozenset()
     working_days: frozenset[dt.date] = frozenset()
+    #: Each date's working spans as instants, once worked out (`_spans`): read for every SLA clock of
+    #: every ticket, where hashing the calendar for a shared cache cost more than the reading.
+    _days: dict[dt.date, tuple[Span, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         if len(self.week) != 7:
@@ -260,13 +265,15 @@ def _spans_from(
         day += dt.timedelta(days=1)
 
 
-@lru_cache(maxsize=16384)
 def _spans(calendar: BusinessCalendar, day: dt.date) -> tuple[Span, ...]:
-    """A date's working intervals as instants.
+    """A date's working intervals as instants (worked out once per calendar).
 
     A wall time the clocks skip is read the way zoneinfo reads it (with the
     offset before the change); spans are kept in order and never overlap.
     """
+    known = calendar._days.get(day)
+    if known is not None:
+        return known
     spans: list[Span] = []
     for start_minute, end_minute in calendar.hours_on(day):
         start = _instant(calendar.zone, day, start_minute)
@@ -275,7 +282,8 @@ def _spans(calendar: BusinessCalendar, day: dt.date) -> tuple[Span, ...]:
             start = max(start, spans[-1][1])
         if end > start:
             spans.append((start, end))
-    return tuple(spans)
+    calendar._days[day] = found = tuple(spans)
+    return found
 
 
 def _instant(zone: ZoneInfo, day: dt.date, minute: int) -> dt.datetime:

@@ -198,6 +198,11 @@ class SlaPolicy:
     around_the_clock: frozenset[str] = frozenset()
     #: client -> the priorities of the client's own targets that run around the clock
     client_around_the_clock: Mapping[str, frozenset[str]] = field(default_factory=dict, hash=False)
+    #: The terms of a clock by (clock, priority, client, final states) as tickets read them
+    #: (`itpm.sla.tickets`): filled as they are asked.
+    known_terms: dict[tuple[Any, ...], Terms | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @property
     def all_hours(self) -> BusinessCalendar:

@@ -116,16 +116,20 @@ def _terms_timeline(
 ) -> list[tuple[dt.datetime, Terms]]:
     """The terms in force over time; a priority without a target keeps the terms before it."""
     timeline: list[tuple[dt.datetime, Terms]] = []
+    known = policy.known_terms  # the same few for every ticket: worked out once
     for moment, priority, client in values:
-        terms = (
-            policy.terms(clock, str(priority), numbers.get(client) if client else None)
-            if priority is not None
-            else None
-        )
+        if priority is None:
+            continue
+        key = (clock, str(priority), numbers.get(client) if client else None, finals)
+        if key not in known:
+            terms = policy.terms(*key[:3])
+            if terms is not None and clock != FIRST_RESPONSE:
+                # resolved and reopened: the time it stood resolved is not counted
+                terms = dataclasses.replace(terms, pausing_states=terms.pausing_states | finals)
+            known[key] = terms
+        terms = known[key]
         if terms is None:
             continue
-        if clock != FIRST_RESPONSE:  # resolved and reopened: the time it stood resolved is not counted
-            terms = dataclasses.replace(terms, pausing_states=terms.pausing_states | finals)
         if timeline and timeline[-1][1] == terms:
             continue
         timeline.append((moment, terms))
