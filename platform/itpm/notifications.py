@@ -20,7 +20,8 @@ import hashlib
 import re
 import smtplib
 import ssl
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -264,6 +265,8 @@ def notify(
     before it is sent and marked done after, so a second worker never sends
     it too. Raises `EmailFailed` after trying everyone if some e-mail could
     not be sent; what was sent stays sent, and calling again sends the rest.
+    In a session `gathered` for many calls, the in-app notifications are
+    written at its end, together (and `Sent.app` does not list them).
     """
     if len(key) > MAX_KEY_LENGTH:
         raise ValueError(f"a notification key has at most {MAX_KEY_LENGTH} characters: {key[:60]}...")
@@ -274,14 +277,19 @@ def notify(
     sent = Sent()
     failures: dict[int, str] = {}
     mailer = _Mailer(settings) if EMAIL in channels and settings.smtp_host else None
+    gathering: dict[str, dict[str, Any]] | None = session.info.get(_GATHERED)
     try:
         for person in people:
             if not person.active:
                 continue
             message = compose(subject, body, context, link, language_of(person), settings.base_url)
-            if APP in channels and _write_notification(session, person, key, message, link, now):
+            row = _notification(person, key, message, link, now)
+            if APP in channels and gathering is not None:
+                gathering.setdefault(row["key"], row)
+            elif APP in channels and _write_notification(session, row):
                 sent.app.append(person.id)
-            session.commit()
+            if gathering is None:
+                session.commit()
             if mailer is None or not person.email or not wants_email(person, kind):
                 continue
             run_key = channel_key(key, EMAIL, person.id)
@@ -304,28 +312,70 @@ def notify(
     return sent
 
 
-def _write_notification(
-    session: Session, person: Person, key: str, message: Message, link: str, now: dt.datetime
-) -> bool:
-    """Add the person's in-app notification unless its key is already there; whether it was added."""
-    row_key = channel_key(key, APP, person.id)
-    if session.scalar(select(Notification.id).where(Notification.key == row_key)) is not None:
+def _notification(person: Person, key: str, message: Message, link: str, now: dt.datetime) -> dict[str, Any]:
+    """The person's in-app notification of `key`, as the values of its row."""
+    return {
+        "person_id": person.id,
+        "key": channel_key(key, APP, person.id),
+        "subject": message.subject[:300],
+        "body": message.body,
+        "link": link,
+        "created_at": now,
+    }
+
+
+def _write_notification(session: Session, row: dict[str, Any]) -> bool:
+    """Add an in-app notification unless its key is already there; whether it was added."""
+    if session.scalar(select(Notification.id).where(Notification.key == row["key"])) is not None:
         return False
     try:
         with session.begin_nested():
-            session.add(
-                Notification(
-                    person_id=person.id,
-                    key=row_key,
-                    subject=message.subject[:300],
-                    body=message.body,
-                    link=link,
-                    created_at=now,
-                )
-            )
+            session.add(Notification(**row))
     except IntegrityError:
         return False  # another worker wrote it a moment ago
     return True
+
+
+#: `Session.info` key of the in-app notifications gathered to be written together (`gathered`).
+_GATHERED = "itpm_gathered_notifications"
+
+
+@contextmanager
+def gathered(session: Session) -> Iterator[None]:
+    """The in-app notifications `notify` makes in `session` meanwhile, written together at the end: one read
+    of the keys already there, one INSERT, one commit (a job telling many people of many events), not
+    three statements and a commit each. E-mails go as they come, as always.
+
+    Written also when some e-mail failed (`EmailFailed` goes on up); anything else leaves them to the
+    job's next run (their keys make each written once)."""
+    pending: dict[str, dict[str, Any]] = {}
+    session.info[_GATHERED] = pending
+    try:
+        yield
+    except EmailFailed:
+        _write_gathered(session, pending)
+        raise
+    finally:
+        session.info.pop(_GATHERED, None)
+    _write_gathered(session, pending)
+
+
+def _write_gathered(session: Session, pending: dict[str, dict[str, Any]]) -> None:
+    session.info.pop(_GATHERED, None)
+    keys = list(pending)
+    there = (
+        set(session.scalars(select(Notification.key).where(Notification.key.in_(keys)))) if keys else set()
+    )
+    rows = [row for key, row in pending.items() if key not in there]
+    try:
+        if rows:
+            session.execute(insert(Notification), rows)
+        session.commit()  # as `notify` does after each person: what the callers wrote meanwhile is kept too
+    except IntegrityError:  # another worker wrote some a moment ago: the rest one by one, each once
+        session.rollback()
+        for row in rows:
+            _write_notification(session, row)
+            session.commit()
 
 
 def _claim_email(session: Session, run_key: str, automation: str, now: dt.datetime) -> bool:

@@ -168,9 +168,6 @@ class Automations:
         back, and the work is done again one action at a time, each in its own transaction: the failing
         one is kept and retried by itself, the others are done; nothing is done twice (keys).
         """
-        if len(work) == 1:
-            self._run_for_record(*work[0])
-            return
         caused: list[Event] | None = None
         with self.runtime.session() as session:
             self._batch = _Batch(session)
@@ -217,8 +214,10 @@ class Automations:
     def _notices(self, events: list[Event]) -> None:
         """The platform's own notices of the events (assignment, approval asked, mention, client reply,
         SLA warning to the group's lead): each once per event and person (`itpm.automations.notices`).
-        One session for them all, their records read in one query per type."""
-        from itpm.automations.notices import concerns, send_notices
+        One session for them all, their records read in one query per type, the in-app notifications
+        written together (`gathered`)."""
+        from itpm.automations.notices import addressed, concerns, read_people, send_notices
+        from itpm.notifications import gathered
 
         concerned = [e for e in events if e.depth < MAX_DEPTH and concerns(e)]
         if not concerned:
@@ -235,16 +234,18 @@ class Automations:
                 except RecordError:
                     continue  # no longer published: its events tell nobody
                 loaded.update(((type_name, r.id), r) for r in session.scalars(query))
-            for event in concerned:
-                record = loaded.get((event.record_type, event.record_id))
-                if record is not None:
-                    send_notices(
-                        self._records(session, event.depth),
-                        self.runtime.settings,
-                        event,
-                        self.clock(),
-                        record,
-                    )
+            read_people(session, [person for event in concerned for person in addressed(event)])
+            with gathered(session):
+                for event in concerned:
+                    record = loaded.get((event.record_type, event.record_id))
+                    if record is not None:
+                        send_notices(
+                            self._records(session, event.depth),
+                            self.runtime.settings,
+                            event,
+                            self.clock(),
+                            record,
+                        )
 
     def _records(self, session: Session, depth: int, actor: Actor | None = None) -> Records:
         batch = self._batch

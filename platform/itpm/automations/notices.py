@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from itpm.access import Actor
 from itpm.automations.spec import Event
@@ -107,6 +108,27 @@ def concerns(event: Event) -> bool:
     if event.record_type in SURVEYED and event.change("/state"):
         return True  # perhaps closed: its client is asked how it went
     return event.kind in ("approval_step", "commented", "sla_warning")
+
+
+def addressed(event: Event) -> list[int]:
+    """Whom the event names to be told, as far as it says itself (its new assignee): the people a job
+    reads at once for all its events (`read_people`), before telling them one event at a time."""
+    if event.kind in ("created", "updated"):
+        change = event.change("/assignee")
+        if change and change.get("new"):
+            return [change["new"]]
+    return []
+
+
+def read_people(session: Session, ids: Iterable[int]) -> dict[int, Person | None]:
+    """The people of `ids` (None for an id that names nobody), with their roles, kept with the session:
+    a job telling many people reads each of them once, all it lacks in one query."""
+    known: dict[int, Person | None] = session.info.setdefault("itpm_people", {})
+    if missing := [i for i in dict.fromkeys(ids) if i not in known]:
+        known.update({i: None for i in missing})
+        found = select(Person).where(Person.id.in_(missing)).options(selectinload(Person.roles))
+        known.update((p.id, p) for p in session.scalars(found))
+    return known
 
 
 def send_notices(
@@ -272,10 +294,7 @@ def _tell(
     audiences: dict[frozenset[str], list[Person]] = {}
     # people and teams kept with the session: a job telling many people reads each of them once
     teams = session.info.setdefault("itpm_team_members", {})
-    known = session.info.setdefault("itpm_people", {})
-    if missing := [i for i in ids if i not in known]:
-        known.update({i: None for i in missing})
-        known.update((p.id, p) for p in session.scalars(select(Person).where(Person.id.in_(missing))))
+    known = read_people(session, ids)
     for person in (known[i] for i in ids):
         if person is None or not person.active:
             continue

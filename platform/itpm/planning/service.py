@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from itpm.automations.assignment import Candidate
@@ -101,11 +101,13 @@ def _column(spec: RecordTypeSpec, model: Any, role: str) -> Any:
 def open_work(
     session: Session, catalog: Catalog, people: Sequence[int]
 ) -> tuple[dict[int, int], dict[int, list[PlannedWork]]]:
-    """Each person's open items (of every type with a workflow) and their planned work."""
+    """Each person's open items (of every type with a workflow, counted in one statement) and their
+    planned work."""
     counts: dict[int, int] = defaultdict(int)
     work: dict[int, list[PlannedWork]] = defaultdict(list)
     if not people:
         return counts, work
+    counted = []
     for type_name, workflow in catalog.workflows.items():
         spec = catalog.record_types.get(type_name)
         if spec is None:
@@ -113,10 +115,7 @@ def open_work(
         model = catalog.models.models[type_name]
         open_states = workflow.open_states
         where = (model.assignee_id.in_(list(people)), model.state.in_(open_states))
-        for person, count in session.execute(
-            select(model.assignee_id, func.count()).where(*where).group_by(model.assignee_id)
-        ):
-            counts[person] += count
+        counted.append(select(model.assignee_id, func.count()).where(*where).group_by(model.assignee_id))
         estimate = _column(spec, model, "estimate")
         start, due = _column(spec, model, "start"), _column(spec, model, "due")
         if estimate is None or (start is None and due is None):
@@ -129,6 +128,9 @@ def open_work(
         ]
         for person, hours, first, last in session.execute(select(*columns).where(*where, estimate > 0)):
             work[person].append(PlannedWork(float(hours), first, last))
+    if counted:
+        for person, count in session.execute(union_all(*counted)):
+            counts[person] += count
     return counts, work
 
 
