@@ -753,6 +753,7 @@ def page_paths(w: World) -> list[str]:
         "/api/v1/approvals/",
         "/my/work/",
         "/api/v1/my/work",
+        "/api/v1/my/counts",
         "/imports/",
         "/portal/",
         "/portal/tickets/",

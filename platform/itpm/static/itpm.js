@@ -62,3 +62,27 @@
     }
   });
 })();
+
+/* The navigation bar's counts of my work (approvals waiting, overdue items), asked for once the page
+   is shown: the page does not wait for them, and the browser keeps them half a minute. */
+(function () {
+  "use strict";
+  function fill(item, data) {
+    [["approvals", ".itpm-approvals-count"], ["overdue", ".itpm-overdue-count"]].forEach(function (pair) {
+      var badge = item.querySelector(pair[1]), n = Number(data[pair[0]] || 0);
+      if (!badge) { return; }
+      badge.textContent = n ? String(n) : "";
+      badge.title = n ? (item.getAttribute("data-" + pair[0] + "-title") || "").replace("{n}", String(n)) : "";
+      badge.hidden = !n;
+    });
+    item.setAttribute("data-filled", "1");
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var item = document.querySelector(".itpm-work-counts[data-counts]");
+    if (!item || !window.fetch) { return; }
+    window.fetch(item.getAttribute("data-counts"), {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data) { fill(item, data); } })
+      .catch(function () { /* no counts this time: the badges stay hidden */ });
+  });
+})();

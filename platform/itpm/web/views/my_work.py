@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, g
+from flask import Response, current_app, g, request, session, url_for
 from flask_appbuilder import AppBuilder, BaseView, expose
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.api import expose as api_expose
@@ -59,6 +59,23 @@ def my_work() -> MyWork:
     return MyWork(records_service(), utcnow(), person_zone())
 
 
+#: Seconds a browser keeps the navigation bar's counts (others' changes show within this).
+COUNTS_MAX_AGE = 30
+#: The session's count of the person's own changes: part of the counts' address, so a change of
+#: their own (an approval decided, a record closed) is counted on the next page.
+COUNTS_VERSION = "itpm_changes"
+
+
+def counts_url() -> str:
+    return url_for("MyWorkApi.counts", v=session.get(COUNTS_VERSION, 0))
+
+
+def changed_by_the_person() -> None:
+    """A signed-in person's request that may change something: their counts' address moves on."""
+    if request.method not in ("GET", "HEAD", "OPTIONS") and session.get("_user_id") is not None:
+        session[COUNTS_VERSION] = session.get(COUNTS_VERSION, 0) + 1
+
+
 def work_counts() -> dict[str, int]:
     """The signed-in person's approvals waiting and overdue items, once per request however often shown."""
     user = getattr(g, "user", None)
@@ -95,8 +112,29 @@ class MyWorkApi(BaseApi):
     resource_name = "my"
     openapi_spec_tag = "My work"
     class_permission_name = "MyWorkView"
-    method_permission_name = {"work": "index"}
+    method_permission_name = {"work": "index", "counts": "index"}
     allow_browser_login = True
+
+    @api_expose("/counts", methods=["GET"])
+    @protect()
+    def counts(self) -> Response:
+        """The numbers in the navigation bar: approvals waiting for me and my overdue items.
+        ---
+        get:
+          summary: My counts (approvals waiting for me, my overdue records), as the navigation bar shows them
+          responses:
+            200:
+              description: '{"approvals": N, "overdue": N}'
+            401:
+              $ref: '#/components/responses/401'
+        """
+        response = self.response(200, **work_counts())
+        # the bar asks for them after each page is shown, at an address that changes with each of the
+        # person's own changes (`COUNTS_VERSION`): kept half a minute, so quick navigation asks once
+        response.cache_control.private = True
+        response.cache_control.max_age = COUNTS_MAX_AGE
+        response.vary.add("Cookie")
+        return response
 
     @api_expose("/work", methods=["GET"])
     @protect()
@@ -134,4 +172,5 @@ def add_my_work_views(appbuilder: AppBuilder) -> None:
         category_label=_l("My work"),
     )
     appbuilder.add_api(MyWorkApi)
-    current_app.jinja_env.globals["work_counts"] = work_counts
+    current_app.jinja_env.globals.update(work_counts=work_counts, work_counts_url=counts_url)
+    current_app.before_request(changed_by_the_person)
