@@ -514,6 +514,7 @@ class Resolver:
         self._refs: dict[str, dict[str, Any]] = {}
         self._people: dict[str, Any] | None = None
         self._departments: dict[str, Any] | None = None
+        self._choices: dict[str, dict[str, Any]] = {}
         workflow = records.catalog.workflows.get(spec.name)
         self.states: dict[str, str] = {}
         if workflow is not None:
@@ -575,10 +576,16 @@ class Resolver:
         raise BadValue(_("%(field)s cannot be imported from a cell", field=Bilingual(fld.title)))
 
     def choice(self, fld: FieldSpec, raw: Any) -> Any:
+        """A choice by its key or a label (either language); the first in the field's order that fits."""
+        known = self._choices.get(fld.name)
+        if known is None:  # each choice's words once per import, not per row
+            known = self._choices[fld.name] = {}
+            for key, titles in fld.choices:
+                for words in (key, *titles.values()):
+                    known.setdefault(_words(words), key)
         text = _words(_text(raw))
-        for key, titles in fld.choices:
-            if _words(key) == text or any(_words(t) == text for t in titles.values()):
-                return key
+        if text in known:
+            return known[text]
         offered = ", ".join(str(key) for key, _t in fld.choices)
         raise BadValue(_("%(value)s is not one of %(choices)s", value=_text(raw), choices=offered))
 
