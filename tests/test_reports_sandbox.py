@@ -5,13 +5,15 @@ error and renders (and stores) nothing."""
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
 from itpm.access import Actor
 from itpm.records.service import Records
-from itpm.reports.isolation import Limits, run_isolated
+from itpm.reports.isolation import RENDERER, Limits, run_isolated
 from itpm.reports.pdf import render_report_pdf
 from itpm.reports.service import render_report
 from itpm.reports.templates import RenderError, render_html
@@ -94,6 +96,21 @@ def test_a_rendering_past_its_memory_limit_is_stopped() -> None:
     with pytest.raises(RenderError) as failed:
         render(PAGE.format(greedy), limits=Limits(seconds=60, memory_mb=700))
     assert "memory limit of 700 MB" in str(failed.value)
+
+
+def test_the_renderer_holds_no_database_code() -> None:
+    """The rendering processes are forked from a server that loads the renderer alone: no models, no
+    SQLAlchemy, no Flask-AppBuilder (a rendering reaches no database, and the server starts quickly)."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import sys, {', '.join(RENDERER)}; print(' '.join(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "weasyprint" in loaded
+    assert [
+        m for m in loaded if m.split(".")[0] in ("sqlalchemy", "flask_appbuilder") or m == "itpm.models"
+    ] == []
 
 
 def test_a_published_report_reaching_out_renders_nothing(runtime: Any) -> None:

@@ -355,10 +355,17 @@ def _risks(records: Records, project_type: str, project: Any) -> list[Overdue]:
     return found
 
 
-def kind_histories(records: Records, project_type: str, as_of: dt.date, kind: Any) -> dict[int, History]:
+def kind_histories(
+    records: Records,
+    project_type: str,
+    as_of: dt.date,
+    kind: Any,
+    known: Mapping[int, ProjectWork] | None = None,
+) -> dict[int, History]:
     """The weekly histories (`prior_history`) of the projects of `kind` the actor may read, by id: the
     priors every forecast of a project of that kind draws on (the page's, the API's, the report's and the
-    nightly run's alike, so that they give one number).
+    nightly run's alike, so that they give one number). `known`: the work of projects the caller has read
+    already (as of the same day, by the same reader), not read again.
 
     Kept (`itpm.kpis.cache`) by the reader's rows and hidden fields of the project and task types, the
     day, the catalog's revision and the generations of the two tables: a project's page reads its type's
@@ -383,7 +390,7 @@ def kind_histories(records: Records, project_type: str, as_of: dt.date, kind: An
         query = query.where(column.is_(None) if kind is None else column == kind)
     histories = {}
     for project in records.session.scalars(query.order_by(model.id)):
-        work = project_work(records, project_type, project, as_of)
+        work = (known or {}).get(project.id) or project_work(records, project_type, project, as_of)
         if work is not None:
             histories[project.id] = prior_history(work.items, as_of)
     if key is not None:
@@ -459,7 +466,7 @@ def forecast_project(
     planned = field_value(spec, project, spec.body.get("due"), hidden)
     history = weekly_history(work.items, as_of)
     if priors is None:  # always the kind's history, as the nightly run reads it: one number everywhere
-        priors = peers(kind_histories(records, project_type, as_of, kind), project.id)
+        priors = peers(kind_histories(records, project_type, as_of, kind, {project.id: work}), project.id)
     forecast = forecast_finish(
         remaining_of(work.items, as_of), history, as_of, planned, priors, runs, seed=project.id
     )

@@ -188,5 +188,10 @@ def critical_path(tasks: Iterable[Task], working: Working = weekdays) -> set[int
     return {
         i
         for i, t in by_id.items()
-        if late_finish[i] <= t.due or not working_days(t.due + DAY, late_finish[i], working)
+        if late_finish[i] <= t.due or not _any_working(t.due + DAY, late_finish[i], working)
     }
+
+
+def _any_working(first: dt.date, last: dt.date, working: Working) -> bool:
+    """Whether a working day is in first..last: `working_days` > 0, told at the first one found."""
+    return any(working(first + n * DAY) for n in range((last - first).days + 1))

@@ -20,8 +20,8 @@ from itpm.definitions.problems import Problem, checked_once, pointer
 from itpm.forecast.report import forecast_problems
 from itpm.kpis.reports import kpi_problems
 from itpm.records.fields import DATE, DATETIME, SYSTEM, RecordTypeSpec
-from itpm.reports.definition import BUILTIN_PARAMETER_REFS, SYSTEM_FILTERS, TEMPLATE, ReportDefinition
-from itpm.reports.templates import environment
+from itpm.reports.definition import BUILTIN_PARAMETER_REFS, SYSTEM_FILTERS, ReportDefinition
+from itpm.reports.templates import TEMPLATE, environment
 
 #: What every template may use besides its data sources.
 CONTEXT = (

@@ -22,8 +22,6 @@ from itpm.definitions.patterns import Validator
 from itpm.definitions.problems import Problem, pointer, problems_from_errors
 from itpm.records.service import Invalid, NotFound
 
-#: The file a report starts from; the others are what it includes, links or shows.
-TEMPLATE = "template.html"
 #: System fields a source may filter on, and their columns.
 SYSTEM_FILTERS = {
     "department": "department_id",

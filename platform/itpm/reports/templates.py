@@ -17,9 +17,10 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from itpm import charts
-from itpm.reports.definition import TEMPLATE
 from itpm.reports.measures import MEASURES
 
+#: The file a report starts from; the others are what it includes, links or shows.
+TEMPLATE = "template.html"
 CHARTS = {
     "progress": charts.progress,
     "burndown": charts.burndown,
