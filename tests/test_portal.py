@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from conftest import ADMIN, api_token, csrf_token, login
 from itpm.access import Actor
-from itpm.models import StoredFile
+from itpm.models import Person, StoredFile
 from itpm.records.service import Records
 from itpm.workflows.engine import Workflows
 
@@ -717,3 +717,56 @@ def test_the_quarterly_nps_is_asked_once_by_link_and_in_the_portal_and_a_detract
     client.post("/portal/nps", data={"csrf_token": token, "nps": "9", "stars": "5"})
     assert 'id="nps-prompt"' not in page(client, "/portal/")
     assert 'name="nps"' not in page(client, "/portal/nps")
+
+
+def test_the_home_reads_every_card_in_the_same_statements_and_as_each_projects_own_page(
+    app: Any, runtime: Any, world: World
+) -> None:
+    """The home page's cards are read for all the organisation's projects together: the statements it
+    takes do not grow with the projects, and each card says what the project's own page says of it."""
+    from sqlalchemy import event
+
+    from itpm.db import utcnow
+    from itpm.portal.service import Portal
+
+    client = signed_in(app, "max")
+
+    def statements() -> int:
+        seen: list[str] = []
+        event.listen(runtime.engine, "before_cursor_execute", note := lambda *a, **k: seen.append(a[2]))
+        try:
+            page(client, "/portal/")
+        finally:
+            event.remove(runtime.engine, "before_cursor_execute", note)
+        return len(seen)
+
+    statements()  # a first page reads what the next ones keep (the service figures, once the data changed)
+    one = statements()
+    with runtime.session() as session:
+        system = Records(session, runtime.catalog(), Actor.system())
+        flow = Workflows(system)
+        for n in range(3):
+            data = {"name": f"Acme branch {n}", "project_type": "implementation", "phase": "planning",
+                    "manager": world.people["pete"], "start_date": "2026-01-05", "due_date": "2027-12-20",
+                    "progress": 10, "health": "green", "client_status": "on_track"}  # fmt: skip
+            project = system.create("project", data, {"client": world.acme}).id
+            system.create("task", {"title": f"Branch {n} live", "project": project, "milestone": True,
+                                   "due_date": f"2027-0{n + 1}-15"})  # fmt: skip
+            system.create("incident", {"title": f"Branch {n} slow", "priority": "P3", "category": "network",
+                                       "project": project})  # fmt: skip
+            delivered = system.create(
+                "deliverable", {"name": f"Plan {n}", "project": project, "client_visible": True}
+            )
+            flow.take("deliverable", delivered.id, "submit", {"delivered_on": "2026-11-20"})
+        session.commit()
+    statements()
+    assert statements() == one
+    with runtime.session() as session:
+        people = session.get(Person, world.people["max"])
+        portal = Portal(Records(session, runtime.catalog(), Actor.of(people)), utcnow())
+        cards = portal.projects()
+        assert len(cards) == 4
+        assert cards == [portal.card(p) for p in portal.project_records()]
+        assert [(c.open_tickets, c.awaiting_signoff, c.next_milestone is not None) for c in cards] == [
+            (1, 1, True)
+        ] * 3 + [(1, 2, True)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -271,30 +271,45 @@ def plan_of(records: Records, project_type: str, project: Any) -> Plan | None:
     )
     moment = _baseline_moment(records, project_type, project)
     return Plan(
-        spec, rows, _baseline(records, spec, [r.id for r in rows], moment), "gate" if moment else "first"
+        spec, rows, baseline_dates(records, spec, [r.id for r in rows], moment), "gate" if moment else "first"
     )
 
 
 def _baseline_moment(records: Records, project_type: str, project: Any) -> dt.datetime | None:
     """When the project first entered its type's baseline state (its plan was approved), if it did."""
+    return baseline_moments(records, project_type, [project.id])[project.id]
+
+
+def baseline_moments(
+    records: Records, project_type: str, ids: Sequence[int]
+) -> dict[int, dt.datetime | None]:
+    """`_baseline_moment` of many projects, in one read of their history."""
     state = records.catalog.record_types[project_type].planning.get("baseline_state")
-    if state is None:
-        return None
+    found: dict[int, dt.datetime | None] = dict.fromkeys(ids)
+    if state is None or not ids:
+        return found
     events = records.session.scalars(
         select(RecordEvent)
-        .where(RecordEvent.record_type == project_type, RecordEvent.record_id == project.id)
+        .where(RecordEvent.record_type == project_type, RecordEvent.record_id.in_(ids))
         .order_by(RecordEvent.id)
     )
     for event in events:
-        if any(c.get("path") == "/state" and c.get("new") == state for c in event.changes or ()):
-            return event.at
-    return None
+        if found[event.record_id] is None and any(
+            c.get("path") == "/state" and c.get("new") == state for c in event.changes or ()
+        ):
+            found[event.record_id] = event.at
+    return found
 
 
-def _baseline(
-    records: Records, spec: RecordTypeSpec, ids: list[int], moment: dt.datetime | None
+def baseline_dates(
+    records: Records,
+    spec: RecordTypeSpec,
+    ids: list[int],
+    moment: dt.datetime | None | Mapping[int, dt.datetime | None],
 ) -> dict[int, tuple[dt.date | None, dt.date | None]]:
-    """Each record's start and due as of `moment` (its first saved ones when None or before it existed)."""
+    """Each record's start and due as of `moment` (its first saved ones when None or before it existed);
+    `moment` is one for all, or each record's own (by id)."""
+    moments = moment if isinstance(moment, Mapping) else dict.fromkeys(ids, moment)
     paths = {f"/data/{spec.planning.get(r)}": r for r in ("start", "due") if spec.planning.get(r)}
     found: dict[int, dict[str, Any]] = {}
     first: dict[int, dict[str, Any]] = {}
@@ -310,12 +325,15 @@ def _baseline(
                 if role is None:
                     continue
                 first.setdefault(event.record_id, {}).setdefault(role, change.get("new"))
-                if moment is not None and event.at <= moment:
+                at = moments.get(event.record_id)
+                if at is not None and event.at <= at:
                     found.setdefault(event.record_id, {})[role] = change.get("new")
     result = {}
     for record_id in ids:
         values = (
-            found.get(record_id) if moment is not None and record_id in found else first.get(record_id, {})
+            found.get(record_id)
+            if moments.get(record_id) is not None and record_id in found
+            else first.get(record_id, {})
         )
         result[record_id] = (_day(values.get("start")), _day(values.get("due")))
     return result

@@ -12,10 +12,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, literal, select
 
 from itpm.models import ApprovalTask, Person, RecordEvent
-from itpm.planning.service import plan_of
+from itpm.planning.service import baseline_dates, baseline_moments, plan_of, plan_type_of
 from itpm.records.service import NotFound, Records
 from itpm.reports.service import Subject, stored_reports
 
@@ -99,7 +99,18 @@ class Portal:
     # --- the home page -----------------------------------------------------------------
 
     def projects(self) -> list[ProjectCard]:
-        return [self.card(p) for p in self.project_records()]
+        """The home page's cards, read for all the projects together (a few statements, not a few a card)."""
+        rows = self.project_records()
+        ids = [p.id for p in rows]
+        milestones, tickets, waiting = (
+            self._milestones_of(rows),
+            self._open_tickets_of(ids),
+            self._waiting_of(ids),
+        )
+        return [
+            self.card(p, milestones.get(p.id, []), tickets.get(p.id, (0, {})), waiting.get(p.id, 0))
+            for p in rows
+        ]
 
     def project_records(self) -> list[Any]:
         """The person's projects, newest first (at most 100), without their cards: a form's choices."""
@@ -110,7 +121,14 @@ class Portal:
         rows = self.records.session.scalars(query.order_by(model.id.desc()).limit(100))
         return [p for p in rows if self.state_category(p) != "cancelled"]
 
-    def card(self, project: Any, milestones: list[Milestone] | None = None) -> ProjectCard:
+    def card(
+        self,
+        project: Any,
+        milestones: list[Milestone] | None = None,
+        open_tickets: tuple[int, dict[str, int]] | None = None,
+        awaiting_signoff: int | None = None,
+    ) -> ProjectCard:
+        """A project's card; what is not given is read for this project alone."""
         spec = self.catalog.record_types[PROJECT]
         data = self.records.data(project)
         phase_field = spec.fields.get("phase")
@@ -130,12 +148,11 @@ class Portal:
         milestones = milestones if milestones is not None else self.milestones(project)
         upcoming = [m for m in milestones if not m.done and (m.forecast or m.planned)]
         upcoming.sort(key=lambda m: m.forecast or m.planned or dt.date.max)
-        tickets = self.tickets(project=project.id, open_only=True)
-        sla: dict[str, int] = {}
-        for ticket in tickets:
-            status_now = getattr(ticket, "sla_status", None)
-            if status_now:
-                sla[status_now] = sla.get(status_now, 0) + 1
+        if open_tickets is None:
+            tickets = self.tickets(project=project.id, open_only=True)
+            open_tickets = (len(tickets), _by_sla([getattr(t, "sla_status", None) for t in tickets]))
+        if awaiting_signoff is None:
+            awaiting_signoff = sum(1 for d in self.deliverables(project.id) if d.state == "submitted")
         return ProjectCard(
             record=project,
             phases=phases,
@@ -143,10 +160,79 @@ class Portal:
             progress=data.get("progress"),
             next_milestone=upcoming[0] if upcoming else None,
             client_status=(status, titles) if titles else None,
-            open_tickets=len(tickets),
-            sla=sla,
-            awaiting_signoff=sum(1 for d in self.deliverables(project.id) if d.state == "submitted"),
+            open_tickets=open_tickets[0],
+            sla=open_tickets[1],
+            awaiting_signoff=awaiting_signoff,
         )
+
+    def _milestones_of(self, projects: list[Any]) -> dict[int, list[Milestone]]:
+        """`milestones` of many projects: their milestone records, baselines and finish days read together."""
+        found = plan_type_of(self.catalog, PROJECT)
+        if found is None or not projects:
+            return {}
+        spec, link = found
+        flag = spec.planning.get("milestone")
+        if flag is None or flag in self.records.access.hidden_fields(self.records.actor, spec):
+            return {}
+        model = self.records.model(spec.name)
+        column = getattr(model, spec.fields[link].column)
+        rows = list(
+            self.records.session.scalars(
+                self.records.query(spec.name)
+                .where(
+                    column.in_([p.id for p in projects]), getattr(model, spec.fields[flag].column).is_(True)
+                )
+                .order_by(model.id)
+            )
+        )
+        moments = baseline_moments(self.records, PROJECT, [p.id for p in projects])
+        owner = {r.id: getattr(r, spec.fields[link].column) for r in rows}
+        baseline = baseline_dates(
+            self.records, spec, list(owner), {i: moments.get(p) for i, p in owner.items()}
+        )
+        built: dict[int, list[Milestone]] = {}
+        for milestone in self._milestones(spec, rows, baseline):
+            built.setdefault(owner[milestone.record.id], []).append(milestone)
+        return built
+
+    def _open_tickets_of(self, ids: list[int]) -> dict[int, tuple[int, dict[str, int]]]:
+        """Each project's open tickets the person may read, and how many are in each SLA status."""
+        statuses: dict[int, list[str | None]] = {}
+        for spec in self.ticket_types() if ids else ():
+            belongs = spec.body.get("belongs_to")
+            if not belongs or belongs in self.records.access.hidden_fields(self.records.actor, spec):
+                continue
+            model = self.records.model(spec.name)
+            column = getattr(model, spec.fields[belongs].column)
+            sla = getattr(model, "sla_status", None)
+            workflow = self.catalog.workflows.get(spec.name)
+            closed = [n for n, s in workflow.states.items() if s.category in CLOSED] if workflow else []
+            query = (
+                self.records.query(spec.name)
+                .with_only_columns(column, sla if sla is not None else literal(None))
+                .where(column.in_(ids), model.state.not_in(closed or [""]))
+            )
+            for project_id, status in self.records.session.execute(query):
+                statuses.setdefault(project_id, []).append(status)
+        return {p: (len(found), _by_sla(found)) for p, found in statuses.items()}
+
+    def _waiting_of(self, ids: list[int]) -> dict[int, int]:
+        """Each project's deliverables waiting for the client's sign-off (submitted), as the person reads them."""
+        if not ids or not self.has(DELIVERABLE):
+            return {}
+        spec = self.catalog.record_types[DELIVERABLE]
+        belongs = spec.body.get("belongs_to")
+        if not belongs:
+            return {}
+        model = self.records.model(DELIVERABLE)
+        column = getattr(model, spec.fields[belongs].column)
+        query = (
+            self.records.query(DELIVERABLE)
+            .with_only_columns(column, func.count())
+            .where(column.in_(ids), model.state == "submitted")
+            .group_by(column)
+        )
+        return {project: count for project, count in self.records.session.execute(query)}
 
     # --- a project's page --------------------------------------------------------------
 
@@ -173,16 +259,22 @@ class Portal:
             or flag in self.records.access.hidden_fields(self.records.actor, plan.spec)
         ):
             return []
-        due_name = plan.spec.planning.get("due")
         rows = [r for r in plan.records if getattr(r, plan.spec.fields[flag].column)]
-        finished = self._finished_on(plan.spec.name, [r.id for r in rows if self.state_category(r) == "done"])
+        return self._milestones(plan.spec, rows, plan.baseline)
+
+    def _milestones(
+        self, spec: Any, rows: list[Any], baseline: dict[int, tuple[dt.date | None, dt.date | None]]
+    ) -> list[Milestone]:
+        """Milestone records as the portal shows them, in planned order."""
+        due_name = spec.planning.get("due")
+        finished = self._finished_on(spec.name, [r.id for r in rows if self.state_category(r) == "done"])
         found = []
         for row in rows:
             data = self.records.data(row)
             due = _date(data.get(due_name)) if due_name else None
-            baseline = plan.baseline.get(row.id, (None, None))[1]
+            planned_due = baseline.get(row.id, (None, None))[1]
             done = self.state_category(row) == "done"
-            planned = baseline or due
+            planned = planned_due or due
             found.append(
                 Milestone(
                     record=row,
@@ -301,6 +393,14 @@ class Portal:
         if manager_id and (person := session.get(Person, manager_id)) is not None:
             found.append(("project_manager", person))
         return found
+
+
+def _by_sla(statuses: list[str | None]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for status in statuses:
+        if status:
+            found[status] = found.get(status, 0) + 1
+    return found
 
 
 def _date(value: Any) -> dt.date | None:
