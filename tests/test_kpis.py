@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import test_demo
+from markupsafe import escape
 from sqlalchemy import func, select
 from test_demo import Loaded
 
@@ -405,6 +406,167 @@ def test_the_monthly_review_downloads_as_a_pdf_with_the_pages_figures_in_chinese
     for team in re.findall(r"<tr><td>([^<]+)</td>", page):
         assert team.strip() in text
     assert client.get("/dashboards/review.pdf?month=2026-13").status_code == 400
+
+
+def test_a_closed_projects_closing_phase_ends_the_day_it_was_closed_and_an_imported_phase_has_no_days(
+    demo: Loaded,
+) -> None:
+    """A project keeps its phase "closing" once closed: the review counts the days up to its closing, not
+    to the month's end. A finished project imported from the company's past came with its last phase only,
+    not when it began, so the review claims no stretch for it (it used to show hundreds of days)."""
+    from itpm.kpis.review import monthly_review
+
+    with demo.runtime.session() as session:
+        system = Records(session, demo.catalog, Actor.system(), clock=lambda: NOW)
+        month = f"{NOW.astimezone(system.zone):%Y-%m}"
+        phases = monthly_review(system, month, limit=1000).phases
+        closed_through_gates = imported = 0
+        for project in session.scalars(system.query("project")):
+            history = system.history("project", project.id)
+            stretches = [r for r in phases if r["record"].id == project.id]
+            if all(event["action"] == "imported" for event in history):
+                imported += 1
+                assert stretches == [], project.number
+                continue
+            if project.state != "closed":
+                continue
+            closed_on = dt.date.fromisoformat(next(e["at"] for e in history if _state(e) == "closed")[:10])
+            closing_since = max(r["since"] for r in stretches if r["phase"] == "closing")
+            closing = next(r for r in stretches if r["phase"] == "closing" and r["since"] == closing_since)
+            assert closing["days"] == (closed_on - closing_since).days, project.number
+            assert all(r["since"] + dt.timedelta(days=r["days"]) <= closed_on for r in stretches)
+            closed_through_gates += 1
+        assert closed_through_gates and imported
+
+
+def _state(event: dict[str, Any]) -> str | None:
+    """The state a history event moved its record into, if it did."""
+    return next((c["new"] for c in event["changes"] if c["path"] == "/state"), None)
+
+
+@pytest.mark.parametrize("username", ["deptadmin.demo", "pm.demo", "account.demo"])
+def test_the_department_health_report_sets_the_same_phases_against_plan_as_the_monthly_review(
+    demo: Loaded, username: str
+) -> None:
+    """One definition of a phase's days and its plan: the report's table of phases against plan is the
+    review's, for the reader's own department and month, down to the account manager's narrower rows."""
+    from itpm.kpis.review import monthly_review
+    from itpm.reports.templates import render_html
+
+    with demo.runtime.session() as session:
+        person = reader(demo, session, username)
+        department = session.scalar(select(Person).filter_by(username=username)).department_id
+        compared = planned = 0
+        for month in (f"{NOW.astimezone(person.zone):%Y-%m}", f"{NOW.year - 1}-12"):
+            prepared = prepare_report(
+                person, "department_health", {"department": department, "month": month}, "en", NOW
+            )
+            html = render_html(prepared.definition.templates, prepared.context)
+            table = html[html.index("Phases against plan") :]
+            shown = re.findall(
+                r'<tr><td>(\S+) [^<]*</td><td>[^<]*</td><td class="nowrap">([\d-]+)</td>'
+                r'<td class="num">([\d—-]+)</td><td class="num">(\d+)</td><td class="num ?\w*">([+\d—-]+)</td>',
+                table,
+            )
+            review = [
+                (
+                    r["record"].number,
+                    r["since"].isoformat(),
+                    "—" if r["planned_days"] is None else str(r["planned_days"]),
+                    str(r["days"]),
+                    "—" if r["over"] is None else f"{r['over']:+d}" if r["over"] else "0",
+                )
+                for r in monthly_review(person, month, limit=1000).phases
+                if r["record"].department_id == department
+            ]
+            assert shown == review[:10], (username, month)
+            compared += len(shown)
+            planned += sum(1 for row in shown if row[2] != "—")
+        assert compared and planned, username
+
+
+def test_each_phase_is_set_against_the_phase_plan_on_its_project(demo: Loaded) -> None:
+    """A phase is planned from the planned end of the phase before it (the first from the day it began) to
+    its own, as the project's phase plan says; the review's page shows the days beyond plan."""
+    from itpm.kpis.review import monthly_review
+
+    month = f"{NOW.astimezone(dt.UTC):%Y-%m}"
+    with demo.runtime.session() as session:
+        system = Records(session, demo.catalog, Actor.system(), clock=lambda: NOW)
+        _field, plan = system.spec("project").phase_plan
+        ends = dict(plan)
+        order = [phase for phase, _end in plan]
+        assert order == ["initiation", "planning", "execution", "monitoring", "closing"]
+        phases = monthly_review(system, month, limit=1000).phases
+        assert phases
+        for row in phases:
+            data = system.data(row["record"])
+            end = dt.date.fromisoformat(data[ends[row["phase"]]])
+            index = order.index(row["phase"])
+            start = dt.date.fromisoformat(data[ends[order[index - 1]]]) if index else row["since"]
+            assert row["planned_days"] == max(0, (end - start).days), (row["number"], row["phase"])
+            assert row["over"] == row["days"] - row["planned_days"]
+        assert [r["over"] for r in phases] == sorted((r["over"] for r in phases), reverse=True)
+        assert phases[0]["over"] > 0
+        first = monthly_review(reader(demo, session, "pm.demo"), month).phases[0]
+    client = demo.app.test_client()
+    login(client, "pm.demo", demo.result.password)
+    client.get("/lang/en")
+    page = client.get(f"/dashboards/review/?month={month}").get_data(as_text=True)
+    row = page[page.index(f">{first['number']}</a>") :].split("</tr>")[0]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+    assert cells[-3:] == [str(first["planned_days"]), str(first["days"]), f"+{first['over']}"], row
+    assert "itpm-misses" in row.split("<td")[-1]
+
+
+def test_a_planned_end_hidden_from_the_reader_gives_no_plan_from_it(demo: Loaded, monkeypatch: Any) -> None:
+    """The plan is read as the reader reads the project: with its planning phase's planned end hidden, the
+    planning phase has no planned days, and execution is planned from the day it began."""
+    from itpm.kpis.review import monthly_review
+
+    month = f"{NOW.astimezone(dt.UTC):%Y-%m}"
+    with demo.runtime.session() as session:
+        manager = reader(demo, session, "pm.demo")
+        hidden = manager.access.hidden_fields
+
+        def without_planning_end(actor: Any, spec: Any) -> Any:
+            return hidden(actor, spec) | ({"planning_end"} if spec.name == "project" else set())
+
+        monkeypatch.setattr(manager.access, "hidden_fields", without_planning_end)
+        phases = monthly_review(manager, month, limit=1000).phases
+        planning = [r for r in phases if r["phase"] == "planning"]
+        execution = [r for r in phases if r["phase"] == "execution"]
+        assert planning and all(r["planned_days"] is None and r["over"] is None for r in planning)
+        for row in execution:
+            end = dt.date.fromisoformat(manager.data(row["record"])["execution_end"])
+            assert row["planned_days"] == max(0, (end - row["since"]).days)
+        assert execution
+
+
+def test_the_reviews_slipped_tasks_read_with_their_titles_on_the_page_and_in_the_pdf(
+    demo: Loaded, tmp_path: Any
+) -> None:
+    """Each slipped task is named by its number and its title, as the reader reads the task."""
+    from itpm.kpis.review import monthly_review
+
+    month = f"{(NOW.date().replace(day=1) - dt.timedelta(days=1)):%Y-%m}"
+    with demo.runtime.session() as session:
+        review = monthly_review(reader(demo, session, "deptadmin.demo"), month)
+        assert review.slipped
+        titles = {r["record"].number: r["record"].title for r in review.slipped}
+        assert all(r["title"] == titles[r["record"].number] and r["title"] for r in review.slipped)
+    client = demo.app.test_client()
+    login(client, "deptadmin.demo", demo.result.password)
+    page = client.get(f"/dashboards/review/?month={month}").get_data(as_text=True)
+    pdf = client.get(f"/dashboards/review.pdf?month={month}").get_data()
+    (tmp_path / "review.pdf").write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "review.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = re.sub(r"\s+", "", text)
+    for number, task_title in titles.items():
+        assert f">{number}</a></td><td>{escape(task_title)}</td>" in page, number
+        assert re.sub(r"\s+", "", task_title) in flat, (number, task_title)
 
 
 def test_a_pilot_scorecard_shows_baseline_against_now_for_its_department(demo: Loaded) -> None:

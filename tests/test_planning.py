@@ -215,7 +215,17 @@ def test_planning_names_fields_of_the_right_kind_or_the_definition_is_refused() 
     bad_task = Document(
         task.file, {**task.body, "planning": {"start": "title", "due": "nowhere", "depends_on": "parent"}}
     )
-    bad_project = Document(project.file, {**project.body, "planning": {"baseline_state": "approved"}})
+    bad_project = Document(
+        project.file,
+        {
+            **project.body,
+            "planning": {
+                "baseline_state": "approved",
+                "phase": "phase",
+                "phase_ends": {"launch": "initiation_end", "planning": "name", "closing": "nowhere"},
+            },
+        },
+    )
     others = [d for d in documents if d not in (task, project)]
     found = check_configuration([*others, bad_task, bad_project], MetaSchemas(), only=[bad_task, bad_project])
     problems = {(p.path, str(p.message)) for p in found}
@@ -223,10 +233,13 @@ def test_planning_names_fields_of_the_right_kind_or_the_definition_is_refused() 
     assert ("/planning/due", "names no field: 'nowhere'") in problems
     assert ("/planning/depends_on", "'parent' must be a list of references to this record type") in problems
     assert ("/planning/baseline_state", "names no state of this type's workflow: 'approved'") in problems
+    assert ("/planning/phase_ends/launch", "'launch' is no choice of the phase field") in problems
+    assert ("/planning/phase_ends/planning", "'name' must be a date") in problems
+    assert ("/planning/phase_ends/closing", "names no field: 'nowhere'") in problems
     assert check_configuration(documents, MetaSchemas()) == []
     # the task names its due date once (`due`, as My work and the digest read it); planning reads it too
     assert "due" not in task.body["planning"] and RecordTypeSpec(task.body).planning["due"] == "due_date"
-    assert RecordTypeSpec(project.body).planning == {"baseline_state": "execution"}  # not planned work
+    assert {"start", "due"}.isdisjoint(RecordTypeSpec(project.body).planning)  # not planned work
     properties = task.body["schema"]["properties"]
     timed = {"type": "string", "format": "date-time", "title": "Due at", "x-title-zh": "截止时间"}
     timed_task = Document(

@@ -339,7 +339,7 @@ def test_the_monthly_health_report_covers_the_department(admin_records: Records,
         "预算消耗",
         "112%",
         "延期最多的任务",
-        "持续最久的阶段",
+        "各阶段与计划对比",
         "执行",
         "Store network refresh",
     ):

@@ -352,6 +352,10 @@ class Demo:
                     "phase": "initiation",
                     "start_date": self.time.iso(brief.start),
                     "due_date": self.time.iso(brief.due),
+                    **{
+                        name: self.time.iso(brief.start + share * (brief.due - brief.start))
+                        for name, share in company.PHASE_PLAN
+                    },
                     "description": brief.description,
                     "manager": Who(brief.manager),
                     "technical_lead": Who(brief.lead),

@@ -329,6 +329,14 @@ PROJECTS = (
 )  # fmt: skip
 
 GATES = ("to_planning", "to_execution", "to_monitoring", "to_closing", "close")
+#: Where each phase is planned to end, as a share of the time from a project's start to its due date
+#: (closing ends on the due date): the project's phase plan, which the monthly review sets phases against.
+PHASE_PLAN = (
+    ("initiation_end", 0.04),
+    ("planning_end", 0.15),
+    ("execution_end", 0.75),
+    ("monitoring_end", 0.92),
+)
 
 # --- the work breakdown ---------------------------------------------------
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from itpm.access import Actor
-from itpm.demo_company import D1, D2, IMPLEMENTATION, MS, OUTSOURCING
+from itpm.demo_company import D1, D2, IMPLEMENTATION, MS, OUTSOURCING, PHASE_PLAN
 from itpm.forecast.backtest import keep_replayed
 from itpm.records.service import Records
 
@@ -194,6 +194,9 @@ def write(demo: Any, progress: Any) -> None:
             "phase": "closing",
             "start_date": plan.start.isoformat(),
             "due_date": plan.due.isoformat(),
+            **{
+                name: (plan.start + (plan.due - plan.start) * share).isoformat() for name, share in PHASE_PLAN
+            },
             "description": project.name,
             "manager": demo.actors[project.manager].id,
             "technical_lead": demo.actors[project.lead].id,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from itpm.charts.svg import GRID, MUTED, Scale, document, element, empty, line, text
+from itpm.charts.svg import GRID, MUTED, Scale, document, element, empty, line, shorten, text
 
 #: Okabe-Ito: blue (meets the target, or no target), vermillion (misses it), grey (too few to say).
 MEETS, MISSES, FEW = "#0072B2", "#D55E00", "#999999"
@@ -56,8 +56,7 @@ def bars(
     parts: list[Markup] = [line(x(0), 4, x(0), height - 18, GRID)]
     for index, bar in enumerate(rows):
         top = 6 + index * row_height
-        label = bar.label if len(bar.label) <= 12 else bar.label[:11] + "…"
-        pieces = text(label_width - 6, top + 16, label, 11, "end")
+        pieces = text(label_width - 6, top + 16, shorten(bar.label, label_width - 8, 11), 11, "end")
         if bar.value is not None:
             start, end = sorted((x(0), x(bar.value)))
             pieces += element(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -133,3 +134,14 @@ def month_starts(first: dt.date, last: dt.date, most: int = 8) -> list[dt.date]:
         day = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
     step = max(1, -(-len(months) // most))
     return months[::step]
+
+
+def shorten(label: str, width: float, size: float) -> str:
+    """`label`, cut with … to fit `width` pixels (a CJK character is about twice a Latin one)."""
+    room = width / (size * 0.55)
+    used = 0.0
+    for index, character in enumerate(label):
+        used += 1.8 if unicodedata.east_asian_width(character) in ("W", "F") else 1.0
+        if used > room:
+            return label[: max(index - 1, 1)] + "…"
+    return label

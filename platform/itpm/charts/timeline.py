@@ -7,7 +7,6 @@ arguments; the reports build them from tasks, the dashboards will too.
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +24,7 @@ from itpm.charts.svg import (
     empty,
     line,
     month_starts,
+    shorten,
     text,
 )
 
@@ -134,14 +134,3 @@ def _arrow(source: Bar, source_row: int, target: Bar, target_row: int, x: Scale)
     return element("path", d=path, fill="none", stroke=INK, stroke_width=0.8) + element(
         "polygon", points=head, fill=INK
     )
-
-
-def shorten(label: str, width: float, size: float) -> str:
-    """`label`, cut with … to fit `width` pixels (a CJK character is about twice a Latin one)."""
-    room = width / (size * 0.55)
-    used = 0.0
-    for index, character in enumerate(label):
-        used += 1.8 if unicodedata.east_asian_width(character) in ("W", "F") else 1.0
-        if used > room:
-            return label[: max(index - 1, 1)] + "…"
-    return label

@@ -272,6 +272,7 @@ PLANNING_FIELDS: dict[str, tuple[Callable[[Mapping[str, Any], str], bool], Any]]
     "hours": (lambda f, _t: f.get("type") in ("number", "integer"), _("a number")),
     "progress": (lambda f, _t: f.get("type") in ("number", "integer"), _("a number")),
     "milestone": (lambda f, _t: f.get("type") == "boolean", _("true or false")),
+    "phase": (lambda f, _t: f.get("type") == "string" and "enum" in f, _("a field with a list of choices")),
     "task": (lambda f, _t: f.get("type") == "integer" and "x-ref" in f, _("a reference to a record")),
     "depends_on": (
         lambda f, t: f.get("type") == "array" and (f.get("items") or {}).get("x-ref") == t,
@@ -311,6 +312,9 @@ def _planning(
                     _("names no state of this type's workflow: %(name)r", name=name),
                 )
             continue
+        if role == "phase_ends":
+            yield from _phase_ends(name, properties.get(planning.get("phase")) or {}, properties, file)
+            continue
         accepts, needed = PLANNING_FIELDS[role]
         if name not in properties:
             yield Problem(file, f"/planning/{role}", _("names no field: %(name)r", name=name))
@@ -330,6 +334,21 @@ def _planning(
                     what=needed,
                 ),
             )
+
+
+def _phase_ends(
+    ends: Mapping[str, str], phase: Mapping[str, Any], properties: Mapping[str, Any], file: str
+) -> Iterator[Problem]:
+    """Each planned end is a date field, for a choice of the phase field."""
+    accepts, needed = PLANNING_FIELDS["date"]
+    for value, name in ends.items():
+        where = f"/planning/phase_ends/{value}"
+        if value not in phase.get("enum", ()):
+            yield Problem(file, where, _("%(value)r is no choice of the phase field", value=value))
+        if name not in properties:
+            yield Problem(file, where, _("names no field: %(name)r", name=name))
+        elif not accepts(properties[name], ""):
+            yield Problem(file, where, _("%(name)r must be %(what)s", name=name, what=needed))
 
 
 #: What an admin may write for a file field before reading how (x-ref `file`): told the spelling.

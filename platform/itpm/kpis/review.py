@@ -14,6 +14,7 @@ from typing import Any
 from itpm.kpis.measure import Measure, kpi_of
 from itpm.kpis.spec import period_of
 from itpm.records.service import NotFound, RecordError, Records
+from itpm.reports.measures import against_plan, phase_stretches, planned_ends
 
 RUNNING = 3
 
@@ -49,11 +50,17 @@ def monthly_review(records: Records, month: str, limit: int = 10) -> Review:
     rows = records.session.scalars(records.query("task").where(model.id.in_(late_ids))).all()
     for row in rows:
         finished = row.updated_at.astimezone(records.zone).date() if row.state == "done" else today
-        review.slipped.append({"record": row, "days": max(0, (finished - row.due_date).days)})
+        review.slipped.append(
+            {
+                "record": row,
+                "title": records.title("task", row),
+                "days": max(0, (finished - row.due_date).days),
+            }
+        )
     review.slipped.sort(key=lambda r: (-r["days"], r["record"].number or ""))
     del review.slipped[limit:]
     review.teams = _teams(records, review.months)
-    review.phases = _phases(records, period.last, limit)
+    review.phases = _phases(records, min(today, period.last), limit)
     return review
 
 
@@ -79,12 +86,14 @@ def _teams(records: Records, months: list[str]) -> list[dict[str, Any]]:
 
 
 def _phases(records: Records, until: dt.date, limit: int) -> list[dict[str, Any]]:
-    """The longest stretches projects spent in one phase up to `until` (from their history), longest first."""
+    """The projects' phase stretches up to `until`, those most beyond their plan first: the department
+    health report's (`phase_stretches`, `against_plan`)."""
     try:
-        records.spec("project")
+        spec = records.spec("project")
     except NotFound:
         return []
-    if "phase" in records.access.hidden_fields(records.actor, records.spec("project")):
+    field, ends = spec.phase_plan or ("phase", [])
+    if field not in spec.fields or field in records.access.hidden_fields(records.actor, spec):
         return []
     found = []
     for project in records.session.scalars(records.query("project")).all():
@@ -92,22 +101,10 @@ def _phases(records: Records, until: dt.date, limit: int) -> list[dict[str, Any]
             history = records.history("project", project.id)
         except RecordError:
             continue
-        changes = sorted(
-            (dt.date.fromisoformat(event["at"][:10]), change["new"])
-            for event in history
-            for change in event["changes"]
-            if change["path"] == "/data/phase" and change["new"] is not None
-        )
-        for index, (since, phase) in enumerate(changes):
-            end = changes[index + 1][0] if index + 1 < len(changes) else until
-            if since <= until:
-                found.append(
-                    {
-                        "record": project,
-                        "phase": phase,
-                        "since": since,
-                        "days": (min(end, until) - since).days,
-                    }
-                )
-    found.sort(key=lambda r: (-r["days"], r["record"].number or ""))
-    return found[:limit]
+        finished = records.finished("project", project.state)
+        plan = planned_ends(ends, records.data(project))
+        found += [
+            {"record": project, "number": project.number, "title": records.title("project", project), **s}
+            for s in phase_stretches(history, until, finished, field, plan)
+        ]
+    return against_plan(found, limit)

@@ -340,7 +340,7 @@ class RecordTypeSpec:
         return self.body.get("retention")
 
     @property
-    def planning(self) -> dict[str, str]:
+    def planning(self) -> dict[str, Any]:
         """What the type's fields mean to planning: {"start": "start_date", "due": ..., ...}.
 
         Planned work (its planning names a start) is due by the type's `due`, the field My work and the
@@ -350,6 +350,16 @@ class RecordTypeSpec:
         if "start" in planning and "due" not in planning and self.body.get("due"):
             return {**planning, "due": self.body["due"]}
         return planning
+
+    @property
+    def phase_plan(self) -> tuple[str, list[tuple[str, str]]] | None:
+        """The lifecycle phase field (`planning.phase`) and, in the order of its choices, each phase's
+        planned-end field (`planning.phase_ends`); None when the type declares no phase plan."""
+        planning = self.body.get("planning", {})
+        phase, ends = planning.get("phase"), planning.get("phase_ends")
+        if phase not in self.fields or not ends:
+            return None
+        return phase, [(value, ends[value]) for value, _label in self.fields[phase].choices if value in ends]
 
     @property
     def search(self) -> list[str]:

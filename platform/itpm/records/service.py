@@ -153,6 +153,19 @@ class Records:
     def model(self, type_name: str) -> Any:
         return self.catalog.models.models[type_name]
 
+    def finished(self, type_name: str, state: str | None) -> bool:
+        """Whether `state` is one a record of the type is finished in (closed, done, cancelled...)."""
+        workflow = self.catalog.workflows.get(type_name)
+        return workflow is not None and state in workflow.final_states
+
+    def title(self, type_name: str, row: Any) -> str:
+        """How the record is named (its title, name or subject) as the actor may read it; "" when that
+        field is hidden from them or the type has none."""
+        spec = self.spec(type_name)
+        hidden = self.access.hidden_fields(self.actor, spec)
+        name = next((n for n in ("title", "name", "subject") if n in spec.fields and n not in hidden), None)
+        return str(getattr(row, spec.fields[name].column) or "") if name else ""
+
     def scope(self, type_name: str, action: str = "read") -> Any:
         """The condition selecting the rows of `type_name` the actor may `action`."""
         return self.access.rows(self.actor, self.spec(type_name), self.model(type_name).__table__, action)

@@ -247,23 +247,93 @@ def budget_burn(projects: Iterable[Record]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: -r["ratio"])
 
 
+def planned_ends(phase_ends: Iterable[tuple[str, str]], data: Mapping[str, Any]) -> dict[str, dt.date | None]:
+    """Each phase's planned end from a record's data, in the order of the phases (a record type's
+    `phase_plan`); None where the field is empty or hidden from the reader (not in `data`)."""
+    return {phase: day(data.get(name)) for phase, name in phase_ends}
+
+
+def phase_stretches(
+    history: Iterable[Record],
+    as_of: dt.date,
+    finished: bool,
+    field: str = "phase",
+    plan: Mapping[str, dt.date | None] | None = None,
+) -> list[dict[str, Any]]:
+    """The stretches a record spent in each value of `field` up to `as_of`, from its history (newest first,
+    as `Records.history` gives it), each against its `plan` (`planned_ends`) where it has one.
+
+    A stretch runs from the day the value was set to the day the next one was, or, for the last value,
+    to the day the record was finished (its last change of state, when `finished`: a closed project
+    keeps its phase "closing" but no longer spends days in it), else to `as_of`. An import gives a
+    record's values as they last were, not when they were set, so a value it was imported with has no
+    known start and makes no stretch.
+
+    A phase is planned from the planned end of the phase before it in `plan` (the first one, or one
+    whose predecessor has no date, from the day it began) to its own planned end: `planned_days` (none
+    when it was planned to be over before it began), and `over` the days it took beyond that (negative
+    when it was shorter); both None without a plan.
+    """
+    path = f"/data/{field}"
+    events = list(history)[::-1]
+    changes = [
+        (day(event["at"]), change["new"], event["action"] == "imported")
+        for event in events
+        for change in event["changes"]
+        if change["path"] == path and change["new"] is not None
+    ]
+    states = [day(e["at"]) for e in events if any(c["path"] == "/state" for c in e["changes"])]
+    end = min(states[-1], as_of) if finished and states else as_of
+    plan = plan or {}
+    before = dict(zip(list(plan)[1:], plan.values(), strict=False))
+    stretches = []
+    for index, (since, value, imported) in enumerate(changes):
+        if imported or since is None or since > end:
+            continue
+        following = changes[index + 1][0] if index + 1 < len(changes) else end
+        until = min(following or end, end)
+        days = (until - since).days
+        planned_end = plan.get(value)
+        planned_days = max(0, (planned_end - (before.get(value) or since)).days) if planned_end else None
+        stretches.append(
+            {
+                "phase": value,
+                "since": since,
+                "until": until,
+                "days": days,
+                "planned_end": planned_end,
+                "planned_days": planned_days,
+                "over": None if planned_days is None else days - planned_days,
+            }
+        )
+    return stretches
+
+
+def against_plan(stretches: Iterable[dict[str, Any]], limit: int = 10) -> list[dict[str, Any]]:
+    """The stretches (each with its record's `number`) that ran longest beyond their plan first, then
+    those without a plan, longest first."""
+    return sorted(
+        stretches, key=lambda r: (r["over"] is None, -(r["over"] or 0), -r["days"], r["number"] or "")
+    )[:limit]
+
+
 def phase_durations(
     projects: Iterable[Record], as_of: dt.date, field: str = "phase", limit: int = 10
 ) -> list[dict[str, Any]]:
-    """The longest stretches projects spent in one phase (from their history), the current one up to `as_of`."""
-    path = f"/data/{field}"
-    rows = []
-    for project in projects:
-        changes = sorted(
-            (day(event["at"]), change["new"])
-            for event in project.get("history", [])
-            for change in event["changes"]
-            if change["path"] == path and change["new"] is not None
+    """The projects' phase stretches (`phase_stretches`, against each project's `phase_plan`), those most
+    beyond their plan first (`against_plan`)."""
+    rows = [
+        {"project": project, "number": project["number"], **stretch}
+        for project in projects
+        for stretch in phase_stretches(
+            project.get("history", []),
+            as_of,
+            project.get("finished", False),
+            field,
+            project.get("phase_plan"),
         )
-        for index, (since, phase) in enumerate(changes):
-            until = changes[index + 1][0] if index + 1 < len(changes) else as_of
-            rows.append({"project": project, "phase": phase, "since": since, "days": (until - since).days})
-    return sorted(rows, key=lambda r: (-r["days"], r["project"]["number"]))[:limit]
+    ]
+    return against_plan(rows, limit)
 
 
 def _moment(value: Any) -> dt.datetime | None:
@@ -293,6 +363,9 @@ MEASURES = {
         overdue,
         elapsed,
         budget_burn,
+        phase_stretches,
+        planned_ends,
+        against_plan,
         phase_durations,
     )
 }

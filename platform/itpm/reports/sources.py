@@ -38,7 +38,7 @@ from itpm.records.fields import (
 from itpm.records.service import Forbidden, NotFound, Records
 from itpm.records.values import parse_datetime
 from itpm.reports.definition import SYSTEM_FILTERS, ReportDefinition, Source
-from itpm.reports.measures import month_end, month_start, months
+from itpm.reports.measures import month_end, month_start, months, planned_ends
 
 SYSTEM_DATES = ("created_at", "updated_at")
 YES_NO = {"en": ("Yes", "No"), "zh": ("是", "否")}
@@ -231,6 +231,7 @@ class Names:
             "label": str(row),
             "state": row.state,
             "state_title": self.state_title(spec.name, row.state),
+            "finished": records.finished(spec.name, row.state),
             "data": data,
             "text": {name: self.text(spec.fields[name], v) for name, v in data.items()},
             "assignee": person[0],
@@ -242,6 +243,8 @@ class Names:
         }
         if history:
             value["history"] = records.history(spec.name, row.id)
+            if spec.phase_plan:  # what its phases are set against (`measures.phase_durations`)
+                value["phase_plan"] = planned_ends(spec.phase_plan[1], data)
         return value
 
     def state_title(self, type_name: str, state: str) -> str:

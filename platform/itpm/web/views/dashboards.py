@@ -101,11 +101,6 @@ class DashboardsView(BaseView):
             r.id: r for r in records.session.scalars(records.query(kpi.record_type).where(model.id.in_(page)))
         }
         lang = _language()
-        spec = records.spec(kpi.record_type)
-        hidden = records.access.hidden_fields(records.actor, spec)
-        shown_as = next(
-            (n for n in ("title", "name", "subject") if n in spec.fields and n not in hidden), None
-        )
         met = set(counted(records, name, period, filters, part="numerator")[2]) if kpi.is_rate else set()
         return self.render_template(
             "itpm/dashboards/records.html",
@@ -116,7 +111,7 @@ class DashboardsView(BaseView):
             figure=shown(answer.total.value, kpi.unit, lang),
             explained=explain(records.catalog, kpi, answer, lang, filters),
             count=len(ids),
-            rows=[(rows[i], getattr(rows[i], shown_as, "") if shown_as else "") for i in page if i in rows],
+            rows=[(rows[i], records.title(kpi.record_type, rows[i])) for i in page if i in rows],
             met=met,
             more=len(ids) > PAGE_SIZE,
             api=url_for("KpisApi.records", name=name) + "?" + urlencode({"period": chosen.label, **filters}),
