@@ -543,6 +543,43 @@ def test_a_planned_end_hidden_from_the_reader_gives_no_plan_from_it(demo: Loaded
         assert execution
 
 
+def test_the_department_reports_late_tasks_leave_out_cancelled_ones(demo: Loaded) -> None:
+    """A cancelled task is no longer due: the report's most delayed and overdue tasks are open or done
+    ones, as the delay KPIs count them (a cancelled task of a finished project showed hundreds of days)."""
+    from itpm.reports.templates import render_html
+
+    month = f"{NOW.astimezone(dt.UTC):%Y-%m}"
+    with demo.runtime.session() as session:
+        head = reader(demo, session, "deptadmin.demo")
+        department = session.scalar(select(Person).filter_by(username="deptadmin.demo")).department_id
+        task = head.model("task")
+        states = dict(
+            session.execute(
+                select(task.number, task.state).where(
+                    head.scope("task"), task.department_id == department, task.due_date < NOW.date()
+                )
+            ).all()
+        )
+        assert "cancelled" in states.values()  # there are cancelled tasks past their due date
+        prepared = prepare_report(
+            head, "department_health", {"department": department, "month": month}, "en", NOW
+        )
+        html = render_html(prepared.definition.templates, prepared.context)
+        table = html[html.index("Most delayed tasks") :].split("</table>")[0]
+        delayed = re.findall(r"<tr><td>(TSK-\d+) ", table)
+        assert delayed and all(states[number] != "cancelled" for number in delayed), delayed
+        overdue = prepared.context["tasks"]
+        late = [
+            t
+            for t in overdue
+            if t["state"] not in ("done", "cancelled") and t["data"]["due_date"] < f"{NOW:%Y-%m-%d}"
+        ]
+        shown = re.search(
+            r'<div class="value">(\d+)</div><div class="label">Overdue tasks at month end', html
+        )
+        assert shown and int(shown.group(1)) == len(late)
+
+
 def test_the_reviews_slipped_tasks_read_with_their_titles_on_the_page_and_in_the_pdf(
     demo: Loaded, tmp_path: Any
 ) -> None:

@@ -55,10 +55,17 @@ def done_on(task: Record) -> dt.date | None:
     return day(task.get("updated_at"))
 
 
+def dropped(task: Record) -> bool:
+    """Whether a task was cancelled: no longer due, so never late, overdue or coming up (as the KPIs,
+    which count tasks not cancelled)."""
+    return task.get("state_category") == "cancelled"
+
+
 def days_late(task: Record, as_of: dt.date) -> int:
-    """How many days after its due date a task was finished (or, unfinished, is by `as_of`)."""
+    """How many days after its due date a task was finished (or, unfinished, is by `as_of`); a cancelled
+    task is never late."""
     due = day(task["data"].get("due_date"))
-    if due is None:
+    if due is None or dropped(task):
         return 0
     finished = done_on(task)
     return max(0, ((finished or as_of) - due).days)
@@ -174,7 +181,9 @@ def monthly_average(
 
 def _due_between(tasks: Iterable[Record], since: Any, as_of: dt.date) -> list[Record]:
     first = day(since) or dt.date.min
-    return [t for t in tasks if (d := day(t["data"].get("due_date"))) and first <= d <= as_of]
+    return [
+        t for t in tasks if not dropped(t) and (d := day(t["data"].get("due_date"))) and first <= d <= as_of
+    ]
 
 
 def on_time(tasks: Iterable[Record], as_of: dt.date, since: Any = None) -> dict[str, Any]:
@@ -209,7 +218,10 @@ def upcoming(tasks: Iterable[Record], as_of: dt.date, days: int = 30) -> list[Re
     found = [
         t
         for t in tasks
-        if done_on(t) is None and (due := day(t["data"].get("due_date"))) and as_of <= due <= last
+        if done_on(t) is None
+        and not dropped(t)
+        and (due := day(t["data"].get("due_date")))
+        and as_of <= due <= last
     ]
     return sorted(found, key=lambda t: (t["data"]["due_date"], t["number"]))
 
@@ -352,6 +364,7 @@ MEASURES = {
         month_end,
         day,
         days_late,
+        dropped,
         burndown,
         timeline,
         sla_by_month,

@@ -232,6 +232,7 @@ class Names:
             "state": row.state,
             "state_title": self.state_title(spec.name, row.state),
             "finished": records.finished(spec.name, row.state),
+            "state_category": self.state_category(spec.name, row.state),
             "data": data,
             "text": {name: self.text(spec.fields[name], v) for name, v in data.items()},
             "assignee": person[0],
@@ -246,6 +247,11 @@ class Names:
             if spec.phase_plan:  # what its phases are set against (`measures.phase_durations`)
                 value["phase_plan"] = planned_ends(spec.phase_plan[1], data)
         return value
+
+    def state_category(self, type_name: str, state: str) -> str | None:
+        """A workflow state's category (open, in_progress, waiting, done, cancelled); None without one."""
+        workflow = self.records.catalog.workflows.get(type_name)
+        return workflow.state(state).category if workflow else None
 
     def state_title(self, type_name: str, state: str) -> str:
         """A workflow state as it reads in the report's language ("done": 已完成)."""
