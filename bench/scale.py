@@ -27,7 +27,9 @@ python -m bench scale` is the issue's full run. What it does:
      spent budget saved (the budget automation reads it), their approvals inbox and a decision when
      one waits, their home dashboard;
    - client users (a quarter): the portal's home, ticket list, a ticket's page, a new ticket through
-     the portal form (assigned by the automation).
+     the portal form (assigned by the automation);
+   - after a staff page, the menu's my-work counts, as a browser asks for them (the address the page
+     names, again when it changes or after their 30 s max-age).
 4. **Figures**, per N: per operation the count, throughput, p50/p95/p99 and errors (any answer not
    the expected one: must be 0); the scaling ratio N=2 / N=1 of the whole throughput; the automation
    lag (an outbox event's creation, in the request's transaction, to the worker's handling it; the
@@ -53,6 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import html
 import os
 import random
 import re
@@ -383,6 +386,8 @@ class Tally:
 
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+#: The menu's my-work counts address on a staff page (filled by itpm.js after the page is shown).
+COUNTS = re.compile(r'class="itpm-nav-count itpm-work-counts" data-counts="([^"]+)"')
 
 
 class User:
@@ -401,6 +406,8 @@ class User:
         self.api: dict[str, str] = {}
         self.ids: dict[str, list[int]] = {}
         self.filed: list[int] = []
+        #: The menu counts' address last asked for, and when (`menu_counts`).
+        self.counts: tuple[str, float] = ("", 0.0)
 
     async def request(
         self, name: str, method: str, url: str, expected: tuple[int, ...] = (200,), **kw: Any
@@ -408,7 +415,22 @@ class User:
         started = time.perf_counter()
         response = await self.client.request(method, url, **kw)
         self.tally.note(name, started, response, expected)
+        await self.menu_counts(response)
         return response
+
+    async def menu_counts(self, page: httpx.Response) -> None:
+        """What a browser does after a staff page is shown: ask for the menu's my-work counts at the
+        address the page names, unless it asked for that address less than 30 s ago (their max-age)."""
+        found = (
+            COUNTS.search(page.text) if page.headers.get("content-type", "").startswith("text/html") else None
+        )
+        if found is None:
+            return
+        address = html.unescape(found.group(1))
+        if address == self.counts[0] and time.monotonic() - self.counts[1] < 30:
+            return
+        self.counts = (address, time.monotonic())
+        await self.request("menu counts", "GET", address)
 
     async def sign_in(self) -> None:
         page = await self.client.get("/login/")
@@ -566,7 +588,7 @@ async def drive(people: dict[str, list[str]], seconds: float) -> Tally:
     shares = {"staff": USERS - 2 * (USERS // 4), "managers": USERS // 4, "clients": USERS // 4}
     for part, count in shares.items():
         names = people[part]
-        for n in range(count):
+        for n in range(count):  # one account each (`own_accounts`), or shared when there are fewer
             cast_list.append(User(names[n % len(names)], part, tally, seed=len(cast_list)))
     for user in cast_list:  # one after another: the sign-in rate limits count per name
         await user.sign_in()
@@ -768,11 +790,39 @@ def report(outcomes: list[Outcome], counts: dict[str, int]) -> None:
                       f"({rates[n]:.1f} vs {rates[base]:.1f} requests/s)")  # fmt: skip
 
 
+def own_accounts(app: Any, people: dict[str, list[str]]) -> dict[str, list[str]]:
+    """An account of its own for each virtual user: 50 concurrent users are 50 people, and the sign-in
+    limits count attempts per user name (10 in 20 s). The demo's accounts of each part are the models:
+    `bench.<part>.<n>` has the roles, department, team and client organisation of the demo account it
+    copies, and the demo's password. Made once; the database keeps them between runs."""
+    from itpm.models import Person
+
+    shares = {"staff": USERS - 2 * (USERS // 4), "managers": USERS // 4, "clients": USERS // 4}
+    flask_app = app.dispatcher.app
+    found: dict[str, list[str]] = {}
+    with flask_app.app_context():
+        sm = flask_app.appbuilder.sm
+        for part, count in shares.items():
+            found[part] = []
+            for n in range(count):
+                model = sm.find_user(username=people[part][n % len(people[part])])
+                name = f"bench.{part}.{n + 1:02d}"
+                if sm.find_user(username=name) is None:
+                    made = sm.add_user(name, model.first_name, f"{model.last_name} {n + 1}",
+                                       f"{name}@bench.invalid", list(model.roles), PASSWORD)  # fmt: skip
+                    person = sm.session.get(Person, made.id)
+                    person.department_id, person.team_id = model.department_id, model.team_id
+                    person.client_id = model.client_id
+                    sm.session.commit()
+                found[part].append(name)
+    return found
+
+
 def run() -> None:
     counts = prepare_database()
     app = create_app(settings())
     runtime = app.extensions["itpm"]
-    people = accounts(runtime.engine)
+    people = own_accounts(app, accounts(runtime.engine))
     outcomes = [run_with(n, people, runtime.engine) for n in PROCESSES]
     runtime.dispose()
     report(outcomes, counts)
