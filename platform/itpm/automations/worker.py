@@ -219,10 +219,10 @@ def run_worker(burst: bool = False, tick_seconds: float = 30, name: str | None =
         raise SystemExit(
             "itpm worker needs ITPM_REDIS_URL (without Redis, `itpm run` runs automations itself)"
         )
+    if not burst:  # the report renderer starts while the catalog loads: it is ready about when the jobs begin
+        threading.Thread(target=_start_renderer, name="itpm-renderer", daemon=True).start()
     queue = rq_queue(runtime.settings.redis_url)
     runtime.catalog()  # loaded once, before the first job
-    if not burst:  # the report renderer started beside the first jobs: the first PDF does not wait for it
-        threading.Thread(target=_start_renderer, name="itpm-renderer", daemon=True).start()
     dispatcher = Dispatcher(runtime, queue, tick_seconds)
     dispatcher.start()
     stopping = threading.Event()
