@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,8 +32,11 @@ from itpm.runtime import Jobs, NoJobs, Runtime
 
 log = logging.getLogger(__name__)
 
-#: How long the app's dispatcher lets events gather while the queue is not empty (the workers are busy).
+#: How often the app's dispatcher looks whether the workers have taken the waiting jobs.
 GATHER_SECONDS = 0.05
+#: How long, at most, new events wait in the outbox while jobs wait on the queue (the workers are busy):
+#: they go when a worker is free, together in one job, not in many small jobs that each pay a job's reads.
+HOLD_SECONDS = 1.0
 #: Events a job handles at most: one job per event costs more in RQ and in reading the definitions than the event.
 BATCH = 50
 
@@ -101,8 +105,10 @@ class RedisJobs(Background):
         super().__init__(every=60)
 
     def work(self) -> None:
-        if self.queue.count:  # the workers are behind: let a few more commits gather, to go in fewer jobs
-            self._stop.wait(GATHER_SECONDS)
+        held = time.monotonic() + HOLD_SECONDS
+        while self.queue.count and time.monotonic() < held:  # the workers are behind: the commits gather
+            if self._stop.wait(GATHER_SECONDS):
+                return
         dispatch(self.runtime, self.queue)
         dispatch_requests(self.runtime, self.queue)  # report PDFs people asked for, rendered by a worker
         dispatch_imports(self.runtime, self.queue)  # files people import, by a worker, chunk by chunk
