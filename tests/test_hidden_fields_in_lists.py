@@ -19,7 +19,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from conftest import api_token, login
-from itpm.access import Actor
+from itpm.access import Access, Actor
 from itpm.records.service import Records
 
 PASSWORD = "hidden-fields-password-1"
@@ -199,3 +199,25 @@ def test_an_export_holds_no_hidden_column(people: dict[str, Person], person: str
             assert shown.replace(",", "") not in response.get_data(
                 as_text=True
             )  # as a label, or a plain number
+
+
+def test_a_client_users_internal_fields_stay_hidden_whoever_with_the_same_roles_asked_first(
+    sqlite_app: Any,
+) -> None:
+    """A type's `x-internal` fields are hidden from a client organisation's user whatever their roles; the
+    rules kept per set of roles must not hand a client user the rules worked out for a staff member with
+    the same roles (or the other way round), in either order."""
+    catalog = sqlite_app.extensions["itpm"].catalog()
+    project = catalog.record_types["project"]
+    assert "health" in project.internal_fields
+    roles = frozenset({"account_manager"})
+    staff = Actor(1, "ann", roles)
+    client = Actor(2, "cora", roles, client_id=7)
+    for first in (staff, client):
+        access = Access(catalog.access.roles, catalog.access.approved)  # nothing kept yet
+        access.field_rules(first, project)
+        access.hidden_fields(first, project)
+        assert access.field_rules(client, project).get("health") == "hidden"
+        assert "health" in access.hidden_fields(client, project)
+        assert "health" not in access.field_rules(staff, project)
+        assert "health" not in access.hidden_fields(staff, project)

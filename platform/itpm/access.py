@@ -133,7 +133,7 @@ class Access:
         self.roles = roles
         #: The record types whose workflows have approval chains (their approvers read what they decide).
         self.approved = frozenset(approved)
-        self._field_rules: dict[tuple[frozenset[str], str, int], dict[str, str]] = {}
+        self._field_rules: dict[tuple[Any, ...], dict[str, str]] = {}
         #: The fields of each restriction, by the same key and the restriction (asked for every record written).
         self._restricted: dict[tuple[Any, ...], frozenset[str]] = {}
 
@@ -296,7 +296,7 @@ class Access:
 
     def field_rules(self, actor: Actor, spec: RecordTypeSpec) -> dict[str, str]:
         """Each restricted field and its restriction, the least among the roles that may read the type."""
-        key = (actor.roles, spec.name, id(spec))  # the roles' rules are fixed for this Access's life
+        key = _rules_key(actor, spec)
         rules = self._field_rules.get(key)
         if rules is None:
             rules = self._field_rules[key] = self._least_rules(actor, spec)
@@ -345,13 +345,7 @@ class Access:
         return self._fields_of(actor, spec, READ_ONLY)
 
     def _fields_of(self, actor: Actor, spec: RecordTypeSpec, restriction: str) -> frozenset[str]:
-        key = (
-            actor.roles,
-            actor.client_id is not None and not actor.is_system,
-            spec.name,
-            id(spec),
-            restriction,
-        )
+        key = (*_rules_key(actor, spec), restriction)
         found = self._restricted.get(key)
         if found is None:
             rules = self.field_rules(actor, spec)
@@ -377,3 +371,10 @@ def _covers(reader: Actor, scopes: frozenset[str], author: Actor, scope: str) ->
         return False
     mine = getattr(reader, anchor)
     return scope in scopes and mine is not None and mine == getattr(author, anchor)
+
+
+def _rules_key(actor: Actor, spec: RecordTypeSpec) -> tuple[Any, ...]:
+    """What an actor's field rules on a type depend on, as the caches' key: their roles (whose rules are
+    fixed for an Access's life), and whether they are a client organisation's user (the type's
+    `x-internal` fields are hidden from those, whatever their roles)."""
+    return (actor.roles, actor.client_id is not None and not actor.is_system, spec.name, id(spec))

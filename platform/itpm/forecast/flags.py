@@ -13,9 +13,9 @@ from itpm.planning.workload import WEEKS_AHEAD, Capacity, PlannedWork, load_betw
 
 SPI_T_LIMIT = 0.9
 COST_LIMIT = 1.05
-#: Each flag without its figures: what a notification tells a reader who may not read all of the
-#: project (a client, or a role with hidden fields), whose reasons name budgets, costs, task titles
-#: and people's bookings.
+#: Each flag without its figures: what a notification tells a reader who may not read all its reason
+#: names (a client, a role with hidden project fields, or one that may not read the task, milestone or
+#: risk named): budgets, costs, task titles and people's bookings.
 PLAIN = {
     "p85_late": {
         "en": "the 85% likely finish is after the planned finish",

@@ -9,13 +9,14 @@ milestone, its open tickets and the deliverables waiting for sign-off). Views re
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, literal, select
 
 from itpm.models import ApprovalTask, Person, RecordEvent
-from itpm.planning.service import baseline_dates, baseline_moments, plan_of, plan_type_of
+from itpm.planning.service import baseline_dates, baseline_moments, plan_type_of
 from itpm.records.service import NotFound, Records
 from itpm.reports.service import Subject, stored_reports
 
@@ -149,10 +150,9 @@ class Portal:
         upcoming = [m for m in milestones if not m.done and (m.forecast or m.planned)]
         upcoming.sort(key=lambda m: m.forecast or m.planned or dt.date.max)
         if open_tickets is None:
-            tickets = self.tickets(project=project.id, open_only=True)
-            open_tickets = (len(tickets), _by_sla([getattr(t, "sla_status", None) for t in tickets]))
+            open_tickets = self._open_tickets_of([project.id]).get(project.id, (0, {}))
         if awaiting_signoff is None:
-            awaiting_signoff = sum(1 for d in self.deliverables(project.id) if d.state == "submitted")
+            awaiting_signoff = self._waiting_of([project.id]).get(project.id, 0)
         return ProjectCard(
             record=project,
             phases=phases,
@@ -166,7 +166,8 @@ class Portal:
         )
 
     def _milestones_of(self, projects: list[Any]) -> dict[int, list[Milestone]]:
-        """`milestones` of many projects: their milestone records, baselines and finish days read together."""
+        """The milestones of each project the person may read, in planned order: the milestone records,
+        their baselines and finish days read for all the projects together."""
         found = plan_type_of(self.catalog, PROJECT)
         if found is None or not projects:
             return {}
@@ -190,9 +191,25 @@ class Portal:
         baseline = baseline_dates(
             self.records, spec, list(owner), {i: moments.get(p) for i, p in owner.items()}
         )
+        due_name = spec.planning.get("due")
+        finished = self._finished_on(spec.name, [r.id for r in rows if self.state_category(r) == "done"])
         built: dict[int, list[Milestone]] = {}
-        for milestone in self._milestones(spec, rows, baseline):
-            built.setdefault(owner[milestone.record.id], []).append(milestone)
+        for row in rows:
+            due = _date(self.records.data(row).get(due_name)) if due_name else None
+            done = self.state_category(row) == "done"
+            planned = baseline.get(row.id, (None, None))[1] or due
+            built.setdefault(owner[row.id], []).append(
+                Milestone(
+                    record=row,
+                    title=str(row),
+                    planned=planned,
+                    forecast=due if due and planned and due != planned and not done else None,
+                    actual=finished.get(row.id) if done else None,
+                    done=done,
+                )
+            )
+        for found in built.values():
+            found.sort(key=lambda m: m.planned or dt.date.max)
         return built
 
     def _open_tickets_of(self, ids: list[int]) -> dict[int, tuple[int, dict[str, int]]]:
@@ -214,7 +231,7 @@ class Portal:
             )
             for project_id, status in self.records.session.execute(query):
                 statuses.setdefault(project_id, []).append(status)
-        return {p: (len(found), _by_sla(found)) for p, found in statuses.items()}
+        return {p: (len(found), dict(Counter(s for s in found if s))) for p, found in statuses.items()}
 
     def _waiting_of(self, ids: list[int]) -> dict[int, int]:
         """Each project's deliverables waiting for the client's sign-off (submitted), as the person reads them."""
@@ -251,42 +268,7 @@ class Portal:
 
     def milestones(self, project: Any) -> list[Milestone]:
         """The project's milestones the person may read: planned (baseline), forecast and actual dates."""
-        plan = plan_of(self.records, PROJECT, project)
-        flag = plan.spec.planning.get("milestone") if plan else None
-        if (
-            plan is None
-            or flag is None
-            or flag in self.records.access.hidden_fields(self.records.actor, plan.spec)
-        ):
-            return []
-        rows = [r for r in plan.records if getattr(r, plan.spec.fields[flag].column)]
-        return self._milestones(plan.spec, rows, plan.baseline)
-
-    def _milestones(
-        self, spec: Any, rows: list[Any], baseline: dict[int, tuple[dt.date | None, dt.date | None]]
-    ) -> list[Milestone]:
-        """Milestone records as the portal shows them, in planned order."""
-        due_name = spec.planning.get("due")
-        finished = self._finished_on(spec.name, [r.id for r in rows if self.state_category(r) == "done"])
-        found = []
-        for row in rows:
-            data = self.records.data(row)
-            due = _date(data.get(due_name)) if due_name else None
-            planned_due = baseline.get(row.id, (None, None))[1]
-            done = self.state_category(row) == "done"
-            planned = planned_due or due
-            found.append(
-                Milestone(
-                    record=row,
-                    title=str(row),
-                    planned=planned,
-                    forecast=due if due and planned and due != planned and not done else None,
-                    actual=finished.get(row.id) if done else None,
-                    done=done,
-                )
-            )
-        found.sort(key=lambda m: m.planned or dt.date.max)
-        return found
+        return self._milestones_of([project]).get(project.id, [])
 
     def _finished_on(self, type_name: str, ids: list[int]) -> dict[int, dt.date]:
         """The day each record last entered a done state (its history)."""
@@ -393,14 +375,6 @@ class Portal:
         if manager_id and (person := session.get(Person, manager_id)) is not None:
             found.append(("project_manager", person))
         return found
-
-
-def _by_sla(statuses: list[str | None]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for status in statuses:
-        if status:
-            found[status] = found.get(status, 0) + 1
-    return found
 
 
 def _date(value: Any) -> dt.date | None:

@@ -28,7 +28,11 @@ def install(app: Flask) -> None:
     def _versioned(endpoint: str | None, values: dict[str, Any]) -> None:
         if not _is_static(endpoint) or "v" in values or not values.get("filename"):
             return
-        folder = app.static_folder if endpoint == "static" else app.blueprints[endpoint[:-7]].static_folder
+        folder = (
+            app.static_folder
+            if endpoint == "static"
+            else app.blueprints[endpoint.removesuffix(".static")].static_folder
+        )
         version = file_version(folder, values["filename"]) if folder else None
         if version:
             values["v"] = version
