@@ -17,7 +17,8 @@ from sqlalchemy import insert, select, text
 
 from itpm.access import Actor
 from itpm.audit import chain, note, signing
-from itpm.audit.context import acting
+from itpm.audit.capture import rows_written
+from itpm.audit.context import AuditContext, acting
 from itpm.audit.export import export
 from itpm.cli import main
 from itpm.models import AuditEntry
@@ -186,8 +187,12 @@ def test_postgres_captures_direct_sql_and_refuses_to_change_the_log(
         assert log[-1].detail["changes"]["state"][1] == "resolved"
         with runtime.engine.connect() as connection:  # not sealed yet: verify names it
             assert chain.verify(connection).problem.entry == log[-1].id
-        with runtime.engine.begin() as connection:
-            assert chain.seal(connection) == 1
+        with pytest.raises(Exception, match="append-only"), runtime.engine.begin() as connection:
+            # another transaction's entry, unsealed, cannot take a name either
+            connection.execute(text("UPDATE itpm_audit SET actor = 'alice' WHERE seq IS NULL"))
+        with runtime.engine.begin() as connection:  # sealed by someone acting: it keeps its own actor
+            assert chain.seal(connection, AuditContext("alice", "10.1.2.3", "req:x")) == 1
+        assert entries(runtime, f"incident/{record_id}")[-1].actor == "database:postgres"
         for statement in (
             "UPDATE itpm_audit SET actor = 'x'",
             "DELETE FROM itpm_audit",
@@ -199,6 +204,23 @@ def test_postgres_captures_direct_sql_and_refuses_to_change_the_log(
             assert chain.verify(connection).problem is None
     finally:
         runtime.dispose()
+
+
+def test_a_bulk_statement_in_the_applications_transaction_is_audited_with_who_acts(runtime: Any) -> None:
+    """A Core statement written through the session (no ORM flush before it) is the person's too: on
+    PostgreSQL its trigger's entry takes who acts as the transaction seals."""
+    record_id = incident(runtime)
+    with acting("bob", "req:bulk", "10.0.0.9"), runtime.session() as session:
+        table = runtime.catalog().record_types["incident"].table_name
+        state = session.execute(text(f"SELECT state FROM {table} WHERE id = {record_id}")).scalar()
+        session.execute(text(f"UPDATE {table} SET state = 'resolved' WHERE id = {record_id}"))
+        before = [{"id": record_id, "state": state}]
+        rows_written(session, table, "update", [{"id": record_id, "state": "resolved"}], before)
+        session.commit()
+    last = entries(runtime, f"incident/{record_id}")[-1]
+    assert (last.actor, last.address, last.request) == ("bob", "10.0.0.9", "req:bulk")
+    with runtime.engine.connect() as connection:
+        assert chain.verify(connection).problem is None
 
 
 @pytest.mark.postgres

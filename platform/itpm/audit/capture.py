@@ -1,8 +1,9 @@
 """Audit capture around every transaction of a runtime's sessions.
 
-- When a transaction begins on PostgreSQL, who acts, from where and why are set
-  for it (`set_config(..., true)`: transaction-local), for the row triggers
-  (`itpm.audit.triggers`) to read.
+- On PostgreSQL the row triggers (`itpm.audit.triggers`) write the entries; who
+  acts, from where and why is given to them as the transaction seals
+  (`itpm.audit.chain.seal`), or, in an erasure, set for the transaction at its
+  first write (`set_config(..., true)`: transaction-local).
 - On SQLite, which has no such triggers, the same entries are written from the
   ORM's flush (`_capture_flush`); a bulk path that writes rows with Core
   statements calls `rows_written` for them (on PostgreSQL that does nothing:
@@ -70,8 +71,10 @@ def _rolled_back(session: Session) -> None:
 
 
 def _set_context(session: Session) -> None:
-    """At a transaction's first write (not when it begins: the person is loaded by then)."""
-    if session.info.get(CONTEXT_SET):
+    """At the first write of a transaction that erases a person, for the row triggers to seal every value it
+    changes under their key. Other transactions give who acts only as they seal (`chain.seal`): the entries
+    their triggers wrote take it then, and the transaction saves a round trip."""
+    if session.info.get(CONTEXT_SET) or not session.info.get(ERASING):
         return
     session.info[CONTEXT_SET] = True
     connection = session.connection()
@@ -111,7 +114,7 @@ def _seal(session: Session) -> None:
     if session.new or session.dirty or session.deleted:
         session.flush()
     if session.info.pop(WROTE, False):
-        chain.seal(session.connection())
+        chain.seal(session.connection(), current())
 
 
 def _capture_flush(session: Session, _flush_context: Any) -> None:

@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import Text, bindparam, cast, func, literal_column, select, text, update
 from sqlalchemy.engine import Connection
 
+from itpm.audit.context import AuditContext
 from itpm.models import AuditEntry
-from itpm.privacy.keys import seal_personal
+from itpm.privacy.keys import seal_personal, sealed_details
 
 GENESIS = "0" * 64
 #: The advisory lock that keeps sealing one transaction at a time (any constant; "itpm" in ASCII).
@@ -46,7 +47,7 @@ CONTENT = ("seq", "id", "at", "actor", "action", "target", "address", "request",
 #: PostgreSQL's text of `canonical`, made by the database as it reads the entry, so that `verify` only
 #: hashes: to_json writes a string exactly as json.dumps(ensure_ascii=False) does (the same escapes, lower
 #: case \u00XX for the other control characters, nothing else escaped), and integers as Python does.
-CANONICAL_SQL = literal_column(
+CANONICAL_TEXT = (
     "'[' || seq || ',' || id || ',' || "
     + " || ',' || ".join(
         f"coalesce(to_json({value})::text, 'null')"
@@ -61,7 +62,86 @@ CANONICAL_SQL = literal_column(
         )
     )
     + " || ']'"
-).label("canonical")
+)
+CANONICAL_SQL = literal_column(CANONICAL_TEXT).label("canonical")
+
+#: PostgreSQL's sealing in one call, under the advisory lock (`seal`). A PL/pgSQL function's statements
+#: each see what committed before they began, so the head read after the lock is the newest.
+#: - Entries of this transaction that the row triggers wrote with no context (request "sql:<txid>") take
+#:   the one given, as if it had been set before the writes: one round trip less a transaction.
+#: - Unless `personal_sealed`, entries with personal values marked are returned unchained (pending_id,
+#:   pending_detail, and pending_key: their subject's key, if they have one); Python seals their values
+#:   (`itpm.privacy.keys.sealed_details`) and calls again with them (`sealed_ids`, `sealed_details`).
+#: - Otherwise every unsealed entry is chained in id order (SHA-256 over the previous hash, a newline and
+#:   `CANONICAL_TEXT`, as `entry_hash` computes) in one update, and one row tells how many (chained).
+SEAL_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION itpm_audit_seal(
+  lock_key bigint, own_actor text, own_address text, own_request text, personal_sealed boolean,
+  sealed_ids integer[], sealed_details text[]
+) RETURNS TABLE (pending_id integer, pending_detail text, pending_key text, chained integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+  own text := 'sql:' || txid_current();
+  head_seq integer;
+  head_hash text;
+  entry record;
+  ids integer[] := '{{}}';
+  prevs text[] := '{{}}';
+  hashes text[] := '{{}}';
+  actors text[] := '{{}}';
+  addresses text[] := '{{}}';
+  requests text[] := '{{}}';
+BEGIN
+  PERFORM pg_advisory_xact_lock(lock_key);
+  IF NOT personal_sealed THEN
+    RETURN QUERY SELECT a.id, a.detail::text, k.key::text, NULL::integer
+      FROM itpm_audit a
+      LEFT JOIN itpm_personal_key k ON jsonb_typeof(a.detail #> '{{personal,subject}}') = 'number'
+                                   AND k.person_id = (a.detail #>> '{{personal,subject}}')::integer
+      WHERE a.seq IS NULL AND a.detail ? 'personal' ORDER BY a.id;
+    IF FOUND THEN
+      RETURN;
+    END IF;
+  END IF;
+  IF cardinality(sealed_ids) > 0 THEN
+    UPDATE itpm_audit a SET detail = s.detail::jsonb
+      FROM unnest(sealed_ids, sealed_details) AS s(id, detail)
+     WHERE a.id = s.id AND a.seq IS NULL;
+  END IF;
+  SELECT a.seq, a.hash INTO head_seq, head_hash FROM itpm_audit a
+    WHERE a.seq IS NOT NULL ORDER BY a.seq DESC LIMIT 1;
+  head_seq := coalesce(head_seq, 0);
+  head_hash := coalesce(head_hash, '{GENESIS}');
+  FOR entry IN
+    SELECT e.id, e.actor, e.address, e.request, {CANONICAL_TEXT} AS canonical
+      FROM (
+        SELECT u.id, head_seq + row_number() OVER (ORDER BY u.id) AS seq, u.at, u.action, u.target, u.detail,
+               CASE WHEN u.request = own AND own_actor IS NOT NULL THEN own_actor ELSE u.actor END AS actor,
+               CASE WHEN u.request = own AND own_actor IS NOT NULL THEN own_address ELSE u.address END AS address,
+               CASE WHEN u.request = own AND own_actor IS NOT NULL THEN coalesce(own_request, u.request)
+                    ELSE u.request END AS request
+          FROM itpm_audit u WHERE u.seq IS NULL
+      ) e
+     ORDER BY e.id
+  LOOP
+    prevs := prevs || head_hash;
+    head_hash := encode(sha256(convert_to(head_hash || E'\\n' || entry.canonical, 'UTF8')), 'hex');
+    ids := ids || entry.id;
+    hashes := hashes || head_hash;
+    actors := actors || entry.actor::text;
+    addresses := addresses || entry.address::text;
+    requests := requests || entry.request::text;
+  END LOOP;
+  UPDATE itpm_audit a
+     SET seq = head_seq + s.place, prev_hash = s.prev, hash = s.digest,
+         actor = s.actor, address = s.address, request = s.request
+    FROM unnest(ids, prevs, hashes, actors, addresses, requests) WITH ORDINALITY
+         AS s(id, prev, digest, actor, address, request, place)
+   WHERE a.id = s.id;
+  RETURN QUERY SELECT NULL::integer, NULL::text, NULL::text, cardinality(ids);
+END
+$$;
+"""
 
 
 def at_text(at: dt.datetime) -> str:
@@ -94,14 +174,13 @@ def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(entry)).hexdigest()
 
 
-def seal(connection: Connection) -> int:
-    """Chain the entries not sealed yet (this transaction's and any left by others), in id order.
+def seal(connection: Connection, context: AuditContext | None = None) -> int:
+    """Chain the entries not sealed yet (this transaction's and any left by others), in id order; how many.
 
-    Call it last in a transaction: on PostgreSQL the lock it takes is held until the commit. After the
-    lock, one query reads the unsealed entries with the chain's head; personal values are sealed (one
-    update per entry that has them, `seal_personal`), then one update chains them all."""
+    Call it last in a transaction: on PostgreSQL the lock it takes is held until the commit. `context`: who
+    acts in this transaction, for the entries its row triggers wrote without one (PostgreSQL)."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEAL_LOCK})
+        return _seal_in_database(connection, context)
     last = select(AUDIT.c.seq).where(AUDIT.c.seq.is_not(None)).order_by(AUDIT.c.seq.desc()).limit(1)
     rows = connection.execute(
         select(
@@ -132,6 +211,30 @@ def seal(connection: Connection) -> int:
         sealed,
     )
     return len(sealed)
+
+
+def _seal_in_database(connection: Connection, context: AuditContext | None) -> int:
+    """One call of `itpm_audit_seal` (`SEAL_FUNCTION`); when entries with personal values wait, their values
+    are sealed here and a second call stores and chains them."""
+    arguments = {
+        "key": SEAL_LOCK,
+        "actor": context.actor if context else None,
+        "address": context.address if context else None,
+        "request": context.request if context else None,
+        "done": False,
+        "ids": [],
+        "details": [],
+    }
+    call = text(
+        "SELECT pending_id, pending_detail, pending_key, chained FROM itpm_audit_seal(:key, :actor, :address,"
+        " :request, :done, CAST(:ids AS integer[]), CAST(:details AS text[]))"
+    )
+    rows = connection.execute(call, arguments).all()
+    if rows and rows[0].chained is not None:
+        return rows[0].chained
+    details = sealed_details(connection, [(r.pending_id, r.pending_detail, r.pending_key) for r in rows])
+    arguments |= {"done": True, "ids": list(details), "details": [json.dumps(d) for d in details.values()]}
+    return connection.execute(call, arguments).one().chained
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Who is acting, from where and why, for the audit entries a unit of work writes.
 
 The web app, the worker and the command line say it (`acting`, `set_provider`);
-the capture (`itpm.audit.capture`) reads it when a transaction begins and hands
-it to PostgreSQL as transaction-local settings (`itpm.actor`, `itpm.address`,
-`itpm.request`), which the row triggers read. Domain code never reads it.
+the capture (`itpm.audit.capture`) reads it and gives it to the entries its
+transaction wrote (on PostgreSQL as it seals them, `itpm.audit.chain.seal`).
+Domain code never reads it.
 """
 
 from __future__ import annotations

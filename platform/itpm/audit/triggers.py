@@ -3,8 +3,8 @@
 Every insert, update and delete of a record table (rec_*) and of the other
 audited tables appends an entry to itpm_audit in the same transaction, by
 whatever path it came (the records service, a bulk insert, direct SQL), with
-the person, address and request the application set for the transaction
-(`SET LOCAL itpm.actor` ..., see `itpm.audit.capture`); a change made outside
+the person, address and request the application gives (as it seals the transaction's entries, or set
+beforehand as `itpm.actor` ..., see `itpm.audit.capture`); a change made outside
 the application names the database role. itpm_audit itself refuses updates
 (but the one that seals an entry) and deletes. SQLite has no such triggers:
 `itpm.audit.capture` writes the same entries from the ORM there.
@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from itpm.audit import chain
 from itpm.definitions.checks import Configuration
 from itpm.records.fields import RecordTypeSpec
 
@@ -133,9 +134,13 @@ $$;
 CREATE OR REPLACE FUNCTION itpm_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'UPDATE' AND OLD.seq IS NULL
-     AND (to_jsonb(NEW) - ARRAY['seq', 'prev_hash', 'hash', 'detail'])
-       = (to_jsonb(OLD) - ARRAY['seq', 'prev_hash', 'hash', 'detail']) THEN
-    RETURN NEW;  -- sealing: personal values encrypted, then the chain's fields set, once
+     AND (to_jsonb(NEW) - ARRAY['seq', 'prev_hash', 'hash', 'detail', 'actor', 'address', 'request'])
+       = (to_jsonb(OLD) - ARRAY['seq', 'prev_hash', 'hash', 'detail', 'actor', 'address', 'request'])
+     AND ((NEW.actor, NEW.address, NEW.request) IS NOT DISTINCT FROM (OLD.actor, OLD.address, OLD.request)
+          OR OLD.request = 'sql:' || txid_current()) THEN
+    -- sealing: personal values encrypted, then the chain's fields set, once; an entry this transaction's
+    -- triggers wrote with no context takes the one the application gives as it seals (itpm_audit_seal)
+    RETURN NEW;
   END IF;
   RAISE EXCEPTION 'the audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME
     USING ERRCODE = 'insufficient_privilege';
@@ -163,6 +168,7 @@ def install(
     if connection.dialect.name != "postgresql":
         return
     connection.execute(text(FUNCTIONS))
+    connection.execute(text(chain.SEAL_FUNCTION))
     for table in ("itpm_audit", "itpm_audit_checkpoint"):
         connection.execute(
             text(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -65,39 +65,65 @@ def seal_personal(connection: Connection, entries: Sequence[tuple[int, str]]) ->
 
     Called by `itpm.audit.chain.seal` under its lock, before the hashes are taken: the keys of all the
     subjects are read at once, and each marked entry is updated once (its new text read back with it)."""
-    marked = []
-    for entry_id, text in entries:
-        if '"personal"' not in text:  # most entries: no parsing
-            continue
-        detail = json.loads(text)
-        if isinstance(detail, dict) and isinstance(detail.get("personal"), dict):
-            marked.append((entry_id, detail))
+    marked = list(_marked(entries))
     if not marked:
         return {}
     subjects = {d["personal"].get("subject") for _, d in marked}
     keys = keys_of(connection, (s for s in subjects if isinstance(s, int)), create=True)
     texts = {}
     for entry_id, detail in marked:
-        key = keys.get(detail["personal"].get("subject"))
-        changes = detail.get("changes") or {}
-        todo = [
-            c for c in detail["personal"].get("columns", ()) if c in changes and not _is_sealed(changes[c])
-        ]
-        if key is None or not todo:
-            continue
-        aes = AESGCM(key)
-        for column in todo:
-            nonce = os.urandom(12)
-            plain = json.dumps(changes[column], ensure_ascii=False, separators=(",", ":")).encode()
-            token = base64.b64encode(nonce + aes.encrypt(nonce, plain, _aad(entry_id, column))).decode()
-            changes[column] = {SEALED: token}
-        texts[entry_id] = connection.scalar(
-            update(AUDIT)
-            .where(AUDIT.c.id == entry_id)
-            .values(detail={**detail, "changes": changes})
-            .returning(cast(AUDIT.c.detail, Text))
-        )
+        sealed = sealed_detail(entry_id, detail, keys.get(detail["personal"].get("subject")))
+        if sealed is not None:
+            texts[entry_id] = connection.scalar(
+                update(AUDIT)
+                .where(AUDIT.c.id == entry_id)
+                .values(detail=sealed)
+                .returning(cast(AUDIT.c.detail, Text))
+            )
     return texts
+
+
+def sealed_details(
+    connection: Connection, entries: Sequence[tuple[int, str, str | None]]
+) -> dict[int, dict[str, Any]]:
+    """The details of these entries (id, detail's text, its subject's key as stored or None) with their marked
+    personal values sealed, by entry id (those that changed); keys are made for subjects without one."""
+    marked = list(_marked((e[0], e[1]) for e in entries))
+    stored = {entry_id: base64.b64decode(key) for entry_id, _, key in entries if key}
+    keyless = {d["personal"].get("subject") for entry_id, d in marked if entry_id not in stored}
+    made = keys_of(connection, (s for s in keyless if isinstance(s, int)), create=True) if keyless else {}
+    details = {}
+    for entry_id, detail in marked:
+        key = stored.get(entry_id) or made.get(detail["personal"].get("subject"))
+        sealed = sealed_detail(entry_id, detail, key)
+        if sealed is not None:
+            details[entry_id] = sealed
+    return details
+
+
+def _marked(entries: Iterable[tuple[int, str]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The entries whose detail marks personal values (id, the detail parsed)."""
+    for entry_id, text in entries:
+        if '"personal"' not in text:  # most entries: no parsing
+            continue
+        detail = json.loads(text)
+        if isinstance(detail, dict) and isinstance(detail.get("personal"), dict):
+            yield entry_id, detail
+
+
+def sealed_detail(entry_id: int, detail: dict[str, Any], key: bytes | None) -> dict[str, Any] | None:
+    """The detail with its marked personal values sealed under `key` (None: nothing to seal, or no key)."""
+    changes = dict(detail.get("changes") or {})
+    todo = [c for c in detail["personal"].get("columns", ()) if c in changes and not _is_sealed(changes[c])]
+    if key is None or not todo:
+        return None
+    aes = AESGCM(key)
+    for column in todo:
+        nonce = os.urandom(12)
+        plain = json.dumps(changes[column], ensure_ascii=False, separators=(",", ":")).encode()
+        token = base64.b64encode(nonce + aes.encrypt(nonce, plain, _aad(entry_id, column))).decode()
+        changes[column] = {SEALED: token}
+    return {**detail, "changes": changes}
 
 
 def _is_sealed(value: Any) -> bool:
