@@ -422,6 +422,16 @@ def test_a_demo_client_sees_a_full_portal(demo: Loaded) -> None:
     client.get("/lang/en")
     home = client.get("/portal/")
     assert home.status_code == 200 and "portal-card" in home.get_data(as_text=True)
+    html = home.get_data(as_text=True)
+    # each project under way tells the client how it goes, in the admin's words; closed ones come last
+    cards = html.split('class="portal-card"')[1:]
+    under_way = [c for c in cards if 'aria-current="step"' in c]
+    assert under_way and cards[: len(under_way)] == under_way
+    assert all("portal-status-" in c for c in under_way)
+    assert {s for c in under_way for s in re.findall(r"portal-status-(\w+)", c)} >= {"on_track", "late"}
+    # the history of their satisfaction: a column for each of the last six months they answered in
+    csat = html.split('data-kpi="csat"', 1)[1].split("</svg>", 1)[0].split("<svg", 1)[1]
+    assert len(re.findall(r"<rect ", csat)) >= 5, csat
     with demo.runtime.session() as session:
         records = demo.records(session, "client.demo")
         delivered = [d for d in session.scalars(records.query("deliverable")) if records.data(d).get("files")]

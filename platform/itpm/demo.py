@@ -412,7 +412,7 @@ class Demo:
                     self.time.at(day),
                     brief.manager,
                     "update",
-                    {"progress": round(brief.progress * share), "health": self._health(brief, share)},
+                    {"progress": round(brief.progress * share), **self._reported(brief, share)},
                 )
             )
             day += 14
@@ -422,7 +422,7 @@ class Demo:
         final = self.time.at(until)
         steps.append(Step(final, "finance.demo", "update", self._money(brief, 1.0)))
         steps.append(
-            Step(final, brief.manager, "update", {"progress": brief.progress, "health": brief.health})
+            Step(final, brief.manager, "update", {"progress": brief.progress, **self._reported(brief, 1.0)})
         )
         steps.sort(key=lambda s: s.at)
         return steps
@@ -442,6 +442,14 @@ class Demo:
         spent = brief.budget * brief.spent * share ** (1.15 if brief.spent > 1 else 1)
         forecast = brief.budget * (1 + (brief.forecast - 1) * min(1.0, share**2))
         return {"budget_spent": round(spent, -2), "budget_forecast": round(forecast, -3)}
+
+    def _reported(self, brief: company.ProjectBrief, share: float) -> dict[str, str]:
+        """The health the manager reports at `share` of the way to today, and the status the client reads in
+        the portal with it: on track while green; once troubled, behind schedule for a project that runs
+        more than a week late today, needs attention for the others."""
+        health = self._health(brief, share)
+        status = "on_track" if health == "green" else "late" if brief.slip > 7 else "at_risk"
+        return {"health": health, "client_status": status}
 
     def _health(self, brief: company.ProjectBrief, share: float) -> str:
         """The health reported at `share` of the way to today: a red project was green, then amber."""

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from itpm.charts.kpi import Bar, bars, columns
 from itpm.kpis.explain import explain, shown, title
-from itpm.kpis.measure import Answer, may_read
+from itpm.kpis.measure import Answer, may_read, readable
 from itpm.kpis.service import ask_many
 from itpm.kpis.spec import Figure, Kpi, months_back
 from itpm.records.service import RecordError, Records
@@ -126,6 +126,18 @@ def tiles(records: Records, body: dict[str, Any], lang: str, link: Link) -> list
             _fill(records, tile, kpi, mine[(None, months, breakdown)], earlier, lang, link)
         found.append(tile)
     return found
+
+
+def client_tiles(records: Records, lang: str, months: int = 6) -> list[Tile]:
+    """The client portal's figures: each client-facing KPI the reader may read (a client user's: over their
+    organisation's records), over the last `months` with its trend by month. No links: the records behind
+    a figure are staff pages. One the reader may not measure is left out, not an error on their home page."""
+    body = {
+        "tiles": [
+            {"kpi": k.name, "show": "trend", "months": months} for k in readable(records) if k.client_facing
+        ]
+    }
+    return [t for t in tiles(records, body, lang, lambda _kpi, _filters, _period: "") if t.error is None]
 
 
 def _before(today: Any, months: int) -> str:

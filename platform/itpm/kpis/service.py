@@ -19,11 +19,11 @@ from typing import Any
 
 from itpm.kpis import cache as keeping
 from itpm.kpis.cache import AnswerCache, Answers
-from itpm.kpis.measure import Answer, Measure, kpi_of, readable
+from itpm.kpis.measure import Answer, Measure, kpi_of
 from itpm.kpis.spec import Kpi, Period, PeriodError, period_of
-from itpm.records.service import Invalid, RecordError, Records
+from itpm.records.service import Invalid, Records
 
-__all__ = ["CACHE", "INSTALLED", "AnswerCache", "ask", "ask_many", "client_kpis", "counted"]
+__all__ = ["CACHE", "INSTALLED", "AnswerCache", "ask", "ask_many", "counted"]
 
 
 class _Installed:
@@ -159,16 +159,3 @@ def counted(
     except PeriodError as error:
         raise Invalid(str(error)) from None
     return kpi, chosen, Measure(records, kpi).counted(chosen, filters, part)
-
-
-def client_kpis(records: Records, months: int = 6) -> list[Answer]:
-    """The client-facing KPIs a client user may read, over their organisation's records: for the portal
-    (one that reads a field hidden from them is left out, not an error on their home page)."""
-    found = []
-    for kpi in readable(records):
-        if kpi.client_facing:
-            try:
-                found.append(ask(records, kpi.name, months=months))
-            except RecordError:
-                continue
-    return found

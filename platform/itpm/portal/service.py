@@ -36,6 +36,7 @@ class Milestone:
     forecast: dt.date | None
     actual: dt.date | None
     done: bool
+    overdue: bool = False  # not reached, and its date (forecast, else planned) has passed
 
 
 @dataclass
@@ -114,13 +115,15 @@ class Portal:
         ]
 
     def project_records(self) -> list[Any]:
-        """The person's projects, newest first (at most 100), without their cards: a form's choices."""
+        """The person's projects, those under way first, newest first (at most 100), without their cards:
+        a form's choices."""
         if not self.has(PROJECT):
             return []
         model = self.records.model(PROJECT)
         query = self.records.query(PROJECT).options(*self.records.load_options(PROJECT, ("client",)))
         rows = self.records.session.scalars(query.order_by(model.id.desc()).limit(100))
-        return [p for p in rows if self.state_category(p) != "cancelled"]
+        found = [p for p in rows if self.state_category(p) != "cancelled"]
+        return sorted(found, key=lambda p: self.state_category(p) == "done")
 
     def card(
         self,
@@ -135,7 +138,8 @@ class Portal:
         phase_field = spec.fields.get("phase")
         phases = list(phase_field.choices) if phase_field else []
         values = [v for v, _t in phases]
-        if self.state_category(project) == "done":
+        closed = self.state_category(project) == "done"
+        if closed:
             index = len(phases)
         elif data.get("phase") in values:
             index = values.index(data["phase"])
@@ -145,7 +149,8 @@ class Portal:
             index = 0
         status_field = spec.fields.get("client_status")
         status = data.get("client_status")
-        titles = dict(status_field.choices).get(status) if status_field and status else None
+        # a closed project's lifecycle says so: a status of the work under way would mislead
+        titles = dict(status_field.choices).get(status) if status_field and status and not closed else None
         milestones = milestones if milestones is not None else self.milestones(project)
         upcoming = [m for m in milestones if not m.done and (m.forecast or m.planned)]
         upcoming.sort(key=lambda m: m.forecast or m.planned or dt.date.max)
@@ -193,19 +198,23 @@ class Portal:
         )
         due_name = spec.planning.get("due")
         finished = self._finished_on(spec.name, [r.id for r in rows if self.state_category(r) == "done"])
+        today = self.now.astimezone(self.records.zone).date()
         built: dict[int, list[Milestone]] = {}
         for row in rows:
             due = _date(self.records.data(row).get(due_name)) if due_name else None
             done = self.state_category(row) == "done"
             planned = baseline.get(row.id, (None, None))[1] or due
+            forecast = due if due and planned and due != planned and not done else None
+            expected = forecast or planned
             built.setdefault(owner[row.id], []).append(
                 Milestone(
                     record=row,
                     title=str(row),
                     planned=planned,
-                    forecast=due if due and planned and due != planned and not done else None,
+                    forecast=forecast,
                     actual=finished.get(row.id) if done else None,
                     done=done,
+                    overdue=not done and expected is not None and expected < today,
                 )
             )
         for found in built.values():

@@ -20,8 +20,7 @@ from flask_babel import lazy_gettext as _l
 from itpm.access import Actor
 from itpm.db import utcnow
 from itpm.files import MAX_FILE_BYTES, FileRefused, file_path, store_file
-from itpm.kpis.explain import shown
-from itpm.kpis.service import client_kpis
+from itpm.kpis.dashboards import client_tiles
 from itpm.models import ApprovalRequest, Person
 from itpm.portal import surveys
 from itpm.portal.certificate import keep_certificate
@@ -30,7 +29,14 @@ from itpm.records.forms import Entry, FormSpec, Section
 from itpm.records.service import Forbidden, RecordError, Records
 from itpm.texts import language, text
 from itpm.web.context import current_catalog, current_runtime, records_service
-from itpm.web.record_display import Bilingual, choice_label, person_name, person_zone, sla_status_label
+from itpm.web.record_display import (
+    Bilingual,
+    choice_label,
+    display,
+    person_name,
+    person_zone,
+    sla_status_label,
+)
 from itpm.web.record_forms import parse_form
 from itpm.workflows.engine import Workflows
 
@@ -92,6 +98,7 @@ class PortalView(BaseView):
             f"itpm/portal/{template}",
             Bilingual=Bilingual,
             choice_label=choice_label,
+            display=display,
             person_name=person_name,
             sla_status=sla_status_label,
             zone=person_zone(),
@@ -113,9 +120,8 @@ class PortalView(BaseView):
             portal=view,
             cards=view.projects(),
             tickets=view.tickets(open_only=True, limit=10),
-            figures=client_kpis(view.records),
+            figures=client_tiles(view.records, language()),
             nps_asked=surveys.asks_nps(view.records, self._quarter(view.records)),
-            shown=shown,
             title=_("Client portal"),
         )
 
