@@ -111,4 +111,7 @@ def run() -> None:
         ],
     )
     print(f"\nforecast statuses: {statuses}")
-    print("(seconds are wall time; CPU seconds show what the shared machine's load took away)")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"(seconds are wall time; CPU seconds show what the shared machine's load took away: load average {load})"
+    )

@@ -225,7 +225,8 @@ def finish_weeks(
     finished. `extra`: each run's blocks of scope to come, counted with the open work (a block comes
     before the planned finish, so the day it comes does not move a finish after it). Vectorised: a
     block of weeks is drawn for every run at once; runs not finished within it go on with the next
-    block, from where they stand.
+    block, from where they stand. The first block is most of the expected weeks (nearly every run
+    needs all of them), the next ones short and growing, so few weeks are drawn after a run's finish.
     """
     done = np.asarray(done, dtype=np.int32)
     added = np.asarray(added, dtype=np.int32)
@@ -233,41 +234,47 @@ def finish_weeks(
     # each run draws its weeks from its own resample of the history (a double bootstrap): a few
     # weeks of history say little about the true pace, and the spread of dates must show it
     past = rng.integers(0, size, size=(runs, size), dtype=np.int32)
-    past_net = (done - added)[past]
-    past_done = done[past] if growth_weeks is not None else past_net
+    past_net = (done - added)[past].ravel()  # run r's resampled weeks at r * size ... r * size + size - 1
+    past_done = done[past].ravel() if growth_weeks is not None else past_net
     per_week = float(done.mean())
     ahead = remaining + float(added.mean()) * (growth_weeks if growth_weeks is not None else 0)
     ahead += float(extra.mean()) if extra is not None else 0.0
     net_mean = float((done - added).mean()) if growth_weeks is None else per_week
-    block = int(min(HORIZON_WEEKS, math.ceil(ahead / net_mean * 1.3) + 2)) if net_mean > 0 else 52
+    expected = ahead / net_mean if net_mean > 0 else 52.0
+    block = int(min(HORIZON_WEEKS, max(1, math.floor(0.8 * expected))))
+    step = max(2.0, 0.25 * expected)
     result = np.full(runs, np.inf)
     left = np.full(runs, remaining, dtype=np.int32)
     if extra is not None:
         left += extra.astype(np.int32)
+    offsets = np.arange(runs, dtype=np.int32) * size
+    index = np.uint16 if size <= np.iinfo(np.uint16).max else np.int32  # fewer random bits: quicker
     active = np.arange(runs)
     elapsed = 0
     while active.size and elapsed < HORIZON_WEEKS:
         block = min(block, HORIZON_WEEKS - elapsed)
-        drawn = rng.integers(0, size, size=(active.size, block), dtype=np.int32)
-        drawn += (np.arange(active.size, dtype=np.int32) * size)[:, None]
-        weeks = past_net[active].ravel()[drawn]
+        drawn = offsets[active, None] + rng.integers(0, size, size=(active.size, block), dtype=index)
+        weeks = past_net[drawn]
         if growth_weeks is not None:
             cut = max(0, growth_weeks - elapsed)
             if cut < block:  # past the planned finish nothing more is added
-                weeks[:, cut:] = past_done[active].ravel()[drawn[:, cut:]]
-        after = left[active, None] - np.cumsum(weeks, axis=1, dtype=np.int32)
-        k = (after <= 0).argmax(axis=1)
-        rows = np.nonzero(after[np.arange(active.size), k] <= 0)[0]
+                weeks[:, cut:] = past_done[drawn[:, cut:]]
+        total = np.cumsum(weeks, axis=1, out=weeks)  # net tasks closed by the end of each week
+        need = left[active]
+        crossed = total >= need[:, None]
+        k = crossed.argmax(axis=1)
+        rows = np.nonzero(crossed[np.arange(active.size), k])[0]
         k = k[rows]
-        before = np.where(k > 0, after[rows, np.maximum(k - 1, 0)], left[active[rows]])
+        before = np.where(k > 0, total[rows, np.maximum(k - 1, 0)], 0)
         # the last week is used only in part: the share of it the open work needed
-        result[active[rows]] = elapsed + k + before / weeks[rows, k]
-        left[active] = after[:, -1]
+        result[active[rows]] = elapsed + k + (need[rows] - before) / (total[rows, k] - before)
+        left[active] = need - total[:, -1]
         still = np.ones(active.size, dtype=bool)
         still[rows] = False
         active = active[still]
         elapsed += block
-        block *= 2
+        block = math.ceil(step)
+        step *= 1.5
     return result
 
 
