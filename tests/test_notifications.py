@@ -24,10 +24,13 @@ from sqlalchemy import event, func, select
 from conftest import csrf_token, login
 from itpm.models import ActionRun, Notification, Person
 from itpm.notifications import (
+    APP,
     CLAIM_TIMEOUT,
     EmailFailed,
+    channel_key,
     compose,
     fill,
+    gathered,
     language_of,
     message_id,
     notify,
@@ -302,6 +305,36 @@ def test_when_the_smtp_server_is_down_the_app_notification_stays_and_the_email_f
     assert len(received.received) == 2
     assert len(notifications(runtime)) == 2
     assert {run[:2] for run in email_runs(runtime).values()} == {("done", 2)}
+
+
+def test_gathered_notifications_racing_another_worker_are_each_written_once_and_keep_the_callers_work(
+    runtime: Any, people: dict[str, int]
+) -> None:
+    """Another worker writes one of the gathered notifications just before they are written together: the
+    rest are written one by one, each once, and what the caller wrote meanwhile is not rolled back."""
+    raced = []
+    wangs = channel_key(KEY, APP, people["wang"])
+
+    def another_worker_first(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO itpm_notification") and not raced:
+            raced.append(statement)
+            connection.exec_driver_sql(
+                "INSERT INTO itpm_notification (person_id, key, subject, body, link, created_at)"
+                f" VALUES ({people['wang']}, '{wangs}', 's', 'b', '/', CURRENT_TIMESTAMP)"
+            )
+
+    with runtime.session() as session:
+        event.listen(session.connection(), "before_cursor_execute", another_worker_first)
+        with gathered(session):
+            session.add(
+                ActionRun(key="caller-work", automation="incident_resolved", action="set", status="done")
+            )
+            recipients = session.scalars(select(Person).where(Person.id.in_(people.values()))).all()
+            notify(session, runtime.settings, recipients, KEY, SUBJECT, BODY, CONTEXT, LINK, now=NOW)
+    assert raced, "the bulk INSERT never ran"
+    assert sorted(n.person_id for n in notifications(runtime)) == sorted([people["wang"], people["smith"]])
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).where(ActionRun.key == "caller-work")) == 1
 
 
 def test_without_an_smtp_host_notifications_are_in_app_only(runtime: Any, people: dict[str, int]) -> None:

@@ -367,15 +367,14 @@ def _write_gathered(session: Session, pending: dict[str, dict[str, Any]]) -> Non
         set(session.scalars(select(Notification.key).where(Notification.key.in_(keys)))) if keys else set()
     )
     rows = [row for key, row in pending.items() if key not in there]
-    try:
-        if rows:
-            session.execute(insert(Notification), rows)
-        session.commit()  # as `notify` does after each person: what the callers wrote meanwhile is kept too
-    except IntegrityError:  # another worker wrote some a moment ago: the rest one by one, each once
-        session.rollback()
-        for row in rows:
-            _write_notification(session, row)
-            session.commit()
+    if rows:
+        try:
+            with session.begin_nested():  # on failure only the INSERT goes: the callers' writes stay
+                session.execute(insert(Notification), rows)
+        except IntegrityError:  # another worker wrote some a moment ago: the rest one by one, each once
+            for row in rows:
+                _write_notification(session, row)
+    session.commit()  # as `notify` does after each person: what the callers wrote meanwhile is kept too
 
 
 def _claim_email(session: Session, run_key: str, automation: str, now: dt.datetime) -> bool:
