@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -39,7 +40,9 @@ from itpm.records.imports import (
     start_import,
 )
 from itpm.records.service import Forbidden, Records
+from itpm.sla.tickets import refresh_clocks
 from itpm.web.app import create_app
+from itpm.workflows.engine import Workflows
 
 ROWS = 10_000
 #: The file of the import killed half-way (in chunks of 250).
@@ -96,6 +99,21 @@ def write_xlsx(path: Path, rows: list[list[Any]]) -> Path:
         sheet.append(row)
     book.save(path)
     return path
+
+
+#: What an incident holds, as `World.snapshot` compares it.
+HELD = (
+    "title",
+    "priority",
+    "category",
+    "project_id",
+    "client_id",
+    "assignee_id",
+    "state",
+    "created_at",
+    "resolved_at",
+    "version",
+)
 
 
 class World:
@@ -155,25 +173,12 @@ class World:
             model = self.runtime.catalog().models.models[type_name]
             return session.scalar(select(func.count()).select_from(model)) or 0
 
-    def snapshot(self) -> dict[str, tuple[Any, ...]]:
-        """Every incident by number: what it holds (not its id, nor when it was written)."""
+    def snapshot(self, names: tuple[str, ...] = HELD, key: str = "number") -> dict[str, tuple[Any, ...]]:
+        """Every incident by its `key`: the columns `names` (by default what it holds: not its id, nor when it
+        was written)."""
         with self.runtime.session() as session:
             model = self.runtime.catalog().models.models["incident"]
-            rows = session.execute(
-                select(
-                    model.number,
-                    model.title,
-                    model.priority,
-                    model.category,
-                    model.project_id,
-                    model.client_id,
-                    model.assignee_id,
-                    model.state,
-                    model.created_at,
-                    model.resolved_at,
-                    model.version,
-                )
-            )
+            rows = session.execute(select(getattr(model, key), *(getattr(model, name) for name in names)))
             return {row[0]: tuple(row[1:]) for row in rows}
 
     def clear(self) -> None:
@@ -616,6 +621,95 @@ def test_a_chunk_inserts_its_new_rows_together_and_a_key_seen_twice_is_one_recor
         assert [action for record, action in lines if record == third] == ["imported", "imported"]
         sla = session.execute(select(model.sla_status, model.sla_due).where(model.id == third)).one()
         assert sla.sla_status is not None and sla.sla_due is not None  # its clocks read at once
+
+
+#: Tickets on the starter incident SLA's business hours (Shanghai, 09:00-12:00 and 13:00-18:00 on working days,
+#: China's holidays off and their make-up days on): (title, priority, created, resolved or None: still open).
+#: Resolved ones are resolved before a warning of a clock still running, so neither ever escalated.
+SLA_TICKETS = [
+    ("Friday evening, open over the weekend and national day", "P3", "2024-09-27 17:30", None),
+    ("Into national day, open", "P4", "2024-09-30 16:00", None),
+    ("Opened at lunch, resolved that afternoon", "P3", "2024-03-05 12:30", "2024-03-05 14:00"),
+    ("Saturday night, resolved Monday morning", "P2", "2024-03-09 23:00", "2024-03-11 09:20"),
+    ("Before hours, answered late, resolved next day", "P4", "2024-05-06 08:00", "2024-05-07 17:00"),
+    ("On a make-up Sunday", "P3", "2024-09-29 10:00", "2024-09-29 11:30"),
+    ("An hour before the reading, running", "P4", "2025-01-06 09:00", None),
+]
+#: A ticket's SLA columns (`itpm.sla.tickets`).
+SLA_COLUMNS = ("sla_clocks", "sla_due", "sla_status", "sla_breached", "sla_next_check")
+#: When the clocks are read: the import's moment, and the scheduler's for the tickets made in the app.
+SLA_NOW = dt.datetime(2025, 1, 6, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def _system_records_at(world: World, session: Any, moment: dt.datetime) -> Records:
+    return Records(session, world.runtime.catalog(), Actor.system(), clock=lambda: moment)
+
+
+def test_an_imported_tickets_sla_clocks_read_as_those_of_the_same_ticket_worked_in_the_app(
+    world: World,
+) -> None:
+    """The import reads a ticket's clocks (both at once, before its insert) as the app reads them for a ticket
+    created, taken and resolved at those moments and read by the scheduler at the same moment."""
+    world.clear()
+    cause = "Loose cable"  # a P2 is resolved with its root cause
+    rows = [["Title", "Priority", "类别", "Project", "Created", "State", "Resolved at", "Root cause"]]
+    for title, priority, created, resolved in SLA_TICKETS:
+        state, known = ("已解决", cause if priority == "P2" else "") if resolved else ("New", "")
+        rows.append([title, priority, "网络", "ERP rollout", created, state, resolved or "", known])
+    path = write_csv(world.folder / "sla.csv", rows)
+    with world.runtime.session() as session:
+        records = _admin_records(world, session)
+        records.clock = lambda: SLA_NOW
+        importer = Importer(records, "incident", open_source(path))
+        verdicts = [v for chunk in importer.chunks() for v in importer.run_chunk(chunk)]
+        assert [v.verdict for v in verdicts] == ["insert"] * len(SLA_TICKETS), [v.problems for v in verdicts]
+        session.commit()
+    imported = world.snapshot(SLA_COLUMNS, key="title")
+
+    world.clear()
+    shanghai = ZoneInfo("Asia/Shanghai")
+    for title, priority, created, resolved in SLA_TICKETS:
+        opened = dt.datetime.fromisoformat(created).replace(tzinfo=shanghai)
+        with world.runtime.session() as session:
+            records = _system_records_at(world, session, opened)
+            data = {"title": title, "priority": priority, "category": "network"}
+            record_id = records.create("incident", {**data, "project": world.projects["ERP rollout"]}).id
+            session.commit()
+        if resolved:
+            done = dt.datetime.fromisoformat(resolved).replace(tzinfo=shanghai)
+            with world.runtime.session() as session:
+                records = _system_records_at(world, session, done)
+                workflows = Workflows(records)
+                workflows.take("incident", record_id, "take")
+                if priority == "P2":
+                    record = records.get("incident", record_id)
+                    records.update("incident", record_id, {"root_cause": cause}, record.version)
+                fields = {"resolution": "Fixed", "resolved_at": done.isoformat()}
+                workflows.take("incident", record_id, "resolve", fields)
+                session.commit()
+        with world.runtime.session() as session:  # the scheduler reads it again at the import's moment
+            records = _system_records_at(world, session, SLA_NOW)
+            refresh_clocks(records, records.get("incident", record_id), SLA_NOW)
+            session.commit()
+    made = world.snapshot(SLA_COLUMNS, key="title")
+
+    assert imported == made
+    statuses = {title: columns[2] for title, columns in made.items()}
+    assert statuses == {
+        "Friday evening, open over the weekend and national day": "breached",
+        "Into national day, open": "breached",
+        "Opened at lunch, resolved that afternoon": "met",
+        "Saturday night, resolved Monday morning": "met",
+        "Before hours, answered late, resolved next day": "breached",
+        "On a make-up Sunday": "met",
+        "An hour before the reading, running": "on_track",
+    }
+    clocks = made["Into national day, open"][0]
+    # a P4 answers in 8 working hours: opened Monday 30 September 16:00, 2 that day, none in the holiday
+    # to 7 October, 6 on Tuesday 8 October (09:00-12:00, 13:00-16:00)
+    assert clocks["first_response"]["due"] == "2024-10-08T08:00:00+00:00"  # 16:00 in Shanghai
+    running = made["An hour before the reading, running"]
+    assert running[0]["first_response"]["elapsed"] == 60 and running[4] is not None
 
 
 def test_a_run_thought_dead_but_alive_stops_at_its_next_chunk_when_another_took_it_over(world: World) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
@@ -159,17 +159,32 @@ def add_business_time(calendar: BusinessCalendar, moment: dt.datetime, duration:
     (a target of 3 hours from 09:00 is due at 12:00, not after lunch). Adding
     nothing gives `moment` back.
     """
-    if duration < dt.timedelta(0):
-        raise ValueError(f"cannot add negative business time: {duration}")
+    return add_business_times(calendar, moment, (duration,))[0]
+
+
+def add_business_times(
+    calendar: BusinessCalendar, moment: dt.datetime, durations: Sequence[dt.timedelta]
+) -> list[dt.datetime]:
+    """`add_business_time` of each of `durations` from one `moment`, in one walk of the calendar (a ticket's
+    clocks ask for their warning and due moments from its creation: four moments, one walk)."""
+    if any(duration < dt.timedelta(0) for duration in durations):
+        raise ValueError(f"cannot add negative business time: {min(durations)}")
     moment = to_utc(moment)
-    left = duration
-    if left:
+    found = [moment] * len(durations)
+    waiting = sorted((d, i) for i, d in enumerate(durations) if d)  # the shortest is reached first
+    if waiting:
+        passed = dt.timedelta(0)  # the working time of the spans walked before this one
+        next_one = 0
         for start, end in _spans_from(calendar, moment):
-            if end - start >= left:
-                moment = start + left
+            reach = passed + (end - start)
+            while next_one < len(waiting) and waiting[next_one][0] <= reach:
+                duration, index = waiting[next_one]
+                found[index] = start + (duration - passed)
+                next_one += 1
+            if next_one == len(waiting):
                 break
-            left -= end - start
-    return moment.astimezone(calendar.zone)
+            passed = reach
+    return [m.astimezone(calendar.zone) for m in found]
 
 
 def business_time_between(calendar: BusinessCalendar, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
@@ -184,19 +199,7 @@ def business_time_between(calendar: BusinessCalendar, start: dt.datetime, end: d
     first = start.astimezone(calendar.zone).date() - dt.timedelta(days=1)
     last = end.astimezone(calendar.zone).date()
     if (last - first).days > 8 and first > TOTALS_FROM:
-        edges = [first, first + dt.timedelta(days=1), last - dt.timedelta(days=1), last]
-        total = sum(
-            (
-                max(min(span_end, end) - max(span_start, start), dt.timedelta(0))
-                for day in edges
-                for span_start, span_end in _spans(calendar, day)
-            ),
-            dt.timedelta(0),
-        )
-        totals = _totals(calendar)
-        return (
-            total + totals.before(last - dt.timedelta(days=1)) - totals.before(first + dt.timedelta(days=2))
-        )
+        return _worked_until(calendar, end) - _worked_until(calendar, start)
     total = dt.timedelta(0)
     for span_start, span_end in _spans_from(calendar, start, until=end):
         if span_start >= end:
@@ -229,6 +232,18 @@ class _RunningTotals:
         return self.sums[wanted]
 
 
+def _worked_until(calendar: BusinessCalendar, moment: dt.datetime) -> dt.timedelta:
+    """The working time from `TOTALS_FROM` up to `moment` (UTC): the days before its own, then its own
+    spans up to it (a day's spans lie within its wall-clock day)."""
+    day = moment.astimezone(calendar.zone).date()
+    worked = _totals(calendar).before(day)
+    for span_start, span_end in _spans(calendar, day):
+        if span_start >= moment:
+            break
+        worked += min(span_end, moment) - span_start
+    return worked
+
+
 @lru_cache(maxsize=64)
 def _totals(calendar: BusinessCalendar) -> _RunningTotals:
     return _RunningTotals(calendar)
@@ -257,7 +272,9 @@ def _spans_from(
     last_day = until.astimezone(calendar.zone).date() if until else dt.date.max
     idle = 0
     while day <= last_day:
-        spans = [(max(start, moment), end) for start, end in _spans(calendar, day) if end > moment]
+        spans = _spans(calendar, day)
+        if spans and spans[0][0] < moment:  # a day that began before `moment`: cut at it
+            spans = tuple((max(start, moment), end) for start, end in spans if end > moment)
         yield from spans
         idle = 0 if spans else idle + 1
         if idle > MAX_IDLE_DAYS and until is None:

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from itpm.sla.calendar import (
     MINUTES_PER_DAY,
     BusinessCalendar,
-    add_business_time,
+    add_business_times,
     business_time_between,
     calendar_from_definition,
     to_utc,
@@ -62,7 +62,8 @@ class ClockReading:
     Durations are business time. A running clock is late once `now` is past
     `due_at`; a stopped one was on time if it stopped at or before `due_at`.
     While a clock is paused and not yet late, `due_at` and `warn_at` are None:
-    they are not known until it runs again.
+    they are not known until it runs again. `warned_at` and `breached_at` are
+    `warn_at` and `due_at` once passed, else None.
     """
 
     target: dt.timedelta
@@ -91,6 +92,15 @@ class ClockReading:
         return self.breached_at is not None
 
 
+@dataclass(frozen=True)
+class Clock:
+    """One clock of a ticket: the terms it starts with, their changes [(moment, terms)], when it stopped."""
+
+    terms: Terms
+    stopped_at: dt.datetime | None = None
+    changes: Sequence[tuple[dt.datetime, Terms]] = ()
+
+
 def read_clock(
     history: Sequence[tuple[dt.datetime, str]],
     terms: Terms,
@@ -105,73 +115,125 @@ def read_clock(
     are in force from then, each of `changes` from its moment on. A stop or a
     change after `now` has not happened yet.
     """
+    return read_clocks(history, {"": Clock(terms, stopped_at, changes)}, now=now)[""]
+
+
+#: A moment a reading asks for: `amount` of business time after `moment`, on `calendar` (`add_business_time`).
+_Asked = tuple[BusinessCalendar, dt.datetime, dt.timedelta]
+
+
+def read_clocks(
+    history: Sequence[tuple[dt.datetime, str]], clocks: Mapping[str, Clock], *, now: dt.datetime
+) -> dict[str, ClockReading]:
+    """Read several clocks of one ticket (`read_clock`, by name) from its state history at once.
+
+    A ticket's clocks count over the same pieces of its history and ask for their warning and due
+    moments from the same moments: each piece is counted once per calendar, and the moments asked
+    from one moment are found in one walk of its calendar (`add_business_times`).
+    """
     if not history:
         raise ValueError("a clock starts with the ticket's creation: the state history is empty")
     history = [(to_utc(m), state) for m, state in history]
-    changes = [(to_utc(m), t) for m, t in changes]
     now = to_utc(now)
-    stopped_at = to_utc(stopped_at) if stopped_at is not None else None
     start = history[0][0]
-    _in_order([m for m, _ in history], "the state history")
-    _in_order([m for m, _ in changes], "the changes of terms")
+    state_moments = [m for m, _ in history]
+    _in_order(state_moments, "the state history")
     if now < start:
         raise ValueError(f"the clock is read at {now.isoformat()}, before it started at {start.isoformat()}")
+    counted: dict[tuple[int, dt.datetime, dt.datetime], dt.timedelta] = {}
+    runs = {name: _run(history, state_moments, clock, now, counted) for name, clock in clocks.items()}
+    walks: dict[tuple[int, dt.datetime], tuple[BusinessCalendar, list[dt.timedelta]]] = {}
+    for run in runs.values():
+        for calendar, moment, amount in filter(None, (run.due, run.warn)):
+            walks.setdefault((id(calendar), moment), (calendar, []))[1].append(amount)
+    found: dict[tuple[int, dt.datetime, dt.timedelta], dt.datetime] = {}
+    for (calendar_id, moment), (calendar, amounts) in walks.items():
+        for amount, at in zip(amounts, add_business_times(calendar, moment, amounts), strict=True):
+            found[calendar_id, moment, amount] = at
+    return {name: run.reading(found) for name, run in runs.items()}
+
+
+@dataclass
+class _Run:
+    """What one clock counted over a ticket's history; its warning and due moments still to find."""
+
+    terms: Terms
+    end: dt.datetime
+    elapsed: dt.timedelta
+    paused: dt.timedelta
+    is_paused: bool
+    is_stopped: bool
+    due: _Asked | None
+    warn: _Asked | None
+
+    def reading(self, found: Mapping[tuple[int, dt.datetime, dt.timedelta], dt.datetime]) -> ClockReading:
+        due_at = found[id(self.due[0]), self.due[1], self.due[2]] if self.due else None
+        warn_at = found[id(self.warn[0]), self.warn[1], self.warn[2]] if self.warn else None
+        return ClockReading(
+            target=self.terms.target,
+            elapsed=self.elapsed,
+            paused=self.paused,
+            due_at=due_at,
+            warn_at=warn_at,
+            warned_at=warn_at if warn_at is not None and warn_at < self.end else None,
+            breached_at=due_at if due_at is not None and due_at < self.end else None,
+            is_paused=self.is_paused and not self.is_stopped,
+            is_stopped=self.is_stopped,
+            calendar=self.terms.calendar,
+        )
+
+
+def _run(
+    history: list[tuple[dt.datetime, str]],
+    state_moments: list[dt.datetime],
+    clock: Clock,
+    now: dt.datetime,
+    counted: dict[tuple[int, dt.datetime, dt.datetime], dt.timedelta],
+) -> _Run:
+    """Count one clock over the ticket's history (in UTC; `state_moments`: its moments) up to `now` or its
+    stop; `counted`: the business time of the pieces already counted, by calendar, shared by its clocks."""
+    changes = [(to_utc(m), t) for m, t in clock.changes]
+    stopped_at = to_utc(clock.stopped_at) if clock.stopped_at is not None else None
+    start = state_moments[0]
+    if changes:
+        _in_order([m for m, _ in changes], "the changes of terms")
     if stopped_at is not None and stopped_at < start:
         raise ValueError(f"the clock stopped at {stopped_at.isoformat()}, before it started")
     is_stopped = stopped_at is not None and stopped_at <= now
     end = stopped_at if is_stopped and stopped_at is not None else now
-    timeline = [(start, terms), *((max(m, start), t) for m, t in changes if m <= end)]
+    timeline = [(start, clock.terms), *((max(m, start), t) for m, t in changes if m <= end)]
     current = timeline[-1][1]
     warn_target = current.target * current.warning_share if current.warning_share else None
 
-    state_moments = [m for m, _ in history]
     terms_moments = [m for m, _ in timeline]
     moments = sorted({m for m in state_moments if m <= end} | set(terms_moments))
     elapsed = paused = dt.timedelta(0)
-    due_at: dt.datetime | None = None
-    warn_at: dt.datetime | None = None
+    due: _Asked | None = None
+    warn: _Asked | None = None
     is_paused = False
     for piece_start, piece_end in zip(moments, [*moments[1:], end], strict=True):
         state = history[bisect_right(state_moments, piece_start) - 1][1]
         piece_terms = timeline[bisect_right(terms_moments, piece_start) - 1][1]
-        counted = business_time_between(piece_terms.calendar, piece_start, piece_end)
+        calendar = piece_terms.calendar
+        key = (id(calendar), piece_start, piece_end)
+        piece = counted.get(key)
+        if piece is None:
+            piece = counted[key] = business_time_between(calendar, piece_start, piece_end)
         is_paused = state in piece_terms.pausing_states
         if is_paused:
-            paused += counted
+            paused += piece
             continue
-        due_at = due_at or _crossing(piece_terms.calendar, piece_start, elapsed, counted, current.target)
+        # the piece in which the target (and the warning's share of it) is used up: when, within it
+        if due is None and elapsed + piece >= current.target:
+            due = (calendar, piece_start, current.target - elapsed)
+        if warn_target is not None and warn is None and elapsed + piece >= warn_target:
+            warn = (calendar, piece_start, warn_target - elapsed)
+        elapsed += piece
+    if not is_paused:  # not used up yet: from the end on, on the calendar in force then
+        due = due or (current.calendar, end, current.target - elapsed)
         if warn_target is not None:
-            warn_at = warn_at or _crossing(piece_terms.calendar, piece_start, elapsed, counted, warn_target)
-        elapsed += counted
-    if not is_paused:
-        due_at = due_at or add_business_time(current.calendar, end, current.target - elapsed)
-        if warn_target is not None:
-            warn_at = warn_at or add_business_time(current.calendar, end, warn_target - elapsed)
-    return ClockReading(
-        target=current.target,
-        elapsed=elapsed,
-        paused=paused,
-        due_at=due_at,
-        warn_at=warn_at,
-        warned_at=warn_at if warn_at is not None and warn_at < end else None,
-        breached_at=due_at if due_at is not None and due_at < end else None,
-        is_paused=is_paused and not is_stopped,
-        is_stopped=is_stopped,
-        calendar=current.calendar,
-    )
-
-
-def _crossing(
-    calendar: BusinessCalendar,
-    start: dt.datetime,
-    before: dt.timedelta,
-    counted: dt.timedelta,
-    threshold: dt.timedelta,
-) -> dt.datetime | None:
-    """When a piece of running time that began with `before` counted reaches `threshold`, if it does."""
-    if before + counted < threshold:
-        return None
-    return add_business_time(calendar, start, threshold - before)
+            warn = warn or (current.calendar, end, warn_target - elapsed)
+    return _Run(current, end, elapsed, paused, is_paused, is_stopped, due, warn)
 
 
 def _in_order(moments: Sequence[dt.datetime], what: str) -> None:

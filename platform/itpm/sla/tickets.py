@@ -4,7 +4,7 @@ A record type with an `sla` policy has its clocks read again whenever one of
 its records changes (in the same transaction, so lists and filters are right
 at once) and whenever the scheduler finds a record whose `sla_next_check` has
 come (to warn and escalate in time while nobody touches it). The reading is a
-pure function of the record's history (`itpm.sla.clock.read_clock`); what is
+pure function of the record's history (`itpm.sla.clock.read_clocks`); what is
 kept on the record is its summary for lists and filters (`sla_due`,
 `sla_status`, `sla_breached`), each clock's reading (`sla_clocks`) and when
 to look again (`sla_next_check`).
@@ -28,7 +28,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from itpm.models import RecordEvent
 from itpm.sla.calendar import business_time_between
-from itpm.sla.clock import CLOCKS, FIRST_RESPONSE, ClockReading, SlaPolicy, Terms, read_clock
+from itpm.sla.clock import CLOCKS, FIRST_RESPONSE, Clock, ClockReading, SlaPolicy, Terms, read_clocks
 
 ON_TRACK, AT_RISK, PAUSED, BREACHED, MET = "on_track", "at_risk", "paused", "breached", "met"
 STATUS_TITLES = {
@@ -95,16 +95,13 @@ def read_ticket(
         else frozenset()
     )
     now = max(now, start)
-    readings = {}
+    clocks = {}
     for clock in CLOCKS:
         timeline = _terms_timeline(policy, clock, terms_values, numbers, finals)
-        if not timeline:
-            continue
-        (_, first), changes = timeline[0], timeline[1:]
-        readings[clock] = read_clock(
-            states, first, now=now, stopped_at=_stopped_at(clock, states, policy, finals), changes=changes
-        )
-    return readings
+        if timeline:
+            (_, first), changes = timeline[0], timeline[1:]
+            clocks[clock] = Clock(first, _stopped_at(clock, states, policy, finals), changes)
+    return read_clocks(states, clocks, now=now)
 
 
 def _terms_timeline(
@@ -215,14 +212,15 @@ def clock_values(
         elif running and reading.warned and f"warning:{target}" not in sent:
             sent.append(f"warning:{target}")
             alerts.append(("sla_warning", name, reading, target))
+        due, warn_at = _iso(reading.due_at), _iso(reading.warn_at)
         clocks[name] = {
             "target": target,
             "elapsed": _minutes(reading.elapsed),
             "paused": _minutes(reading.paused),
-            "due": _iso(reading.due_at),
-            "warn_at": _iso(reading.warn_at),
-            "warned": _iso(reading.warned_at),
-            "breached": _iso(reading.breached_at),
+            "due": due,
+            "warn_at": warn_at,
+            "warned": warn_at if reading.warned else None,  # a warning or a breach came at its moment
+            "breached": due if reading.breached else None,
             "is_paused": reading.is_paused,
             "is_stopped": reading.is_stopped,
             "sent": sorted(set(sent)),
@@ -241,6 +239,8 @@ def clock_values(
 
 def send_alerts(records: Any, record: Any, policy: SlaPolicy, alerts: list[Alert]) -> None:
     """Put the warnings and breaches of `clock_values` in the outbox (the record has its id by now)."""
+    if records.silent:  # an import of history: the outbox takes nothing (`Records.emit`), so nothing is said
+        return
     for kind, name, reading, target in alerts:
         _emit(records, record, kind, name, reading, policy, target)
 
