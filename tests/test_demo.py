@@ -365,16 +365,22 @@ def test_the_backtest_scores_the_replayed_forecasts_of_the_demos_finished_projec
 def test_a_project_page_line_says_how_often_kept_p85_dates_of_its_type_were_met(demo: Loaded) -> None:
     """The demo keeps its finished projects' replayed forecasts, marked replayed, so the line has figures
     (and says how many were replayed); a forecast kept at the time counts beside them and is the one the
-    backtest's kept table scores. Scored as readers may read them: a client user only their organisation's."""
+    backtest's kept table scores. Scored as readers may read them: a client user only their organisation's.
+    Its open projects have today's forecast, as the nightly run issues them, which scores nothing yet."""
     from itpm.forecast.backtest import finished_projects, kept, track_record
     from itpm.models import IssuedForecast
 
     with demo.runtime.session() as session:
         system = demo.records(session)
         finished = finished_projects(system, "project")
-        rows = list(session.scalars(select(IssuedForecast)))
+        today = system.clock().astimezone(system.zone).date()
+        every = list(session.scalars(select(IssuedForecast)))
+        rows = [r for r in every if (r.inputs or {}).get("replayed")]
         assert rows and all(r.inputs == {"replayed": True, "runs": 2000} for r in rows)
         assert {r.project_id for r in rows} <= set(finished) and kept(system) == []
+        issued = [r for r in every if r not in rows]
+        assert issued and all(r.as_of == today and r.project_id not in finished for r in issued)
+        assert all(r.inputs["runs"] == 10_000 and "flags" in r.inputs for r in issued)
         counted = [
             r
             for r in rows

@@ -22,7 +22,7 @@ import numpy as np
 
 from itpm.access import Actor
 from itpm.demo_company import D1, D2, IMPLEMENTATION, MS, OUTSOURCING, PHASE_PLAN
-from itpm.forecast.backtest import keep_replayed
+from itpm.forecast.backtest import issue, keep_replayed
 from itpm.records.service import Records
 
 
@@ -255,12 +255,15 @@ def write(demo: Any, progress: Any) -> None:
 def keep_forecasts(demo: Any) -> int:
     """Keep the finished projects' forecasts as the replay makes them (as of each week of their past, from
     what was known that week), marked replayed: the demo kept none at the time, and a project's page
-    shows how often its type's P85 dates were met."""
+    shows how often its type's P85 dates were met. And issue today's forecasts of the open projects, as
+    the nightly run does, so the dashboards' forecast tiles have them from the start (their flags' events
+    are in the demo's handled history, as everything it writes)."""
     records = Records(
         demo.session, demo.runtime.catalog(), Actor.system(), clock=lambda: demo.now,
         timezone=demo.runtime.settings.timezone,
     )  # fmt: skip
-    return keep_replayed(records, demo.now)
+    kept = keep_replayed(records, demo.now)
+    return kept + sum(issue(records, demo.now).values())
 
 
 def _made(outcomes: list[Any]) -> list[Any]:

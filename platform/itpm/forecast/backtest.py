@@ -56,56 +56,62 @@ def project_types(records: Records) -> list[str]:
 def issue_forecasts(runtime: Any, now: dt.datetime, runs: int = RUNS) -> dict[str, int]:
     """Forecast every project whose work is not done, and keep the forecasts (one a project a day:
     a second run the same day replaces that day's). How many were issued, by status."""
-    counts: dict[str, int] = {}
     with runtime.session() as session:
         records = Records(
             session, runtime.catalog(), Actor.system(), clock=lambda: now, timezone=runtime.settings.timezone
         )
-        as_of = now.astimezone(records.zone).date()
-        for type_name in project_types(records):
-            spec = records.spec(type_name)
-            workflow = records.catalog.workflows.get(type_name)
-            final = workflow.final_states if workflow else frozenset()
-            by_kind = works_by_kind(records, type_name, as_of)
-            histories = {
-                pid: prior_history(w.items, as_of) for works in by_kind.values() for pid, w in works.items()
-            }
-            model = records.model(type_name)
-            for project in session.scalars(
-                select(model).where(model.state.not_in(final or {""})).order_by(model.id)
-            ):
-                kind = getattr(project, spec.fields[KIND].column) if KIND in spec.fields else None
-                works = by_kind.get(kind, {})
-                priors = peers({pid: histories[pid] for pid in works}, project.id)
-                found = forecast_project(
-                    records, type_name, project, as_of, runs, priors, works.get(project.id)
-                )
-                if found is None or found.forecast.status == "done":
-                    continue
-                forecast = found.forecast
-                raised_before(records, type_name, project, as_of, found)
-                session.execute(
-                    delete(IssuedForecast).where(
-                        IssuedForecast.project_type == type_name,
-                        IssuedForecast.project_id == project.id,
-                        IssuedForecast.as_of == as_of,
-                    )
-                )
-                inputs = {
-                    k: v
-                    for k, v in forecast.as_json().items()
-                    if k in ("weeks", "weeks_with_work", "window", "source", "prior_projects", "runs", "seed",
-                             "throughput", "growth")
-                }  # fmt: skip
-                inputs |= {"percent_complete": found.percent_complete, "flags": [f.code for f in found.flags]}
-                session.add(
-                    issued_row(
-                        type_name, project.id, kind, now, as_of, forecast.status, forecast.percentiles,
-                        forecast.on_time, forecast.planned, found.linear, forecast.remaining, inputs,
-                    )
-                )  # fmt: skip
-                counts[forecast.status] = counts.get(forecast.status, 0) + 1
+        counts = issue(records, now, runs)
         session.commit()
+    return counts
+
+
+def issue(records: Records, now: dt.datetime, runs: int = RUNS) -> dict[str, int]:
+    """`issue_forecasts` in the session of `records` (the system's), left to the caller to commit."""
+    counts: dict[str, int] = {}
+    session = records.session
+    as_of = now.astimezone(records.zone).date()
+    for type_name in project_types(records):
+        spec = records.spec(type_name)
+        workflow = records.catalog.workflows.get(type_name)
+        final = workflow.final_states if workflow else frozenset()
+        by_kind = works_by_kind(records, type_name, as_of)
+        histories = {
+            pid: prior_history(w.items, as_of) for works in by_kind.values() for pid, w in works.items()
+        }
+        model = records.model(type_name)
+        for project in session.scalars(
+            select(model).where(model.state.not_in(final or {""})).order_by(model.id)
+        ):
+            kind = getattr(project, spec.fields[KIND].column) if KIND in spec.fields else None
+            works = by_kind.get(kind, {})
+            priors = peers({pid: histories[pid] for pid in works}, project.id)
+            found = forecast_project(records, type_name, project, as_of, runs, priors, works.get(project.id))
+            if found is None or found.forecast.status == "done":
+                continue
+            forecast = found.forecast
+            raised_before(records, type_name, project, as_of, found)
+            session.execute(
+                delete(IssuedForecast).where(
+                    IssuedForecast.project_type == type_name,
+                    IssuedForecast.project_id == project.id,
+                    IssuedForecast.as_of == as_of,
+                )
+            )
+            inputs = {
+                k: v
+                for k, v in forecast.as_json().items()
+                if k in ("weeks", "weeks_with_work", "window", "source", "prior_projects", "runs", "seed",
+                         "throughput", "growth")
+            }  # fmt: skip
+            inputs |= {"percent_complete": found.percent_complete, "flags": [f.code for f in found.flags]}
+            session.add(
+                issued_row(
+                    type_name, project.id, kind, now, as_of, forecast.status, forecast.percentiles,
+                    forecast.on_time, forecast.planned, found.linear, forecast.remaining, inputs,
+                )
+            )  # fmt: skip
+            counts[forecast.status] = counts.get(forecast.status, 0) + 1
+    session.flush()
     return counts
 
 
