@@ -212,6 +212,39 @@ def test_the_project_page_lists_milestones_deliverables_tickets_and_contacts(app
     assert signed_in(app, "max").get(f"/portal/project/{world.other_project}").status_code == 404
 
 
+def test_a_client_asks_for_this_months_status_report_and_downloads_it_from_the_project_page(
+    app: Any, runtime: Any, world: World
+) -> None:
+    from itpm.reports.jobs import run_pending_requests
+
+    client = signed_in(app, "max")
+    path = f"/portal/project/{world.project}"
+    html = page(client, path)
+    assert (
+        "Ask for this month&#39;s report: Client project status report" in html and "No reports yet." in html
+    )
+    asked = client.post(path + "/report/client_status", data={"csrf_token": csrf_token(client, path)})
+    assert asked.status_code == 302
+    html = page(client, path)
+    assert "The report is being prepared" in html and "Being prepared: 20" in html  # this month's
+    assert "No reports yet." not in html
+    assert run_pending_requests(runtime) == 1  # the jobs render it as the person who asked
+    html = page(client, path)
+    [(link, name)] = re.findall(r'href="(/portal/file/project/\d+/\d+)">(client_status-[^<]+\.pdf)<', html)
+    assert "Being prepared" not in html
+    download = client.get(link)
+    assert download.status_code == 200
+    assert "Acme core banking" in PdfReader(io.BytesIO(download.data)).pages[0].extract_text()
+    # a person of another organisation may not ask about it, nor anyone for a report not about a project
+    gina = signed_in(app, "gina")
+    token = csrf_token(gina, "/portal/")
+    assert gina.post(path + "/report/client_status", data={"csrf_token": token}).status_code == 404
+    mine = csrf_token(client, path)
+    assert client.post(path + "/report/department_health", data={"csrf_token": mine}).status_code == 404
+    zh = page(signed_in(app, "max", "zh"), path)
+    assert "申请本月报告：客户项目状态报告" in zh and name in zh
+
+
 def test_a_deliverable_not_for_the_client_is_nowhere_for_them(app: Any, world: World) -> None:
     for username in ("cora", "max"):
         client = signed_in(app, username)
@@ -279,6 +312,9 @@ def test_an_approver_rejects_with_reasons_and_accepts_with_a_certificate(
     )
     html = page(client, f"/portal/deliverable/{world.second}")
     assert "Section 4 is missing" in html
+    history = html.split('id="history"', 1)[1]
+    assert "Max Test" in history and "Record created" in history  # people by name, not their logins
+    assert " · max<" not in history
     with runtime.session() as session:
         system = Records(session, runtime.catalog(), Actor.system())
         assert system.get("deliverable", world.second).state == "draft"
@@ -356,12 +392,15 @@ def test_staff_with_the_ability_look_as_a_client_and_change_nothing(app: Any, wo
     staff.post(f"/portal/as/{world.acme}", data={"csrf_token": token})
     html = page(staff, "/portal/")
     assert "Acme core banking" in html and "Globex rollout" not in html and "read-only" in html
-    assert "KEPTMARKER" not in page(staff, f"/portal/project/{world.project}")
+    project = page(staff, f"/portal/project/{world.project}")
+    assert "KEPTMARKER" not in project and "Ask for this month" not in project
     assert 'value="accept"' not in page(staff, f"/portal/deliverable/{world.shown}")
     refused = staff.post(
         f"/portal/deliverable/{world.shown}/decide", data={"decision": "accept", "csrf_token": token}
     )
     assert refused.status_code == 403
+    asked = staff.post(f"/portal/project/{world.project}/report/client_status", data={"csrf_token": token})
+    assert asked.status_code == 403
     engineer = signed_in(app, "eve")
     assert engineer.get("/portal/").status_code == 403
     token = csrf_token(engineer, "/my/work/")

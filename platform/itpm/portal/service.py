@@ -15,9 +15,11 @@ from typing import Any
 
 from sqlalchemy import func, literal, select
 
-from itpm.models import ApprovalTask, Person, RecordEvent
+from itpm.models import ApprovalTask, Person, RecordEvent, ReportRequest
 from itpm.planning.service import baseline_dates, baseline_moments, plan_type_of
 from itpm.records.service import NotFound, Records
+from itpm.reports.definition import ReportDefinition, report_definitions
+from itpm.reports.requests import PENDING, SHOWN
 from itpm.reports.service import Subject, stored_reports
 
 PROJECT = "project"
@@ -61,6 +63,8 @@ class ProjectPage:
     tickets: list[Any]
     reports: list[Any]
     contacts: list[tuple[str, Person]] = field(default_factory=list)  # (what they are, who)
+    to_ask: list[ReportDefinition] = field(default_factory=list)  # reports the person may ask for here
+    asked: list[ReportRequest] = field(default_factory=list)  # theirs, still being rendered
 
 
 class Portal:
@@ -273,6 +277,8 @@ class Portal:
             tickets=self.tickets(project=project.id, types=("incident", "service_request")),
             reports=self.reports(project),
             contacts=self.contacts(project),
+            to_ask=self.reports_to_ask(project),
+            asked=self.asked_reports(project),
         )
 
     def milestones(self, project: Any) -> list[Milestone]:
@@ -366,6 +372,32 @@ class Portal:
     def reports(self, project: Any) -> list[Any]:
         """The client reports kept on the project that were rendered with no more than the person sees."""
         return stored_reports(self.records, Subject(PROJECT, project.id))
+
+    def reports_to_ask(self, project: Any) -> list[ReportDefinition]:
+        """The reports the person may ask for about the project from its page: those kept on a project that
+        need nothing else but a month (this month's when not given), if the person may report on it."""
+        if self.records.actor.id is None or not self.records.access.allows(
+            self.records.actor, self.catalog.record_types[PROJECT], project, "report"
+        ):
+            return []
+        return [
+            d
+            for d in report_definitions(self.catalog)
+            if d.attach_to
+            and d.parameters[d.attach_to].ref == PROJECT
+            and all(p.is_month or not p.required for n, p in d.parameters.items() if n != d.attach_to)
+        ]
+
+    def asked_reports(self, project: Any) -> list[ReportRequest]:
+        """The person's requests for a report about the project that are still being rendered."""
+        asked = self.records.session.scalars(
+            select(ReportRequest)
+            .where(ReportRequest.requested_by_id == self.records.actor.id, ReportRequest.status.in_(PENDING))
+            .order_by(ReportRequest.id.desc())
+            .limit(SHOWN)
+        )
+        attach = {d.name: d.attach_to for d in report_definitions(self.catalog)}
+        return [r for r in asked if r.report in attach and r.arguments.get(attach[r.report]) == project.id]
 
     def contacts(self, project: Any) -> list[tuple[str, Person]]:
         """Whom the client calls: the organisation's account manager and the project's manager."""

@@ -16,6 +16,7 @@ from flask_appbuilder import AppBuilder, BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from itpm.access import Actor
 from itpm.db import utcnow
@@ -27,6 +28,7 @@ from itpm.portal.certificate import keep_certificate
 from itpm.portal.service import DELIVERABLE, TICKET_TYPES, Portal
 from itpm.records.forms import Entry, FormSpec, Section
 from itpm.records.service import Forbidden, RecordError, Records
+from itpm.reports.requests import request_report
 from itpm.texts import language, text
 from itpm.web.context import current_catalog, current_runtime, records_service
 from itpm.web.record_display import (
@@ -169,6 +171,31 @@ class PortalView(BaseView):
             "project.html", portal=view, page=page, contact_titles=CONTACT_TITLES, title=str(page.card.record)
         )
 
+    @expose("/project/<int:pk>/report/<name>", methods=["POST"])
+    @has_access
+    def ask_report(self, pk: int, name: str) -> Any:
+        """Ask for a report about the project (this month's), rendered by the jobs as the person: it is
+        kept on the project, listed under its reports, and the person is told when it is ready."""
+        _writable()
+        records = records_service()
+        view = Portal(records, utcnow())
+        try:
+            wanted = next(
+                (d for d in view.reports_to_ask(records.get("project", pk)) if d.name == name), None
+            )
+            if wanted is None:
+                abort(404)
+            request_report(records, name, {wanted.attach_to: pk}, language())
+            records.session.commit()
+        except RecordError as error:
+            records.session.rollback()
+            if error.status in (403, 404):
+                abort(error.status)
+            flash(str(error.message), "danger")
+        else:
+            flash(_("The report is being prepared; it will be listed here, and you will be told."), "info")
+        return redirect(url_for(".project", pk=pk) + "#reports")
+
     @expose("/deliverable/<int:pk>", methods=["GET"])
     @has_access
     def deliverable(self, pk: int) -> Any:
@@ -192,6 +219,7 @@ class PortalView(BaseView):
             data=records.data(record),
             files=files,
             history=history,
+            names=_names(records, {e["actor"] for e in history}),
             may_decide=may_decide,
             survey=surveys.asks(records, record),
             title=str(record),
@@ -486,6 +514,12 @@ class PortalView(BaseView):
                 abort(404)
             flash(str(error.message), "danger")
         return redirect(url_for(".ticket", type_name=type_name, pk=pk) + "#comments")
+
+
+def _names(records: Records, usernames: set[str]) -> dict[str, str]:
+    """The names people read for the usernames a history keeps (a client reads 钱志刚, not client.demo)."""
+    people = records.session.scalars(select(Person).where(Person.username.in_(usernames)))
+    return {p.username: person_name(p) for p in people}
 
 
 def response_rates(records: Records) -> list[tuple[str, int, int]]:
