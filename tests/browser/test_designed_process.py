@@ -17,7 +17,7 @@ from test_workflows import PASSWORD, Cast, cast
 from werkzeug.serving import make_server
 
 from browser.conftest import log_in, screenshot
-from browser.test_designers import drag
+from browser.test_designers import drag, run_trial
 from browser.test_pilot_scenario import notifications_of, take, wait_for
 from conftest import settings_for
 from itpm.models import Person
@@ -220,14 +220,16 @@ def try_as_engineer(page: Any, base: str) -> None:
     """Before anyone files one: what an engineer may do with a made-up record, who approves, what fires."""
     page.goto(f"{base}/designers/workflow/vendor_onboarding_flow")
     page.wait_for_selector("#itpm-d-canvas .x6-node")
-    page.click(".itpm-d-trial-open")
-    page.select_option("select[name=trial-role]", "engineer")
-    page.select_option("select[name=trial-category]", "software")
-    page.click("#itpm-d-trial >> text=Run")
-    page.wait_for_selector("#itpm-d-trial-results")
+    run_trial(page, "engineer", category="software")
     submit = page.inner_text("#itpm-d-trial-results [data-trial=submit]")
     assert "may take it" in submit and "pm, pm2" in submit and "cfo" in submit, submit
-    assert "Tell the requester" in page.inner_text("#itpm-d-trial-results")
+    assert "Tell the requester" in submit and "(when approved)" in submit, submit
+    form = page.locator(
+        "#itpm-d-trial-form"
+    )  # the form as the engineer sees it: the contract only with an NDA
+    assert form.locator("[data-trial-field=category] input").input_value() == "Software"
+    assert form.locator("[data-trial-field=contract]").count() == 0
+    assert "Contract" in page.inner_text("#itpm-d-trial-conditional")
     screenshot(page, "process-4-test-as-engineer-en")
 
 

@@ -48,8 +48,9 @@
     if (values.length) { settings[list] = values; } else { delete settings[list]; }
   }
 
-  function optionsEditor(field) {
+  function optionsEditor(field, changed) {
     var box = D.h("div", {className: "itpm-d-options"});
+    box.addEventListener("input", changed);
     function draw() {
       box.innerHTML = "";
       box.appendChild(D.h("strong", {}, [D.t("Choices", "选项")]));
@@ -58,7 +59,7 @@
           D.input(D.t("Value", "值"), option, "value", {name: "option-value"}),
           D.input("English", option, "en", {name: "option-en"}),
           D.input("中文", option, "zh", {name: "option-zh"}),
-          D.button("", function () { field.options.splice(index, 1); draw(); }, "btn-link", "fa-times")
+          D.button("", function () { field.options.splice(index, 1); draw(); changed(); }, "btn-link", "fa-times")
         ]));
       });
       box.appendChild(D.button(D.t("Add choice", "添加选项"), function () {
@@ -69,18 +70,59 @@
     return box;
   }
 
+  var NUMERIC = ["number", "whole_number", "money"], TEXTS = ["text", "long_text", "rich_text"],
+    LISTS = ["multiple_choice", "people", "references", "files", "table"];
+
+  /* The default, typed as the field's values are: a number, yes or no, one of its choices, a date. */
+  function defaultInput(field) {
+    var label = D.t("Default", "默认值");
+    function set(v) { if (v === "") { delete field["default"]; } else { field["default"] = v; } }
+    if (field.type === "yes_no") {
+      return D.select(label, [["", "—"], ["true", D.t("yes", "是")], ["false", D.t("no", "否")]],
+        field["default"] === undefined ? "" : String(field["default"]), function (v) { set(v === "" ? "" : v === "true"); }, "default");
+    }
+    if (field.type === "choice") {
+      return D.select(label, [["", "—"]].concat((field.options || []).map(function (o) { return [o.value, D.t(o.en || String(o.value), o.zh || String(o.value))]; })),
+        field["default"] === undefined ? "" : field["default"], function (v) {
+          set(v === "" ? "" : field.value_type === "integer" || field.value_type === "number" ? Number(v) : v);
+        }, "default");
+    }
+    if (NUMERIC.concat(TEXTS).concat(["date", "datetime"]).indexOf(field.type) < 0) { return null; }  /* people, files, lists...: none */
+    return D.input(label, field, "default", {name: "default",
+      type: NUMERIC.indexOf(field.type) >= 0 ? "number" : field.type === "date" ? "date" : "text"});
+  }
+
+  /* The limits the field's type has: numbers' range, texts' lengths and pattern, lists' sizes. */
+  function limitInputs(field, limits) {
+    var n = {type: "number"};
+    if (NUMERIC.indexOf(field.type) >= 0) {
+      return [D.input(D.t("Minimum", "最小值"), limits, "minimum", n), D.input(D.t("Maximum", "最大值"), limits, "maximum", n)];
+    }
+    if (TEXTS.indexOf(field.type) >= 0) {
+      return [D.input(D.t("Shortest", "最小长度"), limits, "minLength", {type: "number", name: "minLength"}),
+        D.input(D.t("Longest", "最大长度"), limits, "maxLength", {type: "number", name: "maxLength"}),
+        D.input(D.t("Pattern (regular expression)", "格式(正则表达式)"), limits, "pattern", {name: "pattern", placeholder: "^[A-Z]{2}[0-9]+$"})];
+    }
+    if (LISTS.indexOf(field.type) >= 0) {
+      return [D.input(D.t("At least (items)", "至少(项)"), limits, "minItems", {type: "number", name: "minItems"}),
+        D.input(D.t("At most (items)", "至多(项)"), limits, "maxItems", {type: "number", name: "maxItems"})];
+    }
+    return [];
+  }
+
   function details(field, model) {
     var settings = model.settings;
     var limits = field.limits = field.limits || {};
+    var defaultBox = D.h("span", {className: "itpm-d-default"}, [defaultInput(field)]);
+    function choicesChanged() {  /* the default is picked among the choices as they now are */
+      if (field["default"] !== undefined && !(field.options || []).some(function (o) { return o.value === field["default"]; })) { delete field["default"]; }
+      defaultBox.innerHTML = "";
+      var input = defaultInput(field);
+      if (input) { defaultBox.appendChild(input); }
+    }
     var parts = [
       D.titleInputs(field, "help", D.t("Help", "帮助")),
-      D.h("div", {className: "itpm-d-row"}, [
-        D.input(D.t("Default", "默认值"), field, "default", {name: "default",
-          type: ["number", "whole_number", "money"].indexOf(field.type) >= 0 ? "number" : "text"}),
-        ["number", "whole_number", "money"].indexOf(field.type) >= 0 ? D.input(D.t("Minimum", "最小值"), limits, "minimum", {type: "number"}) : null,
-        ["number", "whole_number", "money"].indexOf(field.type) >= 0 ? D.input(D.t("Maximum", "最大值"), limits, "maximum", {type: "number"}) : null,
-        ["text", "long_text", "rich_text"].indexOf(field.type) >= 0 ? D.input(D.t("Longest", "最大长度"), limits, "maxLength", {type: "number"}) : null
-      ]),
+      D.h("div", {className: "itpm-d-row"}, [defaultBox].concat(limitInputs(field, limits))),
       D.h("div", {}, FLAGS.map(function (flag) {
         return D.check(D.t(flag[1], flag[2]), (settings[flag[0]] || []).indexOf(field.name) >= 0, function (on) {
           listToggle(settings, flag[0], field.name, on);
@@ -93,7 +135,7 @@
         }, "personal")
       ]))
     ];
-    if (field.type === "choice" || field.type === "multiple_choice") { parts.push(optionsEditor(field)); }
+    if (field.type === "choice" || field.type === "multiple_choice") { parts.push(optionsEditor(field, choicesChanged)); }
     if (field.type === "reference" || field.type === "references") {
       parts.push(D.select(D.t("Refers to", "关联到"), Object.keys(D.context.record_types).map(function (n) {
         return [n, D.t(D.context.record_types[n].title) || n];

@@ -12,19 +12,17 @@
   var CATEGORIES = [["open", "Open", "待处理"], ["in_progress", "In progress", "处理中"], ["waiting", "Waiting", "等待"],
     ["done", "Done", "完成"], ["cancelled", "Cancelled", "取消"]];
   var positions = {};  /* where each state is drawn: x-layout's, else laid out here */
+  var band = 1e9;  /* the height of a band of columns, when the layout wraps */
   var selected = null;  /* {state: obj} or {transition: obj} */
   var warned = [];  /* the states and transitions the last check warned about (drawn in orange) */
 
   function states() { return D.model.states; }
   function roleOptions() { return Object.keys(D.context.roles).map(function (r) { return [r, D.t(D.context.roles[r].title) || r]; }); }
   function stateOptions() { return states().map(function (s) { return [s.name, D.t(s.title) || s.name]; }); }
-  function personFields() {
-    return D.fieldsOf(D.model.record_type).filter(function (f) { return f.type === "person" || f.type === "people"; })
-      .map(function (f) { return [f.name, D.t(f.title) || f.name]; });
-  }
-  /* Fields naming people, here or on a record this one refers to (project.manager), and `current`. */
-  function peoplePaths(current) {
-    var found = [["owner", D.t("Owner", "负责人")]];
+  /* Fields naming people, here or on a record this one refers to (project.manager), and `current`;
+     the assignee too for an approver (a state's waits_for is besides the assignee). */
+  function peoplePaths(current, assignee) {
+    var found = (assignee ? [["assignee", D.t("Assignee", "处理人")]] : []).concat([["owner", D.t("Owner", "负责人")]]);
     D.fieldsOf(D.model.record_type).forEach(function (f) {
       if (f.type === "person" || f.type === "people") { found.push([f.name, D.t(f.title) || f.name]); }
       if (f.type === "reference" && D.context.record_types[f.ref]) {
@@ -81,7 +79,9 @@
 
   function unique(base, taken) { var name = base, n = 2; while (taken.indexOf(name) >= 0) { name = base + "_" + n++; } return name; }
 
-  function layout() {
+  /* Where states not yet placed (no x-layout) go: by their distance from the initial state, one
+     column per step, wrapping to a new band below when the columns pass the canvas's width. */
+  function layout(width) {
     var saved = D.model["x-layout"] || {};
     positions = {};
     Object.keys(saved).forEach(function (name) { positions[name] = {x: saved[name].x, y: saved[name].y}; });
@@ -93,20 +93,25 @@
         if ((t.from || []).indexOf(s) >= 0 && depth[t.to] === undefined) { depth[t.to] = depth[s] + 1; queue.push(t.to); }
       });
     }
-    var rows = {}, deepest = 0;
+    var rows = {}, deepest = 0, tallest = 1;
     Object.keys(depth).forEach(function (k) { deepest = Math.max(deepest, depth[k]); });
+    var column = function (s) { return depth[s.name] === undefined ? deepest + 1 : depth[s.name]; };
+    states().forEach(function (s) { var d = column(s); rows[d] = (rows[d] || 0) + 1; tallest = Math.max(tallest, rows[d]); });
+    var across = Math.max(2, Math.floor(((width || 900) - 170) / 270) + 1);  /* 140 wide, 270 apart */
+    rows = {};
+    band = tallest * 110 + 50;
     states().forEach(function (s) {
       if (positions[s.name]) { return; }
-      var d = depth[s.name] === undefined ? deepest + 1 : depth[s.name];
+      var d = column(s);
       rows[d] = (rows[d] || 0) + 1;
-      positions[s.name] = {x: 30 + d * 300, y: 30 + (rows[d] - 1) * 110};
+      positions[s.name] = {x: 30 + (d % across) * 270, y: 30 + Math.floor(d / across) * band + (rows[d] - 1) * 110};
     });
   }
 
   function canvas(box) {
     if (D.graph) { D.graph.dispose(); }
     box.innerHTML = "";
-    layout();
+    layout(box.clientWidth);
     var graph = new window.X6.Graph({
       container: box, grid: 10, background: {color: "#fbfcfd"}, panning: true, mousewheel: {enabled: true, modifiers: ["ctrl"]},
       connecting: {allowBlank: false, allowLoop: false, allowMulti: true, snap: true, highlight: true,
@@ -125,7 +130,9 @@
     (D.model.transitions || []).forEach(function (t) {
       (t.from || []).forEach(function (from) {
         if (!positions[from] || !positions[t.to]) { return; }
+        var back = positions[t.to].x < positions[from].x && positions[t.to].y - positions[from].y >= band - 60;  /* to a band below: around the states */
         graph.addEdge({source: {cell: "s:" + from}, target: {cell: "s:" + t.to}, data: {transition: t.name}, zIndex: 0,  /* under the states: their ports stay reachable */
+          router: back ? {name: "manhattan", args: {padding: 16, startDirections: ["bottom"], endDirections: ["top"]}} : undefined,
           labels: [{attrs: {label: {text: (D.t(t.title) || t.name) + (t.approval ? " ✔" : "")}}}],
           attrs: {line: {stroke: selected && selected.transition === t ? "#d9534f" : warned.indexOf(t) >= 0 ? "#ec971f" : "#8396a8",
             strokeWidth: t.approval || warned.indexOf(t) >= 0 ? 2.5 : 1.5, strokeDasharray: warned.indexOf(t) >= 0 ? "6 3" : ""}}});
@@ -158,6 +165,10 @@
       selected = {transition: t};
       setTimeout(D.rerender, 0);
     });
+    var drawn = graph.getContentBBox();  /* states placed beyond the canvas (x-layout): all of them in view */
+    if (drawn.x + drawn.width > box.clientWidth || drawn.y + drawn.height > box.clientHeight) {
+      graph.zoomToFit({padding: 20, maxScale: 1});
+    }
     D.graph = graph;
   }
 
@@ -204,7 +215,7 @@
     var by = a.role !== undefined ? "role" : a.field !== undefined ? "field" : a.users !== undefined ? "users" : "requester_manager";
     var value = null;
     if (by === "role") { value = D.select("", roleOptions(), a.role, function (v) { a.role = v; }, "approver-role"); }
-    if (by === "field") { value = D.select("", personFields(), a.field, function (v) { a.field = v; }, "approver-field"); }
+    if (by === "field") { value = D.select("", peoplePaths(a.field, true), a.field, function (v) { a.field = v; }, "approver-field"); }
     if (by === "users") {
       value = D.input(D.t("User names (comma separated)", "用户名(逗号分隔)"), {v: (a.users || []).join(",")}, "v", {name: "approver-users",
         change: function (raw) { a.users = raw.split(",").map(function (x) { return x.trim(); }).filter(Boolean); }});
@@ -212,7 +223,7 @@
     return D.h("div", {className: "itpm-d-row"}, [
       D.select(D.t("Approvers", "审批人"), [["role", D.t("People with a role", "某角色的人")], ["field", D.t("The person in a field", "字段中的人")],
         ["users", D.t("Named people", "指定的人")], ["requester_manager", D.t("The requester's manager", "申请人的上级")]], by, function (v) {
-        step.approvers = v === "role" ? {role: Object.keys(D.context.roles)[0]} : v === "field" ? {field: (personFields()[0] || [""])[0]}
+        step.approvers = v === "role" ? {role: Object.keys(D.context.roles)[0]} : v === "field" ? {field: peoplePaths("", true)[0][0]}
           : v === "users" ? {users: []} : {requester_manager: true};
         D.rerender();
       }, "approvers-by"), value]);

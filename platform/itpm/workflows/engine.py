@@ -405,7 +405,13 @@ class Workflows:
         self, spec: RecordTypeSpec, step: Step, record: Any, approval: ApprovalRequest
     ) -> list[tuple[int, str]]:
         """Everyone the step's rule names, the requester included (the caller decides about them)."""
-        rule = step.approvers
+        return self.approvers_of(spec, step.approvers, record, approval.requested_by_id)
+
+    def approvers_of(
+        self, spec: RecordTypeSpec, rule: dict[str, Any], record: Any, requester_id: int | None
+    ) -> list[tuple[int, str]]:
+        """The active people an approval step's rule (`approvers`) names on `record`, each with how
+        (role, field, users, manager); the designers' trial asks it too, before anything is requested."""
         if "role" in rule:
             found, via = self._role_approvers(spec, rule["role"], record), "role"
         elif "field" in rule:
@@ -420,9 +426,7 @@ class Workflows:
                 "users",
             )
         else:
-            requester = (
-                self.session.get(Person, approval.requested_by_id) if approval.requested_by_id else None
-            )
+            requester = self.session.get(Person, requester_id) if requester_id else None
             found, via = ([requester.manager_id] if requester and requester.manager_id else []), "manager"
         return [(p, via) for p in dict.fromkeys(found)]
 

@@ -13,20 +13,23 @@ from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from itpm.access import Actor
+from itpm.access import Access, Actor
 from itpm.definitions.documents import Document, canonical_json, parse_text
 from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
 from itpm.designers import CONVERTERS, designer_document, designer_model
 from itpm.designers.record_types import field_model
+from itpm.designers.trial import Named, trial_form
 from itpm.designers.trial import trial as run_trial
-from itpm.models import Team
+from itpm.models import Person, Team
 from itpm.people import role_holders
+from itpm.records.fields import RecordTypeSpec
 from itpm.records.service import NotFound as RecordNotFound
-from itpm.records.service import Records
 from itpm.web.context import actor_name, current_runtime, records_service
 from itpm.web.i18n import language
+from itpm.web.record_display import person_name
 from itpm.web.views.definitions import PERMISSIONS, workflow_warnings
+from itpm.workflows.engine import Workflows
 
 KIND_TITLES = {
     "record_type": _l("Record type designer"),
@@ -119,36 +122,79 @@ def _context() -> dict[str, Any]:
     }
 
 
-def _existing(
-    type_name: str, number: str, role: str
-) -> tuple[dict[str, Any], dict[str, Any], str, dict[str, Any]] | Problem:
-    """An existing record, picked by its number among those the admin may read, for a trial as `role`:
-    its values (what the engine's conditions read), the values the role would see (its hidden fields
-    left out, nothing at all when its rows never include the record), its state, and what the role
-    reads of it. Computed as a person holding only `role` (no department, team or organisation)."""
-    records = records_service()
-    try:
-        model = records.model(type_name)
-        row = records.session.scalar(records.query(type_name).where(model.number == number))
-    except (KeyError, RecordNotFound):
-        row = None
-    if row is None:
-        return Problem(
-            "", "/number", str(_l("you read no %(type)s numbered %(number)s", type=type_name, number=number))
+class _Trial:
+    """The draft world a trial runs in: the record type, its form and the roles as drafted (the
+    definitions' working texts), and the person it is run as, holding only the chosen role (no
+    department or team; a client organisation's user when the role's rows are a client's)."""
+
+    def __init__(self, type_name: str, role: str) -> None:
+        documents = current_runtime().registry().working()
+        roles = {d.name: d.body for d in documents if d.kind == "role"}
+        self.record_type = next(
+            (d.body for d in documents if d.kind == "record_type" and d.name == type_name), None
         )
-    as_role = Actor(None, f"trial:{role}", frozenset({role}))
-    spec = records.spec(type_name)
-    scopes = sorted(records.access.scopes(as_role, spec, "read"))
-    reads = "all" in scopes
-    shown = Records(records.session, records.catalog, as_role).data(row) if scopes else {}
-    record = {
-        "number": row.number,
-        "state": row.state,
-        "reads": "all" if reads else scopes,  # own, assigned, team...: only if the person's rows hold it
-        "values": shown,
-        "hidden": sorted(records.access.hidden_fields(as_role, spec)) if scopes else [],
-    }
-    return records.data(row), shown, row.state, record
+        self.form = next(
+            (d.body for d in documents if d.kind == "form" and d.body.get("record_type") == type_name), None
+        )
+        self.automations = [d.body for d in documents if d.kind == "automation"]
+        rows: set[str] = set()  # every scope the role's rights name (a cell's "fields" rules are no scope)
+        for rights in (roles.get(role) or {}).get("records", {}).values():
+            for scope in rights.values() if isinstance(rights, dict) else ():
+                rows.update([scope] if isinstance(scope, str) else scope if isinstance(scope, list) else [])
+        client = -1 if rows & {"client", "client_tree"} else None  # x-internal fields are hidden then
+        self.actor = Actor(None, f"trial:{role}", frozenset({role}), client_id=client)
+        self.access = Access(roles)
+        self.spec = RecordTypeSpec(self.record_type) if self.record_type else None
+
+    def scopes(self, action: str) -> list[str] | str:
+        found = sorted(self.access.scopes(self.actor, self.spec, action)) if self.spec else []
+        return "all" if "all" in found else found
+
+    def form_of(self, values: dict[str, Any], shown: dict[str, Any]) -> dict[str, Any] | None:
+        if self.spec is None:
+            return None
+        hidden = self.access.hidden_fields(self.actor, self.spec)
+        read_only = self.access.read_only_fields(self.actor, self.spec)
+        return trial_form(self.spec.body, self.form, hidden, read_only, values, shown)
+
+    def existing(self, number: str) -> tuple[Any, dict[str, Any], dict[str, Any]] | Problem:
+        """An existing record, picked by its number among those the admin may read: the row, its
+        values (what the engine's conditions read) and what the role would see of it (its hidden
+        fields left out; nothing when its rows never include the record)."""
+        records = records_service()
+        type_name = self.spec.name if self.spec else ""
+        try:
+            model = records.model(type_name)
+            row = records.session.scalar(records.query(type_name).where(model.number == number))
+        except (KeyError, RecordNotFound):
+            row = None
+        if row is None:
+            return Problem(
+                "",
+                "/number",
+                str(_l("you read no %(type)s numbered %(number)s", type=type_name, number=number)),
+            )
+        values = records.data(row)
+        hidden = self.access.hidden_fields(self.actor, self.spec)
+        shown = {k: v for k, v in values.items() if k not in hidden} if self.scopes("read") else {}
+        return row, values, shown
+
+    def named(self, row: Any) -> Named:
+        """Who a step's rule names on `row`, by the engine's own rules (the published roles' rows)."""
+        records = records_service()
+        workflows = Workflows(records)
+        spec = records.spec(row.__record_type__)
+
+        def names(rule: Any) -> list[str] | None:
+            if not rule or "requester_manager" in rule:  # whoever would ask is not known yet
+                return None
+            try:
+                found = workflows.approvers_of(spec, dict(rule), row, None)
+            except (KeyError, AttributeError):  # a field only the draft has
+                return None
+            return sorted(person_name(records.session.get(Person, person)) for person, _via in found)
+
+        return names
 
 
 def _problems(problems: list[Problem], status: int = 422) -> tuple[dict[str, Any], int]:
@@ -258,22 +304,57 @@ class DesignerView(BaseView):
     @has_access
     def trial(self) -> Any:
         """Test the draft workflow as a role on a made-up record, or on an existing one picked by its
-        number (see itpm.designers.trial and `_existing`)."""
+        number: the form as the role sees it, the transitions, approvers and automations
+        (itpm.designers.trial), in the draft world of `_Trial`."""
         body, problems = self._body("workflow")
         if body is None:
             return _problems(problems)
         payload = request.get_json(silent=True) or {}
         values = payload.get("values") if isinstance(payload.get("values"), dict) else {}
         role, state = str(payload.get("role", "")), str(payload.get("state") or body.get("initial", ""))
-        shown, record = None, None
+        world = _Trial(str(body.get("record_type", "")), role)
+        if world.spec is None:
+            return _problems(
+                [
+                    Problem(
+                        "",
+                        "/record_type",
+                        str(_l("there is no record type %(name)s", name=body.get("record_type"))),
+                    )
+                ]
+            )
+        shown, named, record = None, None, None
         if payload.get("number"):
-            found = _existing(body.get("record_type", ""), str(payload["number"]).strip(), role)
+            found = world.existing(str(payload["number"]).strip())
             if isinstance(found, Problem):
                 return _problems([found])
-            values, shown, state, record = found
-        automations = [d.body for d in current_runtime().registry().working() if d.kind == "automation"]
+            row, values, shown = found
+            state, named = row.state, world.named(row)
+            record = {
+                "number": row.number,
+                "state": row.state,
+                "reads": world.scopes("read"),  # own, assigned, team...: only if the person's rows hold it
+                "values": shown,
+                "hidden": sorted(world.access.hidden_fields(world.actor, world.spec))
+                if world.scopes("read")
+                else [],
+            }
         people = role_holders(current_runtime().sessions())
-        answer = run_trial(role, state, values, body, automations, people, shown=shown)
+        answer = run_trial(
+            role,
+            state,
+            values,
+            body,
+            world.automations,
+            people,
+            shown=shown,
+            named=named,
+            made_up=record is None,
+        )
+        answer["form"] = world.form_of(values, values if shown is None else shown)
+        answer["edits"] = world.scopes(
+            "create" if record is None and state == body.get("initial") else "write"
+        )
         if record is not None:
             answer["record"] = record
         return answer
