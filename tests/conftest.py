@@ -66,7 +66,7 @@ def _check_the_groups(session: pytest.Session) -> None:
     how the scheduler keeps a module's tests on one worker. Some pytest and xdist versions together drop
     it silently (pytest 9.2 with xdist 3.8: pytest-xdist#1386), and tests that share a module's world run
     out of order on two workers. Say so rather than fail at random."""
-    if not session.config.getvalue("loadgroup"):
+    if not getattr(session.config.option, "loadgroup", False):  # set on xdist's workers only
         return
     for item in session.items:
         if any(True for _ in item.iter_markers("xdist_group")) and "@" not in item.nodeid:
