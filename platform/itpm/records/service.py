@@ -421,8 +421,12 @@ class Records:
             when = record.created_at.astimezone(self.zone).date()
             record.number = next_number(self.session, spec.name, spec.numbering, when)
         self.session.add(record)
+        # its SLA clocks are read before the insert and go in with it (not an UPDATE after), as in
+        # `create_many`; a client organisation's history names its own id: after
+        lines = self._creation_lines(spec, record, imported) if spec.name != CLIENT_TYPE else None
+        alerts = self._clocks_of_new(spec, record, lines, self.clock()) if lines is not None else None
         self.session.flush()
-        self._created(spec, record, data, imported)
+        self._created(spec, record, data, imported, lines, alerts)
         return record
 
     def create_many(
