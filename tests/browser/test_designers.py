@@ -139,6 +139,16 @@ def test_record_type_designer_adds_a_choice_field_and_saves_a_draft(
     page.wait_for_selector(".CodeMirror-linenumber")
     text = page.evaluate("window.ItpmDesigner.editor.getValue()")
     assert json.loads(text) == draft
+    page.goto(f"{live_server}/lang/zh")  # the draft again, in Chinese: the limits and defaults as saved
+    page.goto(f"{live_server}/designers/record_type/incident")
+    for field in ("asset_tag", "on_site"):
+        page.locator(f".itpm-d-field[data-field={field}] .itpm-d-more").click()
+    assert (
+        page.locator(".itpm-d-field[data-field=asset_tag] input[name=pattern]").input_value() == "^AT-[0-9]+$"
+    )
+    assert page.locator(".itpm-d-field[data-field=on_site] select[name=default]").input_value() == "true"
+    assert "最小长度" in page.inner_text(".itpm-d-field[data-field=asset_tag]")
+    screenshot(page, "designer-record-type-zh")
     assert problems == [], problems
 
 
@@ -504,4 +514,11 @@ def test_an_approver_is_picked_as_a_person_field_of_the_record_or_of_one_it_refe
         {"field": "assignee"},
         {"field": "project.technical_lead"},
     ]
+    page.goto(f"{live_server}/lang/zh")
+    page.goto(f"{live_server}/designers/workflow/change_request_flow")
+    page.wait_for_selector("#itpm-d-canvas .x6-edge")
+    page.locator("#itpm-d-canvas .x6-edge-label", has_text="提交审批").first.click()
+    page.wait_for_selector("#itpm-d-transition-panel [data-step='1']")
+    assert "所属项目 → 技术负责人" in page.locator("[data-step='1'] select[name=approver-field]").inner_text()
+    screenshot(page, "designer-workflow-change-zh")
     assert problems == [], problems
