@@ -229,6 +229,7 @@ def try_as_engineer(page: Any, base: str) -> None:
     )  # the form as the engineer sees it: the contract only with an NDA
     assert form.locator("[data-trial-field=category] input").input_value() == "Software"
     assert form.locator("[data-trial-field=contract]").count() == 0
+    assert not form.locator("[data-trial-field=nda_needed] input[type=checkbox]").is_checked()
     assert "Contract" in page.inner_text("#itpm-d-trial-conditional")
     screenshot(page, "process-4-test-as-engineer-en")
 

@@ -63,9 +63,11 @@
       grid.style.gridTemplateColumns = "repeat(" + (section.columns || 1) + ", minmax(0, 1fr))";
       section.fields.forEach(function (f) {
         var readOnly = f.read_only || !canEdit;
+        var tick = ["checkbox", "yesno"].indexOf(f.widget) >= 0;  /* yes/no: a box, ticked or not */
         grid.appendChild(D.h("div", {className: "form-group", dataset: {"trial-field": f.field}}, [
           D.h("label", {}, [D.t(f.title) || f.field, f.required ? " *" : "", f.read_only ? D.h("small", {className: "text-muted"}, [D.t(" (read only)", "(只读)")]) : null]),
-          D.h("input", {className: "form-control input-sm", value: shownValue(f.field, f.value), disabled: readOnly, readOnly: true, name: "trial-form-" + f.field}),
+          tick ? D.h("div", {}, [D.h("input", {type: "checkbox", checked: f.value === true, disabled: true, name: "trial-form-" + f.field})])
+            : D.h("input", {className: "form-control input-sm", value: shownValue(f.field, f.value), disabled: readOnly, readOnly: true, name: "trial-form-" + f.field}),
           f.help && D.t(f.help) ? D.h("p", {className: "help-block"}, [D.t(f.help)]) : null
         ]));
       });

@@ -97,14 +97,14 @@
     Object.keys(depth).forEach(function (k) { deepest = Math.max(deepest, depth[k]); });
     var column = function (s) { return depth[s.name] === undefined ? deepest + 1 : depth[s.name]; };
     states().forEach(function (s) { var d = column(s); rows[d] = (rows[d] || 0) + 1; tallest = Math.max(tallest, rows[d]); });
-    var across = Math.max(2, Math.floor(((width || 900) - 170) / 270) + 1);  /* 140 wide, 270 apart */
+    var across = Math.max(2, Math.floor(((width || 900) - 170) / 300) + 1);  /* 140 wide, 300 apart: room for a label */
     rows = {};
     band = tallest * 110 + 50;
     states().forEach(function (s) {
       if (positions[s.name]) { return; }
       var d = column(s);
       rows[d] = (rows[d] || 0) + 1;
-      positions[s.name] = {x: 30 + (d % across) * 270, y: 30 + Math.floor(d / across) * band + (rows[d] - 1) * 110};
+      positions[s.name] = {x: 30 + (d % across) * 300, y: 30 + Math.floor(d / across) * band + (rows[d] - 1) * 110};
     });
   }
 
