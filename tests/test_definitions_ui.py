@@ -150,8 +150,9 @@ def test_publishing_a_stricter_record_type_previews_the_records_it_would_flag(
 
 
 def test_publish_preview_of_a_workflow_shows_the_designers_check(admin_client: Any) -> None:
-    """A draft whose new state nothing leaves, reached only through an approval by a role nobody holds:
-    the publish page warns of both, naming the state and the step (publishing stays allowed)."""
+    """A draft whose new state nothing leaves, reached only through an approval by a role nobody holds
+    and by the requester's manager (the admin, the only one who may ask, has none): the publish page
+    warns of each, naming the state and the steps (publishing stays allowed)."""
     body = json.loads((ROOT / "workflows" / "risk_flow.json").read_text("utf-8"))
     body["states"].append(
         {"name": "escalated", "title": {"en": "Escalated", "zh": "已升级"}, "category": "waiting"}
@@ -164,7 +165,9 @@ def test_publish_preview_of_a_workflow_shows_the_designers_check(admin_client: A
             "from": ["open"],
             "to": "escalated",
             "roles": ["admin"],
-            "approval": {"steps": [step]},
+            "approval": {
+                "steps": [step, {**step, "name": "manager", "approvers": {"requester_manager": True}}]
+            },
         }
     )
     pk = definition_id(admin_client, "workflow", "risk_flow")
@@ -174,6 +177,10 @@ def test_publish_preview_of_a_workflow_shows_the_designers_check(admin_client: A
     warnings = html[html.index('id="itpm-workflow-warnings"') :].split("</div>")[0]
     assert "state &#39;escalated&#39; is a dead end" in warnings
     assert "transition &#39;escalate&#39;, step &#39;boss&#39; has no possible approver" in warnings
+    assert (
+        "step &#39;manager&#39; has no possible approver: none of the people who may ask (admin) has an active manager"
+        in warnings
+    )
     assert 'id="itpm-publish" disabled' not in html
     admin_client.get("/lang/zh")
     html = admin_client.get(f"/definitions/publish/{pk}").get_data(as_text=True)

@@ -148,6 +148,26 @@ def test_a_step_with_no_possible_approver_is_named_with_why(approvers: dict[str,
     }
 
 
+def test_a_step_for_the_requesters_manager_is_flagged_when_nobody_who_may_ask_has_one() -> None:
+    workflow = changed(transitions__0__approval__steps__2__approvers={"requester_manager": True})
+
+    def warned(managed: set[str] | None) -> dict[str, str]:
+        return {
+            p.path: str(p.message) for p in workflow_lint(workflow, ROLES, RECORD_TYPES, HOLDERS, managed)
+        }
+
+    assert warned({"cfo"}) == {
+        "/transitions/0/approval/steps/2/approvers": "transition 'submit', step 'money' has no possible "
+        "approver: none of the people who may ask (dev) has an active manager"
+    }
+    assert warned({"dev"}) == {}
+    assert warned(None) == {}  # who has a manager not known: not judged
+    with force_locale("zh"):
+        assert list(warned({"cfo"}).values()) == [
+            "转换 'submit' 的步骤 'money' 没有可能的审批人:可发起申请的人(dev)都没有在职的上级"
+        ]
+
+
 def test_the_warnings_are_said_in_chinese() -> None:
     workflow = changed(
         transitions__0__roles=["buyer"], transitions__0__approval__steps__0__approvers={"field": "title"}

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from itpm.access import Actor
@@ -50,6 +50,14 @@ def of_other_organisations(session: Session, ids: Iterable[int], client_id: int 
     if client_id is not None:
         query = query.where(Person.client_id != client_id)
     return set(session.scalars(query))
+
+
+def managed_people(session: Session) -> set[str]:
+    """The user names of the active people whose manager is an active person (a step decided by the
+    requester's manager can be decided when they ask)."""
+    manager = aliased(Person)
+    found = select(Person.username).join(manager, Person.manager_id == manager.id)
+    return set(session.scalars(found.where(Person.active.is_(True), manager.active.is_(True))))
 
 
 def role_holders(session: Session) -> dict[str, list[str]]:

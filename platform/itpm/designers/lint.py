@@ -1,14 +1,16 @@
 """What the workflow designer and the publish preview warn about, beyond what validation refuses:
 states no path reaches, states a record can get stuck in, transitions nobody can take (no role of
 theirs may edit the record or is held by anyone, a condition that can never hold, no way to their
-start), and approval steps nobody could decide. Each warning names its state, transition or step.
+start), and approval steps nobody could decide (among them a requester's manager when nobody who
+may ask has one). Each warning names its state, transition or step.
 
-Pure: reads the workflow, the definitions it names (roles, record types) and who holds each role.
+Pure: reads the workflow, the definitions it names (roles, record types), who holds each role and
+who has a manager.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from flask_babel import lazy_gettext as _
@@ -26,10 +28,12 @@ def workflow_lint(
     roles: Mapping[str, Mapping[str, Any]],
     record_types: Mapping[str, Mapping[str, Any]] | None = None,
     holders: Mapping[str, Sequence[str]] | None = None,
+    managed: Collection[str] | None = None,
 ) -> list[Problem]:
     """Warnings on `workflow` (its JSON), given the role definitions and the record types' field
-    schemas by name, and the active people holding each role (None: not known, not checked)."""
-    return list(_lint(workflow, roles, record_types or {}, holders))
+    schemas by name, the active people holding each role and the user names of those with an
+    active manager (None: not known, not checked)."""
+    return list(_lint(workflow, roles, record_types or {}, holders, managed))
 
 
 def lint_inputs(documents: Sequence[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -70,6 +74,7 @@ def _lint(
     roles: Mapping[str, Mapping[str, Any]],
     record_types: Mapping[str, Mapping[str, Any]],
     holders: Mapping[str, Sequence[str]] | None,
+    managed: Collection[str] | None,
 ) -> Iterator[Problem]:
     states = [s for s in workflow.get("states") or [] if isinstance(s, dict)]
     transitions = [t for t in workflow.get("transitions") or [] if isinstance(t, dict)]
@@ -100,7 +105,7 @@ def _lint(
             )
     for index, t in enumerate(transitions):
         yield from _transition(
-            t, ["transitions", index], record_type, fields, roles, record_types, holders, reached
+            t, ["transitions", index], record_type, fields, roles, record_types, holders, managed, reached
         )
 
 
@@ -112,6 +117,7 @@ def _transition(
     roles: Mapping[str, Mapping[str, Any]],
     record_types: Mapping[str, Mapping[str, Any]],
     holders: Mapping[str, Sequence[str]] | None,
+    managed: Collection[str] | None,
     reached: set[Any],
 ) -> Iterator[Problem]:
     name = t.get("name")
@@ -150,8 +156,17 @@ def _transition(
         if not isinstance(step, Mapping):
             continue
         where = pointer([*here, "approval", "steps", number, "approvers"])
+        # who may ask: the people holding the transition's roles (None: not known)
+        requesters = None if holders is None else {u for r in named for u in holders.get(r) or []}
         for why in _no_approver(
-            step.get("approvers") or {}, record_type, fields, roles, record_types, holders
+            step.get("approvers") or {},
+            record_type,
+            fields,
+            roles,
+            record_types,
+            holders,
+            requesters,
+            managed,
         ):
             yield Problem(
                 "",
@@ -172,6 +187,8 @@ def _no_approver(
     roles: Mapping[str, Mapping[str, Any]],
     record_types: Mapping[str, Mapping[str, Any]],
     holders: Mapping[str, Sequence[str]] | None,
+    requesters: set[str] | None,
+    managed: Collection[str] | None,
 ) -> Iterator[Any]:
     if "role" in approvers:
         role = approvers["role"]
@@ -190,6 +207,12 @@ def _no_approver(
         missing = [u for u in approvers["users"] if u not in known]
         if missing and len(missing) == len(approvers["users"]):
             yield _("no active user is named %(names)s", names=", ".join(missing))
+    elif "requester_manager" in approvers and requesters and managed is not None:
+        if not requesters & set(managed):
+            yield _(
+                "none of the people who may ask (%(names)s) has an active manager",
+                names=", ".join(sorted(requesters)),
+            )
 
 
 def _not_people(path: str, fields: Mapping[str, Any], record_types: Mapping[str, Mapping[str, Any]]) -> Any:

@@ -20,7 +20,7 @@ from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
 from itpm.designers.lint import lint_inputs, workflow_lint
 from itpm.models import Definition
-from itpm.people import role_holders
+from itpm.people import managed_people, role_holders
 from itpm.records.fields import RecordTypeSpec
 from itpm.records.forms import unplaced
 from itpm.records.publishing import publish_preview, purge_kept_data
@@ -62,7 +62,8 @@ def workflow_warnings(body: dict[str, Any]) -> list[Problem]:
     people who hold each role now: for the workflow designer and the publish preview."""
     runtime = current_runtime()
     roles, fields = lint_inputs(runtime.registry().working())
-    return workflow_lint(body, roles, fields, role_holders(runtime.sessions()))
+    session = runtime.sessions()
+    return workflow_lint(body, roles, fields, role_holders(session), managed_people(session))
 
 
 def _title(definition: Definition) -> str:
