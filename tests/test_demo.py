@@ -223,7 +223,9 @@ def test_history_sets_off_no_automations_when_the_app_starts(demo: Loaded) -> No
     done = tick(demo.runtime, now - dt.timedelta(seconds=1), now)  # the scheduler's first round
     assert done["sla_checks"] == done["approvals_escalated"] == 0
     with demo.runtime.session() as session:
-        assert session.scalar(select(func.count()).select_from(Notification)) == 0
+        told = session.scalars(select(Notification)).all()
+    # nothing new: the only notifications are the history's NPS invitations, each answered (and read)
+    assert all(n.key.startswith("nps:") and n.read_at is not None and n.created_at < now for n in told)
 
 
 def test_loading_it_again_is_refused_and_changes_nothing(demo: Loaded) -> None:
@@ -463,6 +465,24 @@ def test_a_demo_client_sees_a_full_portal(demo: Loaded) -> None:
     assert all(1 <= stars <= 5 and comment for _t, stars, comment, _a in surveys)
     answered = [at for _t, _s, _c, at in surveys]
     assert (max(answered) - min(answered)).days >= 60 and len({stars for _t, stars, _c, _a in surveys}) >= 2
+
+
+def test_staff_read_the_demo_surveys_response_rates_and_the_quarters_nps_among_them(demo: Loaded) -> None:
+    """Every client person was asked each quarter's NPS (an invitation in the app, read when answered)."""
+    staff = demo.app.test_client()
+    login(staff, "admin.demo", demo.result.password)
+    staff.get("/lang/en")
+    html = staff.get("/portal/").get_data(as_text=True)
+    rates = html.split('id="response-rates"', 1)[1]
+    [(answered, asked)] = re.findall(r"NPS, \d{4} Q\d</dt><dd>(\d+) / (\d+)", rates)
+    today = dt.date.today()
+    if not (today.day == 1 and today.month in (1, 4, 7, 10)):  # the quarter's invitations are out
+        assert int(answered) == int(asked) == 11  # the client people, each answered
+    assert re.search(r"Incident</dt><dd>\d+ / \d+ \(\d+%\)", rates)
+    with demo.runtime.session() as session:
+        bank = session.scalar(select(Person.id).where(Person.username == "client.demo"))
+        invited = session.scalars(select(Notification).where(Notification.person_id == bank)).all()
+        assert invited and all(n.read_at is not None and "/portal/survey/" in n.link for n in invited)
 
 
 def test_the_parents_client_manager_sees_the_child_organisations_project(demo: Loaded) -> None:

@@ -44,6 +44,7 @@ from itpm.models import (
     ApprovalTask,
     AuditEntry,
     Department,
+    Notification,
     OutboxEvent,
     Person,
     Team,
@@ -1306,6 +1307,7 @@ class Demo:
             if "task" in self.types:  # finished projects of the last two years: the forecast's backtest
                 history.write(self, progress)
             self._settle()
+            self._nps_invitations()
             if "task" in self.types:  # their forecasts, replayed week by week: the pages' track record
                 history.keep_forecasts(self)
             counts = self._counts()
@@ -1332,6 +1334,48 @@ class Demo:
             session.close()
         pilot_goals(self.runtime, self.now)
         return DemoResult(password, accounts, counts, self.notes, time.perf_counter() - started)
+
+    def _nps_invitations(self) -> None:
+        """The quarterly NPS invitations the scheduler sent at each quarter's start (in the app; their
+        e-mails are history), each read when its person answered: staff's response rates count who was
+        asked (`itpm.portal.surveys.nps_response_rate`)."""
+        from itpm.automations.notices import NPS_TIME, TEXTS
+        from itpm.notifications import APP, channel_key, compose, language_of
+        from itpm.portal.surveys import FEEDBACK, nps_key, nps_token, quarter_title
+
+        spec = self.catalog.record_types.get(FEEDBACK)
+        if spec is None or not {"nps", "period"} <= set(spec.fields):
+            return
+        records = Records(self.session, self.catalog, Actor.system())
+        model = records.model(FEEDBACK)
+        answers = self.session.execute(
+            select(model.created_by_id, getattr(model, spec.fields["period"].column), model.created_at).where(
+                getattr(model, spec.fields["nps"].column).is_not(None)
+            )
+        )
+        settings = self.runtime.settings
+        secret, zone = settings.flask_config()["SECRET_KEY"], ZoneInfo(settings.timezone)
+        subject, body = TEXTS["nps"]
+        first: dict[tuple[int, str], dt.datetime] = {}
+        for person_id, quarter, answered in answers.all():  # a person may have answered twice: asked once
+            first[person_id, quarter] = min(answered, first.get((person_id, quarter), answered))
+        for (person_id, quarter), answered in first.items():
+            person = self.session.get(Person, person_id)
+            link = f"/portal/survey/{nps_token(secret, person_id, quarter)}"
+            context = {"quarter": quarter_title(quarter)}
+            message = compose(subject, body, context, link, language_of(person), settings.base_url)
+            self.session.add(
+                Notification(
+                    person_id=person_id,
+                    key=channel_key(nps_key(quarter), APP, person_id),
+                    subject=message.subject[:300],
+                    body=message.body,
+                    link=link,
+                    created_at=dt.datetime.combine(dt.date.fromisoformat(f"{quarter}-01"), NPS_TIME, zone),
+                    read_at=answered,
+                )
+            )
+        self.session.flush()
 
     def _backdate(self, _session: Session, obj: Any) -> None:
         """What the engine dates with the wall clock is dated with the demo's; its events count as handled."""
