@@ -285,5 +285,13 @@ def test_the_form_is_shown_as_the_role_sees_it() -> None:
     nda = trial_form(VENDOR, VENDOR_FORM, frozenset(), frozenset(), {"nda": True}, {"nda": True})
     shown = {f["field"]: f for s in nda["sections"] for f in s["fields"]}
     assert "contract" in shown and shown["rating"]["required"] and nda["conditional"] == []
+    stale = json.loads(json.dumps(VENDOR_FORM))  # the drafted type has lost fields the form still places
+    stale["sections"][0]["fields"] += ["gone", {"field": "left", "widget": "textarea"}, "assignee"]
+    placed = [
+        f["field"]
+        for s in trial_form(VENDOR, stale, frozenset(), frozenset(), {}, {})["sections"]
+        for f in s["fields"]
+    ]
+    assert placed == ["name", "nda", "bank", "assignee", "rating"]
     plain = trial_form(VENDOR, None, frozenset(), frozenset(), {}, {})  # no form yet: the engine's default
     assert [f["field"] for f in plain["sections"][0]["fields"]][:2] == ["name", "nda"]

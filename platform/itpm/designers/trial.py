@@ -15,7 +15,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _
 
 from itpm.automations.spec import AutomationSpec, Event
-from itpm.records.fields import RecordTypeSpec
+from itpm.records.fields import EDITABLE_SYSTEM, RecordTypeSpec
 from itpm.records.forms import form_spec
 from itpm.records.forms import holds as form_holds
 from itpm.workflows.spec import condition_holds
@@ -68,6 +68,18 @@ def trial_form(
     with these field rules sees it: its sections with the fields it shows, their values, which are
     read only and which required; the fields its rules hide and those whose show-when fails."""
     spec = RecordTypeSpec(dict(record_type))
+    if form:  # a drafted record type may have lost a field its form still places: not on the form
+        known = set(spec.fields) | set(EDITABLE_SYSTEM)
+        sections = [
+            {
+                **s,
+                "fields": [
+                    e for e in s.get("fields", []) if (e if isinstance(e, str) else e.get("field")) in known
+                ],
+            }
+            for s in form.get("sections", [])
+        ]
+        form = {**form, "sections": sections}
     layout = form_spec(spec, dict(form) if form else None)
     sections, conditional = [], []
     for section in layout.sections:
