@@ -682,6 +682,9 @@ def test_a_client_approver_signs_a_change_request_off_in_the_portal_and_nobody_e
     buyer.get("/lang/en")
     html = page(buyer, path)
     assert 'value="approve"' in html and 'value="reject"' in html
+    home = page(buyer, "/portal/")  # the home asks for it first
+    assert f'href="{path}"' in home.split('id="approvals"', 1)[1].split("</section>", 1)[0]
+    assert 'id="approvals"' not in page(carl, "/portal/") and 'id="approvals"' not in page(gina, "/portal/")
     token = csrf_token(buyer, path)
     buyer.post(decide_path, data={"csrf_token": token, "decision": "reject"})  # no reason: refused
     assert "A rejection needs a reason" in page(buyer, path)
@@ -689,6 +692,7 @@ def test_a_client_approver_signs_a_change_request_off_in_the_portal_and_nobody_e
     buyer.post(decide_path, data={"csrf_token": token, "decision": "approve", "comment": "Go ahead"})
     assert state_of(runtime, "change_request", record_id) == "approved"
     assert "Waiting for approval" not in page(buyer, path)
+    assert 'id="approvals"' not in page(buyer, "/portal/")  # decided: no longer asked
     with runtime.session() as session:
         history = Records(session, runtime.catalog(), Actor.system()).history("change_request", record_id)
     assert any(

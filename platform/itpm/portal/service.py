@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, literal, select
 
-from itpm.models import ApprovalTask, Person, RecordEvent, ReportRequest
+from itpm.models import ApprovalRequest, ApprovalTask, Person, RecordEvent, ReportRequest
 from itpm.planning.service import baseline_dates, baseline_moments, plan_type_of
 from itpm.records.service import NotFound, Records
 from itpm.reports.definition import ReportDefinition, report_definitions
@@ -344,6 +344,34 @@ class Portal:
         if type_name not in TICKET_TYPES:
             raise NotFound(f"There is no ticket form {type_name}.")
         return self.records.get(type_name, ticket_id, load=("assignee",))
+
+    def my_approvals(self) -> list[Any]:
+        """The tickets waiting for the person's own decision (a change request's client sign-off), oldest
+        first: their pending tasks in the current step of a pending approval, of tickets they may read."""
+        from itpm.workflows.engine import PENDING
+
+        if self.records.actor.id is None:
+            return []
+        asked = self.records.session.execute(
+            select(ApprovalRequest.record_type, ApprovalRequest.record_id)
+            .join(ApprovalTask, ApprovalTask.approval_id == ApprovalRequest.id)
+            .where(
+                ApprovalTask.approver_id == self.records.actor.id,
+                ApprovalTask.decision == PENDING,
+                ApprovalTask.step == ApprovalRequest.step,
+                ApprovalRequest.state == PENDING,
+                ApprovalRequest.record_type.in_([s.name for s in self.ticket_types()]),
+            )
+            .order_by(ApprovalRequest.id)
+            .limit(50)
+        )
+        found = []
+        for type_name, record_id in asked.all():
+            try:
+                found.append(self.records.get(type_name, record_id))
+            except NotFound:
+                continue
+        return found
 
     def waiting_approval(self, record: Any) -> tuple[Any, Any, ApprovalTask | None] | None:
         """The approval the record waits for: (the request, its current step's titles, the person's own

@@ -122,6 +122,7 @@ class PortalView(BaseView):
             portal=view,
             cards=view.projects(),
             tickets=view.tickets(open_only=True, limit=10),
+            approvals=view.my_approvals(),
             figures=client_tiles(view.records, language()),
             nps_asked=surveys.asks_nps(view.records, self._quarter(view.records)),
             title=_("Client portal"),
