@@ -77,6 +77,16 @@
     ]));
   }
 
+  /* A state's title too long for its box on two lines, broken at the space nearest its middle (or, with
+     none, as Chinese is, at its middle). */
+  function twoLines(title) {
+    var wide = /[\u3000-\u9fff]/.test(title);
+    if (title.length <= (wide ? 9 : 18)) { return title; }
+    var middle = Math.floor(title.length / 2), at = -1;
+    for (var i = 0; i < title.length; i++) { if (title[i] === " " && (at < 0 || Math.abs(i - middle) < Math.abs(at - middle))) { at = i; } }
+    return at < 0 ? title.slice(0, middle) + "\n" + title.slice(middle) : title.slice(0, at) + "\n" + title.slice(at + 1);
+  }
+
   function unique(base, taken) { var name = base, n = 2; while (taken.indexOf(name) >= 0) { name = base + "_" + n++; } return name; }
 
   /* Where states not yet placed (no x-layout) go: by their distance from the initial state, one
@@ -121,7 +131,7 @@
     states().forEach(function (s) {
       var final = s.category === "done" || s.category === "cancelled";
       graph.addNode({id: "s:" + s.name, zIndex: 2, x: positions[s.name].x, y: positions[s.name].y, width: 140, height: 46,
-        label: D.t(s.title) || s.name, data: {state: s.name},
+        label: twoLines(D.t(s.title) || s.name), data: {state: s.name},
         attrs: {body: {rx: 8, ry: 8, fill: s.name === D.model.initial ? "#e8f1fb" : final ? "#eef7ee" : "#fff",
           stroke: selected && selected.state === s ? "#d9534f" : warned.indexOf(s) >= 0 ? "#ec971f" : "#5b7083",
           strokeWidth: warned.indexOf(s) >= 0 ? 3 : final ? 3 : 1.5, strokeDasharray: warned.indexOf(s) >= 0 ? "6 3" : ""}, label: {fontSize: 13}},
@@ -131,9 +141,20 @@
       (t.from || []).forEach(function (from) {
         if (!positions[from] || !positions[t.to]) { return; }
         var back = positions[t.to].x < positions[from].x && positions[t.to].y - positions[from].y >= band - 60;  /* to a band below: around the states */
-        graph.addEdge({source: {cell: "s:" + from}, target: {cell: "s:" + t.to}, data: {transition: t.name}, zIndex: 0,  /* under the states: their ports stay reachable */
+        /* A way back between the same two states (wait / resume): each drawn beside the other, not on it. */
+        var shift = {};
+        if (from !== t.to && D.model.transitions.some(function (x) { return x.to === from && (x.from || []).indexOf(t.to) >= 0; })) {
+          var across = Math.abs(positions[t.to].x - positions[from].x) >= Math.abs(positions[t.to].y - positions[from].y);
+          var side = from < t.to ? -1 : 1;
+          shift = across ? {dy: 11 * side} : {dx: 11 * side};
+        }
+        var anchor = shift.dx || shift.dy ? {name: "center", args: shift} : undefined;
+        graph.addEdge({source: {cell: "s:" + from, anchor: anchor}, target: {cell: "s:" + t.to, anchor: anchor}, data: {transition: t.name}, zIndex: 0,  /* under the states: their ports stay reachable */
           router: back ? {name: "manhattan", args: {padding: 16, startDirections: ["bottom"], endDirections: ["top"]}} : undefined,
-          labels: [{attrs: {label: {text: (D.t(t.title) || t.name) + (t.approval ? " ✔" : "")}}}],
+          labels: [{attrs: {label: {text: (D.t(t.title) || t.name) + (t.approval ? " ✔" : "")}},
+            /* a way back drawn beside its pair; one going left nearer its start, so labels of crossing ways part */
+            position: anchor ? {distance: 0.5, offset: (shift.dy || shift.dx) > 0 ? 12 : -12}
+              : positions[t.to].x < positions[from].x && !back ? {distance: 0.3} : undefined}],
           attrs: {line: {stroke: selected && selected.transition === t ? "#d9534f" : warned.indexOf(t) >= 0 ? "#ec971f" : "#8396a8",
             strokeWidth: t.approval || warned.indexOf(t) >= 0 ? 2.5 : 1.5, strokeDasharray: warned.indexOf(t) >= 0 ? "6 3" : ""}}});
       });
@@ -165,10 +186,6 @@
       selected = {transition: t};
       setTimeout(D.rerender, 0);
     });
-    var drawn = graph.getContentBBox();  /* states placed beyond the canvas (x-layout): all of them in view */
-    if (drawn.x + drawn.width > box.clientWidth || drawn.y + drawn.height > box.clientHeight) {
-      graph.zoomToFit({padding: 20, maxScale: 1});
-    }
     D.graph = graph;
   }
 
