@@ -176,6 +176,11 @@ def test_form_designer_places_a_field_by_drag_and_drop_with_a_condition(
         "field": name,
         "when": {"properties": {"impact": {"const": "high"}}, "required": ["impact"]},
     }
+    # the widgets offered are those that can edit the field, named in Chinese: a choice, then a person
+    for field, offered, refused in (("impact", "单选按钮", "人员选择"), ("assignee", "人员选择", "日期选择")):
+        page.locator(f".itpm-d-entry[data-field={field}]").first.click()
+        widgets = page.locator("#itpm-d-entry-panel select[name=widget] option").all_inner_texts()
+        assert offered in widgets and refused not in widgets, widgets
     assert problems == [], problems
 
 

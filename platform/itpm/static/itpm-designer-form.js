@@ -5,8 +5,12 @@
   "use strict";
   var D = window.ItpmDesigner;
   if (!D) { return; }
-  var WIDGETS = ["text", "textarea", "richtext", "integer", "number", "money", "percent", "date", "datetime",
-    "checkbox", "yesno", "select", "radio", "multiselect", "checkboxes", "reference", "user", "file"];
+  var WIDGETS = {text: ["Text box", "文本框"], textarea: ["Text area", "多行文本框"], richtext: ["Rich text editor", "富文本编辑器"],
+    integer: ["Whole number", "整数"], number: ["Number", "数字"], money: ["Money", "金额"], percent: ["Percent", "百分比"],
+    date: ["Date picker", "日期选择"], datetime: ["Date and time picker", "日期时间选择"], checkbox: ["Checkbox", "复选框"],
+    yesno: ["Yes/no buttons", "是/否按钮"], select: ["Drop-down list", "下拉列表"], radio: ["Radio buttons", "单选按钮"],
+    multiselect: ["Multiple-choice list", "多选列表"], checkboxes: ["Checkboxes", "复选框组"], reference: ["Record picker", "记录选择"],
+    user: ["Person picker", "人员选择"], file: ["File upload", "文件上传"]};
   var SYSTEM = {assignee: ["Assignee", "处理人"], owner: ["Owner", "负责人"], client: ["Client", "客户"], department: ["Department", "部门"]};
   var selected = null;
   var preview = {role: "admin", width: "desktop", values: {}};
@@ -64,7 +68,13 @@
 
   function entryPanel(entry) {
     if (!entry) { return D.h("p", {className: "help-block"}, [D.t("Click a field of the form to set its widget, help and conditions.", "点击表单中的字段以设置控件、帮助和条件。")]); }
-    var widget = D.select(D.t("Widget", "控件"), [["", D.t("(by its type)", "(按类型)")]].concat(WIDGETS.map(function (w) { return [w, w]; })),
+    /* the widgets that can edit the field's JSON type (system fields hold ids), as the form's check allows */
+    var field = fieldOf(entry.field);
+    var fits = (D.context.widgets || {})[SYSTEM[entry.field] ? "integer" : field && field.json_type] || Object.keys(WIDGETS);
+    if (entry.widget && fits.indexOf(entry.widget) < 0) { fits = fits.concat([entry.widget]); }
+    var widget = D.select(D.t("Widget", "控件"), [["", D.t("(by its type)", "(按类型)")]].concat(fits.map(function (w) {
+      return [w, WIDGETS[w] ? D.t(WIDGETS[w][0], WIDGETS[w][1]) : w];
+    })),
       entry.widget || "", function (v) { edited(entry); if (v) { entry.widget = v; } else { delete entry.widget; } }, "widget");
     entry.help = entry.help || {};
     var box = D.h("div", {className: "itpm-d-entry-panel", id: "itpm-d-entry-panel"}, [

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from itpm.access import Access, Actor
+from itpm.definitions.checks import WIDGETS_BY_TYPE
 from itpm.definitions.documents import Document, canonical_json, parse_text
 from itpm.definitions.problems import DefinitionError, Problem
 from itpm.definitions.registry import NotFound
@@ -23,7 +24,7 @@ from itpm.designers.trial import Named, trial_form
 from itpm.designers.trial import trial as run_trial
 from itpm.models import Person, Team
 from itpm.people import role_holders
-from itpm.records.fields import RecordTypeSpec
+from itpm.records.fields import RecordTypeSpec, schema_type
 from itpm.records.service import NotFound as RecordNotFound
 from itpm.web.context import actor_name, current_runtime, records_service
 from itpm.web.i18n import language
@@ -87,8 +88,9 @@ def _context() -> dict[str, Any]:
         d.name: {
             "title": d.body.get("title"),
             "required": (d.body.get("schema") or {}).get("required") or [],
-            "fields": [
-                field_model(n, s) for n, s in ((d.body.get("schema") or {}).get("properties") or {}).items()
+            "fields": [  # with the JSON type the widgets that fit are chosen by (WIDGETS_BY_TYPE)
+                {**field_model(n, s), "json_type": schema_type(s) if isinstance(s, dict) else None}
+                for n, s in ((d.body.get("schema") or {}).get("properties") or {}).items()
             ],
         }
         for d in documents
@@ -118,6 +120,7 @@ def _context() -> dict[str, Any]:
         "workflows": workflows,
         "reports": reports,
         "teams": teams,
+        "widgets": {kind: sorted(widgets) for kind, widgets in WIDGETS_BY_TYPE.items()},
         "language": language(),
     }
 
