@@ -31,6 +31,7 @@ from itpm.automations.scheduler import tick
 from itpm.cli import main
 from itpm.demo import OPTIONAL_TYPES, Demo, DemoRefused, DemoResult, load_demo
 from itpm.models import ApprovalRequest, Notification, OutboxEvent, Person, RecordEvent
+from itpm.portal.certificate import CERTIFICATE
 from itpm.records.service import Records
 from itpm.reports.service import preview_report, render_report
 from itpm.workflows.engine import Workflows
@@ -458,6 +459,21 @@ def test_a_demo_client_sees_a_full_portal(demo: Loaded) -> None:
         first = (delivered[0].id, stored.id)
     download = client.get(f"/portal/file/deliverable/{first[0]}/{first[1]}")
     assert download.status_code == 200 and "This document is demo data" in download.get_data(as_text=True)
+    # an accepted one carries the certificate its client's acceptance made, as in the portal
+    with demo.runtime.session() as session:
+        records = demo.records(session, "client.demo")
+        accepted = [d for d in session.scalars(records.query("deliverable")) if d.state == "accepted"]
+        certificates = [
+            (d.id, f.id)
+            for d in accepted
+            for f in records.files("deliverable", d.id)
+            if f.field == CERTIFICATE
+        ]
+    assert accepted and len(certificates) == len(accepted), (len(accepted), certificates)
+    pdf = client.get(f"/portal/file/deliverable/{certificates[0][0]}/{certificates[0][1]}")
+    assert (
+        pdf.status_code == 200 and "交付物验收证书" in PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
+    )
     # satisfaction scores over the months: the quarterly question of the last six months, and more
     assert len(months) >= 2 and span.days >= 60 and len(scored) >= 4, (months, span, scored)
     # the portal's survey answers: stars and comments about resolved tickets and accepted deliverables

@@ -50,6 +50,8 @@ from itpm.models import (
     Team,
 )
 from itpm.passwords import password_problems
+from itpm.portal.certificate import keep_certificate
+from itpm.portal.service import DELIVERABLE
 from itpm.records import fields as kinds
 from itpm.records.fields import FieldSpec, RecordTypeSpec
 from itpm.records.service import RecordError, Records
@@ -1709,6 +1711,10 @@ class Demo:
                 if name in spec.fields and stored.get(name) in (None, "", [])
             }
             Workflows(self._as(by)).take(planned.type, planned.record.id, transition.name, data)
+            if (planned.type, transition.name) == (DELIVERABLE, "accept") and self.actors[by].client_id:
+                # as the portal does when a client accepts: the certificate, kept on the deliverable
+                accepted = self._as(by).get(DELIVERABLE, planned.record.id, load=("project", "client"))
+                keep_certificate(self._as(by), accepted, "", self.runtime.settings.instance_path)
             for _decision in range(8):  # an approval chain: each step decided a little later
                 if self._pending(planned.record) is None:
                     break
