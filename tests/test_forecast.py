@@ -3,6 +3,7 @@ schedule against Lipke's worked example, and the forecast API under the access r
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from collections.abc import Iterator
@@ -677,3 +678,118 @@ def test_a_forecast_flag_tells_its_figures_only_to_staff_who_read_the_whole_proj
     assert "over 105% of the budget" in client or "超过预算的 105%" in client, client
     for figure in ("1234567", "1000000", "Migrate the ledger", "Lead T", "61"):
         assert figure not in client, (figure, client)
+
+
+def test_labour_cost_takes_each_persons_rate_on_the_day_and_counts_the_hours_no_rate_covers() -> None:
+    from itpm.forecast.evm import Booking, labour_cost
+
+    rates = {1: [(None, 300.0), (dt.date(2026, 2, 1), 400.0)], 2: [(dt.date(2026, 1, 1), 500.0)]}
+    bookings = [
+        Booking(1, dt.date(2026, 1, 31), 8),  # 300 until February
+        Booking(1, dt.date(2026, 2, 1), 8),  # 400 from its first day
+        Booking(2, dt.date(2025, 12, 31), 2),  # before the lead's only rate: not priced
+        Booking(2, dt.date(2026, 1, 2), 10),
+        Booking(3, dt.date(2026, 1, 2), 4),  # no rate at all
+    ]
+    assert labour_cost(bookings, rates) == (8 * 300 + 8 * 400 + 10 * 500, 6)
+
+
+def _costed_project(runtime: Any, people: Cast) -> None:
+    """On the cast's project (budget 25,000 from 1 January): 30 h of work done and 5 h of 10 half
+    done; rates, timesheets and expenses (some after 26 February), and a hand-entered spent of 99,999."""
+    system = Actor.system()
+    session, records, _flows = act(runtime, system)
+    task = {"project": people.project, "estimate_hours": 30, "progress": 100,
+            "start_date": "2026-01-01", "due_date": "2026-01-28", "title": "Design"}  # fmt: skip
+    records.create("task", task)
+    records.create("task", task | {"title": "Build", "estimate_hours": 10, "progress": 50,
+                                   "start_date": "2026-01-29", "due_date": "2026-02-25"})  # fmt: skip
+    dev, lead, pm = (people.ids[n] for n in ("dev", "lead", "pm"))
+    for person, rate, start in ((dev, 300, None), (dev, 400, "2026-02-01"), (lead, 500, "2026-01-01")):
+        records.create(
+            "cost_rate", {"person": person, "hourly_rate": rate} | ({"valid_from": start} if start else {})
+        )
+    for person, day, hours in ((dev, "2026-01-15", 8), (dev, "2026-01-20", 8), (dev, "2026-02-10", 8),
+                               (lead, "2026-01-10", 10), (pm, "2026-02-05", 4), (dev, "2026-03-05", 8)):  # fmt: skip
+        records.create(
+            "timesheet", {"project": people.project, "work_date": day, "hours": hours}, {"owner": person}
+        )
+    for day, amount in (("2026-01-20", 2_000), ("2026-02-14", 5_000), ("2026-03-10", 3_000)):
+        records.create("expense", {"project": people.project, "spent_on": day, "amount": amount})
+    project = records.get("project", people.project)
+    records.update("project", people.project, {"budget_spent": 99_999}, project.version)
+    session.commit()
+    session.close()
+
+
+def test_actual_cost_is_timesheet_hours_times_rates_plus_expenses_for_those_who_read_them_all(
+    sqlite_app: Any,
+) -> None:
+    """AC = 16 h × 300 + 8 h × 400 + 10 h × 500 + 2,000 + 5,000 = 20,000 on 26 February (the pm's 4 h
+    have no rate; what comes later is not counted); EV = 25,000 × 35/40 = 21,875, CPI = 1.09375,
+    EAC = 25,000 / CPI = 22,857, VAC = 2,143. The hand-entered 99,999 is not used. The engineer (own
+    timesheets only), the client (no timesheets, no rates) and a project manager whose role an admin
+    changed to hide the hourly rate get no cost figure at all."""
+    runtime = sqlite_app.extensions["itpm"]
+    people = cast(sqlite_app, runtime, budget=25_000)
+    _costed_project(runtime, people)
+    as_of = dt.date(2026, 2, 26)
+
+    def found(who: str) -> Any:
+        with runtime.session() as session:
+            records = Records(session, runtime.catalog(), people.actor(runtime, who))
+            return forecast_project(records, "project", records.get("project", people.project), as_of)
+
+    for who in ("pm", "cfo", "root"):
+        forecast = found(who)
+        cost, evm = forecast.cost, forecast.evm
+        assert (cost.source, cost.amount, cost.hours, cost.unpriced_hours) == ("timesheets", 20_000, 38, 4), (
+            who
+        )
+        assert (cost.labour, cost.expenses) == (13_000, 7_000)
+        if who == "cfo":  # finance reads no task: no earned value to set the cost against
+            assert evm is None
+            continue
+        assert evm.ac == 20_000 and evm.ev == pytest.approx(21_875) and evm.cpi == pytest.approx(1.09375)
+        assert evm.eac == pytest.approx(22_857.14, abs=0.01) and evm.vac == pytest.approx(2_142.86, abs=0.01)
+    for who, withheld in (("dev", "timesheets"), ("buyer", "timesheets")):
+        forecast = found(who)
+        assert forecast.evm is None and forecast.cost.amount is None, who
+        assert forecast.cost.as_json() == {"source": "withheld", "amount": None, "withheld": withheld}
+
+    client = sqlite_app.test_client()
+    login(client, "pm", PASSWORD)
+    client.get("/lang/en")
+    html = client.get(f"/records/project/show/{people.project}").get_data(as_text=True)
+    row = html[html.find("itpm-actual-cost") :][:1500]
+    # the page is as of today: the March timesheet (8 h × 400) and expense (3,000) count too
+    assert 'data-source="timesheets"' in row and "26,200" in row and "AC = Σ hours × rate + expenses" in row
+    assert "46.0 hours on timesheets" in row and "= 16,200, plus 10,000 of expenses" in row
+    assert "4.0 hours are not counted" in row and "99,999" not in html[html.find("itpm-evm") :][:4000]
+    client.get("/lang/zh")
+    html = client.get(f"/records/project/show/{people.project}").get_data(as_text=True)
+    assert "工时记录共 46.0 小时" in html
+
+    api = sqlite_app.test_client()  # not signed in as the project manager
+    token = api_token(api, "buyer", PASSWORD)
+    response = api.get(
+        f"/api/v1/records/project/{people.project}/forecast", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200  # the client reads their project: no cost, no rate, no expense
+    body = response.get_data(as_text=True)
+    assert response.get_json()["evm"] is None and response.get_json()["actual_cost"]["amount"] is None
+    for figure in ("26200", "16200", "99999", "hourly_rate", "300.0", "500.0", "400.0"):
+        assert figure not in body, figure
+
+    # an admin hides the hourly rate from project managers: their EVM has no cost figure any more
+    with runtime.session() as session:
+        registry = runtime.registry(session)
+        role = copy.deepcopy(registry.published_body(registry.get("role", "project_manager")))
+        role["records"]["cost_rate"]["fields"] = {"hourly_rate": "hidden"}
+        registry.save_draft(role, "admin")
+        registry.publish([("role", "project_manager")], "admin", "test")
+        session.commit()
+    forecast = found("pm")
+    assert forecast.evm is None and forecast.cost.withheld == "rates"
+    html = client.get(f"/records/project/show/{people.project}").get_data(as_text=True)
+    assert "itpm-evm-withheld" in html and "26,200" not in html

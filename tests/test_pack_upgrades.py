@@ -341,3 +341,51 @@ def test_the_p1_around_the_clock_reaches_an_install_of_the_earlier_pack(
     assert live[("sla", "incident_sla")]["targets"]["P1"]["around_the_clock"] is True
     assert live[("sla", "service_request_sla")]["warning_share"] == 0.7
     assert "sla/service_request_sla: kept as you changed it" in output
+
+
+def test_cost_rates_and_expenses_reach_an_install_of_the_earlier_pack(
+    tmp_path: Path, cli_env: dict[str, str], runtime: Any
+) -> None:
+    """Issue 17, item 2: an install of the pack before cost rates and expenses gets both record types,
+    their forms and the project manager's new rights at its next `itpm init`; finance's role, which
+    its admin changed meanwhile, is kept, the pack's version waiting beside it as a draft."""
+    from itpm.installation import import_starter_pack
+
+    earlier = tmp_path / "earlier"
+    for name in PACK:
+        shutil.copytree(ROOT / name, earlier / name)
+    for name in (
+        "schemas/cost_rate.json",
+        "schemas/expense.json",
+        "forms/cost_rate_form.json",
+        "forms/expense_form.json",
+    ):
+        (earlier / name).unlink()
+    for role in ("finance", "project_manager"):
+        edit_pack(
+            earlier,
+            f"schemas/roles/{role}.json",
+            lambda b: [b["records"].pop(n) for n in ("cost_rate", "expense")],
+        )
+    import_starter_pack(runtime, [earlier / name for name in PACK])
+    assert "cost_rate" not in live_bodies(runtime)[("role", "project_manager")]["records"]
+    with runtime.session() as session:  # the admin lets finance export projects no more
+        registry = runtime.registry(session)
+        body = copy.deepcopy(registry.published_body(registry.get("role", "finance")))
+        body["records"]["project"].pop("export")
+        registry.save_draft(body, "admin")
+        registry.publish([("role", "finance")], "admin")
+        session.commit()
+
+    output = itpm(cli_env, "init")
+    live = live_bodies(runtime)
+    assert live[("record_type", "cost_rate")]["schema"]["properties"]["hourly_rate"]["x-internal"] is True
+    assert ("record_type", "expense") in live and ("form", "expense_form") in live
+    assert live[("role", "project_manager")]["records"]["cost_rate"] == {"read": "all"}
+    assert "cost_rate" not in live[("role", "finance")]["records"]
+    assert "export" not in live[("role", "finance")]["records"]["project"]
+    assert "role/finance: kept as you changed it" in output
+    with runtime.session() as session:
+        registry = runtime.registry(session)
+        draft = registry.get("role", "finance").draft
+        assert draft is not None and "cost_rate" in draft["records"]

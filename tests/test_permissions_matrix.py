@@ -36,6 +36,8 @@ TYPES = [
     "timesheet",
     "service_request",
     "client_feedback",
+    "expense",
+    "cost_rate",
 ]
 RELATIONS = ["own", "assigned", "same_team", "same_department", "other_department", "other_client"]
 PASSWORD = "matrix-password-1"
@@ -180,6 +182,8 @@ def build_world(app: Any, runtime: Any) -> World:
                 "impact": "high",
             },
             "timesheet": lambda: {"project": base, "work_date": "2026-03-02", "hours": 7.5},
+            "expense": lambda: {"project": base, "spent_on": "2026-03-02", "amount": 1_200},
+            "cost_rate": lambda: {"person": peers["same_team"], "hourly_rate": 300},
             "service_request": lambda: {"title": "VPN account", "priority": "P3", "category": "access"},
             "client_feedback": lambda: {"project": base, "satisfaction": 4, "nps": 9},
         }
@@ -360,6 +364,8 @@ def test_creating(role: str, world: World, clients: dict[str, Any]) -> None:
         "deliverable": {"name": "Test report", "project": own_project},
         "risk": {"title": "Late hardware", "project": own_project, "probability": "low", "impact": "medium"},
         "timesheet": {"project": own_project, "work_date": "2026-03-03", "hours": 4},
+        "expense": {"project": own_project, "spent_on": "2026-03-03", "amount": 80},
+        "cost_rate": {"person": world.users["engineer"], "hourly_rate": 250},
         "service_request": {"title": "New laptop", "priority": "P4", "category": "hardware"},
         "client_feedback": {"project": own_project, "satisfaction": 5},
     }

@@ -82,7 +82,9 @@ WAITING = ("project_manager", "client_signoff", "finance")
 WAITING_CHAIN_HOURS = 24
 #: The record types the demo knows, and those it fills in when the starter pack has them (in writing order).
 CORE_TYPES = ("customer", "project", "task", "incident", "change_request")
-OPTIONAL_TYPES = ("deliverable", "risk", "service_request", "timesheet", "client_feedback")
+OPTIONAL_TYPES = (
+    "deliverable", "risk", "service_request", "timesheet", "cost_rate", "expense", "client_feedback",
+)  # fmt: skip
 
 
 class DemoRefused(Exception):
@@ -1139,6 +1141,73 @@ class Demo:
                     "note": task.data["title"],
                 }
                 self._fitted("timesheet", max(logged, task.at), task.system["assignee"].username, data)
+
+    def _plan_cost_rate(self) -> None:
+        """Finance sets each staff member's hourly cost before the first project; the engineers' raise
+        applies from `RAISE_DAYS` ago."""
+        first = min((b.created for b in self.briefs), default=0) - 2
+        self.rates: dict[str, list[tuple[dt.date | None, float]]] = {}
+        for member in company.STAFF:
+            base = company.HOURLY_COST.get(member.role)
+            if base is None:
+                continue
+            rate = round(base * self.rng.uniform(0.9, 1.1), -1)
+            self.rates[member.username] = [(None, rate)]
+            self._fitted(
+                "cost_rate",
+                self.time.at(first),
+                "finance.demo",
+                {"person": Who(member.username), "hourly_rate": rate},
+            )
+            if member.role == "engineer":
+                raised, day = round(rate * (1 + company.RAISE), -1), self.time.date(-company.RAISE_DAYS)
+                self.rates[member.username].append((day, raised))
+                data = {"person": Who(member.username), "hourly_rate": raised, "valid_from": day.isoformat()}
+                self._fitted("cost_rate", self.time.at(-company.RAISE_DAYS - 3), "finance.demo", data)
+
+    def _labour(self, project: Planned) -> float:
+        """The cost of the project's planned timesheets at the planned rates (`_plan_cost_rate`)."""
+        cost = 0.0
+        for sheet in self.plans["timesheet"]:
+            if sheet.data["project"] is project:
+                day = dt.date.fromisoformat(sheet.data["work_date"])
+                rates = [
+                    (start or dt.date.min, r) for start, r in getattr(self, "rates", {}).get(sheet.by, ())
+                ]
+                applying = [r for r in rates if r[0] <= day]
+                cost += sheet.data["hours"] * max(applying)[1] if applying else 0.0
+        return cost
+
+    def _plan_expense(self) -> None:
+        """Finance books each project's expenses at month ends: subcontracted people (whose hours are not
+        on the company's timesheets) take what its hand-entered spent holds beyond its timesheets' cost;
+        travel, hardware and licences some 1-3% of its budget besides."""
+        for brief in self.briefs:
+            closed = len(brief.gates) == len(company.GATES)
+            until = brief.gates[-1] - 1 if closed else -1.0
+            start = max(brief.start, brief.gates[0]) if brief.gates else brief.start
+            if start >= until:
+                continue  # not begun
+            project = self.projects[brief.key]
+            sundry = brief.budget * self.rng.uniform(0.01, 0.03)
+            subcontract = self._money(brief, 1.0)["budget_spent"] - self._labour(project) - sundry
+            days = self._month_ends(start, until) or [until]
+            weights = [self.rng.uniform(0.7, 1.3) for _ in days]
+            for day, weight in zip(days, weights, strict=True):
+                share = weight / sum(weights)
+                kinds = [("subcontract", subcontract * share)] if subcontract > 0 else []
+                kinds.append((self.rng.choice(("travel", "hardware", "software")), sundry * share))
+                for kind, amount in kinds:
+                    if round(amount, -1) <= 0:
+                        continue
+                    data = {
+                        "project": project,
+                        "spent_on": self.time.iso(day),
+                        "expense_type": kind,
+                        "amount": round(amount, -1),
+                        "description": self._text(self.rng.choice(company.EXPENSES[kind]), brief.language),
+                    }
+                    self._fitted("expense", self.time.at(day), "finance.demo", data)
 
     def _plan_service_request(self) -> None:
         briefs = [b for b in self.briefs if b.incidents and self._in_service(b, 0)]

@@ -709,3 +709,18 @@ BLOCKERS = (
     ("依赖的接口尚未就绪。", "The interface it needs is not ready."),
     ("测试环境不可用。", "The test environment is down."),
 )
+
+#: What an hour of each role's work costs the company (CNY), before the demo's ±10% per person; the
+#: engineers got a raise of `RAISE` from `RAISE_DAYS` days ago (a second cost rate from that day).
+HOURLY_COST = {
+    "admin": 450, "department_admin": 600, "project_manager": 520, "account_manager": 420,
+    "finance": 400, "engineer": 380, "support_agent": 260,
+}  # fmt: skip
+RAISE, RAISE_DAYS = 0.06, 90
+#: What a project's expenses are for, by kind (zh, en).
+EXPENSES = {
+    "travel": (("客户现场差旅", "Travel to the client's site"), ("项目组出差住宿", "The team's hotel on site")),
+    "hardware": (("测试服务器", "Test servers"), ("网络设备备件", "Spare network equipment")),
+    "software": (("开发工具许可证", "Development tool licences"), ("监控软件订阅", "Monitoring software subscription")),
+    "subcontract": (("分包工程师服务费", "Subcontracted engineers"), ("外包测试服务", "Subcontracted testing")),
+}  # fmt: skip

@@ -271,6 +271,12 @@ PLANNING_FIELDS: dict[str, tuple[Callable[[Mapping[str, Any], str], bool], Any]]
     "estimate": (lambda f, _t: f.get("type") in ("number", "integer"), _("a number")),
     "hours": (lambda f, _t: f.get("type") in ("number", "integer"), _("a number")),
     "progress": (lambda f, _t: f.get("type") in ("number", "integer"), _("a number")),
+    "amount": (lambda f, _t: f.get("type") in ("number", "integer"), _("a number")),
+    "rate": (lambda f, _t: f.get("type") in ("number", "integer"), _("a number")),
+    "person": (
+        lambda f, _t: f.get("type") == "integer" and f.get("x-ref") == "user",
+        _("a reference to a person"),
+    ),
     "milestone": (lambda f, _t: f.get("type") == "boolean", _("true or false")),
     "phase": (lambda f, _t: f.get("type") == "string" and "enum" in f, _("a field with a list of choices")),
     "task": (lambda f, _t: f.get("type") == "integer" and "x-ref" in f, _("a reference to a record")),

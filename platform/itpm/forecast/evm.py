@@ -10,7 +10,7 @@ whose cumulative planned value EV reaches; SPI(t) = ES / AT. Pure functions.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +70,66 @@ def earned_share(tasks: Iterable[PlannedTask]) -> float:
     tasks = [t for t in tasks if t.weight > 0]
     total = sum(t.weight for t in tasks)
     return sum(t.weight * t.done_share for t in tasks) / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class Booking:
+    """Hours a person booked on a day (a timesheet entry)."""
+
+    person: int
+    day: dt.date
+    hours: float
+
+
+def labour_cost(
+    bookings: Iterable[Booking], rates: Mapping[int, Sequence[tuple[dt.date | None, float]]]
+) -> tuple[float, float]:
+    """The bookings' cost at their person's hourly rate on their day, and the hours no rate covers.
+
+    `rates`: each person's rates with the day each applies from (None: from the start); on a day the
+    rate with the latest such day at or before it applies.
+    """
+    cost = unpriced = 0.0
+    for booking in bookings:
+        known = [(start or dt.date.min, rate) for start, rate in rates.get(booking.person, ())]
+        applying = [(start, rate) for start, rate in known if start <= booking.day]
+        if applying:
+            cost += booking.hours * max(applying, key=lambda r: r[0])[1]
+        else:
+            unpriced += booking.hours
+    return cost, unpriced
+
+
+#: Where a project's actual cost came from.
+TIMESHEETS, HAND_ENTERED, WITHHELD, UNKNOWN = "timesheets", "spent", "withheld", "unknown"
+
+
+@dataclass(frozen=True)
+class ActualCost:
+    """A project's actual cost (AC) and where it came from: its timesheets' hours × their people's rates
+    plus its expenses; the hand-entered spent figure only when it has no timesheets; withheld from a
+    reader who may not read every timesheet, rate or expense it is made of."""
+
+    source: str
+    amount: float | None
+    hours: float = 0.0
+    labour: float = 0.0
+    expenses: float = 0.0
+    unpriced_hours: float = 0.0
+    #: What the reader may not read (the timesheets, rates or expenses), when `source` is WITHHELD.
+    withheld: str | None = None
+
+    formula = "AC = Σ hours × rate + expenses"
+
+    def as_json(self) -> dict[str, Any]:
+        if self.source != TIMESHEETS:
+            found: dict[str, Any] = {"source": self.source, "amount": self.amount}
+            return found | ({"withheld": self.withheld} if self.withheld else {})
+        return {
+            "source": self.source, "amount": round(self.amount or 0, 2), "hours": round(self.hours, 2),
+            "labour": round(self.labour, 2), "expenses": round(self.expenses, 2),
+            "unpriced_hours": round(self.unpriced_hours, 2), "formula": self.formula,
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from itpm.forecast.evm import EarnedValue, PlannedTask, earned_value
+from itpm.forecast.evm import (
+    HAND_ENTERED,
+    TIMESHEETS,
+    UNKNOWN,
+    WITHHELD,
+    ActualCost,
+    Booking,
+    EarnedValue,
+    PlannedTask,
+    earned_value,
+    labour_cost,
+)
 from itpm.forecast.flags import (
     CriticalTask,
     Flag,
@@ -46,7 +57,15 @@ from itpm.models import Person as PersonRow
 from itpm.models import RecordEvent
 from itpm.people import visible_people
 from itpm.planning.schedule import ScheduleError, Task, critical_path
-from itpm.planning.service import Member, open_work, plan_of, plan_type_of, planned_types, working_day
+from itpm.planning.service import (
+    Member,
+    open_work,
+    plan_of,
+    plan_type_of,
+    planned_types,
+    timesheet_types,
+    working_day,
+)
 from itpm.records.fields import RecordTypeSpec
 from itpm.records.service import NotFound, Records
 
@@ -120,6 +139,8 @@ class ProjectForecast:
     percent_complete: float | None
     #: Each open milestone's finish dates, from the project's pace (the work before it first).
     milestones: list[MilestoneForecast] = field(default_factory=list)
+    #: The actual cost the EVM figures use, and where it came from.
+    cost: ActualCost = ActualCost(UNKNOWN, None)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +148,7 @@ class ProjectForecast:
             **self.forecast.as_json(),
             "milestones": [m.as_json() for m in self.milestones],
             "evm": self.evm.as_json() if self.evm else None,
+            "actual_cost": self.cost.as_json(),
             "flags": [f.as_json() for f in self.flags],
             "baselines": {
                 "planned": self.forecast.planned.isoformat() if self.forecast.planned else None,
@@ -486,10 +508,11 @@ def forecast_project(
             milestones.append(MilestoneForecast(m.number, m.title, m.due, found))
         milestones.sort(key=lambda m: (m.due is None, m.due or as_of, m.number))
     start = field_value(spec, project, START, hidden)
-    budget, spent = field_value(spec, project, BUDGET, hidden), field_value(spec, project, SPENT, hidden)
+    budget = field_value(spec, project, BUDGET, hidden)
+    cost = actual_cost(records, project_type, project, as_of, field_value(spec, project, SPENT, hidden))
     evm = None
-    if start is not None and budget and spent is not None and work.planned:
-        evm = earned_value(float(budget), float(spent), work.planned, start, as_of)
+    if start is not None and budget and cost.amount is not None and work.planned:
+        evm = earned_value(float(budget), cost.amount, work.planned, start, as_of)
     percent = None
     if work.planned:
         total = sum(t.weight for t in work.planned)
@@ -512,7 +535,93 @@ def forecast_project(
         linear_finish(start, as_of, percent),
         percent,
         milestones,
+        cost,
     )
+
+
+def _linked(spec: RecordTypeSpec, project_type: str) -> str | None:
+    """The field linking records of `spec` to their project (`belongs_to`), if it links to `project_type`."""
+    link = spec.body.get("belongs_to")
+    return link if link in spec.fields and spec.fields[link].target == project_type else None
+
+
+def _read_all(
+    records: Records, spec: RecordTypeSpec, roles: Sequence[str], where: Sequence[Any]
+) -> list[Any] | None:
+    """The rows of `spec` matching `where`, as the values of the fields its `planning` names by `roles`
+    (and the owner): None unless the actor may read every such row and every one of those fields."""
+    try:
+        records.spec(spec.name)  # not a type of theirs (a pilot of another department)
+    except NotFound:
+        return None
+    fields = [spec.planning[r] for r in roles]
+    if set(fields) & records.access.hidden_fields(records.actor, spec):
+        return None
+    model = records.model(spec.name)
+    columns = [spec.fields[f].column for f in fields]
+    total = records.session.scalar(select(func.count()).select_from(model).where(*where))
+    rows = records.session.execute(
+        select(model.owner_id, *(getattr(model, c) for c in columns)).where(*where, records.scope(spec.name))
+    ).all()
+    return list(rows) if len(rows) == total else None
+
+
+def actual_cost(records: Records, project_type: str, project: Any, as_of: dt.date, spent: Any) -> ActualCost:
+    """The project's actual cost on `as_of`: the hours of its timesheets up to that day × each person's
+    hourly rate on the day, plus its expenses up to that day. Which record types are timesheets, cost
+    rates and expenses, the definitions say (`planning`: hours, rate, amount). The hand-entered `spent`
+    stands in only when the project has no timesheets (or the definitions no rates). A reader who may
+    not read every timesheet, rate or expense it is made of (or their hours, rates, amounts) gets no
+    figure: a partial cost, or one made of money they may not see, is not theirs to have."""
+    catalog = records.catalog
+    types = catalog.record_types.values()
+    sheets = [(s, link) for s in timesheet_types(catalog) if (link := _linked(s, project_type))]
+    rate_types = [s for s in types if {"rate", "person"} <= set(s.planning)]
+    spends = [
+        (s, link)
+        for s in types
+        if {"date", "amount"} <= set(s.planning) and (link := _linked(s, project_type))
+    ]
+
+    def where(spec: RecordTypeSpec, link: str) -> list[Any]:
+        model = records.model(spec.name)
+        day = getattr(model, spec.fields[spec.planning["date"]].column)
+        return [getattr(model, spec.fields[link].column) == project.id, day <= as_of]
+
+    booked = any(
+        records.session.scalar(select(func.count()).select_from(records.model(s.name)).where(*where(s, link)))
+        for s, link in sheets
+    )
+    if not booked or not rate_types:
+        return ActualCost(HAND_ENTERED, float(spent)) if spent is not None else ActualCost(UNKNOWN, None)
+    bookings = []
+    for spec, link in sheets:
+        rows = _read_all(records, spec, ("date", "hours"), where(spec, link))
+        if rows is None:
+            return ActualCost(WITHHELD, None, withheld="timesheets")
+        bookings += [
+            Booking(owner, day, float(hours)) for owner, day, hours in rows if owner is not None and hours
+        ]
+    people = sorted({b.person for b in bookings})
+    rates: dict[int, list[tuple[dt.date | None, float]]] = defaultdict(list)
+    for spec in rate_types:
+        person = getattr(records.model(spec.name), spec.fields[spec.planning["person"]].column)
+        roles = ("person", "rate", *(("date",) if "date" in spec.planning else ()))
+        rows = _read_all(records, spec, roles, [person.in_(people)])
+        if rows is None:
+            return ActualCost(WITHHELD, None, withheld="rates")
+        for _owner, who, rate, *start in rows:
+            if rate is not None:
+                rates[who].append((start[0] if start else None, float(rate)))
+    expenses = 0.0
+    for spec, link in spends:
+        rows = _read_all(records, spec, ("date", "amount"), where(spec, link))
+        if rows is None:
+            return ActualCost(WITHHELD, None, withheld="expenses")
+        expenses += sum(float(amount or 0) for _owner, _day, amount in rows)
+    labour, unpriced = labour_cost(bookings, rates)
+    hours = sum(b.hours for b in bookings)
+    return ActualCost(TIMESHEETS, labour + expenses, hours, labour, expenses, unpriced)
 
 
 def projects_of(records: Records, project_type: str) -> Iterable[Any]:
