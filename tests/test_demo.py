@@ -395,6 +395,13 @@ def test_a_project_page_line_says_how_often_kept_p85_dates_of_its_type_were_met(
         assert (replayed.forecasts, replayed.replayed) == (len(counted), len(counted))
         assert replayed.met == round(met / len(counted), 3)
         assert replayed.projects == len({r.project_id for r in counted})
+        assert set(replayed.hits) == {50, 85, 95} and replayed.hits[85] == replayed.met
+        p50 = sum(finished[r.project_id][1].finished <= r.p50 for r in counted if r.p50) / len(counted)
+        assert replayed.hits[50] == round(p50, 3)
+        model = system.model("project")
+        open_one = session.scalar(
+            select(model.id).where(model.project_type == "implementation", model.id.not_in(list(finished)))
+        )
         client = session.scalar(select(Person.client_id).filter_by(username="client.demo"))
         ours = next(
             pid
@@ -419,6 +426,16 @@ def test_a_project_page_line_says_how_often_kept_p85_dates_of_its_type_were_met(
         finally:
             session.delete(at_the_time)
             session.commit()
+    browser = demo.app.test_client()  # the page draws the calibration chart of the kind, in both languages
+    login(browser, "admin.demo", demo.result.password)
+    for lang, title, series in (
+        ("en", "Forecast calibration", "Projects of this type"),
+        ("zh", "预测校准", "同类型项目"),
+    ):
+        browser.get(f"/lang/{lang}")
+        html = browser.get(f"/records/project/show/{open_one}").get_data(as_text=True)
+        box = html[html.find("itpm-calibration") :][:8000]
+        assert "<svg" in box and title in box and f"{series} (n = " in box, (lang, box[:500])
 
 
 def test_a_demo_client_sees_a_full_portal(demo: Loaded) -> None:

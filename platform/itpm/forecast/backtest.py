@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -390,6 +390,8 @@ class TrackRecord:
     projects: int
     #: Of `forecasts`, those replayed afterwards (`keep_replayed`), not kept at the time.
     replayed: int = 0
+    #: The share of the kept dates met by percentile (P50, P85, P95): the calibration chart's points.
+    hits: dict[int, float] = field(default_factory=dict)
 
 
 def track_record(records: Records, type_name: str, kind: Any) -> TrackRecord | None:
@@ -418,7 +420,12 @@ def track_record(records: Records, type_name: str, kind: Any) -> TrackRecord | N
         return None
     rows = records.session.execute(
         select(
-            IssuedForecast.project_id, IssuedForecast.as_of, IssuedForecast.p85, IssuedForecast.inputs
+            IssuedForecast.project_id,
+            IssuedForecast.as_of,
+            IssuedForecast.p85,
+            IssuedForecast.inputs,
+            IssuedForecast.p50,
+            IssuedForecast.p95,
         ).where(
             IssuedForecast.project_type == type_name,
             IssuedForecast.project_id.in_(list(finished)),
@@ -426,13 +433,23 @@ def track_record(records: Records, type_name: str, kind: Any) -> TrackRecord | N
             IssuedForecast.p85.is_not(None),
         )
     ).all()
-    scored = [(finished[pid] <= p85, bool((inputs or {}).get("replayed"))) for pid, as_of, p85, inputs in rows
-              if as_of < finished[pid]]  # fmt: skip
+    projects = len({row.project_id for row in rows})
+    rows = [row for row in rows if row.as_of < finished[row.project_id]]
+    scored = [
+        (finished[pid] <= p85, bool((inputs or {}).get("replayed"))) for pid, _as_of, p85, inputs, *_ in rows
+    ]
     if not scored:
         return None
+    hits = {}
+    for p in (50, 85, 95):
+        dates = [(finished[row.project_id], getattr(row, f"p{p}")) for row in rows]
+        met = [done <= day for done, day in dates if day is not None]
+        if met:
+            hits[p] = round(sum(met) / len(met), 3)
     return TrackRecord(
         round(sum(met for met, _ in scored) / len(scored), 3),
         len(scored),
-        len({pid for pid, *_ in rows}),
+        projects,
         sum(replay for _, replay in scored),
+        hits,
     )

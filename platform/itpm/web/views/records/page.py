@@ -14,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from itpm.catalog import Catalog
+from itpm.charts.calibration import CALIBRATION_LABELS_ZH, calibration
 from itpm.charts.forecast import fan
 from itpm.db import utcnow
 from itpm.forecast.backtest import track_record
@@ -25,6 +26,7 @@ from itpm.planning.service import plan_type_of
 from itpm.records.fields import EDITABLE_SYSTEM, FILE, FILE_LIST, REF_LIST, USER_LIST
 from itpm.records.service import RecordError, Records
 from itpm.sla.tickets import CLOCK_TITLES, sla_summary
+from itpm.texts import language
 from itpm.web.context import current_catalog, records_service
 from itpm.web.i18n import text
 from itpm.web.record_display import (
@@ -62,7 +64,18 @@ def forecast_panel(records: Records, type_name: str, record: Any) -> dict[str, A
     chart = fan(forecast.fan, today, forecast.planned, labels) if forecast.status == OK else None
     milestones = [(m, _chance(m.forecast.on_time)) for m in found.milestones]
     track = track_record(records, type_name, found.kind)
-    return {"found": found, "chart": chart, "chance": chance, "milestones": milestones, "track": track}
+    calibrated = None
+    if track is not None and track.hits:  # the chart `itpm forecast backtest --chart` draws, for this kind
+        labels = CALIBRATION_LABELS_ZH if language() == "zh" else None
+        calibrated = calibration([(_("Projects of this type"), track.forecasts, track.hits)], labels)
+    return {
+        "found": found,
+        "chart": chart,
+        "chance": chance,
+        "milestones": milestones,
+        "track": track,
+        "calibration": calibrated,
+    }
 
 
 def _chance(on_time: float | None) -> str | None:
