@@ -206,6 +206,36 @@ def test_a_client_user_reads_only_client_facing_kpis_over_their_organisation(dem
         assert theirs.total.n < everyone.total.n
 
 
+def test_a_client_the_reader_may_not_read_is_not_named_to_them_from_anothers_kept_answer(demo: Loaded) -> None:
+    """A department admin and a project manager read the same survey answers, but the department admin
+    not every client: a client of another department stays a number to them, also when the project
+    manager's answer (naming it) was kept first."""
+    cache = AnswerCache()
+    with demo.runtime.session() as session:
+        admin = demo.records(session, "deptadmin.demo")
+        pm = demo.records(session, "pm.demo")
+        feedback, customer = admin.model("client_feedback"), admin.model("customer")
+        hidden = session.scalar(select(customer.id).where(~admin.scope("customer")).order_by(customer.id))
+        for records in (pm, admin):
+            records.clock = lambda: NOW
+        _kpi, _period, ids = counted(admin, "csat", months=MONTHS)
+        assert hidden is not None and ids
+        answer = session.get(feedback, ids[0])
+        was = answer.client_id
+        session.execute(feedback.__table__.update().where(feedback.id == answer.id).values(client_id=hidden))
+        session.commit()
+        try:
+            named = ask(pm, "csat", None, "client", months=MONTHS, cache=cache)
+            kept = ask(admin, "csat", None, "client", months=MONTHS, cache=cache)
+            fresh = ask(admin, "csat", None, "client", months=MONTHS, cache=None)
+        finally:
+            session.execute(feedback.__table__.update().where(feedback.id == answer.id).values(client_id=was))
+            session.commit()
+    assert {g.key: g.label for g in named.groups}[hidden].startswith("CUS-")
+    assert {g.key: g.label for g in kept.groups}[hidden] == str(hidden)
+    assert kept.as_json() == fresh.as_json()
+
+
 def test_a_change_to_a_counted_record_changes_the_cached_answer(demo: Loaded) -> None:
     cache = AnswerCache()
     with demo.runtime.session() as session:

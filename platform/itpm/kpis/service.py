@@ -21,7 +21,8 @@ from itpm.kpis import cache as keeping
 from itpm.kpis.cache import AnswerCache, Answers
 from itpm.kpis.measure import Answer, Measure, kpi_of
 from itpm.kpis.spec import Kpi, Period, PeriodError, period_of
-from itpm.records.service import Invalid, Records
+from itpm.records.fields import CLIENT_TYPE
+from itpm.records.service import Invalid, NotFound, Records
 
 __all__ = ["CACHE", "INSTALLED", "AnswerCache", "ask", "ask_many", "counted"]
 
@@ -44,7 +45,9 @@ def cache_key(
     lang: str,
     generation: int,
 ) -> str:
-    """The reader's row scope and hidden fields, the KPI's text and the question, and the records' generation."""
+    """The reader's row scope and hidden fields, the KPI's text and the question, and the records' generation;
+    for a breakdown by client or project, also the reader's scope over those (it decides which groups are
+    named and which show only their id: readers alike in the KPI's rows may differ there)."""
     spec = records.spec(kpi.record_type)
     scope = records.scope(kpi.record_type)
     dialect = records.session.get_bind().dialect
@@ -61,10 +64,22 @@ def cache_key(
         "lang": lang,
         "generation": generation,
     }
+    if breakdown in ("client", "project"):
+        parts["named"] = _named_scope(records, breakdown, dialect)
     if isinstance(kpi.value, dict) and kpi.value.get("to") == "now":
         parts["minute"] = records.clock().strftime("%Y-%m-%dT%H:%M")
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _named_scope(records: Records, breakdown: str, dialect: Any) -> str | None:
+    """The reader's scope over the records a client or project breakdown's groups are named from."""
+    target = CLIENT_TYPE if breakdown == "client" else "project"
+    try:
+        condition = records.scope(target)
+    except NotFound:
+        return None
+    return str(condition.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def ask(
