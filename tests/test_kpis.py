@@ -206,7 +206,9 @@ def test_a_client_user_reads_only_client_facing_kpis_over_their_organisation(dem
         assert theirs.total.n < everyone.total.n
 
 
-def test_a_client_the_reader_may_not_read_is_not_named_to_them_from_anothers_kept_answer(demo: Loaded) -> None:
+def test_a_client_the_reader_may_not_read_is_not_named_to_them_from_anothers_kept_answer(
+    demo: Loaded,
+) -> None:
     """A department admin and a project manager read the same survey answers, but the department admin
     not every client: a client of another department stays a number to them, also when the project
     manager's answer (naming it) was kept first."""
