@@ -22,7 +22,14 @@ from itpm.access import Actor
 from itpm.charts.forecast import fan
 from itpm.cli import main
 from itpm.db import utcnow
-from itpm.forecast.backtest import Scored, issue_forecasts, nightly, raised_before, score
+from itpm.forecast.backtest import (
+    Scored,
+    issue_forecasts,
+    kept_of_milestones,
+    nightly,
+    raised_before,
+    score,
+)
 from itpm.forecast.evm import PlannedTask, earned_schedule, earned_value, spi_t
 from itpm.forecast.flags import (
     CriticalTask,
@@ -793,3 +800,50 @@ def test_actual_cost_is_timesheet_hours_times_rates_plus_expenses_for_those_who_
     assert forecast.evm is None and forecast.cost.withheld == "rates"
     html = client.get(f"/records/project/show/{people.project}").get_data(as_text=True)
     assert "itpm-evm-withheld" in html and "26,200" not in html
+
+
+def test_a_milestones_kept_forecast_is_scored_when_the_milestone_is_done(world: dict[str, Any]) -> None:
+    """The nightly forecast keeps each open milestone's dates with the project's; once the milestone is
+    done, the backtest scores them against the day it was, beside its due date (last in this module:
+    it finishes the world's milestone)."""
+    runtime, today = world["runtime"], world["today"]
+    now = utcnow()
+    issue_forecasts(runtime, now, runs=1000)
+    with runtime.session() as session:
+        row = session.scalars(select(IssuedForecast).where(IssuedForecast.as_of == today)).one()
+        (kept_one,) = row.inputs["milestones"]
+    assert kept_one["due"] == (today + dt.timedelta(days=10)).isoformat()
+    p50, p85, p95 = (dt.date.fromisoformat(kept_one[p]) for p in ("p50", "p85", "p95"))
+    assert today < p50 <= p85 <= p95 and FLOOR <= kept_one["on_time"] <= CEILING
+
+    done_at = now + dt.timedelta(days=4)
+    session, records, flows = act(runtime, Actor.system(), done_at)
+    task = records.model("task")
+    milestone = session.scalar(select(task.id).where(task.title == "Go-live"))
+    flows.take("task", milestone, "start")
+    flows.take("task", milestone, "finish")
+    session.commit()
+    session.close()
+    done_on = done_at.astimezone(ZoneInfo(ZONE)).date()
+
+    with runtime.session() as session:
+        records = Records(session, runtime.catalog(), Actor.system(), clock=lambda: done_at, timezone=ZONE)
+        (scored,) = kept_of_milestones(records)
+    assert scored.milestone == kept_one["number"] and scored.actual == done_on and scored.as_of == today
+    assert scored.percentiles == {50: p50, 85: p85, 95: p95} and scored.planned == today + dt.timedelta(
+        days=10
+    )
+    itpm, due = score([scored])[:2]
+    assert itpm.hits[85] == (1.0 if done_on <= p85 else 0.0) and itpm.mae_days == abs((p50 - done_on).days)
+    assert due.n == 1 and due.hits[85] == 1.0 and due.mae_days == 6  # done 4 days in, due in 10
+
+    settings = runtime.settings
+    env = {
+        "ITPM_DATABASE_URL": settings.database_url,
+        "ITPM_INSTANCE_PATH": str(settings.instance_path),
+        "ITPM_SECRET_KEY": settings.secret_key,
+    }
+    table = CliRunner().invoke(main, ["forecast", "backtest", "--no-replay"], env=env)
+    assert table.exit_code == 0, table.output
+    assert "Kept forecasts of milestones done since (n = 1 forecasts, 1 milestones)" in table.output
+    assert "| due date " in table.output

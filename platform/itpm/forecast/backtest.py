@@ -27,6 +27,7 @@ from itpm.access import Actor
 from itpm.forecast.service import (
     KIND,
     START,
+    MilestoneForecast,
     ProjectWork,
     field_value,
     forecast_project,
@@ -103,7 +104,11 @@ def issue(records: Records, now: dt.datetime, runs: int = RUNS) -> dict[str, int
                 if k in ("weeks", "weeks_with_work", "window", "source", "prior_projects", "runs", "seed",
                          "throughput", "growth")
             }  # fmt: skip
-            inputs |= {"percent_complete": found.percent_complete, "flags": [f.code for f in found.flags]}
+            inputs |= {
+                "percent_complete": found.percent_complete,
+                "flags": [f.code for f in found.flags],
+                "milestones": kept_milestones(found.milestones),
+            }
             session.add(
                 issued_row(
                     type_name, project.id, kind, now, as_of, forecast.status, forecast.percentiles,
@@ -113,6 +118,20 @@ def issue(records: Records, now: dt.datetime, runs: int = RUNS) -> dict[str, int
             counts[forecast.status] = counts.get(forecast.status, 0) + 1
     session.flush()
     return counts
+
+
+def kept_milestones(milestones: Iterable[MilestoneForecast]) -> list[dict[str, Any]]:
+    """The dated forecasts of a project's open milestones, as kept with the project's (by number)."""
+    return [
+        {
+            "number": m.number,
+            "due": m.due.isoformat() if m.due else None,
+            **{f"p{p}": d.isoformat() for p, d in m.forecast.percentiles.items() if d is not None},
+            "on_time": m.forecast.on_time,
+        }
+        for m in milestones
+        if m.forecast.status == OK and m.forecast.percentiles
+    ]
 
 
 def issued_row(
@@ -208,6 +227,8 @@ class Scored:
     project_type: str = ""
     on_time: float | None = None
     remaining: int = 0
+    #: A milestone's forecast: the milestone's number ("" for the project's finish).
+    milestone: str = ""
 
 
 @dataclass(frozen=True)
@@ -282,6 +303,46 @@ def kept(records: Records) -> list[Scored]:
                 )
             )
     return scored
+
+
+def kept_of_milestones(records: Records) -> list[Scored]:
+    """The kept forecasts of milestones done since they were made, as scored (the naive forecast beside:
+    the milestone's due date as it was then; a straight line of percent complete has no milestone)."""
+    scored = []
+    for type_name in project_types(records):
+        today = records.clock().astimezone(records.zone).date()
+        rows = records.session.scalars(
+            select(IssuedForecast)
+            .where(IssuedForecast.project_type == type_name, IssuedForecast.status == OK)
+            .order_by(IssuedForecast.project_id, IssuedForecast.id)
+        ).all()
+        done: dict[int, dict[str, dt.date]] = {}
+        projects = {p.id: p for p in records.session.scalars(
+            records.query(type_name).where(records.model(type_name).id.in_({r.project_id for r in rows}))
+        )}  # fmt: skip
+        for row in rows:
+            milestones = (row.inputs or {}).get("milestones") or []
+            if not milestones or row.project_id not in projects:
+                continue
+            if row.project_id not in done:
+                work = read_work(records, type_name, projects[row.project_id], today)
+                done[row.project_id] = work.milestones_done if work is not None else {}
+            for kept_one in milestones:
+                actual = done[row.project_id].get(kept_one.get("number"))
+                if actual is None or row.as_of >= actual:
+                    continue
+                day = {p: _day(kept_one.get(f"p{p}")) for p in PERCENTILES}
+                scored.append(
+                    Scored(
+                        row.project_id, row.kind, row.as_of, actual, day, _day(kept_one.get("due")), None,
+                        type_name, kept_one.get("on_time"), milestone=str(kept_one.get("number")),
+                    )
+                )  # fmt: skip
+    return scored
+
+
+def _day(text: Any) -> dt.date | None:
+    return dt.date.fromisoformat(text) if isinstance(text, str) else None
 
 
 def replayed(records: Records, runs: int = RUNS, every: int = 7) -> list[Scored]:

@@ -11,7 +11,7 @@ from itpm.access import Actor
 from itpm.charts.calibration import CALIBRATION_LABELS_ZH, calibration
 from itpm.commands import command_runtime
 from itpm.db import utcnow
-from itpm.forecast.backtest import Row, issue_forecasts, kept, replayed, score
+from itpm.forecast.backtest import Row, issue_forecasts, kept, kept_of_milestones, replayed, score
 from itpm.forecast.simulation import PERCENTILES, RUNS
 from itpm.records.service import Records
 
@@ -97,6 +97,15 @@ def forecast_backtest(replay: bool, runs: int, chart: str | None, lang: str) -> 
                     of_kind = [s for s in scored if s.kind == kind]
                     _table(f"  of kind {kind} (n = {len(of_kind)})", score(of_kind))
                     series.append((f"{short}, {kind}", len(of_kind), score(of_kind)[0].hits))
+        milestones = kept_of_milestones(records)
+        if milestones:
+            rows = [r for r in score(milestones) if r.method != "linear % complete"]
+            rows[1] = Row("due date", rows[1].n, rows[1].hits, rows[1].mae_days)
+            _table(
+                f"Kept forecasts of milestones done since (n = {len(milestones)} forecasts, "
+                f"{len({(s.project_id, s.milestone) for s in milestones})} milestones)",
+                rows,
+            )
     if chart:
         labels = CALIBRATION_LABELS_ZH if lang == "zh" else None
         Path(chart).write_text(calibration([s for s in series if s[1]], labels), "utf-8")

@@ -119,6 +119,8 @@ class ProjectWork:
     milestones: list[Overdue] = field(default_factory=list)  # open milestones with their due dates
     #: Open milestones with the work before them (a milestone's forecast).
     milestone_work: list[MilestoneWork] = field(default_factory=list)
+    #: The milestones done, by number: the day each was (the backtest scores their kept forecasts).
+    milestones_done: dict[str, dt.date] = field(default_factory=dict)
     #: When the last task was finished, if none is open (the project's work is done).
     finished: dt.date | None = None
     #: The open, assigned, dated tasks on the critical path (`critical_tasks`).
@@ -223,6 +225,8 @@ def project_work(records: Records, project_type: str, project: Any, as_of: dt.da
         due = due or field_value(spec, row, "due_date" if "due_date" in spec.fields else None, hidden)
         if milestone and category not in ("done", "cancelled"):
             open_milestones.append((row, due))
+        if milestone and finished_on is not None:
+            work.milestones_done[row.number or str(row.id)] = finished_on
         if milestone and category not in ("done", "cancelled") and due is not None:
             title = field_value(spec, row, "title", hidden) or ""
             work.milestones.append(Overdue(row.number or str(row.id), str(title), due, (spec.name, row.id)))
