@@ -19,6 +19,7 @@ from test_workflows import PASSWORD, Cast, act, cast
 
 from conftest import api_token, databases, login, settings_for
 from itpm.access import Actor
+from itpm.automations.jobs import drain
 from itpm.charts.forecast import fan
 from itpm.cli import main
 from itpm.db import utcnow
@@ -53,7 +54,7 @@ from itpm.forecast.simulation import (
     remaining_of,
     weekly_history,
 )
-from itpm.models import IssuedForecast, OutboxEvent
+from itpm.models import IssuedForecast, Notification, OutboxEvent
 from itpm.planning.workload import Capacity, PlannedWork
 from itpm.records.service import Records
 from itpm.sla.calendar import BusinessCalendar
@@ -800,6 +801,49 @@ def test_actual_cost_is_timesheet_hours_times_rates_plus_expenses_for_those_who_
     assert forecast.evm is None and forecast.cost.withheld == "rates"
     html = client.get(f"/records/project/show/{people.project}").get_data(as_text=True)
     assert "itpm-evm-withheld" in html and "26,200" not in html
+
+
+def test_the_nightly_run_sets_spent_to_the_timesheet_cost_and_the_budget_alert_reads_it(
+    sqlite_app: Any,
+) -> None:
+    """With timesheets and rates, the project's spent is what the EVM's actual cost is (26,200 today):
+    the nightly run writes it, as the system, so the budget alert (over 105% of 24,000) fires on it and
+    the page's spent and AC are one number. A second run changes nothing; a project without timesheets
+    keeps its hand-entered spent (the world's 600,000, in the tests above)."""
+    runtime = sqlite_app.extensions["itpm"]
+    people = cast(sqlite_app, runtime, budget=24_000)
+    _costed_project(runtime, people)  # its hand-entered 99,999 turned the project red; a manager resets it
+    session, records, _flows = act(runtime, Actor.system(), utcnow())
+    project = records.get("project", people.project)
+    records.update("project", people.project, {"budget_spent": 10_000, "health": "green"}, project.version)
+    session.commit()
+    session.close()
+    finance = people.ids["cfo"]
+    with runtime.session() as session:
+        told = session.scalar(select(func.count()).where(Notification.person_id == finance))
+
+    issue_forecasts(runtime, utcnow(), runs=1000)
+    drain(runtime)  # the automations, as a worker runs them
+    with runtime.session() as session:
+        records = Records(session, runtime.catalog(), Actor.system())
+        project = records.get("project", people.project)
+        forecast = forecast_project(
+            records, "project", project, records.clock().astimezone(records.zone).date()
+        )
+        assert float(project.budget_spent) == forecast.cost.amount == 26_200
+        assert project.health == "red"  # the budget alert read the new spent
+        notes = session.scalars(
+            select(Notification).where(Notification.person_id == finance).order_by(Notification.id)
+        ).all()
+        version = project.version
+    assert len(notes) == told + 1 and notes[-1].subject.startswith("预算超支")  # the CFO reads Chinese
+    assert "已支出 26200" in notes[-1].body
+    issue_forecasts(runtime, utcnow(), runs=1000)
+    with runtime.session() as session:
+        assert (
+            Records(session, runtime.catalog(), Actor.system()).get("project", people.project).version
+            == version
+        )
 
 
 def test_a_milestones_kept_forecast_is_scored_when_the_milestone_is_done(world: dict[str, Any]) -> None:

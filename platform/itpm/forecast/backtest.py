@@ -16,6 +16,7 @@ cancelled later is left out of the past's open work too.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +25,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 
 from itpm.access import Actor
+from itpm.forecast.evm import TIMESHEETS, ActualCost
 from itpm.forecast.service import (
     KIND,
+    SPENT,
     START,
     MilestoneForecast,
     ProjectWork,
@@ -47,7 +50,9 @@ from itpm.forecast.simulation import (
     weekly_history,
 )
 from itpm.models import IssuedForecast
-from itpm.records.service import Records
+from itpm.records.service import RecordError, Records
+
+log = logging.getLogger(__name__)
 
 
 def project_types(records: Records) -> list[str]:
@@ -87,6 +92,8 @@ def issue(records: Records, now: dt.datetime, runs: int = RUNS) -> dict[str, int
             works = by_kind.get(kind, {})
             priors = peers({pid: histories[pid] for pid in works}, project.id)
             found = forecast_project(records, type_name, project, as_of, runs, priors, works.get(project.id))
+            if found is not None:
+                keep_spent(records, type_name, project, found.cost)
             if found is None or found.forecast.status == "done":
                 continue
             forecast = found.forecast
@@ -118,6 +125,26 @@ def issue(records: Records, now: dt.datetime, runs: int = RUNS) -> dict[str, int
             counts[forecast.status] = counts.get(forecast.status, 0) + 1
     session.flush()
     return counts
+
+
+def keep_spent(records: Records, type_name: str, project: Any, cost: ActualCost) -> bool:
+    """The project's spent field set to its actual cost when that comes from timesheets (hours × rates,
+    plus expenses): the figure the budget alert, the KPIs and the reports read is the one the EVM uses,
+    as of the night's run. A project without timesheets keeps its hand-entered spent. Whether it changed."""
+    spec = records.spec(type_name)
+    if cost.source != TIMESHEETS or cost.amount is None or SPENT not in spec.fields:
+        return False
+    amount = round(cost.amount, 2)
+    stored = getattr(project, spec.fields[SPENT].column)
+    if stored is not None and abs(float(stored) - amount) < 0.005:
+        return False
+    try:
+        with records.session.begin_nested():
+            records.update(type_name, project.id, {SPENT: amount}, project.version, loaded=project)
+    except RecordError as error:  # a definition the record no longer meets: the night goes on
+        log.warning("%s %s: spent not set from timesheets: %s", type_name, project.id, error)
+        return False
+    return True
 
 
 def kept_milestones(milestones: Iterable[MilestoneForecast]) -> list[dict[str, Any]]:
