@@ -511,6 +511,12 @@ def test_staff_read_the_demo_surveys_response_rates_and_the_quarters_nps_among_t
     today = dt.date.today()
     if not (today.day == 1 and today.month in (1, 4, 7, 10)):  # the quarter's invitations are out
         assert int(answered) == int(asked) == 11  # the client people, each answered
+        # the account manager reads every client but only their department's feedback: the same people
+        account = demo.app.test_client()
+        login(account, "account.demo", demo.result.password)
+        account.get("/lang/en")
+        theirs = account.get("/portal/").get_data(as_text=True).split('id="response-rates"', 1)[1]
+        assert re.findall(r"NPS, \d{4} Q\d</dt><dd>(\d+) / (\d+)", theirs) == [("11", "11")]
     assert re.search(r"Incident</dt><dd>\d+ / \d+ \(\d+%\)", rates)
     with demo.runtime.session() as session:
         bank = session.scalar(select(Person.id).where(Person.username == "client.demo"))
