@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,7 +12,16 @@ from itpm.access import Actor
 from itpm.charts.calibration import CALIBRATION_LABELS_ZH, calibration
 from itpm.commands import command_runtime
 from itpm.db import utcnow
-from itpm.forecast.backtest import Row, issue_forecasts, kept, kept_of_milestones, replayed, score
+from itpm.forecast.backtest import (
+    Row,
+    issue_forecasts,
+    kept,
+    kept_of_milestones,
+    project_types,
+    replayed,
+    score,
+)
+from itpm.forecast.service import KIND
 from itpm.forecast.simulation import PERCENTILES, RUNS
 from itpm.records.service import Records
 
@@ -47,6 +57,16 @@ def _table(title: str, rows: list[Row]) -> None:
         click.echo("| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |")
         if index == 0:
             click.echo("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+def _kind_labels(records: Records, lang: str) -> dict[Any, str]:
+    """The kinds of project as the chart's reader reads them (the kind field's choice labels)."""
+    labels: dict[Any, str] = {}
+    for type_name in project_types(records):
+        field = records.spec(type_name).fields.get(KIND)
+        for key, label in field.choices if field is not None else ():
+            labels.setdefault(key, label.get(lang) or label.get("en") or str(key))
+    return labels
 
 
 @forecast.command("backtest")
@@ -93,10 +113,11 @@ def forecast_backtest(replay: bool, runs: int, chart: str | None, lang: str) -> 
             series.append((short, len(scored), rows[0].hits))
             kinds = sorted({s.kind for s in scored}, key=str)
             if len(kinds) > 1:  # and by kind of project
+                named = _kind_labels(records, lang)
                 for kind in kinds:
                     of_kind = [s for s in scored if s.kind == kind]
                     _table(f"  of kind {kind} (n = {len(of_kind)})", score(of_kind))
-                    series.append((f"{short}, {kind}", len(of_kind), score(of_kind)[0].hits))
+                    series.append((f"{short}, {named.get(kind, kind)}", len(of_kind), score(of_kind)[0].hits))
         milestones = kept_of_milestones(records)
         if milestones:
             rows = [r for r in score(milestones) if r.method != "linear % complete"]
