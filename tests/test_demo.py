@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from flask import Flask
+from markupsafe import escape
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
@@ -30,7 +31,7 @@ from itpm.automations.jobs import drain
 from itpm.automations.scheduler import tick
 from itpm.cli import main
 from itpm.demo import OPTIONAL_TYPES, Demo, DemoRefused, DemoResult, load_demo
-from itpm.models import ApprovalRequest, Notification, OutboxEvent, Person, RecordEvent
+from itpm.models import ApprovalRequest, Comment, Notification, OutboxEvent, Person, RecordEvent
 from itpm.portal.certificate import CERTIFICATE
 from itpm.records.service import Records
 from itpm.reports.service import preview_report, render_report
@@ -537,3 +538,33 @@ def test_the_parents_client_manager_sees_the_child_organisations_project(demo: L
     assert "ECB Suzhou branch network support" in seen_by_bank and "ECB mobile banking 4.0" in seen_by_bank
     assert "ECB Suzhou branch network support" in seen_by_branch
     assert "ECB mobile banking 4.0" not in seen_by_branch and "ECB core systems" not in seen_by_branch
+
+
+def test_demo_tickets_carry_conversations_and_a_client_never_reads_the_internal_notes(demo: Loaded) -> None:
+    """About half the incidents taken have comments: the engineer's reply, the client's answer, the request to
+    confirm the fix, and now and then a note for colleagues. The bank's client manager reads the public ones on
+    the portal's ticket page and none of the internal ones; staff read both on the record's page."""
+    incident = demo.model("incident")
+    with demo.runtime.session() as session:
+        bank = session.scalar(select(Person).where(Person.username == "client.demo"))
+        theirs = select(incident.id).where(incident.client_id == bank.client_id)
+        comments = session.scalars(
+            select(Comment).where(Comment.record_type == "incident", Comment.record_id.in_(theirs))
+        ).all()
+    internal = [c for c in comments if c.internal]
+    public = [c for c in comments if not c.internal]
+    assert public and internal, (len(public), len(internal))
+    noted = next(c.record_id for c in internal if any(p.record_id == c.record_id for p in public))
+    client = demo.app.test_client()
+    login(client, "client.demo", demo.result.password)
+    page = client.get(f"/portal/ticket/incident/{noted}").get_data(as_text=True)
+    for comment in comments:
+        if comment.record_id == noted:
+            assert (str(escape(comment.body)) in page) is not comment.internal, comment.body
+    with demo.runtime.session() as session:  # authors by their names, not their login names
+        engineer = session.get(Person, next(c.author_id for c in public if c.record_id == noted))
+    assert f"{engineer.first_name} {engineer.last_name}" in page and f"{engineer.username} ·" not in page
+    staff = demo.app.test_client()
+    login(staff, "support.demo", demo.result.password)
+    shown = staff.get(f"/records/incident/show/{noted}").get_data(as_text=True)
+    assert all(str(escape(c.body)) in shown for c in comments if c.record_id == noted)

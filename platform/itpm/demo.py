@@ -43,6 +43,7 @@ from itpm.models import (
     ApprovalRequest,
     ApprovalTask,
     AuditEntry,
+    Comment,
     Department,
     Notification,
     OutboxEvent,
@@ -1378,6 +1379,7 @@ class Demo:
             if "task" in self.types:  # finished projects of the last two years: the forecast's backtest
                 history.write(self, progress)
             self._settle()
+            self._conversations()
             self._nps_invitations()
             if "task" in self.types:  # their forecasts, replayed week by week: the pages' track record
                 history.keep_forecasts(self)
@@ -1405,6 +1407,50 @@ class Demo:
             session.close()
         pilot_goals(self.runtime, self.now)
         return DemoResult(password, accounts, counts, self.notes, time.perf_counter() - started)
+
+    def _conversations(self) -> None:
+        """Comments on about half of the incidents taken: the engineer's first reply, the client's answer (to
+        a question when the ticket waited on them), now and then a note for colleagues only (internal), and
+        the request to confirm the fix. Their own random stream: the rest of the demo stays as it was."""
+        chance = random.Random(self.seed * 31 + 7)
+        people = dict(self.session.execute(select(Person.username, Person.id)).all())
+        briefs = {id(p): p.context["brief"] for p in self.projects.values()}
+        minutes = dt.timedelta(minutes=1)
+        for planned in self.plans.get("incident", []):
+            brief = briefs.get(id(planned.data.get("project")))
+            taken = next((s for s in planned.steps if s.do == "take"), None)
+            if planned.id is None or brief is None or taken is None or chance.random() > 0.5:
+                continue
+            clients = [m.username for m in self.clients[brief.client].users]
+            asker = planned.by if planned.by in clients else clients[0]
+            lines = [(taken.at + chance.randint(3, 40) * minutes, taken.by, "taken", False)]
+            resumed = next((s for s in planned.steps if s.do == "resume"), None)
+            if resumed is not None:
+                lines.append((resumed.at - chance.randint(5, 30) * minutes, asker, "client", False))
+            elif chance.random() < 0.35:
+                lines.append((lines[0][0] + chance.randint(20, 180) * minutes, asker, "client", False))
+            if chance.random() < 0.4:
+                lines.append((taken.at + chance.randint(10, 120) * minutes, taken.by, "internal", True))
+            done = next((s for s in planned.steps if s.do == "resolve"), None)
+            if done is not None:
+                lines.append((done.at + chance.randint(1, 10) * minutes, done.by, "confirm", False))
+            for at, by, kind, internal in sorted(lines):
+                if at >= self.now:
+                    continue
+                self.clock.now = at  # its audit entry (SQLite's capture) is dated when it was written
+                body = self._text(
+                    chance.choice(company.CONVERSATION[kind]),
+                    brief.language,
+                    n=f"{chance.randint(10**5, 10**6 - 1)}",
+                )
+                self.session.add(
+                    Comment(
+                        record_type="incident", record_id=planned.id, author_id=people.get(by), author=by,
+                        body=body, internal=internal, created_at=at,
+                    )
+                )  # fmt: skip
+                self.session.flush()
+        self.clock.now = self.now
 
     def _nps_invitations(self) -> None:
         """The quarterly NPS invitations the scheduler sent at each quarter's start (in the app; their

@@ -702,6 +702,29 @@ NOTES = {
     "change_dropped": ("不再实施。", "Dropped."),
     "implementation_plan": ("分两个维护窗口实施，周末完成切换。", "Two maintenance windows; cut-over at the weekend."),
 }  # fmt: skip
+#: A ticket's conversation in comments: the engineer's first public reply, the client's answer, a note for
+#: colleagues only (internal: never shown to the client), and the request to confirm the fix.
+CONVERSATION = {
+    "taken": (
+        ("您好，工单已收到，正在排查，一小时内给您进展。", "Hello, we have your ticket and are looking into it; you will hear from us within the hour."),
+        ("已接手处理，正在核实情况，有进展会在这里更新。", "Picked up. We are checking what happened and will post progress here."),
+        ("正在处理中，如有新的情况请直接回复本工单。", "We are on it. If anything new comes up, reply here."),
+    ),
+    "client": (
+        ("补充一下：今天上午开始出现，涉及我们部门的几位同事。", "To add: it started this morning and concerns several colleagues in our department."),
+        ("好的，相关截图和操作步骤稍后发给您。", "All right, the screenshots and the steps we took follow shortly."),
+        ("谢谢，请尽快处理，下午有业务高峰。", "Thank you. Please hurry: our busy hours start this afternoon."),
+    ),
+    "internal": (
+        ("内部：已向厂商报障，对方工单号 CT-{n}。", "Internal: reported to the vendor, their ticket CT-{n}."),
+        ("内部：可能与上周的变更有关，已通知变更负责人。", "Internal: may be linked to last week's change; its owner is told."),
+        ("内部：我们在客户系统上的账号权限不足，已申请临时权限。", "Internal: our account on the client's system lacks rights; temporary access requested."),
+    ),
+    "confirm": (
+        ("已处理完成，请确认是否恢复正常。", "Done. Please confirm everything works again."),
+        ("处理完成，如仍有问题请在此回复。", "Done. If anything is still wrong, reply here."),
+    ),
+}  # fmt: skip
 #: Why work stops for a while.
 BLOCKERS = (
     ("等待客户提供测试数据。", "Waiting for test data from the client."),

@@ -332,6 +332,16 @@ class Records:
             query = query.where(Comment.internal.is_(False))
         return list(self.session.scalars(query.order_by(Comment.id)))
 
+    def authors(self, comments: Iterable[Comment]) -> dict[int, str]:
+        """The names comments are shown with, by author id ("蒋宁 Jiang Ning", not a login name); one query."""
+        ids = {c.author_id for c in comments if c.author_id is not None}
+        if not ids:
+            return {}
+        rows = self.session.execute(
+            select(Person.id, Person.first_name, Person.last_name, Person.username).where(Person.id.in_(ids))
+        )
+        return {i: f"{first or ''} {last or ''}".strip() or user for i, first, last, user in rows}
+
     def files(self, type_name: str, record_id: int) -> list[StoredFile]:
         """The record's files the actor may read: its attachments but those of fields hidden from them, and
         the reports rendered with no more rights than theirs (a project manager's report shows the risk

@@ -304,6 +304,7 @@ class PortalView(BaseView):
             record=record,
             data=records.data(record),
             comments=comments,
+            authors=records.authors(comments),
             files=files,
             sla=records.as_json(record).get("sla"),
             survey=surveys.asks(records, record),

@@ -193,7 +193,8 @@ class RecordPage(RecordViewBase):
             "history": readable_history(records, spec, records.history(self.type_name, record.id), zone),
             "sla": sla_summary(record, records.catalog.sla_policies.get(self.type_name), utcnow()),
             "sla_clock_titles": {n: Bilingual(t) for n, t in CLOCK_TITLES.items()},
-            "comments": records.comments(self.type_name, record.id),
+            "comments": (comments := records.comments(self.type_name, record.id)),
+            "authors": records.authors(comments),
             "files": list(files.values()),
             "labels": {f"/data/{n}": Bilingual(spec.title_of(n)) for n in spec.fields}
             | {f"/{n}": Bilingual(spec.title_of(n)) for n in EDITABLE_SYSTEM},
