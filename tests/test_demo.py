@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -568,3 +569,30 @@ def test_demo_tickets_carry_conversations_and_a_client_never_reads_the_internal_
     login(staff, "support.demo", demo.result.password)
     shown = staff.get(f"/records/incident/show/{noted}").get_data(as_text=True)
     assert all(str(escape(c.body)) in shown for c in comments if c.record_id == noted)
+
+
+def test_the_demo_clients_ask_for_last_months_status_reports_which_the_jobs_render_as_them(
+    demo: Loaded,
+) -> None:
+    """Each organisation's lead asked for last month's report of each open project: queued for the jobs
+    (`make run`'s thread renders them once the app is up); one rendered here is listed on the portal's
+    project page. Last in this module: it keeps a report on the project."""
+    from itpm.models import ReportRequest
+    from itpm.reports.requests import DONE, QUEUED, render_requested_report
+
+    today = dt.datetime.now(dt.UTC).astimezone(ZoneInfo(demo.runtime.settings.timezone)).date()
+    last_month = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    with demo.runtime.session() as session:
+        bank = session.scalar(select(Person).where(Person.username == "client.demo"))
+        asked = session.scalars(select(ReportRequest).where(ReportRequest.requested_by_id == bank.id)).all()
+        assert asked and {(r.status, r.arguments.get("month")) for r in asked} == {(QUEUED, last_month)}
+        first = asked[0]
+        project, request_id = first.arguments["project"], first.id
+    client = demo.app.test_client()
+    login(client, "client.demo", demo.result.password)
+    client.get("/lang/en")
+    assert f"Being prepared: {last_month}" in client.get(f"/portal/project/{project}").get_data(as_text=True)
+    assert render_requested_report(demo.runtime, request_id) == DONE
+    page = client.get(f"/portal/project/{project}").get_data(as_text=True)
+    reports = page.split('id="reports"', 1)[1].split("</section>", 1)[0]
+    assert "/portal/file/project/" in reports and ".pdf" in reports, reports

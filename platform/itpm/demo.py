@@ -1380,6 +1380,7 @@ class Demo:
                 history.write(self, progress)
             self._settle()
             self._conversations()
+            self._client_reports()
             self._nps_invitations()
             if "task" in self.types:  # their forecasts, replayed week by week: the pages' track record
                 history.keep_forecasts(self)
@@ -1451,6 +1452,37 @@ class Demo:
                 )  # fmt: skip
                 self.session.flush()
         self.clock.now = self.now
+
+    def _client_reports(self) -> None:
+        """Each client organisation's lead asked for last month's status report of each of their open
+        projects, in the portal. The requests wait for the jobs, rendered as that person: `make run`'s
+        thread renders them once the app is up and the portal lists them (here each would take seconds)."""
+        from itpm.portal.service import Portal
+        from itpm.reports.requests import request_report
+
+        if "project" not in self.types:
+            return
+        zone = ZoneInfo(self.runtime.settings.timezone)
+        first = self.now.astimezone(zone).date().replace(day=1)
+        last_month = (first - dt.timedelta(days=1)).strftime("%Y-%m")
+        workflow = self.catalog.workflows.get("project")
+        final = workflow.final_states if workflow else frozenset()
+        for org in self.clients.values():
+            lead = self.session.scalar(select(Person).where(Person.username == org.users[0].username))
+            if lead is None:
+                continue
+            records = Records(self.session, self.catalog, Actor.of(lead), clock=self.clock, timezone=zone.key)
+            portal = Portal(records, self.now)
+            model = records.model("project")
+            for project in self.session.scalars(
+                records.query("project").where(model.state.not_in(final or {""})).order_by(model.id)
+            ):
+                for wanted in portal.reports_to_ask(project):
+                    months = [n for n, p in wanted.parameters.items() if p.is_month]
+                    given = {wanted.attach_to: project.id, **dict.fromkeys(months, last_month)}
+                    request_report(
+                        records, wanted.name, given, "en" if lead.locale == "en" else "zh", self.now
+                    )
 
     def _nps_invitations(self) -> None:
         """The quarterly NPS invitations the scheduler sent at each quarter's start (in the app; their
