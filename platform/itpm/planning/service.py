@@ -314,20 +314,20 @@ def baseline_dates(
     found: dict[int, dict[str, Any]] = {}
     first: dict[int, dict[str, Any]] = {}
     for chunk in range(0, len(ids), 500):
-        events = records.session.scalars(
-            select(RecordEvent)
+        events = records.session.execute(  # the columns, not ORM objects: a nightly run reads every task's
+            select(RecordEvent.record_id, RecordEvent.at, RecordEvent.changes)
             .where(RecordEvent.record_type == spec.name, RecordEvent.record_id.in_(ids[chunk : chunk + 500]))
             .order_by(RecordEvent.id)
         )
-        for event in events:
-            for change in event.changes or ():
+        for record_id, event_at, changes in events:
+            for change in changes or ():
                 role = paths.get(change.get("path"))
                 if role is None:
                     continue
-                first.setdefault(event.record_id, {}).setdefault(role, change.get("new"))
-                at = moments.get(event.record_id)
-                if at is not None and event.at <= at:
-                    found.setdefault(event.record_id, {})[role] = change.get("new")
+                first.setdefault(record_id, {}).setdefault(role, change.get("new"))
+                at = moments.get(record_id)
+                if at is not None and event_at <= at:
+                    found.setdefault(record_id, {})[role] = change.get("new")
     result = {}
     for record_id in ids:
         values = (
