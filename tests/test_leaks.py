@@ -14,7 +14,9 @@ record of that person's own (created by, owned by and assigned to them, in d1,
 for organisation A), and for every type one foreign record (organisation B, d2,
 made by someone of d2) whose text fields carry a unique marker, and one of the
 child organisation C (d2, made by someone of d2) with its own marker: only A's
-client manager reads C's (`test_a_parents_client_manager_reads_its_child_organisation`). Every field that
+client manager reads C's (`test_a_parents_client_manager_reads_its_child_organisation`). The client's own
+records carry an internal comment and one by organisation B's user: the client reads neither the note nor
+that person's name or login name. Every field that
 some role hides holds a unique marker value in every record (a string, a
 number, a choice label found nowhere else, a person, a file, nested text).
 
@@ -49,7 +51,7 @@ from itpm.access import Actor
 from itpm.automations.jobs import drain
 from itpm.config import ROOT
 from itpm.files import store_file
-from itpm.models import Department, StoredFile, Team
+from itpm.models import Comment, Department, StoredFile, Team
 from itpm.portal.service import TICKET_TYPES
 from itpm.records.fields import (
     BOOLEAN,
@@ -79,6 +81,9 @@ from itpm.workflows.engine import Workflows
 PASSWORD = "leak-test-password-7Q"
 FOREIGN = "ZQFOREIGN"  # the marker of organisation B's records: ZQFOREIGN<type>X
 CHILD = "ZQCHILDORG"  # the marker of organisation C's records (a child of A): ZQCHILDORG<type>X
+INTERNAL = (
+    "ZQINTERNALNOTE"  # the body of an internal comment on the client's own records: ZQINTERNALNOTE<type>X
+)
 
 
 @dataclass
@@ -141,6 +146,9 @@ class World:
                 what = f"hidden {type_name}.{name}"
                 found += [(what, "text", t) for t in marker.texts]
                 found += [(what, "pattern", p) for p in marker.patterns]
+        if role == "client":  # the one role whose person is a client organisation's user
+            found += [("an internal comment", "text", f"{INTERNAL}{t}X") for t in self.catalog.record_types]
+            found += [("organisation B's person", "text", t) for t in ("lk_client_b", "client_b Leak")]
         for type_name in self.foreign:
             if not self.sees_foreign(role, type_name):
                 found.append((f"organisation B's {type_name}", "text", f"{FOREIGN}{type_name}X"))
@@ -483,6 +491,19 @@ def build_world(app: Any, root: Path) -> World:
                 .where(model.id == record_id)
                 .values(created_by_id=world.users["other"], owner_id=world.users["other"], assignee_id=None,
                         department_id=places["d2"], client_id=world.places["org_c"])
+            )  # fmt: skip
+        # on the client's own records: a note for staff only, and a comment of organisation B's user (who
+        # moved, say): the client reads neither the note nor that person's name or login name
+        for (role, type_name), record_id in world.mine.items():
+            if role != "client":
+                continue
+            session.add_all(
+                [
+                    Comment(record_type=type_name, record_id=record_id, author_id=world.users["other"],
+                            author="lk_other", body=f"{INTERNAL}{type_name}X", internal=True),
+                    Comment(record_type=type_name, record_id=record_id, author_id=world.users["client_b"],
+                            author="lk_client_b", body=f"a public comment on {type_name}"),
+                ]
             )  # fmt: skip
         session.commit()
     ask_for_approvals(runtime, world)

@@ -29,6 +29,25 @@ def visible_people(actor: Actor) -> ColumnElement[bool]:
     return or_(Person.client_id.is_(None), Person.client_id.in_(sorted(actor.organisations)))
 
 
+def display_name(first: str | None, last: str | None, username: str) -> str:
+    """How a person is named to people: "蒋宁 Jiang Ning" (their first and last name), else their user name."""
+    return f"{first or ''} {last or ''}".strip() or username
+
+
+def names_of(session: Session, actor: Actor, ids: Iterable[int]) -> dict[int, str | None]:
+    """The names of the people of `ids` as `actor` may read them: None for one of an organisation they may
+    not see (a client's user reads the staff and their own organisations' people)."""
+    ids = set(ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Person.id, Person.first_name, Person.last_name, Person.username, visible_people(actor)).where(
+            Person.id.in_(ids)
+        )
+    )
+    return {i: display_name(first, last, user) if seen else None for i, first, last, user, seen in rows}
+
+
 def nameable_people(session: Session, actor: Actor, ids: Iterable[int]) -> set[int]:
     """Which of `ids` are active people `actor` may name on a record (as owner, assignee, in a person field)."""
     ids = list(ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +121,8 @@ def forecast_backtest(replay: bool, runs: int, chart: str | None, lang: str) -> 
                     series.append((f"{short}, {named.get(kind, kind)}", len(of_kind), score(of_kind)[0].hits))
         milestones = kept_of_milestones(records)
         if milestones:
-            rows = [r for r in score(milestones) if r.method != "linear % complete"]
-            rows[1] = Row("due date", rows[1].n, rows[1].hits, rows[1].mae_days)
+            itpm, due = score(milestones)[:2]  # a straight line of percent complete has no milestone
+            rows = [itpm, replace(due, method="due date")]
             _table(
                 f"Kept forecasts of milestones done since (n = {len(milestones)} forecasts, "
                 f"{len({(s.project_id, s.milestone) for s in milestones})} milestones)",

@@ -23,6 +23,7 @@ from sqlalchemy import and_, case, func, literal, select
 from itpm.kpis.conditions import field_columns, to_sql, value_sql
 from itpm.kpis.spec import DURATION_UNITS, Figure, Kpi, Period, figure, month_list
 from itpm.models import Department, Person, RecordEvent, Team
+from itpm.people import display_name
 from itpm.records.fields import CLIENT_TYPE, DATE, REF, RecordTypeSpec
 from itpm.records.service import Forbidden, Invalid, NotFound, Records
 from itpm.sla.calendar import BusinessCalendar, business_time_between
@@ -469,7 +470,7 @@ class Measure:
                     Person.id.in_(keys)
                 )
             )
-            return {i: f"{first or ''} {last or ''}".strip() or user for i, first, last, user in rows}
+            return {i: display_name(first, last, user) for i, first, last, user in rows}
         target = CLIENT_TYPE if breakdown == "client" else "project"
         if target not in self.records.catalog.record_types:
             return {}

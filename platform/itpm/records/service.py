@@ -28,7 +28,7 @@ from itpm.catalog import Catalog
 from itpm.db import utcnow
 from itpm.definitions.problems import Problem, pointer
 from itpm.models import Comment, Department, OutboxEvent, Person, RecordEvent, StoredFile
-from itpm.people import nameable_people, of_other_organisations
+from itpm.people import nameable_people, names_of, of_other_organisations
 from itpm.records.attachments import acceptable_files, link_files
 from itpm.records.fields import (
     CLIENT_TYPE,
@@ -332,15 +332,11 @@ class Records:
             query = query.where(Comment.internal.is_(False))
         return list(self.session.scalars(query.order_by(Comment.id)))
 
-    def authors(self, comments: Iterable[Comment]) -> dict[int, str]:
-        """The names comments are shown with, by author id ("蒋宁 Jiang Ning", not a login name); one query."""
-        ids = {c.author_id for c in comments if c.author_id is not None}
-        if not ids:
-            return {}
-        rows = self.session.execute(
-            select(Person.id, Person.first_name, Person.last_name, Person.username).where(Person.id.in_(ids))
-        )
-        return {i: f"{first or ''} {last or ''}".strip() or user for i, first, last, user in rows}
+    def authors(self, comments: Iterable[Comment]) -> dict[int, str | None]:
+        """The names the comments' authors are shown with, by author id ("蒋宁 Jiang Ning", not a login
+        name); None for a person the actor may not see (`itpm.people`: another organisation's user), who
+        is named neither by name nor by login name. One query."""
+        return names_of(self.session, self.actor, {c.author_id for c in comments if c.author_id is not None})
 
     def files(self, type_name: str, record_id: int) -> list[StoredFile]:
         """The record's files the actor may read: its attachments but those of fields hidden from them, and

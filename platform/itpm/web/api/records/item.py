@@ -204,10 +204,13 @@ class RecordItemApi(RecordApiBase):
             found = records.comments(self.type_name, pk)
         except RecordError as error:
             return self._error(error)
+        names = records.authors(found)
         result = [
             {
                 "id": c.id,
-                "author": c.author,
+                # a person the reader may not see (another organisation's user) is named by neither
+                "author": c.author if names.get(c.author_id, c.author) else None,
+                "author_name": names.get(c.author_id, c.author),
                 "body": c.body,
                 "internal": c.internal,
                 "created_at": c.created_at.isoformat(),
