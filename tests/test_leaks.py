@@ -51,7 +51,7 @@ from itpm.access import Actor
 from itpm.automations.jobs import drain
 from itpm.config import ROOT
 from itpm.files import store_file
-from itpm.models import Comment, Department, StoredFile, Team
+from itpm.models import Comment, Department, RecordEvent, StoredFile, Team
 from itpm.portal.service import TICKET_TYPES
 from itpm.records.fields import (
     BOOLEAN,
@@ -492,8 +492,8 @@ def build_world(app: Any, root: Path) -> World:
                 .values(created_by_id=world.users["other"], owner_id=world.users["other"], assignee_id=None,
                         department_id=places["d2"], client_id=world.places["org_c"])
             )  # fmt: skip
-        # on the client's own records: a note for staff only, and a comment of organisation B's user (who
-        # moved, say): the client reads neither the note nor that person's name or login name
+        # on the client's own records: a note for staff only, and a comment and a change by organisation B's
+        # user (who moved, say): the client reads neither the note nor that person's name or login name
         for (role, type_name), record_id in world.mine.items():
             if role != "client":
                 continue
@@ -503,6 +503,8 @@ def build_world(app: Any, root: Path) -> World:
                             author="lk_other", body=f"{INTERNAL}{type_name}X", internal=True),
                     Comment(record_type=type_name, record_id=record_id, author_id=world.users["client_b"],
                             author="lk_client_b", body=f"a public comment on {type_name}"),
+                    RecordEvent(record_type=type_name, record_id=record_id, actor_id=world.users["client_b"],
+                                actor="lk_client_b", action="updated", changes=[]),
                 ]
             )  # fmt: skip
         session.commit()

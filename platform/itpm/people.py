@@ -36,7 +36,8 @@ def display_name(first: str | None, last: str | None, username: str) -> str:
 
 def names_of(session: Session, actor: Actor, ids: Iterable[int]) -> dict[int, str | None]:
     """The names of the people of `ids` as `actor` may read them: None for one of an organisation they may
-    not see (a client's user reads the staff and their own organisations' people)."""
+    not see (a client's user reads the staff and their own organisations' people), who is named by
+    neither name nor login name."""
     ids = set(ids)
     if not ids:
         return {}

@@ -308,15 +308,20 @@ class Records:
         hidden = {
             pointer(["data", name]) for name in self.access.hidden_fields(self.actor, self.spec(type_name))
         }
-        events = self.session.scalars(
-            select(RecordEvent)
-            .where(RecordEvent.record_type == type_name, RecordEvent.record_id == record_id)
-            .order_by(RecordEvent.id.desc())
+        events = list(
+            self.session.scalars(
+                select(RecordEvent)
+                .where(RecordEvent.record_type == type_name, RecordEvent.record_id == record_id)
+                .order_by(RecordEvent.id.desc())
+            )
         )
+        # who acted, by name; a person of an organisation the actor may not see is named by neither
+        names = names_of(self.session, self.actor, {e.actor_id for e in events if e.actor_id is not None})
         return [
             {
                 "at": to_json_datetime(event.at),
-                "actor": event.actor,
+                "actor": event.actor if names.get(event.actor_id, event.actor) else None,
+                "actor_name": names.get(event.actor_id, event.actor),
                 "action": event.action,
                 "note": event.note,
                 "changes": [c for c in event.changes if c["path"] not in hidden],

@@ -16,7 +16,6 @@ from flask_appbuilder import AppBuilder, BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from itpm.access import Actor
 from itpm.db import utcnow
@@ -220,7 +219,6 @@ class PortalView(BaseView):
             data=records.data(record),
             files=files,
             history=history,
-            names=_names(records, {e["actor"] for e in history}),
             may_decide=may_decide,
             survey=surveys.asks(records, record),
             title=str(record),
@@ -516,12 +514,6 @@ class PortalView(BaseView):
                 abort(404)
             flash(str(error.message), "danger")
         return redirect(url_for(".ticket", type_name=type_name, pk=pk) + "#comments")
-
-
-def _names(records: Records, usernames: set[str]) -> dict[str, str]:
-    """The names people read for the usernames a history keeps (a client reads 钱志刚, not client.demo)."""
-    people = records.session.scalars(select(Person).where(Person.username.in_(usernames)))
-    return {p.username: person_name(p) for p in people}
 
 
 def response_rates(records: Records) -> list[tuple[str, int, int]]:
