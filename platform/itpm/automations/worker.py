@@ -71,6 +71,21 @@ class ItpmWorker(SimpleWorker):
         free_locks_of_dead_schedulers(self.connection, [queue.name for queue in self.queues])
         super().run_maintenance_tasks()
 
+    def unsubscribe(self) -> None:
+        """RQ's unsubscribe, without a stop that can take a minute.
+
+        RQ unsubscribes, then stops the thread that listens on the worker's channel. Since redis-py 8.2
+        that stop waits for the thread, and a thread that has already read the unsubscribe reply is
+        waiting up to a minute for a new subscription: `itpm worker` then took a minute to end after
+        SIGTERM. Stopping the thread first lets the unsubscribe reply end its wait at once."""
+        if not self.pubsub_thread:
+            return
+        log.info("Worker %s: unsubscribing from channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub_thread.stop(timeout=0)  # the thread ends at its next loop: the reply below wakes it
+        self.pubsub.unsubscribe()
+        self.pubsub_thread.join(timeout=5)
+        self.pubsub.close()
+
     def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
         return BaseWorker.get_heartbeat_ttl(self, job, working_time) - 60 + self.grace
 
