@@ -16,6 +16,7 @@ Who runs a queued import (a thread of the app, or an RQ worker) is
 from __future__ import annotations
 
 import codecs
+import contextvars
 import csv
 import datetime as dt
 import gc
@@ -25,6 +26,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -64,6 +66,8 @@ from itpm.texts import Bilingual
 
 #: Rows committed together, with their checkpoint.
 CHUNK = 1000
+#: What an import's records service learns once for the whole file (`Records.known_visible` and others).
+KNOWN = ("known_visible", "known_nameable", "known_organisations", "known_parents", "known_client_numbers")
 #: Problems kept on an import's row (the error file has every one).
 KEPT_PROBLEMS = 1000
 #: The first rows' verdicts a dry run shows.
@@ -1058,16 +1062,63 @@ class Importer:
 
     def run_chunk(self, chunk: list[tuple[int, list[Any]]]) -> list[Verdict]:
         """Import the rows of `chunk` in the records' session (the caller commits or rolls back)."""
+        verdicts = self.read_chunk(chunk)
+        write_chunk(self.records)
+        return verdicts
+
+    def read_chunk(self, chunk: list[tuple[int, list[Any]]]) -> list[Verdict]:
+        """Each row of `chunk` checked and its verdict given: all of `run_chunk` but the inserts that the
+        records service keeps waiting (`Records.waiting_writes`, when set) for `write_chunk`."""
         self.records.silent = not self.run_automations
         self._prefetch(chunk)
         verdicts = [self.run_row(number, row) for number, row in chunk]
         self._insert_waiting()
-        self.records.session.flush()
-        self.records.session.expunge_all()  # memory stays flat over a long file
-        self.records.forget_fresh()
         self._loaded.clear()
         self._keyed = {k: v for k, v in self._keyed.items() if isinstance(v, int)}
         return verdicts
+
+    def overlaps(self) -> bool:
+        """Whether a chunk may be read while the one before it is written (`run_import`): not when a row
+        may name another of the file (a reference to the type itself), nor for client organisations (each
+        is its own client, written at once), nor when automations hear of each record as it is written."""
+        if self.run_automations or self.spec.name == CLIENT_TYPE:
+            return False
+        fields = [self.spec.fields.get(target) for target in self.columns if target is not None]
+        return not any(f and f.kind in (REF, REF_LIST) and f.target == self.spec.name for f in fields)
+
+    def keys_of(self, chunk: list[tuple[int, list[Any]]]) -> set[tuple[str, Any]]:
+        """The record numbers and key values the rows of `chunk` name. A chunk naming one that the chunk
+        before it names is read only once that one is written: its record is then there to change, or its
+        number taken."""
+        found: set[tuple[str, Any]] = set()
+        if "number" in self.columns:
+            index = self.columns.index("number")
+            found |= {
+                ("number", _unquote(_text(row[index])).strip())
+                for _n, row in chunk
+                if index < len(row) and row[index]
+            }
+        if self.key is not None and self.key != "number":
+            index = self.columns.index(self.key)
+            for _number, row in chunk:
+                try:
+                    value = self._key_value(row[index] if index < len(row) else None)
+                except BadValue:
+                    continue
+                if value is not None:
+                    found.add(("key", value))
+        return found
+
+    def twin(self, session: Any) -> Records:
+        """The records service of this import's actor in another session (`use`)."""
+        first = self.records
+        return Records(session, first.catalog, first.actor, first.access, first.clock, first.zone.key)
+
+    def use(self, records: Records) -> None:
+        """Read the next chunk through `records` (`twin`), knowing what was looked up through the other."""
+        for name in KNOWN:
+            setattr(records, name, getattr(self.records, name))
+        self.records = self.resolver.records = records
 
     def _prefetch(self, chunk: list[tuple[int, list[Any]]]) -> None:
         """One query per referenced type (and one for the keys) for the whole chunk."""
@@ -1190,6 +1241,7 @@ class Importer:
             found = self._keyed.get(key_value)
             if isinstance(found, Verdict):  # an earlier row of this chunk creates it: an update of that
                 self._insert_waiting()
+                self.records.write_waiting()
                 found = self._keyed.get(key_value)
             if found is AMBIGUOUS:
                 return Verdict(
@@ -1545,29 +1597,14 @@ def run_import(
             importer = Importer(records, run.record_type, source, mapping, run.key, run.run_automations)
             done = run.done_rows
             session.commit()
-            for chunk in importer.chunks(skip=done, size=chunk_size):
-                started = time.monotonic()
-                verdicts = importer.run_chunk(chunk)
-                run = session.get(ImportRun, import_id, with_for_update=True, populate_existing=True)
-                if run.attempts != mine:  # taken over while this chunk ran (we were thought dead): theirs now
-                    session.rollback()
-                    return None
-                outcome = Outcome()
-                for verdict in verdicts:
-                    outcome.count(verdict)
-                run.done_rows += len(chunk)
-                run.inserted += outcome.inserted
-                run.updated += outcome.updated
-                run.unchanged += outcome.unchanged
-                run.failed += outcome.failed
-                if outcome.problems and len(run.problems or []) < KEPT_PROBLEMS:
-                    kept = [{**p, "message": str(p["message"])} for p in outcome.problems]
-                    run.problems = [*(run.problems or []), *kept][:KEPT_PROBLEMS]
-                run.seconds = (run.seconds or 0) + (time.monotonic() - started)
-                run.beat_at = _utcnow()
-                session.commit()  # the rows and their checkpoint, together
-                if progress is not None:
-                    progress(run)
+            chunks = importer.chunks(skip=done, size=chunk_size)
+            checkpoint = _Checkpoints(import_id, mine, progress)
+            if session.get_bind().dialect.name == "postgresql" and importer.overlaps():
+                finished = _overlapped(runtime, importer, chunks, checkpoint)
+            else:
+                finished = all(checkpoint(session, len(c), importer.run_chunk(c)) for c in chunks)
+            if not finished:  # taken over while a chunk ran (we were thought dead): theirs now
+                return None
             run = session.get(ImportRun, import_id)
             if run.failed:  # the rows of the problems kept (the first KEPT_PROBLEMS), as they are in the file
                 problems = list(run.problems)
@@ -1597,6 +1634,128 @@ def run_import(
             _audit(session, run, "records.import_failed", error=run.error)
             session.commit()
         return "failed"
+
+
+def write_chunk(records: Records) -> None:
+    """Write what `Importer.read_chunk` left waiting, and let go of the chunk's rows (memory stays flat)."""
+    records.write_waiting()
+    records.session.flush()
+    _let_go(records)
+
+
+def _let_go(records: Records) -> None:
+    records.session.expunge_all()
+    records.forget_fresh()
+
+
+class _Checkpoints:
+    """Counts each chunk's verdicts on its import and commits them with the chunk's rows."""
+
+    def __init__(self, import_id: int, attempt: int, progress: Callable[[ImportRun], None] | None) -> None:
+        self.import_id = import_id
+        self.attempt = attempt
+        self.progress = progress
+        self.last = time.monotonic()  # the run's seconds: from one commit to the next
+
+    def __call__(self, session: Any, rows: int, verdicts: list[Verdict]) -> bool:
+        """Commit the chunk written in `session` with its checkpoint; False (rolled back) when the import
+        was taken over by another worker while it ran (this one was thought dead)."""
+        run = self.claim(session)
+        if run is not None:
+            self.commit(session, run, rows, verdicts)
+            if self.progress is not None:
+                self.progress(run)
+        return run is not None
+
+    def claim(self, session: Any) -> ImportRun | None:
+        """The import, locked until the commit, if it is still this attempt's; else None, rolled back."""
+        run = session.get(ImportRun, self.import_id, with_for_update=True, populate_existing=True)
+        if run.attempts != self.attempt:
+            session.rollback()
+            return None
+        return run
+
+    def commit(self, session: Any, run: ImportRun, rows: int, verdicts: list[Verdict]) -> None:
+        outcome = Outcome()
+        for verdict in verdicts:
+            outcome.count(verdict)
+        run.done_rows += rows
+        run.inserted += outcome.inserted
+        run.updated += outcome.updated
+        run.unchanged += outcome.unchanged
+        run.failed += outcome.failed
+        if outcome.problems and len(run.problems or []) < KEPT_PROBLEMS:
+            kept = [{**p, "message": str(p["message"])} for p in outcome.problems]
+            run.problems = [*(run.problems or []), *kept][:KEPT_PROBLEMS]
+        now = time.monotonic()
+        run.seconds = (run.seconds or 0) + (now - self.last)
+        self.last = now
+        run.beat_at = _utcnow()
+        session.commit()  # the rows and their checkpoint, together
+
+
+def _overlapped(
+    runtime: Any, importer: Importer, chunks: Iterator[list[tuple[int, list[Any]]]], checkpoint: _Checkpoints
+) -> bool:
+    """Import the chunks each read while the one before it is written, on PostgreSQL.
+
+    A chunk's reading (its rows checked, their history and SLA clocks worked out) is Python's work; its
+    writing is mostly the database's. So a second thread writes and commits each chunk, in a session of
+    its own, while this one reads the next in another: the two take turns with the two sessions, and one
+    chunk at most is written at a time, in the file's order. A chunk naming a number or key that the chunk
+    being written names waits for it (`Importer.keys_of`). The verdicts are those `run_chunk` gives (a dry
+    run's). False: taken over (`_Checkpoints`)."""
+    first = importer.records
+    context = contextvars.copy_context  # the writer seals the audit entries as the one who imports
+
+    def write(records: Records, rows: int, verdicts: list[Verdict]) -> ImportRun | None:
+        session = records.session
+        run = checkpoint.claim(session)  # taken over while it was read: its rows may be the heir's
+        if run is not None:
+            records.write_waiting()
+            checkpoint.commit(session, run, rows, verdicts)
+            if checkpoint.progress is not None:
+                session.refresh(run)  # read after, on the other thread (`landed`)
+            _let_go(records)
+        return run
+
+    writing: Future[ImportRun | None] | None = None
+
+    def landed() -> bool:
+        """Wait for the chunk being written, if any: whether it landed (False: taken over)."""
+        nonlocal writing
+        if writing is None:
+            return True
+        future, writing = writing, None
+        run = future.result()
+        if run is not None and checkpoint.progress is not None:
+            checkpoint.progress(run)
+        return run is not None
+
+    with runtime.session() as session, ThreadPoolExecutor(1, thread_name_prefix="itpm-import") as writer:
+        pool = [first, importer.twin(session)]
+        named: set[tuple[str, Any]] = set()
+        try:
+            for index, chunk in enumerate(chunks):
+                records = pool[index % 2]
+                keys = importer.keys_of(chunk)
+                if keys & named and not landed():
+                    return False
+                importer.use(records)
+                records.waiting_writes = []
+                verdicts = importer.read_chunk(chunk)
+                if not landed():
+                    records.session.rollback()
+                    return False
+                writing = writer.submit(context().run, write, records, len(chunk), verdicts)
+                named = keys
+            return landed()
+        finally:
+            if writing is not None:  # reading failed: the chunk being written lands all the same
+                wait([writing])
+            for records in pool:
+                records.waiting_writes = None
+            importer.use(first)
 
 
 _spared = {"imports": 0}

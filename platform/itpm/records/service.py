@@ -133,6 +133,11 @@ class Records:
         #: Set by an automation job that writes many records in one transaction: an update is not flushed
         #: at once (its rows go to the database together at the job's flush; a stale version fails there).
         self.deferred = False
+        #: Set (to a list) by an import that reads its next chunk while this one is written: `create_many`
+        #: keeps its inserts here, in order, for `write_waiting` to run (on the import's writing thread,
+        #: the session then being that thread's alone). PostgreSQL only: the new records' ids are taken
+        #: before their insert there. None: written at once.
+        self.waiting_writes: list[Callable[[], None]] | None = None
         self.clock = clock
         self.zone = ZoneInfo(timezone)
 
@@ -459,17 +464,27 @@ class Records:
             except RecordError as error:
                 made.append(error)
         new = [record for record, _data in (m for m in made if not isinstance(m, RecordError))]
-        unnumbered = [record for record in new if record.number is None]
-        dates = [record.created_at.astimezone(self.zone).date() for record in unnumbered]
-        for record, number in zip(
-            unnumbered, next_numbers(self.session, spec.name, spec.numbering, dates), strict=True
-        ):
-            record.number = number
         table = self.model(spec.name).__table__
         take_ids(self.session, table, new)
         # Their history and SLA clocks are worked out before the insert: the clocks' columns go in with it
         # (not one UPDATE per record after). A client organisation's history names its own id: after.
         early = spec.name != CLIENT_TYPE
+        # Kept waiting (`waiting_writes`) only where nothing below reads the new rows back: the insert, with
+        # the records' numbers (their counter's row stays locked until the commit: it is taken last), and
+        # their history.
+        later = self._later if early else _at_once
+
+        def numbered_and_inserted() -> None:
+            unnumbered = [record for record in new if record.number is None]
+            dates = [record.created_at.astimezone(self.zone).date() for record in unnumbered]
+            for record, number in zip(
+                unnumbered, next_numbers(self.session, spec.name, spec.numbering, dates), strict=True
+            ):
+                record.number = number
+            self._insert_rows(table, new)
+
+        if not early:
+            numbered_and_inserted()
         now = self.clock()  # one moment for the chunk's clocks
         written: list[tuple[Any, dict[str, Any], Any, Any]] = []
         for outcome, (_data, _system, imported) in zip(made, rows, strict=True):
@@ -479,18 +494,32 @@ class Records:
             lines = self._creation_lines(spec, record, imported) if early else None
             alerts = self._clocks_of_new(spec, record, lines, now) if lines is not None else None
             written.append((record, data, imported, (lines, alerts)))
-        self._insert_rows(table, new)
-        if spec.name == CLIENT_TYPE:  # a client organisation is its own client (as `_created` says)
+        if early:
+            later(numbered_and_inserted)
+        else:  # a client organisation is its own client (as `_created` says)
             self._own_clients(table, new)
         self.history_lines = []
         try:
             for record, data, imported, (lines, alerts) in written:
                 self._created(spec, record, data, imported, lines, alerts)
             if self.history_lines:
-                self.session.execute(insert(RecordEvent), self.history_lines)  # one executemany
+                history = self.history_lines
+                later(lambda: self.session.execute(insert(RecordEvent), history))  # one executemany
         finally:
             self.history_lines = None
         return [m if isinstance(m, RecordError) else m[0] for m in made]
+
+    def _later(self, write: Callable[[], None]) -> None:
+        """Write now, or when `write_waiting` runs if writes are kept waiting (`waiting_writes`)."""
+        if self.waiting_writes is None:
+            write()
+        else:
+            self.waiting_writes.append(write)
+
+    def write_waiting(self) -> None:
+        """Run the writes kept waiting (`waiting_writes`), in their order; later ones wait again."""
+        while self.waiting_writes:
+            self.waiting_writes.pop(0)()
 
     def _clocks_of_new(
         self, spec: RecordTypeSpec, record: Any, lines: list[tuple[Any, ...]], now: dt.datetime
@@ -1293,3 +1322,7 @@ def mentions(text: str) -> list[str]:
 
 def to_json_datetime(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _at_once(write: Callable[[], None]) -> None:
+    write()
