@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,7 +55,7 @@ from itpm.forecast.simulation import (
     remaining_of,
     weekly_history,
 )
-from itpm.models import IssuedForecast, Notification, OutboxEvent
+from itpm.models import IssuedForecast, Notification, OutboxEvent, WebhookDelivery
 from itpm.planning.workload import Capacity, PlannedWork
 from itpm.records.service import Records
 from itpm.sla.calendar import BusinessCalendar
@@ -648,6 +649,9 @@ def test_a_forecast_flag_tells_its_figures_only_to_staff_who_read_the_whole_proj
             "record_type": "project", "trigger": {"on": "forecast_flagged"},
             "actions": [{"do": "notify", "to": [{"user": "pm"}, {"user": "buyer"}, {"user": "cfo"}],
                          "subject": {"en": "Flagged {number}", "zh": "预测告警 {number}"},
+                         "body": {"en": "Flags: {flags}", "zh": "告警：{flags}"}},
+                        {"do": "webhook", "chat": "wecom", "url": "http://127.0.0.1:9/robot", "lang": "zh",
+                         "subject": {"en": "Flagged {number}", "zh": "预测告警 {number}"},
                          "body": {"en": "Flags: {flags}", "zh": "告警：{flags}"}}]}  # fmt: skip
     with runtime.session() as session:
         registry = runtime.registry(session)
@@ -686,6 +690,10 @@ def test_a_forecast_flag_tells_its_figures_only_to_staff_who_read_the_whole_proj
     assert "over 105% of the budget" in client or "超过预算的 105%" in client, client
     for figure in ("1234567", "1000000", "Migrate the ledger", "Lead T", "61"):
         assert figure not in client, (figure, client)
+    with runtime.session() as session:  # the staff's group chat is told each reason whole, in its language
+        (robot,) = session.scalars(select(WebhookDelivery.payload).where(WebhookDelivery.key.like("%flagged%")))
+    said = json.dumps(robot, ensure_ascii=False)
+    assert "告警：预测成本 1234567" in said and "Migrate the ledger" in said and "forecast cost" not in said, said
 
 
 def test_labour_cost_takes_each_persons_rate_on_the_day_and_counts_the_hours_no_rate_covers() -> None:
@@ -837,7 +845,7 @@ def test_the_nightly_run_sets_spent_to_the_timesheet_cost_and_the_budget_alert_r
         ).all()
         version = project.version
     assert len(notes) == told + 1 and notes[-1].subject.startswith("预算超支")  # the CFO reads Chinese
-    assert "已支出 26200" in notes[-1].body
+    assert "已支出 ¥26,200.00，计划预算为 ¥24,000.00" in notes[-1].body  # as the project's form shows money
     issue_forecasts(runtime, utcnow(), runs=1000)
     with runtime.session() as session:
         assert (

@@ -29,7 +29,9 @@ from itpm.catalog import Catalog
 from itpm.db import utcnow
 from itpm.forecast.flags import PLAIN
 from itpm.models import ActionRun, OutboxEvent, Person
+from itpm.records.fields import INTEGER, NUMBER
 from itpm.records.service import NotFound, RecordError, Records
+from itpm.records.values import format_number
 from itpm.runtime import Runtime
 from itpm.texts import in_both
 from itpm.workflows.engine import Workflows
@@ -509,6 +511,23 @@ class Automations:
             "link": path,  # inside the app; e-mails make it absolute with ITPM_BASE_URL
         }
 
+    def _told(self, records: Records, record: Any) -> dict[str, Any]:
+        """`_values` as a message tells them: numbers grouped (money as its form shows it: ¥26,200.00), a
+        choice by its label (in the reader's language)."""
+        values = self._values(records, record)
+        spec = records.spec(record.__record_type__)
+        form = records.catalog.forms.get(spec.name)
+        widgets = {e.field: e.widget for e in form.entries} if form is not None else {}
+        for name, fld in spec.fields.items():
+            value = values.get(name)
+            if value is None or isinstance(value, bool):
+                continue
+            if fld.choices:
+                values[name] = next((labels for choice, labels in fld.choices if choice == value), value)
+            elif fld.kind in (INTEGER, NUMBER):
+                values[name] = format_number(value, widgets.get(name))
+        return values
+
     # --- assignment --------------------------------------------------------
 
     def _team(self, session: Session, name: str) -> list[Any]:
@@ -639,7 +658,7 @@ class Automations:
         from itpm.notifications import notify
 
         people = self.recipients(records, action["to"], record)
-        values = self._values(records, record) if record is not None else {}
+        values = self._told(records, record) if record is not None else {}
         values.update(
             (event.payload or {}).get("values", {}) if event is not None else {}
         )  # an SLA event's due time
@@ -743,9 +762,14 @@ class Automations:
             from itpm.notifications import absolute_link, fill, in_language
 
             lang = action.get("lang", "zh")
-            values = self._values(records, record) if record is not None else {}
+            values = self._told(records, record) if record is not None else {}
             values.update((event.payload or {}).get("values", {}) if event is not None else {})
             shown = dict(values)  # a group of the company's staff, named by the rule
+            if event is not None and event.kind == "forecast_flagged":  # each new flag's reason, in `lang`
+                reasons = (event.payload or {}).get("reasons", [])
+                shown["flags"] = ("；" if lang == "zh" else "; ").join(
+                    in_both(message, figures)[lang] for _code, message, figures, _named in reasons
+                )
             link = absolute_link(values.get("link", ""), self.runtime.settings.base_url)
             shown["link"] = link
             data = chat.message(

@@ -54,6 +54,20 @@ def to_json(field: FieldSpec, value: Any) -> Any:
     return value
 
 
+def format_number(value: Any, widget: str | None = None) -> str:
+    """A number as people read it, on a page or in a message: grouped (26,200), money as the form
+    shows it (¥26,200.00), a percentage with its sign."""
+    if value is None:
+        return ""
+    if widget == "money":
+        return f"¥{value:,.2f}"
+    if widget == "percent":
+        return f"{value:g}%"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{int(value):,}"
+
+
 def parse_datetime(value: str) -> dt.datetime:
     """An RFC 3339 date-time (with its offset) as an aware UTC datetime."""
     parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -36,7 +36,7 @@ from itpm.records.fields import (
     FieldSpec,
     RecordTypeSpec,
 )
-from itpm.records.values import parse_datetime, sanitise_html
+from itpm.records.values import format_number, parse_datetime, sanitise_html
 from itpm.sla.tickets import (
     AT_RISK,
     BREACHED,
@@ -117,18 +117,6 @@ def reference_labels(records: Any, type_name: str | None, ids: list[int]) -> lis
     team) is kept and named so, never by its number or title."""
     found = dict(records.lookup_ids(type_name, ids)) if type_name and ids else {}
     return [(i, found.get(i) or gettext("a record you cannot see")) for i in ids]
-
-
-def format_number(value: Any, widget: str | None = None) -> str:
-    if value is None:
-        return ""
-    if widget == "money":
-        return f"¥{value:,.2f}"
-    if widget == "percent":
-        return f"{value:g}%"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.2f}".rstrip("0").rstrip(".")
-    return f"{int(value):,}"
 
 
 def choice_label(field: FieldSpec, value: Any) -> str:
