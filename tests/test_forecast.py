@@ -691,9 +691,13 @@ def test_a_forecast_flag_tells_its_figures_only_to_staff_who_read_the_whole_proj
     for figure in ("1234567", "1000000", "Migrate the ledger", "Lead T", "61"):
         assert figure not in client, (figure, client)
     with runtime.session() as session:  # the staff's group chat is told each reason whole, in its language
-        (robot,) = session.scalars(select(WebhookDelivery.payload).where(WebhookDelivery.key.like("%flagged%")))
+        (robot,) = session.scalars(
+            select(WebhookDelivery.payload).where(WebhookDelivery.key.like("%flagged%"))
+        )
     said = json.dumps(robot, ensure_ascii=False)
-    assert "告警：预测成本 1234567" in said and "Migrate the ledger" in said and "forecast cost" not in said, said
+    assert (
+        "告警：预测成本 1234567" in said and "Migrate the ledger" in said and "forecast cost" not in said
+    ), said
 
 
 def test_labour_cost_takes_each_persons_rate_on_the_day_and_counts_the_hours_no_rate_covers() -> None:

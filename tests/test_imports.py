@@ -191,7 +191,9 @@ class World:
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def world(
-    template_databases: dict[str, Any], tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    template_databases: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[World]:
     """On PostgreSQL, an import reads each chunk while the one before it is written (`_overlapped`)."""
     folder = tmp_path_factory.mktemp("imports")
@@ -674,7 +676,12 @@ def test_a_chunk_naming_what_the_chunk_before_it_writes_finds_it_written(world: 
         run = session.get(ImportRun, run_id)
         assert (run.inserted, run.failed) == (4, 1)
         assert [(p["row"], p["field"]) for p in run.problems] == [(5, "number")]
-    assert sorted(world.snapshot()) == ["INC-2024-00001", "INC-2024-00002", "INC-2024-00003", "INC-2024-00004"]
+    assert sorted(world.snapshot()) == [
+        "INC-2024-00001",
+        "INC-2024-00002",
+        "INC-2024-00003",
+        "INC-2024-00004",
+    ]
 
 
 #: Tickets on the starter incident SLA's business hours (Shanghai, 09:00-12:00 and 13:00-18:00 on working days,
