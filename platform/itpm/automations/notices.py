@@ -33,6 +33,7 @@ from itpm.config import Settings
 from itpm.models import ApprovalRequest, Comment, Delegation, Person
 from itpm.my_work import MENTION_PREFIX
 from itpm.notifications import notify
+from itpm.people import display_name
 from itpm.portal.surveys import SURVEYED, answered, closed, survey_token
 from itpm.records.service import RecordError, Records
 
@@ -271,7 +272,7 @@ def _name(session: Any, person_id: int | None, fallback: str) -> str:
     person = session.get(Person, person_id) if person_id else None
     if person is None:
         return fallback
-    return f"{person.first_name or ''} {person.last_name or ''}".strip() or person.username
+    return display_name(person.first_name, person.last_name, person.username)
 
 
 def _tell(

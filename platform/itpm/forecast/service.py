@@ -55,7 +55,7 @@ from itpm.forecast.simulation import (
 )
 from itpm.models import Person as PersonRow
 from itpm.models import RecordEvent
-from itpm.people import visible_people
+from itpm.people import display_name, visible_people
 from itpm.planning.schedule import ScheduleError, Task, critical_path
 from itpm.planning.service import (
     Member,
@@ -347,7 +347,7 @@ def capacity_flags(records: Records, critical: Sequence[CriticalTask], as_of: dt
 
 
 def person_name(person: PersonRow) -> str:
-    return " ".join(x for x in (person.first_name, person.last_name) if x) or person.username
+    return display_name(person.first_name, person.last_name, person.username)
 
 
 def _risks(records: Records, project_type: str, project: Any) -> list[Overdue]:

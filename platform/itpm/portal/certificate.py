@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from itpm.files import store_file
 from itpm.models import Person, StoredFile
+from itpm.people import display_name
 from itpm.records.service import Records
 from itpm.reports.pdf import render_pdf
 
@@ -28,7 +29,7 @@ def certificate_html(records: Records, deliverable: Any, comment: str) -> str:
     project = getattr(deliverable, "project", None)
     client = getattr(deliverable, "client", None)
     person = records.session.get(Person, records.actor.id) if records.actor.id else None
-    name = f"{person.first_name or ''} {person.last_name or ''}".strip() if person else ""
+    name = display_name(person.first_name, person.last_name, person.username) if person else ""
     moment = records.clock().astimezone(records.zone)
     return TEMPLATES.get_template("itpm/portal/certificate.html").render(
         certificate=f"{deliverable.number}-A{moment:%Y%m%d%H%M}",

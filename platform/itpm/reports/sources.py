@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from itpm.models import Department, Person, Team
+from itpm.people import display_name
 from itpm.records.fields import (
     BOOLEAN,
     CLIENT_TYPE,
@@ -190,7 +191,7 @@ class Names:
         )
         found = {}
         for pid, first, last, username, team_en, team_zh in self.records.session.execute(query):
-            name = f"{first or ''} {last or ''}".strip() or username
+            name = display_name(first, last, username)
             found[pid] = (name, (team_zh if self.lang == "zh" else team_en) or team_en or "")
         return found
 

@@ -16,6 +16,7 @@ from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from itpm.db import utcnow
+from itpm.people import display_name
 from itpm.records.fields import (
     BOOLEAN,
     DATE,
@@ -60,8 +61,7 @@ __all__ = [  # Bilingual too: the views take it from here
 def person_name(person: Any) -> str:
     if person is None:
         return ""
-    full = f"{person.first_name or ''} {person.last_name or ''}".strip()
-    return full or person.username
+    return display_name(person.first_name, person.last_name, person.username)
 
 
 def record_link(record: Any) -> Markup:
