@@ -37,11 +37,14 @@ def _pg_execute(sql: str) -> None:
 
 @contextmanager
 def scratch_database(backend: str, name: str) -> Iterator[tuple[str, Path]]:
-    """A new empty database on `backend` and a scratch folder, both removed afterwards: (url, folder)."""
+    """A new empty database on `backend` and a scratch folder, both removed afterwards: (url, folder).
+    On PostgreSQL its name carries this process's id: two benchmarks running at once do not drop each
+    other's database."""
     with tempfile.TemporaryDirectory(prefix=f"{name}-") as folder:
         if backend == "sqlite":
             yield f"sqlite:///{folder}/{name}.db", Path(folder)
             return
+        name = f"{name}_{os.getpid()}"
         _pg_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         _pg_execute(f"CREATE DATABASE {name}")
         try:

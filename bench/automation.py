@@ -321,7 +321,7 @@ def baseline_worker(burst: bool) -> None:
 
 def run() -> None:
     Redis.from_url(REDIS_URL).flushdb()
-    with scratch_database("postgres", f"itpm_bench_automation_{os.getpid()}") as (url, folder):
+    with scratch_database("postgres", "itpm_bench_automation") as (url, folder):
         runtime = setup(url, folder)
         try:
             latencies, achieved = itpm_latency(runtime, url, folder)

@@ -1737,11 +1737,11 @@ def _overlapped(
         named: set[tuple[str, Any]] = set()
         try:
             for index, chunk in enumerate(chunks):
-                records = pool[index % 2]
+                records = pool[index % 2]  # idle: its last chunk landed before the one being written went
+                importer.use(records)
                 keys = importer.keys_of(chunk)
                 if keys & named and not landed():
                     return False
-                importer.use(records)
                 records.waiting_writes = []
                 verdicts = importer.read_chunk(chunk)
                 if not landed():
