@@ -61,8 +61,9 @@ from itpm.records.fields import (
     RecordTypeSpec,
 )
 from itpm.records.service import Forbidden, Invalid, RecordError, Records
-from itpm.records.values import format_datetime, to_json
+from itpm.records.values import format_datetime, parse_datetime, rich_text_words, to_json
 from itpm.texts import Bilingual
+from itpm.workflows.spec import NO_WORKFLOW_STATE
 
 #: Rows committed together, with their checkpoint.
 CHUNK = 1000
@@ -525,6 +526,8 @@ class Resolver:
             for name, state in workflow.states.items():
                 for words in (name, *state.title.values()):
                     self.states.setdefault(_words(words), name)
+        else:  # a type without a workflow: its records' one state, as its exports write it
+            self.states[_words(NO_WORKFLOW_STATE)] = NO_WORKFLOW_STATE
 
     def type_title(self, name: str) -> Any:
         """A record type as people call it (its title in their language); its name if there is none."""
@@ -755,10 +758,16 @@ def _text(raw: Any) -> str:
 
 
 def _items(raw: Any) -> list[str]:
+    """The items of a list cell: split at 、 ; ； or line breaks (as exports join them), and at commas only
+    when there is none of those (a record's label may hold a comma: "CUS-0001 Acme, Inc.")."""
     text = _text(raw)
-    for separator in LIST_SEPARATORS:
-        text = text.replace(separator, ",")
-    return [item.strip() for item in text.split(",") if item.strip()]
+    if any(separator in text for separator in LIST_SEPARATORS):
+        for separator in LIST_SEPARATORS:
+            text = text.replace(separator, "\n")
+        items = text.split("\n")
+    else:
+        items = text.split(",")
+    return [item.strip() for item in items if item.strip()]
 
 
 def _integer(raw: Any) -> int:
@@ -1348,7 +1357,7 @@ class Importer:
     ) -> Verdict:
         record = self._loaded.pop(record_id, None) or self.records.get(self.spec.name, record_id, "write")
         stored = self.records.data(record)
-        changed = {k: v for k, v in data.items() if stored.get(k) != v}
+        changed = {k: v for k, v in data.items() if not self._same(k, stored.get(k), v)}
         moved = {k: v for k, v in system.items() if getattr(record, f"{k}_id") != v}
         state = imported.get("state")
         if not changed and not moved and (state is None or state == record.state):
@@ -1358,6 +1367,24 @@ class Importer:
             self.spec.name, record_id, changed, record.version, moved, loaded=record, imported=history
         )
         return Verdict(number, UPDATE, record_id=record_id)
+
+    def _same(self, name: str, stored: Any, new: Any) -> bool:
+        """Whether a cell says what the field holds, as an export writes it: rich text by its words (its
+        markup is kept), a moment to the minute (its seconds are kept)."""
+        if stored == new:
+            return True
+        if stored is None or new is None:
+            return False
+        kind = self.spec.fields[name].kind
+        if kind == RICHTEXT:
+            return rich_text_words(stored) == new
+        if kind == DATETIME:
+            read = parse_datetime(new)
+            return (
+                read.second == read.microsecond == 0
+                and parse_datetime(stored).replace(second=0, microsecond=0) == read
+            )
+        return False
 
     def _problem(self, target: str, index: int | None, message: Any) -> dict[str, Any]:
         if index is None and target in self.columns:

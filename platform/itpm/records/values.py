@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 import nh3
+from markupsafe import Markup
 
 from itpm.records.fields import DATE, DATETIME, INTEGER, NUMBER, RICHTEXT, FieldSpec
 
@@ -66,6 +67,11 @@ def format_number(value: Any, widget: str | None = None) -> str:
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     return f"{int(value):,}"
+
+
+def rich_text_words(html: str) -> str:
+    """Rich text as a cell holds it (an export's): its words, without markup."""
+    return Markup(sanitise_html(html)).striptags()
 
 
 def parse_datetime(value: str) -> dt.datetime:

@@ -22,6 +22,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,8 +31,19 @@ from flask_babel import gettext
 from markupsafe import Markup
 
 from itpm.audit import note_read
-from itpm.records.fields import INTEGER, NUMBER, TEXT, RecordTypeSpec
+from itpm.people import names_of
+from itpm.records.fields import (
+    INTEGER,
+    NUMBER,
+    REF_LIST,
+    RICHTEXT,
+    TEXT,
+    USER_LIST,
+    FieldSpec,
+    RecordTypeSpec,
+)
 from itpm.records.service import Records
+from itpm.records.values import rich_text_words
 from itpm.web.i18n import text
 from itpm.web.record_display import display, person_name, visible_link
 
@@ -91,23 +103,33 @@ def export_table(
         "updated_at": lambda r: r.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
     }
     header = [text(spec.title_of(n)) for n in system] + [text(f.title) for f in fields]
+    lists = _ListNames(records, [f for f in fields if f.kind in (REF_LIST, USER_LIST)])
 
     def lines() -> Iterator[list[Any]]:
-        for record in rows:
-            line: list[Any] = [system_values[n](record) for n in system]
-            for field in fields:
-                raw = (
-                    getattr(record, field.name)
-                    if field.kind in ("ref", "user")
-                    else getattr(record, field.column)
-                )
-                if field.kind in (INTEGER, NUMBER) and not field.choices:
-                    line.append(_numeric(raw))
-                elif field.kind == TEXT:  # as written, line breaks and all (a page's markup would fold them)
-                    line.append(raw)
-                else:
-                    line.append(display(field, raw, zone))
-            yield line
+        records_left = iter(rows)
+        while batch := list(islice(records_left, 500)):
+            lists.learn(batch)
+            for record in batch:
+                line: list[Any] = [system_values[n](record) for n in system]
+                for field in fields:
+                    raw = (
+                        getattr(record, field.name)
+                        if field.kind in ("ref", "user")
+                        else getattr(record, field.column)
+                    )
+                    if field.kind in (INTEGER, NUMBER) and not field.choices:
+                        line.append(_numeric(raw))
+                    elif (
+                        field.kind == TEXT
+                    ):  # as written, line breaks and all (a page's markup would fold them)
+                        line.append(raw)
+                    elif field.kind == RICHTEXT:
+                        line.append(rich_text_words(raw) if raw else "")
+                    elif field.kind in (REF_LIST, USER_LIST):
+                        line.append(lists.cell(field, raw))
+                    else:
+                        line.append(display(field, raw, zone))
+                yield line
 
     notes = []
     if sight.not_exported:
@@ -120,6 +142,40 @@ def export_table(
     if records.access.hidden_fields(records.actor, spec):
         notes.append(gettext("Fields your roles do not let you read are not in this file."))
     return header, lines(), notes
+
+
+class _ListNames:
+    """The records and people a list field names, as the reader may know them: a record by its label (its
+    number first, so that an import finds it again) or "a record you cannot see", a person by their name
+    or "a user of another organisation". Looked up once per batch of rows, not row by row."""
+
+    def __init__(self, records: Records, fields: list[FieldSpec]) -> None:
+        self.records = records
+        self.fields = fields
+        self.known: dict[str | None, dict[int, str]] = {}  # by target type (None: people), by id
+
+    def learn(self, batch: list[Any]) -> None:
+        wanted: dict[str | None, set[int]] = {}
+        for field in self.fields:
+            target = None if field.kind == USER_LIST else field.target
+            known = self.known.setdefault(target, {})
+            for record in batch:
+                ids = getattr(record, field.column) or []
+                wanted.setdefault(target, set()).update(i for i in ids if i not in known)
+        for target, ids in wanted.items():
+            if not ids:
+                continue
+            known = self.known[target]
+            if target is None:
+                names = names_of(self.records.session, self.records.actor, ids)
+                known.update({i: names.get(i) or gettext("a user of another organisation") for i in ids})
+            else:
+                labels = dict(self.records.lookup_ids(target, ids))
+                known.update({i: labels.get(i) or gettext("a record you cannot see") for i in ids})
+
+    def cell(self, field: FieldSpec, ids: list[int] | None) -> str:
+        known = self.known[None if field.kind == USER_LIST else field.target]
+        return "、".join(known[i] for i in ids or [])
 
 
 def _numeric(value: Any) -> Any:
