@@ -373,7 +373,9 @@ def test_a_record_of_every_field_kind_exported_imports_back_unchanged_and_an_edi
             return run
 
     run = imported(path)
-    assert (run.unchanged, run.updated, run.inserted, run.failed) == (1, 0, 0, 0), [p["message"] for p in run.problems]
+    assert (run.unchanged, run.updated, run.inserted, run.failed) == (1, 0, 0, 0), [
+        p["message"] for p in run.problems
+    ]
     assert read(admin_api, "every_kind", record_id) == before
 
     if suffix == "csv":  # edited as a spreadsheet saves it: the same columns, some cells changed
