@@ -11,7 +11,6 @@ from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from markupsafe import Markup
-from sqlalchemy import select
 
 from itpm.catalog import Catalog
 from itpm.charts.calibration import CALIBRATION_LABELS_ZH, calibration
@@ -20,7 +19,7 @@ from itpm.db import utcnow
 from itpm.forecast.backtest import track_record
 from itpm.forecast.service import forecast_project, forecast_types
 from itpm.forecast.simulation import CEILING, FLOOR, OK
-from itpm.models import Person
+from itpm.people import names_of
 from itpm.permissions import record_view_name
 from itpm.planning.service import plan_type_of
 from itpm.records.fields import EDITABLE_SYSTEM, FILE, FILE_LIST, REF_LIST, USER_LIST
@@ -122,9 +121,9 @@ class RecordPage(RecordViewBase):
                     if i in files
                 ]
                 return Markup(", ").join(links)
-            if kind == USER_LIST:
-                people = records.session.scalars(select(Person).where(Person.id.in_(ids)))
-                return Markup(", ").join(person_name(p) for p in people)
+            if kind == USER_LIST:  # named as the reader may know them (`itpm.people.names_of`)
+                names = names_of(records.session, records.actor, ids)
+                return Markup(", ").join(names.get(i) or _("a user of another organisation") for i in ids)
             if kind == REF_LIST:
                 target = next(
                     f.target
