@@ -1,9 +1,10 @@
 """Audit: what the trail costs a create and an update, and how fast `itpm audit verify` walks it.
 
 - Capture: records of the starter pack's incident type created and updated through the
-  records service, with the audit capture on (PostgreSQL: row triggers, sealing at commit;
-  SQLite: the ORM capture, sealing at commit) and off (listeners removed, triggers disabled),
-  in alternating blocks in the same run; p50 and p95 per operation, and the ratio.
+  records service, and as API requests (what `bench/records` times: the issue's measure), with the
+  audit capture on (PostgreSQL: row triggers, sealing at commit; SQLite: the ORM capture, sealing at
+  commit) and off (listeners removed, triggers disabled), in alternating blocks in the same run; p50
+  and p95 per operation, and the ratio.
 - The same with two personal fields (`x-personal`) set on create and one changed on update: their values
   are sealed (AES-256-GCM under the requester's key) before the entries are chained.
 - Verify: ITPM_BENCH_AUDIT_ENTRIES entries (default 100,000) of record-change size sealed,
@@ -25,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, text
 
-from bench._common import BACKENDS, SECRET, p50, p95, print_table, scratch_database
+from bench._common import BACKENDS, SECRET, api_headers, p50, p95, print_table, scratch_database
 from itpm.access import Actor
 from itpm.audit import capture, chain
 from itpm.config import Settings
@@ -48,6 +49,33 @@ def _switch(runtime: Any, on: bool) -> None:
             connection.execute(
                 text(f"ALTER TABLE rec_incident {'ENABLE' if on else 'DISABLE'} TRIGGER itpm_audit")
             )
+
+
+def _timed_requests(
+    client: Any, headers: dict[str, str], personal: bool = False
+) -> tuple[list[float], list[float]]:
+    """A block of creates and updates as API requests (what `bench/records` times): ms each."""
+    creates, updates = [], []
+    extra = {"requester": 1, "contact_name": "林晓雨", "contact_phone": "13900139000"} if personal else {}
+    for i in range(BLOCK):
+        start = time.perf_counter()
+        made = client.post(
+            "/api/v1/records/incident/",
+            json={"data": {"title": f"VPN down {i}", "priority": "P3", "category": "network", **extra}},
+            headers=headers,
+        )
+        creates.append((time.perf_counter() - start) * 1000)
+        assert made.status_code == 201, made.get_json()
+        change = {"contact_phone": f"1390013{i:04d}"} if personal else {}
+        start = time.perf_counter()
+        changed = client.put(
+            f"/api/v1/records/incident/{made.get_json()['id']}",
+            json={"data": {"title": f"VPN down again {i}", **change}, "version": made.get_json()["version"]},
+            headers=headers,
+        )
+        updates.append((time.perf_counter() - start) * 1000)
+        assert changed.status_code == 200, changed.get_json()
+    return creates, updates
 
 
 def _timed_block(runtime: Any, actor: Actor, personal: bool = False) -> tuple[list[float], list[float]]:
@@ -102,24 +130,31 @@ def _personal_incident(runtime: Any) -> None:
         session.commit()
 
 
-def _capture_rows(backend: str, runtime: Any, personal: bool = False) -> list[list[Any]]:
+def _capture_rows(backend: str, runtime: Any, personal: bool = False, app: Any = None) -> list[list[Any]]:
+    """Capture on and off in alternating blocks: through the records service, or (given the `app`) as API
+    requests."""
     actor = Actor(1, ADMIN[0], frozenset({"admin"}))
+    if app is None:
+        block_of = lambda: _timed_block(runtime, actor, personal)  # noqa: E731
+    else:
+        client = app.test_client()
+        headers = api_headers(client, *ADMIN)
+        block_of = lambda: _timed_requests(client, headers, personal)  # noqa: E731
     samples: dict[bool, tuple[list[float], list[float]]] = {True: ([], []), False: ([], [])}
     cpu = {True: 0.0, False: 0.0}  # this process's CPU seconds (the triggers' work is the database's)
-    _timed_block(runtime, actor, personal)  # warm-up
-    on = True
+    block_of()  # warm-up
     for block in range(BLOCKS * 2):
         on = block % 2 == 0
-        _switch(runtime, on) if block else None
+        _switch(runtime, on)
         began = time.process_time()
-        creates, updates = _timed_block(runtime, actor, personal)
+        creates, updates = block_of()
         cpu[on] += time.process_time() - began
         samples[on][0].extend(creates)
         samples[on][1].extend(updates)
-        _switch(runtime, True) if not on else None
+    _switch(runtime, True)
     rows = []
     for index, operation in enumerate(("create", "update")):
-        operation += " (personal)" if personal else ""
+        operation = ("API " if app is not None else "") + operation + (" (personal)" if personal else "")
         with_audit, without = samples[True][index], samples[False][index]
         rows.append(
             [
@@ -208,8 +243,10 @@ def run() -> None:
             runtime = app.extensions["itpm"]
             initialise(runtime, app, *ADMIN, starter_pack=STARTER_PACK)
             capture_rows += _capture_rows(backend, runtime)
+            capture_rows += _capture_rows(backend, runtime, app=app)
             _personal_incident(runtime)
             capture_rows += _capture_rows(backend, runtime, personal=True)
+            capture_rows += _capture_rows(backend, runtime, personal=True, app=app)
             verify_rows.append(_verify_row(backend, runtime))
             runtime.dispose()
     print(

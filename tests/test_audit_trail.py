@@ -415,3 +415,26 @@ def test_exports_are_audited(admin_client: Any, runtime: Any) -> None:
         ).all()
     assert [(a, t, who) for a, t, who, _ in log] == [("records.export", "incident", "admin")] * 2
     assert all(seq for *_, seq in log)  # sealed into the chain
+
+
+def test_the_capture_installed_twice_writes_each_entry_once(runtime: Any) -> None:
+    """Installing the capture again (the audit benchmark turns it off and on, block after block) must not
+    add its listeners twice: each copy would write the entries again (SQLite) and seal again."""
+    from itpm.audit import capture
+
+    factory = runtime.sessions.session_factory
+    for _ in range(3):
+        capture.install(factory)
+    capture.uninstall(factory)
+    record_id = incident(runtime)
+    if (
+        runtime.engine.dialect.name == "sqlite"
+    ):  # off is off, however often it was on (PostgreSQL's triggers stay)
+        assert entries(runtime, f"incident/{record_id}") == []
+    capture.install(factory)
+    capture.install(factory)
+    record_id = incident(runtime)
+    created = [e for e in entries(runtime, f"incident/{record_id}") if e.action == "record.create"]
+    assert len(created) == 1
+    with runtime.engine.connect() as connection:
+        assert chain.verify(connection).problem is None

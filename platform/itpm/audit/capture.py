@@ -51,15 +51,18 @@ def _listeners() -> list[tuple[str, Any]]:
 
 
 def install(factory: sessionmaker[Session]) -> None:
-    """Capture and seal for every session `factory` makes."""
+    """Capture and seal for every session `factory` makes. Once however often it is called: SQLAlchemy
+    adds a listener again each time it is given, and each copy would write and seal the entries."""
     for name, listener in _listeners():
-        event.listen(factory, name, listener)
+        if not event.contains(factory, name, listener):
+            event.listen(factory, name, listener)
 
 
 def uninstall(factory: sessionmaker[Session]) -> None:
     """No capture in the application layer (the benchmark's baseline; PostgreSQL's triggers stay)."""
     for name, listener in _listeners():
-        event.remove(factory, name, listener)
+        if event.contains(factory, name, listener):
+            event.remove(factory, name, listener)
 
 
 def _transaction_begins(session: Session, *_: Any) -> None:
