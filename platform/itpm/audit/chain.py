@@ -74,12 +74,17 @@ CANONICAL_SQL = literal_column(CANONICAL_TEXT).label("canonical")
 #:   (`itpm.privacy.keys.sealed_details`) and calls again with them (`sealed_ids`, `sealed_details`).
 #: - Otherwise every unsealed entry is chained in id order (SHA-256 over the previous hash, a newline and
 #:   `CANONICAL_TEXT`, as `entry_hash` computes) in one update, and one row tells how many (chained).
+#: The unsealed entries are found through the partial index `ix_itpm_audit_unsealed` (seq IS NULL), which
+#: keeps an entry for each sealed one's old version until VACUUM. A bitmap scan (the planner's choice)
+#: visits them all again at every seal: 0.8 ms with 1,000 sealed since the last vacuum, growing with the
+#: log. A plain index scan marks them dead as it passes (kill_prior_tuple), and the next seal skips them:
+#: 0.01 ms. So the function runs without bitmap scans.
 SEAL_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION itpm_audit_seal(
   lock_key bigint, own_actor text, own_address text, own_request text, personal_sealed boolean,
   sealed_ids integer[], sealed_details text[]
 ) RETURNS TABLE (pending_id integer, pending_detail text, pending_key text, chained integer)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_bitmapscan = off AS $$
 DECLARE
   own text := 'sql:' || txid_current();
   head_seq integer;
@@ -174,6 +179,25 @@ def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(entry)).hexdigest()
 
 
+_HEAD = select(AUDIT.c.seq).where(AUDIT.c.seq.is_not(None)).order_by(AUDIT.c.seq.desc()).limit(1)
+#: The entries not chained yet, in order, each with the chain's head (SQLite's seal; built once: every
+#: commit that wrote asks it, and building the statement cost as much as running it).
+_UNSEALED = (
+    select(
+        *CONTENT_COLUMNS,
+        _HEAD.scalar_subquery().label("head_seq"),
+        _HEAD.with_only_columns(AUDIT.c.hash).scalar_subquery().label("head_hash"),
+    )
+    .where(AUDIT.c.seq.is_(None))
+    .order_by(AUDIT.c.id)
+)
+_SEALED = (
+    update(AUDIT)
+    .where(AUDIT.c.id == bindparam("entry"))
+    .values(seq=bindparam("seq"), prev_hash=bindparam("prev"), hash=bindparam("digest"))
+)
+
+
 def seal(connection: Connection, context: AuditContext | None = None) -> int:
     """Chain the entries not sealed yet (this transaction's and any left by others), in id order; how many.
 
@@ -181,16 +205,7 @@ def seal(connection: Connection, context: AuditContext | None = None) -> int:
     acts in this transaction, for the entries its row triggers wrote without one (PostgreSQL)."""
     if connection.dialect.name == "postgresql":
         return _seal_in_database(connection, context)
-    last = select(AUDIT.c.seq).where(AUDIT.c.seq.is_not(None)).order_by(AUDIT.c.seq.desc()).limit(1)
-    rows = connection.execute(
-        select(
-            *CONTENT_COLUMNS,
-            last.scalar_subquery().label("head_seq"),
-            last.with_only_columns(AUDIT.c.hash).scalar_subquery().label("head_hash"),
-        )
-        .where(AUDIT.c.seq.is_(None))
-        .order_by(AUDIT.c.id)
-    ).all()
+    rows = connection.execute(_UNSEALED).all()
     if not rows:
         return 0
     seq, prev = (rows[0].head_seq, rows[0].head_hash) if rows[0].head_seq else (0, GENESIS)
@@ -204,13 +219,14 @@ def seal(connection: Connection, context: AuditContext | None = None) -> int:
         digest = entry_hash(prev, entry)
         sealed.append({"entry": row.id, "seq": seq, "prev": prev, "digest": digest})
         prev = digest
-    connection.execute(
-        update(AUDIT)
-        .where(AUDIT.c.id == bindparam("entry"))
-        .values(seq=bindparam("seq"), prev_hash=bindparam("prev"), hash=bindparam("digest")),
-        sealed,
-    )
+    connection.execute(_SEALED, sealed)
     return len(sealed)
+
+
+_SEAL_CALL = text(
+    "SELECT pending_id, pending_detail, pending_key, chained FROM itpm_audit_seal(:key, :actor, :address,"
+    " :request, :done, CAST(:ids AS integer[]), CAST(:details AS text[]))"
+)
 
 
 def _seal_in_database(connection: Connection, context: AuditContext | None) -> int:
@@ -225,10 +241,7 @@ def _seal_in_database(connection: Connection, context: AuditContext | None) -> i
         "ids": [],
         "details": [],
     }
-    call = text(
-        "SELECT pending_id, pending_detail, pending_key, chained FROM itpm_audit_seal(:key, :actor, :address,"
-        " :request, :done, CAST(:ids AS integer[]), CAST(:details AS text[]))"
-    )
+    call = _SEAL_CALL
     rows = connection.execute(call, arguments).all()
     if rows and rows[0].chained is not None:
         return rows[0].chained
