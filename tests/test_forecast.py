@@ -657,8 +657,8 @@ def test_a_forecast_flag_tells_its_figures_only_to_staff_who_read_the_whole_proj
         registry = runtime.registry(session)
         registry.save_draft(body, "admin")
         registry.publish([("automation", "flagged")], "admin", "test")
-    cost = Flag("cost_over", "forecast cost %(cost).0f is %(share).0f%% of the budget %(budget).0f (over 105%%)",
-                {"cost": 1_234_567, "budget": 1_000_000, "share": 123.5})  # fmt: skip
+    cost = Flag("cost_over", "forecast cost %(cost)s is %(share).0f%% of the budget %(budget)s (over 105%%)",
+                {"cost": "1,234,567", "budget": "1,000,000", "share": 123.5})  # fmt: skip
     with runtime.session() as session:
         records = Records(session, runtime.catalog(), Actor.system())
         task = records.create("task", {"title": "Migrate the ledger", "project": people.project}).id
@@ -678,17 +678,17 @@ def test_a_forecast_flag_tells_its_figures_only_to_staff_who_read_the_whole_proj
             )
             for person in (people.ids["pm"], people.ids["buyer"], people.ids["cfo"])
         }
-    assert "1234567" in told[people.ids["pm"]] and "Migrate the ledger" in told[people.ids["pm"]]
+    assert "1,234,567" in told[people.ids["pm"]] and "Migrate the ledger" in told[people.ids["pm"]]
     pm = told[people.ids["pm"]]
-    assert ("告警" in pm) == ("预测成本 1234567" in pm), pm  # the reason in the reader's language
+    assert ("告警" in pm) == ("预测成本 1,234,567" in pm), pm  # the reason in the reader's language
     finance = told[people.ids["cfo"]]
-    assert "1234567" in finance, finance
+    assert "1,234,567" in finance, finance
     assert "booked over capacity" in finance or "超负荷" in finance, finance
     for figure in ("Migrate the ledger", "Lead T", "61 h"):
         assert figure not in finance, (figure, finance)
     client = told[people.ids["buyer"]]
     assert "over 105% of the budget" in client or "超过预算的 105%" in client, client
-    for figure in ("1234567", "1000000", "Migrate the ledger", "Lead T", "61"):
+    for figure in ("1,234,567", "1,000,000", "Migrate the ledger", "Lead T", "61"):
         assert figure not in client, (figure, client)
     with runtime.session() as session:  # the staff's group chat is told each reason whole, in its language
         (robot,) = session.scalars(
@@ -696,7 +696,7 @@ def test_a_forecast_flag_tells_its_figures_only_to_staff_who_read_the_whole_proj
         )
     said = json.dumps(robot, ensure_ascii=False)
     assert (
-        "告警：预测成本 1234567" in said and "Migrate the ledger" in said and "forecast cost" not in said
+        "告警：预测成本 1,234,567" in said and "Migrate the ledger" in said and "forecast cost" not in said
     ), said
 
 

@@ -91,8 +91,15 @@ def risk_flags(
         flags.append(
             Flag(
                 "cost_over",
-                "forecast cost %(cost).0f is %(share).0f%% of the budget %(budget).0f (over 105%%)",
-                {"cost": cost, "budget": budget, "share": 100 * cost / budget},
+                "forecast cost %(cost)s is %(share).0f%% of the budget %(budget)s (over 105%%)",
+                # the figures as pages write them (1,234,567), and as numbers for the API
+                {
+                    "cost": f"{cost:,.0f}",
+                    "budget": f"{budget:,.0f}",
+                    "share": 100 * cost / budget,
+                    "cost_amount": cost,
+                    "budget_amount": budget,
+                },
             )
         )
     for item in milestones:
