@@ -252,6 +252,28 @@ EVERY_KIND = {
 }  # fmt: skip
 
 
+def every_kind_values(customers: list[int]) -> dict[str, Any]:
+    """A value for each field of `EVERY_KIND` but its text and files (the admin, user 1, is the person)."""
+    return {
+        "long_text": "line one\nline two",
+        "rich": "<p><b>bold</b> text</p>",
+        "choice": "b",
+        "whole": 42,
+        "scale": 2,
+        "amount": 12.5,
+        "flag": True,
+        "day": "2026-03-14",
+        "moment": "2026-03-14T01:30:00Z",
+        "customer": customers[0],
+        "person": 1,
+        "choices": ["x", "z"],
+        "customers": customers,
+        "people": [1],
+        "nested": {"a": "x", "b": [1, 2.5]},
+        "anything": [1, {"two": None}],
+    }
+
+
 def test_a_record_of_every_field_kind_saves_again_unchanged_from_its_form(
     runtime: Any, admin_client: Any, admin_api: Any
 ) -> None:
@@ -279,25 +301,7 @@ def test_a_record_of_every_field_kind_saves_again_unchanged_from_its_form(
     assert created.status_code == 302, re.findall(r'itpm-error">([^<]*)<', created.get_data(as_text=True))
     record_id = int(re.search(r"/show/(\d+)", created.headers["Location"]).group(1))
     current = read(admin_api, "every_kind", record_id)
-    data = {
-        **current["data"],
-        "long_text": "line one\nline two",
-        "rich": "<p><b>bold</b> text</p>",
-        "choice": "b",
-        "whole": 42,
-        "scale": 2,
-        "amount": 12.5,
-        "flag": True,
-        "day": "2026-03-14",
-        "moment": "2026-03-14T01:30:00Z",
-        "customer": customers[0],
-        "person": 1,
-        "choices": ["x", "z"],
-        "customers": customers,
-        "people": [1],
-        "nested": {"a": "x", "b": [1, 2.5]},
-        "anything": [1, {"two": None}],
-    }
+    data = {**current["data"], **every_kind_values(customers)}
     changed = admin_api.put(
         f"/api/v1/records/every_kind/{record_id}", json={"data": data, "version": current["version"]}
     )
@@ -332,25 +336,7 @@ def test_a_record_of_every_field_kind_exported_imports_back_unchanged_and_an_edi
         admin_api.post("/api/v1/records/customer/", json={"data": {"name": n}}).get_json()["id"]
         for n in ("Acme", "Globex")
     ]
-    data = {
-        "text": "short",
-        "long_text": "line one\nline two",
-        "rich": "<p><b>bold</b> text</p>",
-        "choice": "b",
-        "whole": 42,
-        "scale": 2,
-        "amount": 12.5,
-        "flag": True,
-        "day": "2026-03-14",
-        "moment": "2026-03-14T01:30:00Z",
-        "customer": customers[0],
-        "person": 1,
-        "choices": ["x", "z"],
-        "customers": customers,
-        "people": [1],
-        "nested": {"a": "x", "b": [1, 2.5]},
-        "anything": [1, {"two": None}],
-    }
+    data = {"text": "short", **every_kind_values(customers)}
     made = admin_api.post("/api/v1/records/every_kind/", json={"data": data})
     assert made.status_code == 201, made.get_json()
     record_id = made.get_json()["id"]

@@ -1099,23 +1099,27 @@ class Importer:
         """The record numbers and key values the rows of `chunk` name. A chunk naming one that the chunk
         before it names is read only once that one is written: its record is then there to change, or its
         number taken."""
-        found: set[tuple[str, Any]] = set()
-        if "number" in self.columns:
-            index = self.columns.index("number")
-            found |= {
-                ("number", _unquote(_text(row[index])).strip())
-                for _n, row in chunk
-                if index < len(row) and row[index]
-            }
-        if self.key is not None and self.key != "number":
-            index = self.columns.index(self.key)
-            for _number, row in chunk:
-                try:
-                    value = self._key_value(row[index] if index < len(row) else None)
-                except BadValue:
-                    continue
-                if value is not None:
-                    found.add(("key", value))
+        keys = self._keys_named(chunk) if self.key is not None and self.key != "number" else set()
+        return {("number", n) for n in self._numbers_named(chunk)} | {("key", k) for k in keys}
+
+    def _numbers_named(self, chunk: list[tuple[int, list[Any]]]) -> set[str]:
+        """The record numbers the rows of `chunk` give (their number column, if the file has one)."""
+        if "number" not in self.columns:
+            return set()
+        index = self.columns.index("number")
+        return {_unquote(_text(row[index])).strip() for _n, row in chunk if index < len(row) and row[index]}
+
+    def _keys_named(self, chunk: list[tuple[int, list[Any]]]) -> set[Any]:
+        """The key values the rows of `chunk` give (a cell that is no value of the key is left out)."""
+        index = self.columns.index(self.key)
+        found = set()
+        for _number, row in chunk:
+            try:
+                value = self._key_value(row[index] if index < len(row) else None)
+            except BadValue:
+                continue
+            if value is not None:
+                found.add(value)
         return found
 
     def twin(self, session: Any) -> Records:
@@ -1163,10 +1167,7 @@ class Importer:
             self.resolver.prefetch(target, texts)
         self._taken, self._free = set(), set()
         if "number" in self.columns:  # which numbers the chunk's new rows would take are free: one query
-            index = self.columns.index("number")
-            numbers = {
-                _unquote(_text(row[index])).strip() for _n, row in chunk if index < len(row) and row[index]
-            }
+            numbers = self._numbers_named(chunk)
             model = self.records.model(self.spec.name)
             taken = set()
             ordered = sorted(numbers)
@@ -1178,16 +1179,7 @@ class Importer:
                 )
             self._taken, self._free = taken, numbers - taken
         if self.key is not None:
-            index = self.columns.index(self.key)
-            keys = set()
-            for _number, row in chunk:
-                cell = row[index] if index < len(row) else None
-                try:
-                    value = self._key_value(cell)
-                except BadValue:
-                    continue
-                if value is not None and value not in self._keyed:
-                    keys.add(value)
+            keys = {value for value in self._keys_named(chunk) if value not in self._keyed}
             if keys:
                 model = self.records.model(self.spec.name)
                 column = self._key_column(model)
